@@ -1,0 +1,134 @@
+"""The host command line: ``webaccel doctor`` and ``webaccel serve`` (``python -m webaccel``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import __version__, lab
+
+
+def _cell_webgpu(report: dict[str, Any]) -> str:
+    gpu = report.get("webgpu") or {}
+    if not gpu.get("available"):
+        return "no"
+    fallback = " (fallback)" if gpu.get("is_fallback") else ""
+    return f"{gpu.get('vendor')}/{gpu.get('architecture')}{fallback}"
+
+
+def _cell_webnn(report: dict[str, Any]) -> str:
+    nn = report.get("webnn") or {}
+    if not nn.get("available"):
+        return "no"
+    return f"{nn.get('op_count')} ops, {nn.get('preferred_layout')}"
+
+
+def format_table(reports: list[dict[str, Any]]) -> str:
+    """The doctor's table for people: one row per lane, then each lane's verdict."""
+    header = ("lane", "pyodide", "python", "jspi", "numpy", "webgpu", "webnn", "idb", "tier")
+    rows = [header]
+    for r in reports:
+        if "error" in r and "tier" not in r:
+            rows.append((r["lane"], "-", "-", "-", "-", "-", "-", "-", "FAILED"))
+            continue
+        rows.append((
+            r["lane"],
+            r.get("pyodide") or "-",
+            r.get("python") or "-",
+            "yes" if r.get("jspi") else "no",
+            r.get("numpy") or "no",
+            _cell_webgpu(r),
+            _cell_webnn(r),
+            "yes" if (r.get("storage") or {}).get("indexeddb") else "no",
+            r.get("tier") or "-",
+        ))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    for r in reports:
+        lane = lab.LANES[r["lane"]]
+        problems = [r["error"]] if "error" in r and "tier" not in r else lab.unmet_requirements(lane, r)
+        verdict = "ok" if not problems else "MISSING " + "; ".join(problems)
+        lines.append(f"{r['lane']:<15} needs {', '.join(lane.requires) or 'nothing'}: {verdict}")
+    return "\n".join(lines)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    names = args.lane or list(lab.LANES)
+    reports = []
+    needs_server = any(lab.LANES[n].browser for n in names)
+    from .serve import serving
+
+    ctx = serving() if needs_server else None
+    base_url = ctx.__enter__() if ctx else None
+    try:
+        for name in names:
+            lane = lab.LANES[name]
+            try:
+                reports.append(lab.detect_in_lane(lane, base_url))
+            except Exception as exc:  # a lane that cannot run is reported, and fails the doctor
+                reports.append({"lane": name, "error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        if ctx:
+            ctx.__exit__(None, None, None)
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    else:
+        print(format_table(reports))
+    failed = [r for r in reports
+              if ("error" in r and "tier" not in r) or lab.unmet_requirements(lab.LANES[r["lane"]], r)]
+    return 1 if failed else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import make_server
+
+    server = make_server(args.port, pyodide_source=args.pyodide, pyodide_version=args.version)
+    host, port = server.server_address[:2]
+    print(f"serving static_site/ with Pyodide {args.version} ({args.pyodide}) at http://{host}:{port}/",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webaccel", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"webaccel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doctor = sub.add_parser("doctor", help="run detect() in each lane's headless browser")
+    doctor.add_argument("--json", action="store_true", help="print a JSON list, one object per lane")
+    doctor.add_argument("--lane", action="append", choices=list(lab.LANES),
+                        help="only this lane (repeatable); default: all")
+    doctor.set_defaults(func=cmd_doctor)
+
+    serve = sub.add_parser("serve", help="serve the static page with a local Pyodide and the wheel")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--pyodide", choices=("local", "cdn"), default="local",
+                       help="load Pyodide from the lab (local) or from its CDN")
+    serve.add_argument("--version", default=lab.PYODIDE_VERSIONS[0], dest="version",
+                       choices=lab.PYODIDE_VERSIONS, help="Pyodide version the page loads")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except lab.LabError as exc:
+        print(f"webaccel: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""The browser lab, seen from the host: lanes, paths, drivers and the fresh wheel.
+
+A *lane* is one runtime the package is tested in: plain CPython, or a headless browser with a
+given Pyodide. This module is host-only (it starts browsers through Selenium); nothing in the
+package imports it at run time. ``tools/build_lab.py`` builds what the lanes point at.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PYODIDE_VERSIONS = ("314.0.7", "0.27.7")
+PYODIDE_CDN = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
+HEADLESS_SHELL_PACKAGE = "@sparticuz/chromium@153.0.0"
+DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+# Flags measured to work in both browsers (see the lab notes): WebGPU needs
+# --enable-unsafe-webgpu here; WebNN needs the feature flag. The networking flags stop Chromium
+# from retrying closed hosts. Never add --enable-blink-features=MachineLearningNeuralNetwork:
+# it crashes the tab.
+CHROME_FLAGS = (
+    "--no-sandbox",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--enable-unsafe-webgpu",
+    "--enable-features=WebMachineLearningNeuralNetwork",
+    "--js-flags=--expose-gc",
+)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One runtime the package runs in, and what it must have."""
+
+    name: str
+    browser: str | None  # "chromium", "headless-shell" or None for plain CPython
+    pyodide: str | None
+    packages: tuple[str, ...] = ()  # Pyodide packages the lane loads before webaccel
+    requires: tuple[str, ...] = ()  # capabilities the lane fails without: webgpu, webnn, numpy
+    description: str = ""
+
+
+LANES: dict[str, Lane] = {
+    lane.name: lane
+    for lane in (
+        Lane("host", None, None, (), ("numpy",), "CPython on the host (NumPy backend)"),
+        Lane(
+            "chromium",
+            "chromium",
+            "314.0.7",
+            (),
+            ("webgpu",),
+            "Debian chromium + Pyodide 314.0.7 (WebGPU on SwiftShader)",
+        ),
+        Lane(
+            "headless-shell",
+            "headless-shell",
+            "314.0.7",
+            (),
+            ("webgpu", "webnn"),
+            "chrome-headless-shell 153 + Pyodide 314.0.7 (WebNN and WebGPU)",
+        ),
+        Lane(
+            "pyodide-0.27",
+            "chromium",
+            "0.27.7",
+            ("numpy",),
+            ("webgpu", "numpy"),
+            "Debian chromium + Pyodide 0.27.7 + NumPy",
+        ),
+    )
+}
+BROWSER_LANES = tuple(name for name, lane in LANES.items() if lane.browser)
+
+
+class LabError(RuntimeError):
+    """The lab is missing a piece; the message says which and how to build it."""
+
+
+def repo_root() -> Path:
+    """The source checkout this package was installed from (editable install or run from src)."""
+    env = os.environ.get("WEBACCEL_REPO")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "static_site").is_dir():
+            return parent
+    cwd = Path.cwd()
+    if (cwd / "pyproject.toml").is_file() and (cwd / "static_site").is_dir():
+        return cwd
+    raise LabError(
+        "the webaccel lab tools need a source checkout (pyproject.toml + static_site/); "
+        "run them from the repository or set WEBACCEL_REPO"
+    )
+
+
+def lab_dir() -> Path:
+    return Path(os.environ.get("WEBACCEL_LAB") or repo_root() / ".lab").resolve()
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "webaccel-lab"
+    return Path(os.environ.get("WEBACCEL_CACHE") or default).resolve()
+
+
+def pyodide_dist(version: str) -> Path:
+    return lab_dir() / "pyodide" / version
+
+
+def headless_shell_binary() -> Path:
+    return lab_dir() / "headless-shell" / "chromium"
+
+
+def browser_binary(lane: Lane) -> Path:
+    if lane.browser == "chromium":
+        return Path(DEBIAN_CHROMIUM)
+    if lane.browser == "headless-shell":
+        return headless_shell_binary()
+    raise LabError(f"lane {lane.name!r} runs no browser")
+
+
+def check_lane(lane: Lane) -> None:
+    """Raise LabError naming what is missing for *lane* (never skip: the lane must fail)."""
+    if lane.browser is None:
+        return
+    missing = []
+    binary = browser_binary(lane)
+    if not binary.is_file():
+        missing.append(f"browser binary {binary}")
+    if not Path(CHROMEDRIVER).is_file():
+        missing.append(f"chromedriver {CHROMEDRIVER}")
+    assert lane.pyodide is not None
+    dist = pyodide_dist(lane.pyodide)
+    if not (dist / "pyodide-lock.json").is_file():
+        missing.append(f"Pyodide {lane.pyodide} distribution {dist}")
+    if missing:
+        raise LabError(
+            f"lane {lane.name!r} is missing: " + "; ".join(missing) + " (run `make setup`)"
+        )
+
+
+def start_driver(lane: Lane, user_data_dir: str | None = None) -> Any:
+    """Start the lane's browser headless under chromedriver and return the Selenium driver."""
+    check_lane(lane)
+    os.environ.setdefault("SE_OFFLINE", "true")  # no Selenium Manager downloads
+    from selenium.webdriver import Chrome
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(browser_binary(lane))
+    # The headless shell is headless by construction; Debian's chromium needs the new mode.
+    options.add_argument("--headless" if lane.browser == "headless-shell" else "--headless=new")
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    profile = user_data_dir
+    if profile is None:
+        profile = tempfile.mkdtemp(prefix=f"webaccel-{lane.name}-")
+        atexit.register(shutil.rmtree, profile, ignore_errors=True)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service_args = []
+    if lane.browser == "headless-shell":
+        # chromedriver 156 drives shell 153: skip the version check, and name the browser so
+        # that chromedriver discovers the shell's pages.
+        options.set_capability("browserName", "chrome-headless-shell")
+        service_args.append("--disable-build-check")
+    service = Service(CHROMEDRIVER, service_args=service_args)
+    return Chrome(options=options, service=service)
+
+
+def build_wheel(out_dir: Path | None = None) -> Path:
+    """Build the pure ``py3-none-any`` wheel from the checkout and return its path."""
+    root = repo_root()
+    out = out_dir or lab_dir() / "wheels"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("webaccel-*.whl"):
+        old.unlink()
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    cmd += ["-w", str(out), str(root)]
+    subprocess.run(cmd, check=True, cwd=root)
+    wheels = sorted(out.glob("webaccel-*-py3-none-any.whl"))
+    if len(wheels) != 1:
+        raise LabError(f"expected one webaccel wheel in {out}, found {wheels}")
+    return wheels[0]
+
+
+def add_wheel_to_dist(wheel: Path, version: str) -> None:
+    """Copy *wheel* into a Pyodide dist and (re)write its lock entry with pyodide-lock."""
+    from pyodide_lock import PyodideLockSpec
+    from pyodide_lock.utils import add_wheels_to_spec
+
+    dist = pyodide_dist(version)
+    lock_path = dist / "pyodide-lock.json"
+    if not lock_path.is_file():
+        raise LabError(f"no Pyodide {version} distribution at {dist} (run `make setup`)")
+    name = wheel.name.split("-")[0]
+    for old in dist.glob(f"{name}-*.whl"):
+        old.unlink()
+    target = dist / wheel.name
+    shutil.copy2(wheel, target)
+    spec = PyodideLockSpec.from_json(lock_path)
+    spec.packages.pop(name, None)
+    spec = add_wheels_to_spec(spec, [target], base_path=dist)
+    spec.to_json(lock_path, indent=1)
+
+
+def unmet_requirements(lane: Lane, report: dict[str, Any]) -> list[str]:
+    """What *lane* must have (``lane.requires``) and *report* shows it lacks, with the reason."""
+    unmet = []
+    for need in lane.requires:
+        if need == "numpy":
+            if not report.get("numpy"):
+                unmet.append("numpy: not installed")
+        elif not report.get(need, {}).get("available"):
+            unmet.append(f"{need}: {report.get(need, {}).get('error')}")
+    return unmet
+
+
+def page_url(base_url: str, lane: Lane) -> str:
+    """The static page's URL that makes it load *lane*'s Pyodide and packages."""
+    query = f"index.html?source=local&pyodide={lane.pyodide}"
+    if lane.packages:
+        query += "&packages=" + ",".join(lane.packages)
+    return base_url + query
+
+
+def read_page_report(driver: Any, timeout: float = 240.0) -> dict[str, Any]:
+    """Wait for the static page to finish and return the report it shows in its DOM."""
+    import json
+    import time
+
+    deadline = time.monotonic() + timeout
+    state = "loading"
+    while time.monotonic() < deadline:
+        state = driver.execute_script("return document.body && document.body.dataset.state")
+        if state in ("done", "error"):
+            break
+        time.sleep(0.2)
+    if state != "done":
+        error = driver.execute_script("return window.webaccelError || null")
+        status = driver.execute_script("return document.querySelector('#status').textContent")
+        raise LabError(f"the page did not finish (state {state!r}, status {status!r}): {error}")
+    text = driver.execute_script("return document.querySelector('#report-json').textContent")
+    return json.loads(text)
+
+
+def detect_in_lane(lane: Lane, base_url: str | None = None) -> dict[str, Any]:
+    """Run ``detect()`` in *lane* and return its report with a ``lane`` key.
+
+    Browser lanes open the static page (served here if *base_url* is None) in the lane's
+    headless browser and read the report the page shows.
+    """
+    if lane.browser is None:
+        from .detect import detect
+
+        return {"lane": lane.name, **detect()}
+    if base_url is None:
+        from .serve import serving
+
+        with serving() as url:
+            return detect_in_lane(lane, url)
+    driver = start_driver(lane)
+    try:
+        driver.get(page_url(base_url, lane))
+        return {"lane": lane.name, **read_page_report(driver)}
+    finally:
+        driver.quit()

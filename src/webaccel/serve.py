@@ -1,0 +1,102 @@
+"""``webaccel serve``: the static page, a local Pyodide and the freshly built wheel on 127.0.0.1.
+
+Routes: ``/`` is ``static_site/``; ``/pyodide/<version>/`` the lab's Pyodide distributions;
+``/wheels/`` the built wheel; ``/webaccel-config.json`` tells the page where they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from . import lab
+
+MIME_TYPES = {
+    ".wasm": "application/wasm",
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".wgsl": "text/plain",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+}
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+
+    def __init__(self, *args: Any, site: Path, wheel: Path, pyodide_source: str,
+                 pyodide_version: str, **kwargs: Any) -> None:
+        self.site, self.wheel = site, wheel
+        self.pyodide_source, self.pyodide_version = pyodide_source, pyodide_version
+        super().__init__(*args, directory=str(site), **kwargs)
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path == "/webaccel-config.json":
+            body = json.dumps(
+                {
+                    "pyodide_source": self.pyodide_source,
+                    "pyodide_version": self.pyodide_version,
+                    "wheel": f"wheels/{self.wheel.name}",
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def translate_path(self, path: str) -> str:
+        parts = [p for p in unquote(urlsplit(path).path).split("/") if p and p not in (".", "..")]
+        if len(parts) >= 2 and parts[0] == "pyodide":
+            return str(lab.pyodide_dist(parts[1]).joinpath(*parts[2:]))
+        if len(parts) == 2 and parts[0] == "wheels" and parts[1] == self.wheel.name:
+            return str(self.wheel)
+        return super().translate_path(path)
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stdout
+        pass
+
+
+def make_server(port: int = 0, *, pyodide_source: str = "local",
+                pyodide_version: str = lab.PYODIDE_VERSIONS[0],
+                wheel: Path | None = None) -> ThreadingHTTPServer:
+    """A server bound to 127.0.0.1:*port* (0 picks a free port); the wheel is built if not given."""
+    if pyodide_source not in ("local", "cdn"):
+        raise ValueError(f"pyodide source must be 'local' or 'cdn', not {pyodide_source!r}")
+    site = lab.repo_root() / "static_site"
+    wheel = wheel or lab.build_wheel()
+    handler = functools.partial(_Handler, site=site, wheel=wheel, pyodide_source=pyodide_source,
+                                pyodide_version=pyodide_version)
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    return server
+
+
+@contextlib.contextmanager
+def serving(**kwargs: Any) -> Iterator[str]:
+    """Serve in a background thread; yields the base URL."""
+    server = make_server(**kwargs)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

