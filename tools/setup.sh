@@ -11,15 +11,24 @@ t0=$(date +%s)
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# 1. Debian's chromium (WebGPU on SwiftShader) and its matching chromedriver.
-if ! [ -x /usr/lib/chromium/chromium ] || ! command -v chromedriver >/dev/null; then
-  echo "[setup] installing Debian chromium + chromium-driver"
+# 1. Debian packages: chromium (WebGPU on SwiftShader) with its matching chromedriver; node/npm
+#    (npm fetches Pyodide and the headless shell); Python >= 3.11 with venv where missing.
+apt_pkgs=()
+[ -x /usr/lib/chromium/chromium ] || apt_pkgs+=(chromium)
+command -v chromedriver >/dev/null || apt_pkgs+=(chromium-driver)
+command -v npm >/dev/null || apt_pkgs+=(nodejs npm)
+PY=${PYTHON:-python3}
+if ! $PY -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+  apt_pkgs+=(python3 python3-venv python3-pip)
+  PY=/usr/bin/python3
+fi
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  echo "[setup] apt-get install ${apt_pkgs[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
 fi
 
 # 2. The project venv with pinned tools; webaccel itself installed editable.
-PY=${PYTHON:-python3}
 if ! [ -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $($PY --version)"
   $PY -m venv .venv

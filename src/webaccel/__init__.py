@@ -7,7 +7,7 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 from __future__ import annotations
 
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
-from .detect import detect, detect_async, format_report
+from .capabilities import detect, detect_async, format_report
 
 __version__ = "0.1.0"
 

@@ -106,16 +106,28 @@ def run_sync(awaitable: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
     caller that entered Python through ``runPythonAsync`` (or an async handler).
     """
     if not IN_PYODIDE:
-        return asyncio.run(_as_coroutine(awaitable))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(_as_coroutine(awaitable))
+        _close(awaitable)
+        raise SyncUnavailableError(
+            "a synchronous webaccel call was made inside a running asyncio event loop, "
+            "which it cannot block; await the async form instead (e.g. `await detect_async()`)"
+        )
     if not can_run_sync():
-        if asyncio.iscoroutine(awaitable):
-            awaitable.close()
+        _close(awaitable)
         raise SyncUnavailableError(
             "this synchronous call has to wait for the browser, which needs JSPI "
             "(WebAssembly JS Promise Integration) and a caller that entered Python through "
             "runPythonAsync; use the async form instead (e.g. `await detect_async()`)"
         )
     return pyodide.ffi.run_sync(awaitable)
+
+
+def _close(awaitable: Any) -> None:
+    if asyncio.iscoroutine(awaitable):
+        awaitable.close()  # never awaited on purpose: no "never awaited" warning
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

@@ -33,25 +33,31 @@ def format_table(reports: list[dict[str, Any]]) -> str:
         if "error" in r and "tier" not in r:
             rows.append((r["lane"], "-", "-", "-", "-", "-", "-", "-", "FAILED"))
             continue
-        rows.append((
-            r["lane"],
-            r.get("pyodide") or "-",
-            r.get("python") or "-",
-            "yes" if r.get("jspi") else "no",
-            r.get("numpy") or "no",
-            _cell_webgpu(r),
-            _cell_webnn(r),
-            "yes" if (r.get("storage") or {}).get("indexeddb") else "no",
-            r.get("tier") or "-",
-        ))
+        rows.append(
+            (
+                r["lane"],
+                r.get("pyodide") or "-",
+                r.get("python") or "-",
+                "yes" if r.get("jspi") else "no",
+                r.get("numpy") or "no",
+                _cell_webgpu(r),
+                _cell_webnn(r),
+                "yes" if (r.get("storage") or {}).get("indexeddb") else "no",
+                r.get("tier") or "-",
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     for r in reports:
         lane = lab.LANES[r["lane"]]
-        problems = [r["error"]] if "error" in r and "tier" not in r else lab.unmet_requirements(lane, r)
+        problems = (
+            [r["error"]] if "error" in r and "tier" not in r else lab.unmet_requirements(lane, r)
+        )
         verdict = "ok" if not problems else "MISSING " + "; ".join(problems)
         lines.append(f"{r['lane']:<15} needs {', '.join(lane.requires) or 'nothing'}: {verdict}")
     return "\n".join(lines)
@@ -79,8 +85,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps(reports, indent=2))
     else:
         print(format_table(reports))
-    failed = [r for r in reports
-              if ("error" in r and "tier" not in r) or lab.unmet_requirements(lab.LANES[r["lane"]], r)]
+    failed = [
+        r
+        for r in reports
+        if ("error" in r and "tier" not in r) or lab.unmet_requirements(lab.LANES[r["lane"]], r)
+    ]
     return 1 if failed else 0
 
 
@@ -89,8 +98,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     server = make_server(args.port, pyodide_source=args.pyodide, pyodide_version=args.version)
     host, port = server.server_address[:2]
-    print(f"serving static_site/ with Pyodide {args.version} ({args.pyodide}) at http://{host}:{port}/",
-          flush=True)
+    print(
+        f"serving static_site/ with Pyodide {args.version} ({args.pyodide}) at http://{host}:{port}/",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -106,17 +117,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     doctor = sub.add_parser("doctor", help="run detect() in each lane's headless browser")
-    doctor.add_argument("--json", action="store_true", help="print a JSON list, one object per lane")
-    doctor.add_argument("--lane", action="append", choices=list(lab.LANES),
-                        help="only this lane (repeatable); default: all")
+    doctor.add_argument(
+        "--json", action="store_true", help="print a JSON list, one object per lane"
+    )
+    doctor.add_argument(
+        "--lane",
+        action="append",
+        choices=list(lab.LANES),
+        help="only this lane (repeatable); default: all",
+    )
     doctor.set_defaults(func=cmd_doctor)
 
     serve = sub.add_parser("serve", help="serve the static page with a local Pyodide and the wheel")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--pyodide", choices=("local", "cdn"), default="local",
-                       help="load Pyodide from the lab (local) or from its CDN")
-    serve.add_argument("--version", default=lab.PYODIDE_VERSIONS[0], dest="version",
-                       choices=lab.PYODIDE_VERSIONS, help="Pyodide version the page loads")
+    serve.add_argument(
+        "--pyodide",
+        choices=("local", "cdn"),
+        default="local",
+        help="load Pyodide from the lab (local) or from its CDN",
+    )
+    serve.add_argument(
+        "--version",
+        default=lab.PYODIDE_VERSIONS[0],
+        dest="version",
+        choices=lab.PYODIDE_VERSIONS,
+        help="Pyodide version the page loads",
+    )
     serve.set_defaults(func=cmd_serve)
     return parser
 

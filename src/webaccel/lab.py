@@ -199,9 +199,38 @@ def build_wheel(out_dir: Path | None = None) -> Path:
     return wheels[0]
 
 
+def read_lock(path: Path) -> tuple[Any, dict[str, Any]]:
+    """A ``pyodide-lock.json`` as a pyodide-lock spec, plus its raw ``info`` block.
+
+    pyodide-lock 0.1.2 predates 314's lock format (no ``info.version``, empty ``tool``
+    tables), so those are normalized before parsing and the raw info is kept to write back.
+    """
+    import json
+
+    from pyodide_lock import PyodideLockSpec
+
+    raw = json.loads(path.read_text())
+    info = dict(raw["info"])
+    raw.pop("tool", None)
+    raw["info"].setdefault("version", path.parent.name)
+    for pkg in raw["packages"].values():
+        pkg.pop("tool", None)
+    return PyodideLockSpec(**raw), info
+
+
+def write_lock(path: Path, spec: Any, info: dict[str, Any]) -> None:
+    """Write *spec*, giving the runtime back the ``info`` block exactly as its own lock had it."""
+    import json
+
+    data = json.loads(spec.model_dump_json(exclude_none=True))
+    data["info"] = info
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
 def add_wheel_to_dist(wheel: Path, version: str) -> None:
     """Copy *wheel* into a Pyodide dist and (re)write its lock entry with pyodide-lock."""
-    from pyodide_lock import PyodideLockSpec
     from pyodide_lock.utils import add_wheels_to_spec
 
     dist = pyodide_dist(version)
@@ -213,10 +242,9 @@ def add_wheel_to_dist(wheel: Path, version: str) -> None:
         old.unlink()
     target = dist / wheel.name
     shutil.copy2(wheel, target)
-    spec = PyodideLockSpec.from_json(lock_path)
+    spec, info = read_lock(lock_path)
     spec.packages.pop(name, None)
-    spec = add_wheels_to_spec(spec, [target], base_path=dist)
-    spec.to_json(lock_path, indent=1)
+    write_lock(lock_path, add_wheels_to_spec(spec, [target], base_path=dist), info)
 
 
 def unmet_requirements(lane: Lane, report: dict[str, Any]) -> list[str]:
@@ -266,7 +294,7 @@ def detect_in_lane(lane: Lane, base_url: str | None = None) -> dict[str, Any]:
     headless browser and read the report the page shows.
     """
     if lane.browser is None:
-        from .detect import detect
+        from .capabilities import detect
 
         return {"lane": lane.name, **detect()}
     if base_url is None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from . import lab
@@ -33,10 +33,20 @@ MIME_TYPES = {
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        **MIME_TYPES,
+    }
 
-    def __init__(self, *args: Any, site: Path, wheel: Path, pyodide_source: str,
-                 pyodide_version: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        site: Path,
+        wheel: Path,
+        pyodide_source: str,
+        pyodide_version: str,
+        **kwargs: Any,
+    ) -> None:
         self.site, self.wheel = site, wheel
         self.pyodide_source, self.pyodide_version = pyodide_source, pyodide_version
         super().__init__(*args, directory=str(site), **kwargs)
@@ -74,16 +84,25 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def make_server(port: int = 0, *, pyodide_source: str = "local",
-                pyodide_version: str = lab.PYODIDE_VERSIONS[0],
-                wheel: Path | None = None) -> ThreadingHTTPServer:
+def make_server(
+    port: int = 0,
+    *,
+    pyodide_source: str = "local",
+    pyodide_version: str = lab.PYODIDE_VERSIONS[0],
+    wheel: Path | None = None,
+) -> ThreadingHTTPServer:
     """A server bound to 127.0.0.1:*port* (0 picks a free port); the wheel is built if not given."""
     if pyodide_source not in ("local", "cdn"):
         raise ValueError(f"pyodide source must be 'local' or 'cdn', not {pyodide_source!r}")
     site = lab.repo_root() / "static_site"
     wheel = wheel or lab.build_wheel()
-    handler = functools.partial(_Handler, site=site, wheel=wheel, pyodide_source=pyodide_source,
-                                pyodide_version=pyodide_version)
+    handler = functools.partial(
+        _Handler,
+        site=site,
+        wheel=wheel,
+        pyodide_source=pyodide_source,
+        pyodide_version=pyodide_version,
+    )
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server

@@ -57,9 +57,15 @@ async def detect_async(*, webgpu: bool = True, webnn: bool = True, storage: bool
         "user_agent": str(js_get(navigator(), "userAgent", "")) or None,
         "jspi": _compat.IN_PYODIDE and _compat.can_run_sync(),
         "numpy": _installed_version("numpy"),
-        "webgpu": await _guard(_probe_webgpu) if webgpu else {"available": False, "error": "not probed"},
-        "webnn": await _guard(_probe_webnn) if webnn else {"available": False, "error": "not probed"},
-        "storage": await _guard(_probe_storage) if storage else {"indexeddb": False, "error": "not probed"},
+        "webgpu": await _guard(_probe_webgpu)
+        if webgpu
+        else {"available": False, "error": "not probed"},
+        "webnn": await _guard(_probe_webnn)
+        if webnn
+        else {"available": False, "error": "not probed"},
+        "storage": await _guard(_probe_storage)
+        if storage
+        else {"indexeddb": False, "error": "not probed"},
     }
     report["tier"] = tier_of(report)
     report["recommendations"] = recommendations(report)
@@ -88,8 +94,8 @@ def _installed_version(name: str) -> str | None:
 def _not_in_js(what: str) -> dict[str, Any]:
     return {
         "available": False,
-        "error": f"not running under Pyodide ({sys.implementation.name} {platform.python_version()}):"
-        f" {what} needs a browser or Node.js host",
+        "error": f"not running under Pyodide ({sys.implementation.name} "
+        f"{platform.python_version()}): {what} needs a browser or Node.js host",
     }
 
 
@@ -135,7 +141,9 @@ async def _probe_webgpu() -> dict[str, Any]:
         device.destroy()
     if not result["compute_ok"]:
         result["available"] = False
-        result["error"] = f"the adapter exists but its compute probe failed: {result['compute_error']}"
+        result["error"] = (
+            f"the adapter exists but its compute probe failed: {result['compute_error']}"
+        )
     return result
 
 
@@ -148,8 +156,12 @@ async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
     n = 100
     values = [float(i) - 50.0 for i in range(n)]
     usage = js.GPUBufferUsage
-    src = device.createBuffer(to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_DST}))
-    dst = device.createBuffer(to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_SRC}))
+    src = device.createBuffer(
+        to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_DST})
+    )
+    dst = device.createBuffer(
+        to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_SRC})
+    )
     staging = device.createBuffer(
         to_js_object({"size": 4 * n, "usage": usage.MAP_READ | usage.COPY_DST})
     )
@@ -158,7 +170,10 @@ async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
     pipeline = device.createComputePipeline(
         to_js_object({"layout": "auto", "compute": {"module": module, "entryPoint": "main"}})
     )
-    entries = [{"binding": 0, "resource": {"buffer": src}}, {"binding": 1, "resource": {"buffer": dst}}]
+    entries = [
+        {"binding": 0, "resource": {"buffer": src}},
+        {"binding": 1, "resource": {"buffer": dst}},
+    ]
     bind_group = device.createBindGroup(
         to_js_object({"layout": pipeline.getBindGroupLayout(0), "entries": entries})
     )
@@ -199,8 +214,11 @@ async def _probe_webnn() -> dict[str, Any]:
         context = await ml.createContext()
     except Exception as exc:
         return {"available": False, "error": f"navigator.ml.createContext() failed: {_error(exc)}"}
-    missing = [m for m in ("dispatch", "createTensor", "readTensor", "writeTensor", "opSupportLimits")
-               if js_get(context, m) is None]
+    missing = [
+        m
+        for m in ("dispatch", "createTensor", "readTensor", "writeTensor", "opSupportLimits")
+        if js_get(context, m) is None
+    ]
     if missing:
         return {
             "available": False,
@@ -225,7 +243,11 @@ async def _probe_webnn() -> dict[str, Any]:
         result["devices"], result["dispatch_ok"] = await _dispatch_probe(context)
         result["dispatch_error"] = None if result["dispatch_ok"] else "wrong answer from add"
     except Exception as exc:
-        result["devices"], result["dispatch_ok"], result["dispatch_error"] = None, False, _error(exc)
+        result["devices"], result["dispatch_ok"], result["dispatch_error"] = (
+            None,
+            False,
+            _error(exc),
+        )
     if not result["dispatch_ok"]:
         result["available"] = False
         result["error"] = f"the context exists but a tiny graph failed: {result['dispatch_error']}"
@@ -261,12 +283,22 @@ async def _dispatch_probe(context: Any) -> tuple[list[str] | None, bool]:
 
 async def _probe_storage() -> dict[str, Any]:
     if not _compat.IN_PYODIDE:
-        return {"indexeddb": False, "quota": None, "usage": None, "persisted": None,
-                "error": "no browser storage under CPython (the store uses local files there)"}
+        return {
+            "indexeddb": False,
+            "quota": None,
+            "usage": None,
+            "persisted": None,
+            "error": "no browser storage under CPython (the store uses local files there)",
+        }
     import js  # type: ignore[import-not-found]
 
-    result: dict[str, Any] = {"quota": None, "usage": None, "persisted": None, "indexeddb": False,
-                              "error": None}
+    result: dict[str, Any] = {
+        "quota": None,
+        "usage": None,
+        "persisted": None,
+        "indexeddb": False,
+        "error": None,
+    }
     storage = js_get(navigator(), "storage")
     if storage is not None and js_get(storage, "estimate") is not None:
         estimate = to_py(glue().plain(await storage.estimate()))
@@ -361,12 +393,17 @@ def format_report(report: Report) -> str:
         ),
         "webnn     "
         + (
-            f"{nn.get('op_count')} ops, layout {nn.get('preferred_layout')}, devices {nn.get('devices')}"
+            f"{nn.get('op_count')} ops, layout {nn.get('preferred_layout')}, "
+            f"devices {nn.get('devices')}"
             if nn.get("available")
             else f"no: {nn.get('error')}"
         ),
         "storage   "
-        + (f"IndexedDB yes, quota {st.get('quota')}" if st.get("indexeddb") else f"no: {st.get('error')}"),
+        + (
+            f"IndexedDB yes, quota {st.get('quota')}"
+            if st.get("indexeddb")
+            else f"no: {st.get('error')}"
+        ),
         f"tier      {report['tier']}",
     ]
     lines += [f"  - {line}" for line in report["recommendations"]]

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from webaccel import lab
+
+
+@pytest.fixture(scope="session")
+def lane(pytestconfig: pytest.Config) -> lab.Lane:
+    return lab.LANES[pytestconfig.getoption("--lane")]
