@@ -90,3 +90,22 @@ def test_server_rejects_unknown_pyodide_source():
     with pytest.raises(ValueError, match="'local' or 'cdn'"):
         with serving(pyodide_source="somewhere"):
             pass
+
+
+def test_serve_command_prints_its_url_and_serves():
+    import re
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webaccel", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert match, line
+        status, ctype, body = _get(match.group(1) + "webaccel-config.json")
+        assert status == 200 and json.loads(body)["pyodide_source"] == "local"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
