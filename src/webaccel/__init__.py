@@ -6,17 +6,133 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
+from . import backends as _backends  # noqa: F401  (registers the built-in devices)
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
+from .backends import cpu as _cpu  # noqa: F401
 from .capabilities import detect, detect_async, format_report
+from .devices import Device, get_device, set_default_device
+from .dtypes import DType, float16, float32, int4, int8, int32, uint8
+from .functional import (
+    abs,
+    add,
+    attention,
+    avg_pool2d,
+    batch_norm,
+    cast,
+    concat,
+    conv1d,
+    conv2d,
+    div,
+    erf,
+    exp,
+    expand,
+    gather,
+    gelu,
+    gemm,
+    layer_norm,
+    linear,
+    log,
+    matmul,
+    max_pool2d,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    reshape,
+    rsqrt,
+    sigmoid,
+    slice_,
+    softmax,
+    split,
+    sqrt,
+    sub,
+    tanh,
+    transpose,
+    where,
+)
+from .ops import OPS, DTypeError, ShapeError
+from .tensor import Tensor, from_buffer, full, ones, set_eager, tensor, zeros
 
 __version__ = "0.1.0"
 
+
+def init(backend: str = "cpu") -> Device:
+    """Choose the default backend for new tensors ("cpu", "webgpu")."""
+    return set_default_device(backend)
+
+
+def graph_stats(backend: str | None = None) -> dict[str, int]:
+    """Compiled-graph cache counters of a backend: hits, misses, runs, programs."""
+    return get_device(backend).cache.as_dict()
+
+
 __all__ = [
     "IN_PYODIDE",
+    "OPS",
+    "DType",
+    "DTypeError",
+    "Device",
+    "ShapeError",
     "SyncUnavailableError",
+    "Tensor",
     "WebAccelError",
-    "__version__",
+    "abs",
+    "add",
+    "attention",
+    "avg_pool2d",
+    "batch_norm",
+    "cast",
+    "concat",
+    "conv1d",
+    "conv2d",
     "detect",
     "detect_async",
+    "div",
+    "erf",
+    "exp",
+    "expand",
+    "float16",
+    "float32",
     "format_report",
+    "from_buffer",
+    "full",
+    "gather",
+    "gelu",
+    "gemm",
+    "get_device",
+    "graph_stats",
+    "init",
+    "int4",
+    "int8",
+    "int32",
+    "layer_norm",
+    "linear",
+    "log",
+    "matmul",
+    "max_pool2d",
+    "maximum",
+    "minimum",
+    "mul",
+    "neg",
+    "ones",
+    "pow",
+    "relu",
+    "reshape",
+    "rsqrt",
+    "set_default_device",
+    "set_eager",
+    "sigmoid",
+    "slice_",
+    "softmax",
+    "split",
+    "sqrt",
+    "sub",
+    "tanh",
+    "tensor",
+    "transpose",
+    "uint8",
+    "where",
+    "zeros",
 ]

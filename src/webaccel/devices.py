@@ -1,0 +1,146 @@
+"""Devices: the small interface each backend implements, refcounted storages, the registry.
+
+A backend is one module with a ``Device`` subclass (the tinygrad shape): ``alloc``/``free``
+raw buffers, ``copy_in``/``copy_out`` bytes, ``compile`` a ``graph.Program`` and ``run`` it.
+Storages are refcounted: views and nodes that share a buffer acquire it; the last release frees
+it (a backend may pool it). A finalizer warns about storages dropped without release.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from ._compat import WebAccelError
+from .dtypes import DType
+from .graph import CacheStats, Program
+
+
+class Storage:
+    """A device buffer of ``numel`` elements of ``dtype``, shared by refcount."""
+
+    __slots__ = ("__weakref__", "device", "dtype", "handle", "nbytes", "numel", "refcount")
+
+    def __init__(self, device: Device, handle: Any, numel: int, dtype: DType) -> None:
+        self.device, self.handle, self.numel, self.dtype = device, handle, numel, dtype
+        self.nbytes = dtype.nbytes(numel)
+        self.refcount = 1
+        device.live_bytes += self.nbytes
+        device.live_storages += 1
+
+    def acquire(self) -> Storage:
+        if self.refcount <= 0:
+            raise WebAccelError("acquire() on a storage that was already freed")
+        self.refcount += 1
+        return self
+
+    def release(self) -> None:
+        if self.refcount <= 0:
+            raise WebAccelError("release() on a storage that was already freed (double free)")
+        self.refcount -= 1
+        if self.refcount == 0:
+            self.device.live_bytes -= self.nbytes
+            self.device.live_storages -= 1
+            self.device.free(self.handle, self.nbytes)
+            self.handle = None
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        if self.refcount > 0 and self.handle is not None:
+            warnings.warn(
+                f"a {self.nbytes}-byte {self.device.name} storage was dropped with refcount "
+                f"{self.refcount}: freeing it now (release() it explicitly)",
+                ResourceWarning,
+                stacklevel=2,
+            )
+            self.refcount = 1
+            self.release()
+
+
+class Device:
+    """Base class of backends. Subclasses set ``name`` and implement the six methods."""
+
+    name = "abstract"
+
+    def __init__(self) -> None:
+        self.cache = CacheStats()
+        self.live_bytes = 0
+        self.live_storages = 0
+
+    # -- the backend interface ----------------------------------------------------------------
+    def alloc(self, nbytes: int) -> Any:
+        raise NotImplementedError
+
+    def free(self, handle: Any, nbytes: int) -> None:
+        raise NotImplementedError
+
+    def copy_in(self, handle: Any, data: memoryview) -> None:
+        raise NotImplementedError
+
+    async def copy_out_async(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
+        raise NotImplementedError
+
+    def compile(self, program: Program) -> Any:
+        raise NotImplementedError
+
+    def run(self, compiled: Any, inputs: list[Storage]) -> list[Storage]:
+        raise NotImplementedError
+
+    # -- shared helpers -----------------------------------------------------------------------
+    def storage(self, numel: int, dtype: DType) -> Storage:
+        return Storage(self, self.alloc(dtype.nbytes(numel)), numel, dtype)
+
+    def upload(self, data: memoryview, numel: int, dtype: DType) -> Storage:
+        storage = self.storage(numel, dtype)
+        if data.nbytes:
+            self.copy_in(storage.handle, data)
+        return storage
+
+    def copy_out(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
+        from ._compat import run_sync
+
+        return run_sync(self.copy_out_async(handle, nbytes, offset))
+
+    def memory(self) -> dict[str, int]:
+        return {"live_bytes": self.live_bytes, "live_storages": self.live_storages}
+
+    def __repr__(self) -> str:
+        return f"<webaccel device {self.name}>"
+
+
+_FACTORIES: dict[str, Callable[[], Device]] = {}
+_DEVICES: dict[str, Device] = {}
+_DEFAULT: list[str] = ["cpu"]
+
+
+def register_device(name: str, factory: Callable[[], Device]) -> None:
+    _FACTORIES[name] = factory
+
+
+def get_device(name: str | Device | None = None) -> Device:
+    """The device called *name* (created on first use); None gives the default device."""
+    if isinstance(name, Device):
+        return name
+    name = name or _DEFAULT[0]
+    if name not in _DEVICES:
+        if name not in _FACTORIES:
+            raise WebAccelError(f"unknown backend {name!r}; registered: {sorted(_FACTORIES)}")
+        _DEVICES[name] = _FACTORIES[name]()
+    return _DEVICES[name]
+
+
+def set_default_device(name: str) -> Device:
+    device = get_device(name)
+    _DEFAULT[0] = name
+    return device
+
+
+def forget_device(name: str) -> None:
+    """Drop a device instance (e.g. after it was lost) so the next use creates a new one."""
+    _DEVICES.pop(name, None)

@@ -1,0 +1,340 @@
+"""The op set, defined once: name, arity, kind, dtype rule and shape inference.
+
+Every backend implements the ops of this table (or says it does not, and the op falls back);
+every ``Tensor`` method that computes goes through ``infer`` here, so a bad shape or dtype fails
+the same way everywhere, naming the op, the shapes and the rule. Semantics follow ONNX/NumPy.
+Composites (attention) are written from these ops in ``functional.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .dtypes import DType, as_dtype, float32, int32, result_type
+
+Shape = tuple[int, ...]
+
+
+class ShapeError(ValueError):
+    """An op got shapes its rule rejects; the message names the op, the shapes and the rule."""
+
+
+class DTypeError(TypeError):
+    """An op got dtypes its rule rejects."""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    arity: int | None  # None: variadic
+    kind: str  # unary, binary, ternary, reduce, matmul, conv, pool, norm, movement, index
+    dtypes: str  # "float": float inputs only; "numeric": float or int32; "any"
+    infer: Callable[..., tuple[Shape, DType]]  # (shapes, dtypes, **attrs) -> (shape, dtype)
+    doc: str = ""
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def _register(
+    name: str,
+    arity: int | None,
+    kind: str,
+    dtypes: str,
+    infer: Callable[..., tuple[Shape, DType]],
+    doc: str = "",
+) -> None:
+    OPS[name] = OpDef(name, arity, kind, dtypes, infer, doc)
+
+
+def infer(
+    op: str, shapes: Sequence[Shape], dtypes: Sequence[DType], **attrs: Any
+) -> tuple[Shape, DType]:
+    """Check *op*'s inputs against its rule; return the output shape and dtype."""
+    spec = OPS[op]
+    if spec.arity is not None and len(shapes) != spec.arity:
+        raise TypeError(f"{op} takes {spec.arity} inputs, got {len(shapes)}")
+    for d in dtypes:
+        if spec.dtypes == "float" and d.kind != "f":
+            raise DTypeError(f"{op}: needs float inputs, got {[x.name for x in dtypes]}")
+        if spec.dtypes in ("float", "numeric") and not d.computable:
+            result_type(op, d)  # raises the weight-storage message
+    return spec.infer(tuple(tuple(s) for s in shapes), tuple(dtypes), **attrs)
+
+
+# --- shape rules ------------------------------------------------------------------------------
+
+
+def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for axis in range(-ndim, 0):
+        dims = {s[axis] for s in shapes if len(s) >= -axis} - {1}
+        if len(dims) > 1:
+            raise ShapeError(
+                f"{op}: shapes {' and '.join(map(str, shapes))} do not broadcast: axis {axis} "
+                f"has sizes {sorted(dims)} (NumPy rule: sizes must be equal or 1)"
+            )
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+def normalize_axis(op: str, axis: int, ndim: int) -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise ShapeError(f"{op}: axis {axis} is out of range for rank {ndim}")
+    return axis % ndim if ndim else 0
+
+
+def normalize_axes(op: str, axes: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    if axes is None:
+        return tuple(range(ndim))
+    if isinstance(axes, int):
+        axes = (axes,)
+    out = tuple(sorted(normalize_axis(op, a, ndim) for a in axes))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {tuple(axes)}")
+    return out
+
+
+def _unary(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tuple[Shape, DType]:
+    return shapes[0], dtypes[0]
+
+
+def _elementwise(name: str) -> Callable[..., tuple[Shape, DType]]:
+    def rule(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tuple[Shape, DType]:
+        return broadcast_shapes(name, *shapes), result_type(name, *dtypes)
+
+    return rule
+
+
+def _where(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tuple[Shape, DType]:
+    return broadcast_shapes("where", *shapes), result_type("where", dtypes[1], dtypes[2])
+
+
+def _cast(
+    shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, dtype: Any, **_: Any
+) -> tuple[Shape, DType]:
+    return shapes[0], as_dtype(dtype)
+
+
+def _reduce(name: str) -> Callable[..., tuple[Shape, DType]]:
+    def rule(
+        shapes: tuple[Shape, ...],
+        dtypes: tuple[DType, ...],
+        *,
+        axes: tuple[int, ...],
+        keepdims: bool = False,
+        **_: Any,
+    ) -> tuple[Shape, DType]:
+        (shape,) = shapes
+        for a in axes:
+            if shape[a] == 0 and name in ("max", "min"):
+                raise ShapeError(f"{name}: cannot reduce an empty axis {a} of shape {shape}")
+        out = tuple(1 if i in axes else d for i, d in enumerate(shape) if keepdims or i not in axes)
+        return out, dtypes[0]
+
+    return rule
+
+
+def _matmul(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tuple[Shape, DType]:
+    a, b = shapes
+    if not a or not b:
+        raise ShapeError(f"matmul: operands must have rank >= 1, got shapes {a} and {b}")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ShapeError(
+            f"matmul: shapes {a} and {b} do not align: {a2[-1]} (last axis of the first) != "
+            f"{b2[-2]} (second-to-last of the second)"
+        )
+    batch = broadcast_shapes("matmul", a2[:-2], b2[:-2])
+    out = (*batch, a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return out, result_type("matmul", *dtypes)
+
+
+def _linear(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tuple[Shape, DType]:
+    x, w, bias = shapes
+    if len(w) != 2 or x[-1:] != w[1:]:
+        raise ShapeError(
+            f"linear: input {x} and weight {w} do not fit: weight must be (out, in) with "
+            f"in == input's last axis"
+        )
+    if bias not in ((), (w[0],)):
+        raise ShapeError(f"linear: bias shape {bias} must be ({w[0]},)")
+    return (*x[:-1], w[0]), result_type("linear", *dtypes)
+
+
+def conv_out_size(
+    size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int
+) -> int:
+    return (size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """ONNX SAME_UPPER: output = ceil(size / stride); extra padding goes at the end."""
+    out = -(-size // stride)
+    total = max(0, (out - 1) * stride + dilation * (kernel - 1) + 1 - size)
+    return total // 2, total - total // 2
+
+
+def _conv(
+    shapes: tuple[Shape, ...],
+    dtypes: tuple[DType, ...],
+    *,
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    dilation: tuple[int, ...],
+    groups: int,
+    layout: str,
+    **_: Any,
+) -> tuple[Shape, DType]:
+    """x: N,C,*spatial (nchw) or N,*spatial,C (nhwc); w: O, C/groups, *kernel (always OIHW)."""
+    x, w, bias = shapes
+    nd = len(w) - 2
+    if len(x) != nd + 2:
+        raise ShapeError(f"conv{nd}d: input {x} must have rank {nd + 2} for weight {w}")
+    channels = x[1] if layout == "nchw" else x[-1]
+    spatial = x[2:] if layout == "nchw" else x[1:-1]
+    if channels != w[1] * groups or w[0] % groups:
+        raise ShapeError(
+            f"conv{nd}d: input {x} ({layout}) has {channels} channels, weight {w} with "
+            f"groups={groups} needs {w[1] * groups} and out channels divisible by groups"
+        )
+    if bias not in ((), (w[0],)):
+        raise ShapeError(f"conv{nd}d: bias shape {bias} must be ({w[0]},)")
+    out_sp = tuple(
+        conv_out_size(
+            spatial[i], w[2 + i], stride[i], padding[2 * i], padding[2 * i + 1], dilation[i]
+        )
+        for i in range(nd)
+    )
+    if any(o <= 0 for o in out_sp):
+        raise ShapeError(f"conv{nd}d: input {x} is smaller than the dilated kernel {w[2:]}")
+    out = (x[0], w[0], *out_sp) if layout == "nchw" else (x[0], *out_sp, w[0])
+    return out, result_type(f"conv{nd}d", *dtypes)
+
+
+def _pool(
+    shapes: tuple[Shape, ...],
+    dtypes: tuple[DType, ...],
+    *,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, ...],
+    layout: str,
+    **_: Any,
+) -> tuple[Shape, DType]:
+    (x,) = shapes
+    if len(x) != 4:
+        raise ShapeError(f"pool2d: input must be 4-D ({layout}), got {x}")
+    spatial = x[2:] if layout == "nchw" else x[1:3]
+    out_sp = tuple(
+        conv_out_size(spatial[i], kernel[i], stride[i], padding[2 * i], padding[2 * i + 1], 1)
+        for i in range(2)
+    )
+    if any(o <= 0 for o in out_sp):
+        raise ShapeError(f"pool2d: input {x} is smaller than the kernel {kernel}")
+    out = (x[0], x[1], *out_sp) if layout == "nchw" else (x[0], *out_sp, x[3])
+    return out, dtypes[0]
+
+
+def _softmax(
+    shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, axis: int, **_: Any
+) -> tuple[Shape, DType]:
+    return shapes[0], dtypes[0]
+
+
+def _layer_norm(
+    shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, axes: tuple[int, ...], **_: Any
+) -> tuple[Shape, DType]:
+    x, weight, bias = shapes
+    normalized = tuple(x[a] for a in axes)
+    for name, s in (("weight", weight), ("bias", bias)):
+        if s not in ((), normalized):
+            raise ShapeError(
+                f"layer_norm: {name} shape {s} must equal the normalized shape "
+                f"{normalized} of input {x}"
+            )
+    return x, result_type("layer_norm", *dtypes)
+
+
+def _batch_norm(
+    shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, axis: int, **_: Any
+) -> tuple[Shape, DType]:
+    x, *params = shapes
+    for s in params:
+        if s != (x[axis],):
+            raise ShapeError(f"batch_norm: parameter shape {s} must be ({x[axis]},) for input {x}")
+    return x, result_type("batch_norm", *dtypes)
+
+
+def _concat(
+    shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, axis: int, **_: Any
+) -> tuple[Shape, DType]:
+    first = shapes[0]
+    for s in shapes[1:]:
+        if len(s) != len(first) or any(
+            a != b for i, (a, b) in enumerate(zip(s, first, strict=False)) if i != axis
+        ):
+            raise ShapeError(f"concat: shapes {shapes} differ outside axis {axis}")
+    if len(set(dtypes)) != 1:
+        raise DTypeError(f"concat: dtypes differ: {[d.name for d in dtypes]}")
+    return (*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1 :]), dtypes[0]
+
+
+def _gather(
+    shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, axis: int, **_: Any
+) -> tuple[Shape, DType]:
+    x, idx = shapes
+    if dtypes[1] != int32:
+        raise DTypeError(f"gather: indices must be int32, got {dtypes[1].name}")
+    return (*x[:axis], *idx, *x[axis + 1 :]), dtypes[0]
+
+
+def _copy(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tuple[Shape, DType]:
+    return shapes[0], dtypes[0]
+
+
+UNARY = ("exp", "log", "sqrt", "rsqrt", "neg", "abs", "relu", "sigmoid", "tanh", "erf", "gelu")
+BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
+for _name in UNARY:
+    _register(_name, 1, "unary", "numeric" if _name in ("neg", "abs", "relu") else "float", _unary)
+for _name in BINARY:
+    _register(_name, 2, "binary", "numeric", _elementwise(_name))
+for _name in ("sum", "mean", "max", "min"):
+    _register(_name, 1, "reduce", "numeric", _reduce(_name))
+_register("where", 3, "ternary", "any", _where, "where(cond != 0, a, b)")
+_register("cast", 1, "unary", "any", _cast)
+_register("contiguous", 1, "movement", "any", _copy, "materialize a view densely")
+_register("matmul", 2, "matmul", "numeric", _matmul)
+_register("linear", 3, "matmul", "float", _linear, "x @ weight.T + bias (gemm)")
+_register("conv", 3, "conv", "float", _conv, "conv1d/conv2d; weight OIHW; bias () for none")
+_register("max_pool2d", 1, "pool", "float", _pool)
+_register("avg_pool2d", 1, "pool", "float", _pool, "count_include_pad=False (ONNX default)")
+_register("softmax", 1, "norm", "float", _softmax)
+_register("layer_norm", 3, "norm", "float", _layer_norm, "weight/bias () for none")
+_register("batch_norm", 5, "norm", "float", _batch_norm, "inference: x, mean, var, weight, bias")
+_register(
+    "full",
+    0,
+    "source",
+    "any",
+    lambda shapes, dtypes, *, shape, dtype, **_: (tuple(shape), as_dtype(dtype)),
+    "a constant: a scalar broadcast to shape",
+)
+_register("concat", None, "movement", "any", _concat)
+_register("gather", 2, "index", "any", _gather)
+
+# The dtype of an op's constant inputs (scalars promoted to tensors) when nothing else decides.
+DEFAULT_FLOAT = float32
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
