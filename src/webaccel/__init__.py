@@ -6,9 +6,8 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
-from . import backends as _backends  # noqa: F401  (registers the built-in devices)
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
-from .backends import cpu as _cpu  # noqa: F401
+from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
 from .capabilities import detect, detect_async, format_report
 from .devices import Device, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
