@@ -217,6 +217,30 @@ class Tensor:
     def softmax(self, axis: int = -1) -> Tensor:
         return apply("softmax", self, axis=ops.normalize_axis("softmax", axis, self.ndim))
 
+    def exp(self) -> Tensor:
+        return apply("exp", self)
+
+    def log(self) -> Tensor:
+        return apply("log", self)
+
+    def sqrt(self) -> Tensor:
+        return apply("sqrt", self)
+
+    def rsqrt(self) -> Tensor:
+        return apply("rsqrt", self)
+
+    def relu(self) -> Tensor:
+        return apply("relu", self)
+
+    def sigmoid(self) -> Tensor:
+        return apply("sigmoid", self)
+
+    def tanh(self) -> Tensor:
+        return apply("tanh", self)
+
+    def erf(self) -> Tensor:
+        return apply("erf", self)
+
     def gelu(self, approximate: str = "none") -> Tensor:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
