@@ -104,7 +104,7 @@ def test_serve_command_prints_its_url_and_serves():
         line = proc.stdout.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert match, line
-        status, ctype, body = _get(match.group(1) + "webaccel-config.json")
+        status, _, body = _get(match.group(1) + "webaccel-config.json")
         assert status == 200 and json.loads(body)["pyodide_source"] == "local"
     finally:
         proc.terminate()

@@ -188,6 +188,8 @@ def _pool(op: str, x: Tensor, kernel: Any, stride: Any, padding: Any, layout: st
     kernel_t = _tuple(kernel, 2, f"{op} kernel")
     stride_t = _tuple(stride if stride is not None else kernel_t, 2, f"{op} stride")
     layout = layout.lower()
+    if layout not in ("nchw", "nhwc"):
+        raise ValueError(f"{op}: layout must be nchw or nhwc, not {layout!r}")
     spatial = x.shape[2:] if layout == "nchw" else x.shape[1:3]
     pads = _padding(padding, spatial, kernel_t, stride_t, (1, 1))
     return apply(op, x, kernel=kernel_t, stride=stride_t, padding=pads, layout=layout)

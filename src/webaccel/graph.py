@@ -61,7 +61,8 @@ class Node:
         return self.storage is not None
 
     def __del__(self) -> None:
-        if self.storage is not None:
+        # refcount 0: a GC cycle already ran Storage.__del__ on it (finalizer order is arbitrary)
+        if self.storage is not None and self.storage.refcount > 0:
             self.storage.release()
 
     def __repr__(self) -> str:

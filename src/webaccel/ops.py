@@ -9,6 +9,7 @@ Composites (attention) are written from these ops in ``functional.py``.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,28 @@ class ShapeError(ValueError):
 
 class DTypeError(TypeError):
     """An op got dtypes its rule rejects."""
+
+
+class FloatAttr(float):
+    """A float op attribute that compares and hashes by its bits.
+
+    Attributes are part of the compiled-program cache key; plain floats would make ``-0.0``
+    hit the program compiled for ``0.0`` (they are ==) and every NaN miss (NaN != NaN).
+    """
+
+    __slots__ = ()
+
+    def _bits(self) -> bytes:
+        return struct.pack("<d", self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, float) and struct.pack("<d", other) == self._bits()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self._bits())
 
 
 @dataclass(frozen=True)
@@ -235,6 +258,11 @@ def _pool(
     if len(x) != 4:
         raise ShapeError(f"pool2d: input must be 4-D ({layout}), got {x}")
     spatial = x[2:] if layout == "nchw" else x[1:3]
+    if any(p >= kernel[i // 2] for i, p in enumerate(padding)):
+        raise ShapeError(
+            f"pool2d: padding {tuple(padding)} must be smaller than the kernel {tuple(kernel)} "
+            "(a window of padding only has no max and no average)"
+        )
     out_sp = tuple(
         conv_out_size(spatial[i], kernel[i], stride[i], padding[2 * i], padding[2 * i + 1], 1)
         for i in range(2)

@@ -32,6 +32,7 @@ def set_eager(flag: bool) -> bool:
 
 class Tensor:
     __slots__ = ("__weakref__", "_node", "_view", "dtype")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op, stays lazy
 
     def __init__(self, node: Node, view: View, dtype: DType) -> None:
         self._node, self._view, self.dtype = node, view, dtype
@@ -116,6 +117,8 @@ class Tensor:
 
     def expand(self, *shape: int | Sequence[int]) -> Tensor:
         target = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        if -1 in target[: len(target) - self.ndim]:
+            raise ops.ShapeError(f"expand: -1 in {tuple(target)} names a new axis of {self.shape}")
         target = tuple(
             d if d != -1 else self.shape[i - len(target) + self.ndim] for i, d in enumerate(target)
         )
@@ -155,6 +158,8 @@ class Tensor:
             if axis >= self.ndim:
                 raise IndexError(f"too many indices for a tensor of shape {self.shape}")
             dim = self.shape[axis]
+            if not isinstance(k, slice | int) and hasattr(k, "__index__"):
+                k = k.__index__()  # NumPy integers
             if isinstance(k, int):
                 if not -dim <= k < dim:
                     raise IndexError(f"index {k} is out of range for axis {axis} of size {dim}")
@@ -391,6 +396,8 @@ def _freeze(value: Any) -> Any:
         return tuple(_freeze(v) for v in value)
     if isinstance(value, DType):
         return value.name
+    if isinstance(value, float):  # cache keys tell -0.0 from 0.0 and NaN from NaN
+        return ops.FloatAttr(value)
     return value
 
 
@@ -456,7 +463,7 @@ def tensor(
 
         arr = np.asarray(data)
         target = as_dtype(dtype if dtype is not None else arr.dtype)
-        arr = np.ascontiguousarray(arr, dtype=target.numpy)
+        arr = np.asarray(arr, dtype=target.numpy, order="C")  # ascontiguousarray makes 0-d 1-d
         return from_buffer(arr.reshape(-1).view(np.uint8), arr.shape, target, device)
     if isinstance(data, bytes | bytearray | memoryview | array.array):
         if shape is None:
@@ -470,6 +477,9 @@ def tensor(
                 "B": "uint8",
                 "b": "int8",
             }.get(mv.format)
+            if fmt_dtype is None and mv.format not in ("B", "b", "c") and dtype is None:
+                # e.g. array("d"): convert the numbers, never reinterpret the bytes
+                return tensor(mv.tolist(), device=device)
             target = as_dtype(dtype or fmt_dtype or "float32")
             shape = mv.shape if mv.ndim > 1 else (mv.nbytes // target.itemsize,)
         return from_buffer(data, shape, dtype or _format_dtype(data), device)
@@ -562,9 +572,9 @@ def _resolve_shape(
 def _typed_memoryview(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> memoryview:
     fmt = _STRUCT.get(dtype.name)
     mv = memoryview(data)
-    if fmt is None or 0 in shape:
+    if fmt is None or fmt == "e" or 0 in shape:  # memoryview.cast has no float16 ("e")
         return mv
-    return mv.cast(fmt, shape) if shape else mv.cast(fmt)
+    return mv.cast(fmt, shape)  # shape () gives a 0-d memoryview
 
 
 def _to_list(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> Any:

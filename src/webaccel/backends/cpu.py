@@ -35,12 +35,9 @@ def _numpy() -> Any:
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def erf(x: Any) -> Any:
-    """erf without SciPy, to ~3e-7 relative: Taylor series near 0, A&S 7.1.26 elsewhere."""
-    x64 = np.asarray(x, dtype=np.float64)
-    ax = np.abs(x64)
+def _erf_series(x64: Any) -> Any:
+    """2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)), n <= 6: error < 1e-9 for |x| < 0.5."""
     x2 = x64 * x64
-    # 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)), n <= 6: error < 1e-9 for |x| < 0.5
     series = x64 * (
         1
         - x2
@@ -53,20 +50,59 @@ def erf(x: Any) -> Any:
             * (1 - x2 * 5 / 21 * (1 - x2 * 7 / 36 * (1 - x2 * 9 / 55 * (1 - x2 * 11 / 78))))
         )
     )
-    series *= 2 / math.sqrt(math.pi)
-    t = 1.0 / (1.0 + 0.3275911 * ax)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    return series * (2 / math.sqrt(math.pi))
+
+
+def _erfc_pos(ax: Any) -> Any:
+    """erfc for ax >= 0 with fractional error < 1.2e-7 everywhere (Numerical Recipes erfcc),
+    so the tail keeps its relative precision (no 1 - erf cancellation)."""
+    t = 1.0 / (1.0 + 0.5 * ax)
+    poly = -1.26551223 + t * (
+        1.00002368
+        + t
+        * (
+            0.37409196
+            + t
+            * (
+                0.09678418
+                + t
+                * (
+                    -0.18628806
+                    + t
+                    * (
+                        0.27886807
+                        + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))
+                    )
+                )
+            )
+        )
     )
     with np.errstate(over="ignore", under="ignore"):
-        tail = np.sign(x64) * (1.0 - poly * np.exp(-x2))
-    return np.where(ax < 0.5, series, tail)
+        return t * np.exp(-ax * ax + poly)
+
+
+def erf(x: Any) -> Any:
+    """erf without SciPy, to ~1.2e-7 relative: Taylor series near 0, erfc-based elsewhere."""
+    x64 = np.asarray(x, dtype=np.float64)
+    ax = np.abs(x64)
+    with np.errstate(invalid="ignore"):
+        tail = np.sign(x64) * (1.0 - _erfc_pos(ax))
+    return np.where(ax < 0.5, _erf_series(x64), tail)
+
+
+def erfc(x: Any) -> Any:
+    """1 - erf(x), accurate in relative terms for large positive x too."""
+    x64 = np.asarray(x, dtype=np.float64)
+    ax = np.abs(x64)
+    tail = _erfc_pos(ax)
+    return np.where(ax < 0.5, 1.0 - _erf_series(x64), np.where(x64 >= 0, tail, 2.0 - tail))
 
 
 def _gelu(x: Any, approximate: str = "none") -> Any:
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-    return (0.5 * x * (1 + erf(x / math.sqrt(2.0)))).astype(x.dtype)
+    # 0.5 x (1 + erf(x / sqrt 2)) == 0.5 x erfc(-x / sqrt 2): no cancellation for x << 0
+    return (0.5 * x * erfc(-x / math.sqrt(2.0))).astype(x.dtype)
 
 
 def _sigmoid(x: Any) -> Any:
@@ -80,6 +116,17 @@ def _div(a: Any, b: Any) -> Any:
             q = np.trunc(np.true_divide(a, b))
         return np.nan_to_num(q, nan=0, posinf=0, neginf=0).astype(a.dtype)
     return a / b
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if a.dtype.kind == "i" and b.dtype.kind == "i":  # NumPy refuses negative int exponents
+        neg = b < 0
+        r = np.power(a, np.where(neg, 0, b).astype(b.dtype))
+        if neg.any():  # 1 / a**|b| truncated toward zero: 1, +-1 or 0 (0 for a == 0 too)
+            odd = np.where(b % 2 == 0, 1, -1)
+            r = np.where(neg, np.where(a == 1, 1, np.where(a == -1, odd, 0)), r)
+        return r
+    return np.power(a, b)
 
 
 UNARY = {
@@ -99,7 +146,7 @@ BINARY = {
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": _div,
-    "pow": lambda a, b: np.power(a, b),
+    "pow": _pow,
     "maximum": lambda a, b: np.maximum(a, b),
     "minimum": lambda a, b: np.minimum(a, b),
 }
@@ -107,10 +154,14 @@ BINARY = {
 
 def _reduce(op: str, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     fn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[op]
-    if op == "mean" and x.dtype.kind == "i":
-        return (
-            np.sum(x, axis=axes, keepdims=keepdims) // max(1, math.prod(x.shape[a] for a in axes))
-        ).astype(x.dtype)
+    if op == "mean" and x.dtype.kind == "i":  # truncates toward zero, like integer div
+        total = np.sum(x, axis=axes, keepdims=keepdims, dtype=np.int64)
+        count = max(1, math.prod(x.shape[a] for a in axes))
+        return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
+    if op == "mean":  # sum / count: an empty axis gives NaN like NumPy, without its warning
+        count = math.prod(x.shape[a] for a in axes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (np.sum(x, axis=axes, keepdims=keepdims) / np.float32(count)).astype(x.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
         return fn(x, axis=axes, keepdims=keepdims).astype(x.dtype)
 
@@ -186,7 +237,7 @@ def _conv(
     for g in range(groups):
         patch = win[:, g * cg : (g + 1) * cg]  # N, cg, *out, *k
         patch = np.moveaxis(patch, 1, 1 + nd)  # N, *out, cg, *k
-        cols = patch.reshape(n * math.prod(out_sp), -1)
+        cols = patch.reshape(n * math.prod(out_sp), cg * math.prod(w.shape[2:]))
         wg = w[g * og : (g + 1) * og].reshape(og, -1)
         outs.append((cols @ wg.T).reshape(n, *out_sp, og))
     y = np.concatenate(outs, axis=-1)  # N, *out, O
@@ -271,7 +322,22 @@ def execute(step: Step, args: list[Any]) -> Any:
 
 
 def np_dtype(dtype: DType) -> Any:
-    return np.dtype(dtype.numpy or "uint8")
+    """The NumPy dtype a step computes *dtype* in (int4 unpacked to one int8 per element)."""
+    return np.dtype(dtype.numpy or "int8")
+
+
+def unpack_int4(packed: Any, numel: int) -> Any:
+    """Packed int4 bytes (low nibble first) -> int8 values in [-8, 7]."""
+    nib = np.stack([packed & 0xF, packed >> 4], axis=-1).reshape(-1)[:numel].astype(np.int8)
+    return (nib ^ 8) - 8
+
+
+def pack_int4(values: Any) -> Any:
+    """int values -> packed int4 bytes (two's complement, wrapping; low nibble first)."""
+    nib = (values.reshape(-1).astype(np.int64) & 0xF).astype(np.uint8)
+    if nib.size % 2:
+        nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+    return nib[0::2] | (nib[1::2] << 4)
 
 
 class CPUDevice(Device):
@@ -298,9 +364,12 @@ class CPUDevice(Device):
 
     def array(self, storage: Storage, view: Any, dtype: DType) -> Any:
         """The NumPy view of *storage* through *view* (no copy)."""
-        flat = storage.handle.view(np_dtype(dtype))
-        if dtype.numpy is None:
+        if dtype.bits == 4:
+            flat = unpack_int4(storage.handle, storage.numel)
+        elif dtype.numpy is None:
             raise TypeError(f"{dtype.name} has no NumPy view; cast it first")
+        else:
+            flat = storage.handle.view(np_dtype(dtype))
         item = flat.itemsize
         lo, hi = view.span()
         if view.numel and (lo < 0 or hi >= flat.size):
@@ -325,6 +394,8 @@ class CPUDevice(Device):
                     arr = self.array(values[slot], view, dtype)
                 else:
                     src = values[slot]
+                    if src.dtype != np_dtype(dtype):  # a bitcast view of an intermediate
+                        src = src.reshape(-1).view(np_dtype(dtype))
                     arr = np.lib.stride_tricks.as_strided(
                         src.reshape(-1)[view.offset :] if src.size else src.reshape(-1),
                         view.shape,
@@ -334,15 +405,20 @@ class CPUDevice(Device):
                 if arr.dtype == np.float16:
                     arr = arr.astype(np.float32)
                 args.append(arr)
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):  # the cast to the step's dtype too (NaN -> int)
                 out = execute(step, args)
-            out = np.ascontiguousarray(out, dtype=np_dtype(step.dtype)).reshape(step.shape)
+                out = np.ascontiguousarray(out, dtype=np_dtype(step.dtype)).reshape(step.shape)
+            if step.dtype.bits == 4:  # int4 wraps to [-8, 7] already in the graph
+                out = (((out.astype(np.int16) + 8) & 0xF) - 8).astype(np.int8)
             values.append(out)
         result = []
         for index in program.outputs:
             arr = values[n + index]
             storage = self.storage(arr.size, program.steps[index].dtype)
-            storage.handle[:] = arr.view(np.uint8).reshape(-1)
+            if program.steps[index].dtype.bits == 4:
+                storage.handle[:] = pack_int4(arr)
+            else:
+                storage.handle[:] = arr.reshape(-1).view(np.uint8)  # reshape first: 0-d outputs
             result.append(storage)
         return result
 
