@@ -1,26 +1,12 @@
 // The page users open: load Pyodide, install webaccel with micropip, show what detect() finds.
-// Served by `webaccel serve`, which writes webaccel-config.json (Pyodide source, wheel URL);
-// hosted anywhere else the page falls back to Pyodide's CDN and ./wheels/.
+// Loading (config, Pyodide source, wheel) lives in pyodide_loader.js, shared with bench.html.
+import { loadWebaccel } from "./pyodide_loader.js";
+
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(location.search);
 
 function status(text) {
   $("#status").textContent = text;
-}
-
-async function loadConfig() {
-  try {
-    const response = await fetch("webaccel-config.json", { cache: "no-store" });
-    if (response.ok) return await response.json();
-  } catch (_) { /* static hosting without the config: use the defaults */ }
-  return {};
-}
-
-function pyodideIndexURL(config) {
-  const version = params.get("pyodide") || config.pyodide_version || "314.0.7";
-  const source = params.get("source") || config.pyodide_source || "cdn";
-  if (source === "local") return new URL(`pyodide/${version}/`, location.href).href;
-  return `https://cdn.jsdelivr.net/pyodide/v${version}/full/`;
 }
 
 function cell(value) {
@@ -75,16 +61,7 @@ function render(report) {
 }
 
 async function main() {
-  const config = await loadConfig();
-  const indexURL = pyodideIndexURL(config);
-  status(`Loading Pyodide from ${indexURL} …`);
-  const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
-  const pyodide = await loadPyodide({ indexURL });
-  const packages = (params.get("packages") || "").split(",").filter(Boolean);
-  await pyodide.loadPackage(["micropip", ...packages]);
-  const wheel = new URL(config.wheel || "wheels/webaccel-0.1.0-py3-none-any.whl", location.href).href;
-  status(`Installing ${wheel.split("/").pop()} with micropip …`);
-  await pyodide.pyimport("micropip").install(wheel);
+  const pyodide = await loadWebaccel(params, status);
   status("Probing WebGPU, WebNN and storage …");
   const json = await pyodide.runPythonAsync(
     "import json, webaccel\njson.dumps(await webaccel.detect_async())");

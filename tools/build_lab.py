@@ -222,11 +222,44 @@ def build_headless_shell() -> None:
     log(f"headless shell: {version} in {target}")
 
 
+# Peers for `webaccel bench`: TF.js and its WebGPU backend, the UMD builds (global `tf`), from npm.
+PEERS = {
+    "@tensorflow/tfjs@4.22.0": ("tfjs", ("dist/tf.min.js", "package.json")),
+    "@tensorflow/tfjs-backend-webgpu@4.22.0": (
+        "tfjs-backend-webgpu",
+        ("dist/tf-backend-webgpu.min.js", "package.json"),
+    ),
+}
+
+
+def build_peers() -> None:
+    """Unpack the peer libraries the benchmark page loads into ``.lab/peers/<name>/``."""
+    target = lab.lab_dir() / "peers"
+    key = json.dumps(PEERS, sort_keys=True)
+    if stamp_ok(target, key):
+        log(f"peers: up to date ({target})")
+        return
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for spec, (name, members) in PEERS.items():
+        with tarfile.open(npm_pack(spec)) as tar:
+            for rel in members:
+                out = tmp / name / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(tar.extractfile(f"package/{rel}").read())
+    (tmp / ".stamp").write_text(key)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    log(f"peers: {', '.join(PEERS)} in {target}")
+
+
 def main() -> None:
     t0 = time.perf_counter()
     for version in lab.PYODIDE_VERSIONS:
         build_pyodide(version)
     build_headless_shell()
+    build_peers()
     log(f"done in {time.perf_counter() - t0:.1f} s")
 
 

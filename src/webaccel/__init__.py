@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
 from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
+from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
 from .capabilities import detect, detect_async, format_report
 from .devices import Device, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
@@ -62,6 +63,17 @@ def init(backend: str = "cpu") -> Device:
     return set_default_device(backend)
 
 
+async def init_async(backend: str = "cpu") -> Device:
+    """``init`` for hosts without JSPI: creates the device without blocking (and re-creates a
+    webgpu device after it was lost)."""
+    if backend == "webgpu":
+        from .backends.webgpu.device import create_device_async
+        from .devices import adopt_device
+
+        adopt_device(await create_device_async())
+    return set_default_device(backend)
+
+
 def graph_stats(backend: str | None = None) -> dict[str, int]:
     """Compiled-graph cache counters of a backend: hits, misses, runs, programs."""
     return get_device(backend).cache.as_dict()
@@ -103,6 +115,7 @@ __all__ = [
     "get_device",
     "graph_stats",
     "init",
+    "init_async",
     "int4",
     "int8",
     "int32",

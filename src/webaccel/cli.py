@@ -1,4 +1,4 @@
-"""The host command line: ``webaccel doctor`` and ``webaccel serve`` (``python -m webaccel``)."""
+"""The host command line: ``webaccel doctor``, ``serve`` and ``bench`` (``python -m webaccel``)."""
 
 from __future__ import annotations
 
@@ -111,6 +111,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .benchmarks import runner
+
+    result = runner.run_ops(args.lane, args.sizes, args.device, args.timeout)
+    print(json.dumps(result, indent=2) if args.json else runner.format_table(result))
+    return 0 if runner.complete(result) else 1
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes: comma-separated integers, not {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webaccel", description=__doc__)
     parser.add_argument("--version", action="version", version=f"webaccel {__version__}")
@@ -144,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="Pyodide version the page loads",
     )
     serve.set_defaults(func=cmd_serve)
+
+    bench = sub.add_parser("bench", help="benchmarks in a lane's browser (against TF.js)")
+    bench.add_argument("target", choices=("ops",), help="ops: matmul, conv2d, overhead per op")
+    bench.add_argument("--lane", default="chromium", choices=lab.BROWSER_LANES)
+    bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument(
+        "--sizes", type=_sizes, default=None, help="matmul sizes, e.g. 256,512,1024 (the default)"
+    )
+    bench.add_argument("--device", default=None, help="webaccel's device (default: webgpu)")
+    bench.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the page")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -141,6 +141,12 @@ def set_default_device(name: str) -> Device:
     return device
 
 
+def adopt_device(device: Device) -> Device:
+    """Make *device* the instance its name resolves to (e.g. one created asynchronously)."""
+    _DEVICES[device.name] = device
+    return device
+
+
 def forget_device(name: str) -> None:
     """Drop a device instance (e.g. after it was lost) so the next use creates a new one."""
     _DEVICES.pop(name, None)

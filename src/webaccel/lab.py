@@ -184,19 +184,27 @@ def start_driver(lane: Lane, user_data_dir: str | None = None) -> Any:
 
 
 def build_wheel(out_dir: Path | None = None) -> Path:
-    """Build the pure ``py3-none-any`` wheel from the checkout and return its path."""
+    """Build the pure ``py3-none-any`` wheel from the checkout and return its path.
+
+    Built in a private temporary folder and moved into place atomically, so that concurrent
+    test runs never see a half-written wheel.
+    """
     root = repo_root()
     out = out_dir or lab_dir() / "wheels"
     out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        cmd += ["-w", tmp, str(root)]
+        subprocess.run(cmd, check=True, cwd=root)
+        wheels = sorted(Path(tmp).glob("webaccel-*-py3-none-any.whl"))
+        if len(wheels) != 1:
+            raise LabError(f"expected one webaccel wheel, pip built {wheels}")
+        target = out / wheels[0].name
+        os.replace(wheels[0], target)
     for old in out.glob("webaccel-*.whl"):
-        old.unlink()
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-    cmd += ["-w", str(out), str(root)]
-    subprocess.run(cmd, check=True, cwd=root)
-    wheels = sorted(out.glob("webaccel-*-py3-none-any.whl"))
-    if len(wheels) != 1:
-        raise LabError(f"expected one webaccel wheel in {out}, found {wheels}")
-    return wheels[0]
+        if old != target:
+            old.unlink(missing_ok=True)
+    return target
 
 
 def read_lock(path: Path) -> tuple[Any, dict[str, Any]]:
@@ -224,7 +232,7 @@ def write_lock(path: Path, spec: Any, info: dict[str, Any]) -> None:
 
     data = json.loads(spec.model_dump_json(exclude_none=True))
     data["info"] = info
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
     tmp.replace(path)
 
@@ -238,10 +246,13 @@ def add_wheel_to_dist(wheel: Path, version: str) -> None:
     if not lock_path.is_file():
         raise LabError(f"no Pyodide {version} distribution at {dist} (run `make setup`)")
     name = wheel.name.split("-")[0]
-    for old in dist.glob(f"{name}-*.whl"):
-        old.unlink()
     target = dist / wheel.name
-    shutil.copy2(wheel, target)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copy2(wheel, tmp)
+    os.replace(tmp, target)
+    for old in dist.glob(f"{name}-*.whl"):
+        if old != target:
+            old.unlink(missing_ok=True)
     spec, info = read_lock(lock_path)
     spec.packages.pop(name, None)
     write_lock(lock_path, add_wheels_to_spec(spec, [target], base_path=dist), info)

@@ -1,7 +1,8 @@
 """``webaccel serve``: the static page, a local Pyodide and the freshly built wheel on 127.0.0.1.
 
 Routes: ``/`` is ``static_site/``; ``/pyodide/<version>/`` the lab's Pyodide distributions;
-``/wheels/`` the built wheel; ``/webaccel-config.json`` tells the page where they are.
+``/wheels/`` the built wheel; ``/peers/`` the lab's peer libraries (TF.js, for the benchmark
+page); ``/webaccel-config.json`` tells the page where they are.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class _Handler(SimpleHTTPRequestHandler):
         parts = [p for p in unquote(urlsplit(path).path).split("/") if p and p not in (".", "..")]
         if len(parts) >= 2 and parts[0] == "pyodide":
             return str(lab.pyodide_dist(parts[1]).joinpath(*parts[2:]))
+        if parts and parts[0] == "peers":  # peer libraries for the benchmark page (build_lab)
+            return str(lab.lab_dir().joinpath("peers", *parts[1:]))
         if len(parts) == 2 and parts[0] == "wheels" and parts[1] == self.wheel.name:
             return str(self.wheel)
         return super().translate_path(path)

@@ -1,0 +1,1 @@
+"""Compute backends: ``webgpu`` (WGSL kernels driven through the JS FFI of Pyodide)."""

@@ -1,0 +1,298 @@
+"""The ``webgpu`` device: lowers a lazy-graph ``Program`` to WGSL kernels and runs it.
+
+``compile`` turns the program into a list of launches (``fusion.plan`` merges elementwise
+chains into single kernels); ``run`` records them all into ONE command encoder (``Batch``),
+allocates each step's output from the runtime's size-bucketed pool, hands intermediates back
+to the pool as soon as the batch is submitted, and returns the outputs as refcounted storages.
+Inputs are read in place through their views (transposes, slices and broadcasts are strides,
+not copies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ... import _compat, fusion
+from ...devices import Device, Storage, forget_device, register_device
+from ...dtypes import DType
+from ...graph import Program, Step
+from ...view import View
+from . import kernels
+from .runtime import GPUContext
+from .views import StridedView
+
+# webaccel dtype -> the runtime's storage dtype names
+_GPU_DTYPES = {"float32": "float32", "float16": "float16", "int32": "int32"}
+
+
+def gpu_dtype(dtype: DType) -> str:
+    try:
+        return _GPU_DTYPES[dtype.name]
+    except KeyError:
+        raise TypeError(
+            f"the webgpu backend computes on float32, float16 and int32, not {dtype.name}; "
+            "cast (or dequantize) first"
+        ) from None
+
+
+def strided(handle: Any, view: View, dtype: DType) -> StridedView:
+    return StridedView(handle, view.shape, view.strides, view.offset, gpu_dtype(dtype))
+
+
+# A launch records one kernel: (batch, buffers by slot) -> its contiguous output
+Launch = Callable[[Any, list[Any]], StridedView]
+
+
+@dataclass
+class Compiled:
+    program: Program
+    launches: list[tuple[Launch, tuple[int, ...]]]  # (record fn, slots it reads)
+    kernel_count: int
+
+
+class WebGPUDevice(Device):
+    name = "webgpu"
+
+    def __init__(self, ctx: GPUContext | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx if ctx is not None else GPUContext.create()
+
+    @classmethod
+    async def create_async(cls) -> WebGPUDevice:
+        return cls(await GPUContext.create_async())
+
+    # -- raw buffers ---------------------------------------------------------------------------
+    def alloc(self, nbytes: int) -> Any:
+        return self.ctx.alloc(max(nbytes, 4))
+
+    def free(self, handle: Any, nbytes: int) -> None:
+        self.ctx.release(handle)
+
+    def copy_in(self, handle: Any, data: memoryview) -> None:
+        self.ctx.write(handle, data)
+
+    async def copy_out_async(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
+        if nbytes == 0:
+            return bytearray()
+        aligned = offset - offset % 4
+        data = await self.ctx.read_async(handle, nbytes + (offset - aligned), aligned)
+        return data[offset - aligned :] if offset != aligned else data
+
+    def memory(self) -> dict[str, int]:
+        return {
+            **super().memory(),
+            "gpu_live_bytes": self.ctx.live_bytes,
+            "gpu_pooled_bytes": self.ctx.pooled_bytes,
+            "gpu_live_buffers": self.ctx.live_buffers,
+        }
+
+    # -- graphs --------------------------------------------------------------------------------
+    def compile(self, program: Program) -> Compiled:
+        launches = []
+        for item in fusion.plan(program):
+            if isinstance(item, fusion.Fused):
+                launches.append((_fused_launch(program, item), (program.n_inputs + item.index,)))
+            else:
+                step = program.steps[item]
+                launches.append((_step_launch(program, item, step), (program.n_inputs + item,)))
+        return Compiled(program, launches, len(launches))
+
+    def run(self, compiled: Compiled, inputs: list[Storage]) -> list[Storage]:
+        program = compiled.program
+        n = program.n_inputs
+        buffers: list[Any] = [s.handle for s in inputs] + [None] * len(program.steps)
+        outputs = {n + i for i in program.outputs}
+        batch = self.ctx.batch()
+        for launch, (slot,) in compiled.launches:
+            buffers[slot] = launch(batch, buffers).buffer
+            if slot not in outputs:
+                # Back to the pool once this batch is submitted; the graph is recorded in
+                # order, so later kernels of the batch may reuse it only after this one ran.
+                batch.release_after(buffers[slot])
+        batch.submit()
+        return [
+            Storage(self, buffers[n + i], _numel(program.steps[i].shape), program.steps[i].dtype)
+            for i in program.outputs
+        ]
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+def _fused_launch(program: Program, item: fusion.Fused) -> Launch:
+    out_dtype = gpu_dtype(item.dtype)
+    srcs = item.inputs
+
+    def launch(batch: Any, buffers: list[Any]) -> StridedView:
+        views = [strided(buffers[slot], view, dtype) for slot, view, dtype in srcs]
+        if not views:  # a constant filling a shape: the kernel needs the shape from `out`
+            out = _new(batch, item.shape, out_dtype)
+            return kernels.elementwise(batch, item.expr, views, out_dtype=out_dtype, out=out)
+        return _fit(kernels.elementwise(batch, item.expr, views, out_dtype=out_dtype), item.shape)
+
+    return launch
+
+
+def _step_launch(program: Program, index: int, step: Step) -> Launch:
+    lower = LOWERINGS.get(step.op)
+    if lower is None:
+        raise NotImplementedError(f"the webgpu backend has no kernel for {step.op!r}")
+
+    want = gpu_dtype(step.dtype)
+
+    def launch(batch: Any, buffers: list[Any]) -> StridedView:
+        views = [strided(buffers[slot], view, dtype) for slot, view, dtype in step.srcs]
+        if step.op != "contiguous":
+            views = [_as_f32(batch, v) for v in views]
+        out = _fit(lower(batch, step, views), step.shape)
+        if out.dtype != want:  # e.g. a float16 step whose kernel computed and wrote f32
+            cast = kernels.copy(batch, out, dtype=want)
+            batch.release_after(out.buffer)
+            out = cast
+        return out
+
+    return launch
+
+
+def _as_f32(batch: Any, view: StridedView) -> StridedView:
+    """float16 storage read as float32 for kernels that compute in f32 (no shader-f16 here)."""
+    if view.dtype != "float16":
+        return view
+    out = kernels.copy(batch, view, dtype="float32")
+    batch.release_after(out.buffer)
+    return out
+
+
+def _new(batch: Any, shape: tuple[int, ...], dtype: str) -> StridedView:
+    nbytes = max(_numel(shape), 1) * (2 if dtype == "float16" else 4)
+    return StridedView(batch.ctx.alloc(-(-nbytes // 4) * 4), shape, None, 0, dtype)
+
+
+def _fit(out: StridedView, shape: tuple[int, ...]) -> StridedView:
+    """The kernel's contiguous result, checked against the shape the graph expects."""
+    if tuple(out.shape) != tuple(shape):
+        if _numel(out.shape) != _numel(shape) or not out.is_contiguous:
+            raise AssertionError(f"kernel returned shape {out.shape}, the graph expects {shape}")
+    return out
+
+
+def _optional(view: StridedView) -> StridedView | None:
+    """ops.py passes a 0-d placeholder for an absent weight/bias."""
+    return None if len(view.shape) == 0 else view
+
+
+def _pads_tlbr(pads: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """ONNX (begin_h, end_h, begin_w, end_w) -> the kernels' (top, left, bottom, right)."""
+    return pads[0], pads[2], pads[1], pads[3]
+
+
+def _conv(batch: Any, step: Step, v: list[StridedView]) -> StridedView:
+    x, w, b = v
+    a = dict(step.attrs)
+    stride, dilation, pads = a["stride"], a["dilation"], a["padding"]
+    if len(stride) == 1:  # conv1d as conv2d over a height of 1
+        h_axis = 2 if a["layout"] == "nchw" else 1
+        x, w = x.expand_dims(h_axis), w.expand_dims(2)
+        stride, dilation, pads = (1, *stride), (1, *dilation), (0, 0, *pads)
+    out = kernels.conv2d(
+        batch,
+        x,
+        w,
+        _optional(b),
+        stride=stride,
+        padding=_pads_tlbr(pads),
+        dilation=dilation,
+        groups=a["groups"],
+        layout=a["layout"].upper(),
+    )
+    if len(a["stride"]) == 1:
+        out = out.reshape(step.shape)
+    return out
+
+
+def _pool(kind: str) -> Callable[[Any, Step, list[StridedView]], StridedView]:
+    def lower(batch: Any, step: Step, v: list[StridedView]) -> StridedView:
+        a = dict(step.attrs)
+        return kernels.pool2d(
+            batch,
+            v[0],
+            kind,
+            a["kernel"],
+            a["stride"],
+            _pads_tlbr(a["padding"]),
+            layout=a["layout"].upper(),
+        )
+
+    return lower
+
+
+def _reduce(op: str) -> Callable[[Any, Step, list[StridedView]], StridedView]:
+    def lower(batch: Any, step: Step, v: list[StridedView]) -> StridedView:
+        return kernels.reduce(batch, v[0], op, step.attr("axes"), step.attr("keepdims", False))
+
+    return lower
+
+
+def _full(batch: Any, step: Step, v: list[StridedView]) -> StridedView:
+    dtype = gpu_dtype(step.dtype)
+    expr = ("const", step.attr("value"), step.dtype.name)
+    return kernels.elementwise(batch, expr, [], out_dtype=dtype, out=_new(batch, step.shape, dtype))
+
+
+LOWERINGS: dict[str, Callable[[Any, Step, list[StridedView]], StridedView]] = {
+    "contiguous": lambda batch, step, v: kernels.copy(batch, v[0]),
+    "full": _full,
+    "matmul": lambda batch, step, v: kernels.matmul(batch, v[0], v[1]),
+    "linear": lambda batch, step, v: kernels.matmul(
+        batch, v[0], v[1].transpose(-2, -1), bias=_optional(v[2])
+    ),
+    "sum": _reduce("sum"),
+    "mean": _reduce("mean"),
+    "max": _reduce("max"),
+    "min": _reduce("min"),
+    "softmax": lambda batch, step, v: kernels.softmax(batch, v[0], step.attr("axis")),
+    "layer_norm": lambda batch, step, v: kernels.layer_norm(
+        batch,
+        v[0],
+        _optional(v[1]),
+        _optional(v[2]),
+        axes=len(step.attr("axes")),
+        eps=step.attr("eps"),
+    ),
+    "batch_norm": lambda batch, step, v: kernels.batch_norm(
+        batch, v[0], v[1], v[2], v[3], v[4], eps=step.attr("eps"), axis=step.attr("axis")
+    ),
+    "conv": _conv,
+    "max_pool2d": _pool("max"),
+    "avg_pool2d": _pool("avg"),
+    "concat": lambda batch, step, v: kernels.concat(batch, v, step.attr("axis")),
+    "gather": lambda batch, step, v: kernels.gather(batch, v[0], v[1], step.attr("axis")),
+}
+
+
+def _make() -> WebGPUDevice:
+    if not _compat.IN_PYODIDE:
+        raise _compat.WebAccelError(
+            "the webgpu backend runs inside Pyodide (a browser, or Node.js with Dawn); "
+            "on CPython use backend='cpu'"
+        )
+    if _compat.IN_PYODIDE and not _compat.can_run_sync():
+        raise _compat.SyncUnavailableError(
+            "creating the webgpu device waits for the browser; without JSPI call "
+            "`await webaccel.init_async('webgpu')` first"
+        )
+    return WebGPUDevice()
+
+
+async def create_device_async() -> WebGPUDevice:
+    forget_device("webgpu")
+    return await WebGPUDevice.create_async()
+
+
+register_device("webgpu", _make)

@@ -1,0 +1,270 @@
+"""Elementwise expressions -> WGSL (pure Python, no JS): the fusion of elementwise chains.
+
+An expression is plain data, picklable and hashable:
+
+* ``("in", k)``: input k (a ``StridedView``; its dtype gives f32 or i32),
+* a Python ``float``/``int``/``bool`` or ``("const", value, dtype)``: a scalar constant
+  (Python scalars are *weak*, as in NumPy 2: ``x_int32 * 2`` stays int32, ``x * 0.5`` is f32),
+* ``(op, *args)`` with op one of ``UNARY``, ``BINARY``, ``("where", c, a, b)`` or
+  ``("cast", x, dtype)``.
+
+Result types: ``f32``, ``i32`` or ``bool`` (booleans store as int32 0/1). ``div`` is true
+division (always f32), mixed int/float promotes to f32, comparisons give bool.
+
+``compile_expr(expr, input_types)`` returns ``(lines, result_var, result_type)`` of WGSL
+statements that read input k from a variable ``x{k}``; ``kernels.elementwise`` wraps them in the
+indexing template.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+Expr = Any
+
+# op -> WGSL function (applied in f32)
+FLOAT_UNARY = {
+    "exp": "wa_exp",
+    "log": "wa_log",
+    "sqrt": "wa_sqrt",
+    "rsqrt": "wa_rsqrt",
+    "sigmoid": "wa_sigmoid",
+    "tanh": "wa_tanh",
+    "erf": "wa_erf",
+    "gelu": "wa_gelu",
+    "gelu_tanh": "wa_gelu_tanh",
+    "sin": "sin",
+    "cos": "cos",
+    "floor": "floor",
+    "ceil": "ceil",
+    "round": "wa_round",
+    "reciprocal": "1.0 / ",
+}
+# ops that keep the input type (i32 stays i32)
+SAME_UNARY = ("neg", "abs", "relu", "square", "sign")
+BOOL_UNARY = ("isnan", "isinf", "isfinite", "logical_not")
+UNARY = (*FLOAT_UNARY, *SAME_UNARY, *BOOL_UNARY)
+ARITH = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "mod")
+COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+LOGICAL = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
+BINARY = (*ARITH, *COMPARE, *LOGICAL)
+DTYPE_TYPES = {"float32": "f32", "float16": "f32", "int32": "i32", "bool": "bool"}
+
+
+def f32_literal(value: float) -> str:
+    """A WGSL f32 expression for *value* rounded to f32 (non-finite ones at run time)."""
+    try:
+        v = struct.unpack("<f", struct.pack("<f", float(value)))[0]
+    except OverflowError:
+        v = math.copysign(math.inf, value)
+    if math.isnan(v):
+        return "wa_nan()"
+    if math.isinf(v):
+        return "wa_inf()" if v > 0 else "(-wa_inf())"
+    text = repr(v)
+    return f"{text}f" if v >= 0 else f"({text}f)"
+
+
+def i32_literal(value: int) -> str:
+    v = int(value)
+    if not -(2**31) <= v < 2**31:
+        raise ValueError(f"int constant {v} does not fit int32")
+    return f"{v}i" if v >= 0 else f"({v}i)"
+
+
+def _promote(a: str, b: str) -> str:
+    """Result type of a binary arithmetic op; ``wi``/``wf`` are weak Python scalars."""
+    strong = {a, b} - {"wi", "wf"}
+    if "f32" in strong or "wf" in {a, b}:
+        return "f32"
+    if strong:
+        return "i32"  # i32 or bool with a weak int
+    return "i32"
+
+
+class _Compiler:
+    def __init__(self, input_types: Sequence[str]) -> None:
+        self.input_types = list(input_types)
+        self.lines: list[str] = []
+        self.memo: dict[Any, tuple[str, str]] = {}
+        self.used_inputs: set[int] = set()
+
+    def node(self, e: Expr) -> tuple[str, str]:
+        """(WGSL expression or variable, type) of *e*; constants stay inline and weak."""
+        if isinstance(e, bool):
+            return ("true" if e else "false"), "bool"
+        if isinstance(e, int):
+            return str(int(e)), "wi"
+        if isinstance(e, float):
+            return repr(float(e)), "wf"
+        if not isinstance(e, tuple) or not e:
+            raise ValueError(f"bad expression node {e!r}")
+        key = e
+        if key in self.memo:
+            return self.memo[key]
+        op = e[0]
+        if op == "in":
+            k = int(e[1])
+            if not 0 <= k < len(self.input_types):
+                raise ValueError(f"expression uses input {k}; only {len(self.input_types)} given")
+            self.used_inputs.add(k)
+            result = (f"x{k}", self.input_types[k])
+        elif op == "const":
+            _, value, dtype = e
+            t = DTYPE_TYPES[dtype]
+            result = (self.lit(value, t), t)
+        else:
+            code, t = self.op(op, e[1:])
+            var = f"v{len(self.memo)}"
+            self.lines.append(f"let {var}: {_wgsl_type(t)} = {code};")
+            result = (var, t)
+        self.memo[key] = result
+        return result
+
+    @staticmethod
+    def lit(value: Any, t: str) -> str:
+        if t == "f32":
+            return f32_literal(value)
+        if t == "i32":
+            return i32_literal(value)
+        if t == "bool":
+            return "true" if value else "false"
+        raise ValueError(t)
+
+    def conv(self, code: str, src: str, dst: str) -> str:
+        """Convert an expression of type *src* to *dst* (weak constants become literals)."""
+        if src == "wi":
+            return self.lit(int(code), dst) if dst != "bool" else str(int(code) != 0).lower()
+        if src == "wf":
+            if dst == "bool":
+                return str(float(code) != 0.0).lower()  # NaN != 0 is True, as in NumPy
+            return self.lit(float(code), dst)
+        if src == dst:
+            return code
+        if dst == "f32":
+            return f"f32({code})" if src == "i32" else f"select(0.0f, 1.0f, {code})"
+        if dst == "i32":
+            return f"i32({code})" if src == "f32" else f"select(0i, 1i, {code})"
+        if dst == "bool":
+            return f"!({code} == 0.0f)" if src == "f32" else f"({code} != 0i)"
+        raise ValueError(f"cannot convert {src} to {dst}")
+
+    def op(self, op: str, args: tuple) -> tuple[str, str]:
+        if op == "cast":
+            (x, dtype) = args
+            code, t = self.node(x)
+            dst = DTYPE_TYPES[dtype]
+            if t == "f32" and dst == "i32":  # NumPy truncates toward zero; NaN -> 0 here
+                return f"select(i32({code}), 0i, wa_isnan({code}))", "i32"
+            return self.conv(code, t, dst), dst
+        if op == "where":
+            c, a, b = (self.node(x) for x in args)
+            t = "bool" if a[1] == b[1] == "bool" else _promote(a[1], b[1])
+            return (
+                f"select({self.conv(*b, t)}, {self.conv(*a, t)}, {self.conv(*c, 'bool')})",
+                t,
+            )
+        if op in FLOAT_UNARY:
+            (x,) = args
+            code = self.conv(*self.node(x), "f32")
+            fn = FLOAT_UNARY[op]
+            return (f"({fn}{code})" if fn.endswith(" ") else f"{fn}({code})"), "f32"
+        if op in SAME_UNARY:
+            return self.same_unary(op, self.node(args[0]))
+        if op in BOOL_UNARY:
+            code, t = self.node(args[0])
+            if op == "logical_not":
+                return f"!{self.conv(code, t, 'bool')}", "bool"
+            if t != "f32" and t != "wf":
+                return ("true" if op == "isfinite" else "false"), "bool"
+            code = self.conv(code, t, "f32")
+            return {
+                "isnan": f"wa_isnan({code})",
+                "isinf": f"wa_isinf({code})",
+                "isfinite": f"!(wa_isnan({code}) || wa_isinf({code}))",
+            }[op], "bool"
+        if op in ARITH or op in COMPARE or op in LOGICAL:
+            (a, b) = args
+            return self.binary(op, a, b)
+        raise ValueError(f"unknown elementwise op {op!r}")
+
+    def same_unary(self, op: str, xt: tuple[str, str]) -> tuple[str, str]:
+        code, t = xt
+        if t in ("wi", "wf", "bool"):
+            t = "f32" if t == "wf" else "i32"
+            code = self.conv(*xt, t)
+        zero = "0.0f" if t == "f32" else "0i"
+        if op == "neg":
+            return f"(-{code})", t
+        if op == "abs":
+            return f"abs({code})", t
+        if op == "square":
+            return f"({code} * {code})", t
+        if op == "relu":  # NaN passes (NaN < 0 is false), as np.maximum(x, 0) does
+            return f"select({code}, {zero}, {code} < {zero})", t
+        if op == "sign":
+            return (f"wa_sign({code})" if t == "f32" else f"sign({code})"), t
+        raise ValueError(op)
+
+    def binary(self, op: str, a_expr: Expr, b_expr: Expr) -> tuple[str, str]:
+        a, b = self.node(a_expr), self.node(b_expr)
+        if op in LOGICAL:
+            return f"({self.conv(*a, 'bool')} {LOGICAL[op]} {self.conv(*b, 'bool')})", "bool"
+        t = _promote(a[1], b[1])
+        if op == "div":
+            t = "f32"
+        if op == "pow" and t == "f32" and b[1] in ("wi", "wf"):
+            special = self.const_pow(self.conv(*a, "f32"), float(b[0]))
+            if special is not None:
+                return special, "f32"
+        ca, cb = self.conv(*a, t), self.conv(*b, t)
+        if op == "ne" and t == "f32":  # SwiftShader's != is false for NaN; NumPy says True
+            return f"!({ca} == {cb})", "bool"
+        if op in COMPARE:
+            return f"({ca} {COMPARE[op]} {cb})", "bool"
+        if op in ("add", "sub", "mul", "div"):
+            sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[op]
+            return f"({ca} {sym} {cb})", t
+        if op in ("maximum", "minimum"):
+            fn = ("wa_max" if op == "maximum" else "wa_min") if t == "f32" else op[:3]
+            return f"{fn}({ca}, {cb})", t
+        if op == "pow":
+            return (f"wa_pow({ca}, {cb})" if t == "f32" else f"wa_ipow({ca}, {cb})"), t
+        if op == "mod":  # NumPy's floored modulo (sign of the divisor)
+            if t == "f32":
+                return f"({ca} - floor({ca} / {cb}) * {cb})", t
+            return f"wa_imod({ca}, {cb})", t
+        raise ValueError(op)
+
+    @staticmethod
+    def const_pow(x: str, y: float) -> str | None:
+        """Exact, cheaper forms of the common constant powers."""
+        return {
+            1.0: f"({x})",
+            2.0: f"({x} * {x})",
+            3.0: f"({x} * {x} * {x})",
+            0.5: f"wa_sqrt({x})",
+            -1.0: f"(1.0f / {x})",
+            -0.5: f"wa_rsqrt({x})",
+        }.get(y)
+
+
+def _wgsl_type(t: str) -> str:
+    return {"f32": "f32", "i32": "i32", "bool": "bool"}[t]
+
+
+def compile_expr(expr: Expr, input_types: Sequence[str]) -> tuple[list[str], str, str]:
+    """WGSL lines computing *expr*, the variable holding the result, and its type."""
+    c = _Compiler(input_types)
+    code, t = c.node(expr)
+    if t in ("wi", "wf"):  # a bare constant
+        t = "i32" if t == "wi" else "f32"
+        code = c.conv(code, "wi" if t == "i32" else "wf", t)
+    return c.lines, code, t
+
+
+def result_type(expr: Expr, input_types: Sequence[str]) -> str:
+    return compile_expr(expr, input_types)[2]

@@ -1,0 +1,234 @@
+"""The WebGPU backend's pure-Python parts on CPython: views, shape math, pool, WGSL generation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from webaccel.backends.webgpu import codegen, expr, kernels, views
+from webaccel.backends.webgpu.pool import BufferPool, bucket_size
+from webaccel.backends.webgpu.views import StridedView
+
+
+def test_buckets_round_up_by_at_most_a_quarter():
+    assert bucket_size(1) == 256 and bucket_size(256) == 256
+    sizes = [bucket_size(n) for n in range(257, 1 << 20, 997)]
+    for n, b in zip(range(257, 1 << 20, 997), sizes, strict=True):
+        assert n <= b <= n * 1.25 + 64 and b % 64 == 0
+    assert len({bucket_size(n) for n in range((1 << 16) + 1, (1 << 17) + 1)}) == 4  # per octave
+
+
+def test_pool_counts_reuse_and_caps_pooled_bytes():
+    made, destroyed = [], []
+
+    def create(size):
+        made.append(size)
+        return object()
+
+    pool = BufferPool(create, destroyed.append, cap_bytes=4096)
+    a, sa = pool.acquire(1000)
+    pool.give_back(a, sa)
+    b, _ = pool.acquire(900)
+    assert b is a and pool.reused_buffers == 1 and pool.created_buffers == 1
+    big, sbig = pool.acquire(8000)
+    pool.give_back(big, sbig)  # over the cap: destroyed at once
+    assert destroyed == [big] and pool.pooled_bytes == 0
+    pool.give_back(b, 1024)
+    assert (pool.live_bytes, pool.live_buffers, pool.pooled_bytes) == (0, 0, 1024)
+    pool.trim()
+    assert pool.pooled_bytes == 0 and pool.destroyed_buffers == 2
+
+
+def _np_view(shape, strides, offset=0, size=4096):
+    base = np.arange(size, dtype=np.float32)
+    return np.lib.stride_tricks.as_strided(base[offset:], shape, [s * 4 for s in strides])
+
+
+@pytest.mark.parametrize(
+    ("shape", "strides", "new"),
+    [
+        ((4, 6), (6, 1), (2, 12)),
+        ((4, 6), (6, 1), (24,)),
+        ((4, 6), (1, 4), (2, 2, 6)),  # transposed: split the outer dim only
+        ((2, 3, 4), (12, 4, 1), (6, 4)),
+        ((3, 1, 5), (5, 0, 1), (15,)),
+        ((4, 6), (12, 2), (4, 3, 2)),
+    ],
+)
+def test_reshape_views_match_numpy(shape, strides, new):
+    v = StridedView(None, shape, strides).reshape(new)
+    got = _np_view(v.shape, v.strides, v.offset)
+    want = _np_view(shape, strides).reshape(new)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_reshape_that_needs_a_copy_raises():
+    with pytest.raises(ValueError, match="copy"):
+        StridedView(None, (4, 6), (1, 4)).reshape((24,))
+
+
+def test_view_ops_match_numpy():
+    v = StridedView(None, (3, 4, 5))
+    a = _np_view(v.shape, v.strides)
+    t = v.permute((2, 0, 1))
+    np.testing.assert_array_equal(_np_view(t.shape, t.strides), a.transpose(2, 0, 1))
+    s = v.slice_axis(2, 4, 0, -2)
+    np.testing.assert_array_equal(_np_view(s.shape, s.strides, s.offset), a[:, :, 4:0:-2])
+    b = StridedView(None, (4, 1)).broadcast_to((2, 4, 3))
+    assert b.strides == (0, 1, 0)
+    assert not t.is_contiguous and v.is_contiguous
+
+
+def test_coalesce_merges_contiguous_runs_only():
+    assert views.coalesce((2, 3, 4), [(12, 4, 1), (12, 4, 1)]) == ((24,), [(1,), (1,)])
+    shape, _strides = views.coalesce((2, 3, 4), [(12, 4, 1), (1, 2, 6)])
+    assert shape == (2, 3, 4)
+    assert views.coalesce((1, 5, 1), [(0, 1, 0)]) == ((5,), [(1,)])
+    assert views.coalesce((3, 4), [(0, 1), (4, 1)]) == ((3, 4), [(0, 1), (4, 1)])
+    assert views.coalesce((), [()]) == ((1,), [(0,)])
+
+
+def test_dispatch_stays_under_the_per_dimension_limit():
+    assert views.dispatch_1d(1, 256) == (1, 1, 1)
+    x, y, _z = views.dispatch_1d(100_000_000, 256)
+    assert x <= 65535 and y <= 65535 and x * y * 256 >= 100_000_000
+
+
+def test_broadcast_shapes():
+    assert views.broadcast_shapes((3, 1), (4,), ()) == (3, 4)
+    with pytest.raises(ValueError):
+        views.broadcast_shapes((3,), (4,))
+
+
+def test_f32_literals_and_specials():
+    assert expr.f32_literal(0.1) == "0.10000000149011612f"
+    assert expr.f32_literal(-2.0) == "(-2.0f)"
+    assert expr.f32_literal(math.inf) == "wa_inf()"
+    assert expr.f32_literal(1e39) == "wa_inf()"  # overflows f32
+    assert expr.f32_literal(math.nan) == "wa_nan()"
+
+
+def test_expression_types_follow_numpy_promotion():
+    rt = expr.result_type
+    assert rt(("add", ("in", 0), 2), ["i32"]) == "i32"  # weak int keeps int32
+    assert rt(("add", ("in", 0), 2.0), ["i32"]) == "f32"
+    assert rt(("div", ("in", 0), ("in", 1)), ["i32", "i32"]) == "f32"
+    assert rt(("lt", ("in", 0), 0.5), ["f32"]) == "bool"
+    assert rt(("where", ("in", 0), ("in", 1), 0), ["bool", "i32"]) == "i32"
+    assert rt(("cast", ("in", 0), "int32"), ["f32"]) == "i32"
+
+
+def test_expression_compiles_shared_subtrees_once():
+    x = ("exp", ("in", 0))
+    lines, _result, t = expr.compile_expr(("add", x, ("mul", x, x)), ["f32"])
+    assert sum("wa_exp" in line for line in lines) == 1 and t == "f32"
+    with pytest.raises(ValueError, match="unknown"):
+        expr.compile_expr(("frobnicate", ("in", 0)), ["f32"])
+
+
+def test_constant_powers_are_specialised():
+    lines, _, _ = expr.compile_expr(("pow", ("in", 0), 2), ["f32"])
+    assert "wa_pow" not in "".join(lines)
+    lines, _, _ = expr.compile_expr(("pow", ("in", 0), ("in", 1)), ["f32", "f32"])
+    assert "wa_pow" in "".join(lines)
+
+
+def _erf_f32(a):
+    """The WGSL erf (common.wgsl) evaluated step by step in float32 with fused multiply-adds."""
+    f = np.float32
+
+    def fma(x, y, z):
+        return f(np.float64(x) * np.float64(y) + np.float64(z))
+
+    a = f(a)
+    t, s = f(min(abs(a), f(10.0))), f(a * a)
+    if t > f(0.927734375):
+        r = fma(f(-1.72853470e-5), t, f(3.83197126e-4))
+        u = fma(f(-3.88396438e-3), t, f(2.42546219e-2))
+        r = fma(r, f(t * t), u)
+        for coef in (-1.06777877e-1, -6.34846687e-1, -1.28717512e-1):
+            r = fma(r, t, f(coef))
+        r = fma(r, t, -t)
+        v = f(1.0) - f(np.exp(r))
+        return -v if a < 0 else v
+    r = f(-5.96761703e-4)
+    for coef in (4.99119423e-3, -2.67681349e-2, 1.12819925e-1, -3.76125336e-1, 1.28379166e-1):
+        r = fma(r, s, f(coef))
+    return fma(r, a, a)
+
+
+def test_erf_approximation_is_within_1e_6():
+    xs = np.linspace(-8, 8, 40001, dtype=np.float32)
+    err = max(abs(float(_erf_f32(x)) - math.erf(float(x))) for x in xs)
+    assert err < 2e-7, err
+    source = codegen.common()
+    for coef in ("-1.72853470e-5", "1.28379166e-1", "0.927734375"):
+        assert coef in source  # the host check above evaluates the shipped coefficients
+
+
+def test_elementwise_source_is_cached_and_specialised():
+    args = (("gelu", ("in", 0)), ("float32",), (True,), "float32", True, 1)
+    src = codegen.elementwise_source(*args)
+    assert codegen.elementwise_source(*args) is src
+    assert "@compute @workgroup_size(256)" in src and "wa_gelu" in src
+    assert "let d0" not in src  # contiguous: no index decomposition
+    strided = codegen.elementwise_source(
+        ("add", ("in", 0), ("in", 1)), ("float32", "float16"), (False, True), "float16", True, 3
+    )
+    assert "unpack2x16float" in strided and "pack2x16float" in strided and "let d2" in strided
+
+
+def test_all_templates_fill_completely():
+    sources = [
+        codegen.matmul_source(cfg, a, b, br, bias, act)
+        for cfg in codegen.MATMUL_CONFIGS.values()
+        for a, b in (("k4", "n4"), ("m", "k"))
+        for br, bias, act in ((1, False, None), (3, True, "gelu"))
+    ]
+    sources += [
+        codegen.matmul_direct_source(cfg, mode, 2, True, "relu")
+        for cfg in codegen.MATMUL_DIRECT_CONFIGS.values()
+        for mode in codegen.DIRECT_MODES
+    ]
+    sources += [
+        codegen.reduce_source(op, dt, 2, 1, mode)
+        for op in codegen.REDUCE_OPS
+        for dt in ("float32", "int32")
+        for mode in ("workgroup", "thread")
+    ]
+    sources += [codegen.rows_source(op, "float32", 1, True, True) for op in codegen.ROW_OPS]
+    sources += [
+        codegen.im2col_source(("n", "g", "ci", "kh", "kw", "oh", "ow")),
+        codegen.pool2d_source("max", ("n", "oh", "ow", "c"), False),
+        codegen.gather_source("float16", 3),
+    ]
+    for src in sources:
+        assert "${" not in src and "$" not in src
+        assert src.count("{") == src.count("}")
+        assert "@compute" in src
+
+
+def test_matmul_load_modes():
+    # (stride_k, stride_x), (K, X), offset, batch strides
+    assert kernels._load_mode((1, 8), (8, 5), 0, ()) == "k4"  # row-major A, aligned
+    assert kernels._load_mode((1, 7), (7, 5), 0, ()) == "k"  # K not a multiple of 4
+    assert kernels._load_mode((8, 1), (5, 8), 0, ()) == "x4"  # row-major B
+    assert kernels._load_mode((8, 1), (5, 8), 2, ()) == "x"  # misaligned offset
+    assert kernels._load_mode((1, 8), (8, 4), 0, (6,)) == "k"  # batch stride not aligned
+
+
+def test_conv_padding_modes():
+    pads = kernels.conv_pads
+    assert pads("same", (7, 8), (4, 4), (3, 2), (1, 1)) == (1, 1, 2, 1)
+    assert pads("same_lower", (7, 8), (4, 4), (3, 2), (1, 1)) == (2, 1, 1, 1)
+    assert pads(1, (5, 5), (3, 3), (1, 1), (1, 1)) == (1, 1, 1, 1)
+    assert pads((1, 2), (5, 5), (3, 3), (1, 1), (1, 1)) == (1, 2, 1, 2)
+    assert pads("valid", (5, 5), (3, 3), (1, 1), (1, 1)) == (0, 0, 0, 0)
+
+
+def test_pack_words_pads_and_wraps_negatives():
+    data = codegen.pack_words([1, -1, 7], 6)
+    assert len(data) == 32
+    assert np.frombuffer(data, np.int32).tolist()[:3] == [1, -1, 7]

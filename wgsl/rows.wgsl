@@ -1,0 +1,45 @@
+// Row kernels: softmax, log_softmax, layer_norm, rms_norm over one (strided) axis, one
+// workgroup of ${WG} threads per row. Numerically stable: softmax subtracts the row max;
+// layer_norm takes the variance of (x - mean) in a second pass (no E[x^2] - E[x]^2).
+// Uniform words: [0] rows, [1] row length L, [2] groups per grid row, [3] f32 bits of eps,
+// [4..4+RO) outer shape, then in: off, outer strides[RO], inner stride; out: the same;
+// gamma off, gamma stride, beta off, beta stride.
+${COMMON}
+${BINDINGS}
+${PARAMS}
+
+var<workgroup> red: array<f32, ${WG}>;
+
+fn wg_sum(v: f32, li: u32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = ${WG}u / 2u; s > 0u; s = s >> 1u) {
+    if (li < s) { red[li] = red[li] + red[li + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn wg_max(v: f32, li: u32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = ${WG}u / 2u; s > 0u; s = s >> 1u) {
+    if (li < s) { red[li] = wa_max(red[li], red[li + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * pu(2u);
+  if (row >= pu(0u)) { return; }
+  let L = pu(1u);
+  let eps = bitcast<f32>(pu(3u));
+${OUTER}
+${BODY}
+}
