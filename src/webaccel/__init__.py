@@ -10,6 +10,7 @@ from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
 from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
 from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
 from .capabilities import detect, detect_async, format_report
+from .capture import capture
 from .devices import Device, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
 from .functional import (
@@ -94,6 +95,7 @@ __all__ = [
     "attention",
     "avg_pool2d",
     "batch_norm",
+    "capture",
     "cast",
     "concat",
     "conv1d",

@@ -3,7 +3,7 @@
 NumPy is not in the 314 lane's Pyodide, so the host builds the inputs (bytes + a strided view
 description), ships many cases to one ``run_in_pyodide`` call, gets the output bytes back and
 compares. Tolerances: elementwise f32 rtol 1e-5 / atol 1e-5 (transcendentals 2e-5); matmul and
-conv rtol 1e-4 and atol 1e-4 * sqrt(K) (f32 accumulation over K terms); reductions and norms
+conv rtol 1e-4 and atol 3e-4 * sqrt(K) (f32 accumulation over K terms); reductions and norms
 rtol 1e-5 / atol 1e-4.
 """
 
@@ -22,9 +22,9 @@ RNG = np.random.default_rng(1234)
 
 @run_in_pyodide(packages=["webaccel"])
 async def run_cases(selenium, cases):
-    from webaccel.backends.webgpu import GPUContext, StridedView, kernels
-
     import time
+
+    from webaccel.backends.webgpu import GPUContext, StridedView, kernels
 
     ctx = await GPUContext.create_async()
     results = []
@@ -198,8 +198,7 @@ def test_elementwise(selenium_module_scope):
     c = Cases()
     x = np.concatenate([SPECIALS, f32(300, scale=3.0)])
     for op, ref in UNARY_REFS.items():
-        arg = np.abs(x) if op in ("log", "sqrt", "rsqrt") and False else x
-        spec, v = c.dense(arg)
+        spec, v = c.dense(x)  # negatives too: log/sqrt of them must give NaN as in NumPy
         tol = 2e-5 if op in ("exp", "log", "sigmoid", "tanh", "erf", "gelu", "gelu_tanh") else 1e-5
         c.add(
             f"unary {op}",
@@ -380,6 +379,8 @@ def test_elementwise(selenium_module_scope):
         np.where(vc != 0, via, vib),
         dtype="int32",
     )
+    c.add("full", "full", {}, [[2, 3], 1.5], {}, np.full((2, 3), 1.5, np.float32))
+    c.add("full int", "full", {}, [[4], -7, "int32"], {}, np.full(4, -7, np.int32), dtype="int32")
     # float16 storage: f16 in, f16 out (odd length), computed in f32
     h = (RNG.standard_normal(37) * 4).astype(np.float16)
     sh, vh = c.tensor(h, (37,), (1,))

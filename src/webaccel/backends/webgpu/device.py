@@ -48,8 +48,9 @@ Launch = Callable[[Any, list[Any]], StridedView]
 @dataclass
 class Compiled:
     program: Program
-    launches: list[tuple[Launch, tuple[int, ...]]]  # (record fn, slots it reads)
+    launches: list[tuple[Launch, tuple[int, ...]]]  # (record fn, (the slot it writes,))
     kernel_count: int
+    reads: list[tuple[int, ...]]  # per launch, the slots it reads
 
 
 class WebGPUDevice(Device):
@@ -90,14 +91,24 @@ class WebGPUDevice(Device):
 
     # -- graphs --------------------------------------------------------------------------------
     def compile(self, program: Program) -> Compiled:
-        launches = []
+        launches, reads = [], []
         for item in fusion.plan(program):
             if isinstance(item, fusion.Fused):
                 launches.append((_fused_launch(program, item), (program.n_inputs + item.index,)))
+                reads.append(tuple(slot for slot, _, _ in item.inputs))
             else:
                 step = program.steps[item]
                 launches.append((_step_launch(program, item, step), (program.n_inputs + item,)))
-        return Compiled(program, launches, len(launches))
+                reads.append(tuple(slot for slot, _, _ in step.srcs))
+        return Compiled(program, launches, len(launches), reads)
+
+    def capture_runner(
+        self, compiled: Compiled, inputs: list[Storage], sources: list[tuple[str, int]]
+    ) -> Any:
+        """A replay plan for ``webaccel.capture`` (one JS call per run)."""
+        from .replay import ReplayPlan
+
+        return ReplayPlan(self, compiled, inputs, sources)
 
     def run(self, compiled: Compiled, inputs: list[Storage]) -> list[Storage]:
         program = compiled.program

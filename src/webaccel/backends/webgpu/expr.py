@@ -8,6 +8,10 @@ An expression is plain data, picklable and hashable:
 * ``(op, *args)`` with op one of ``UNARY``, ``BINARY``, ``("where", c, a, b)`` or
   ``("cast", x, dtype)``.
 
+Constants are baked into the WGSL (exact f32 literals; inf/NaN through run-time bit patterns):
+a new constant value means a new pipeline, so pass per-run scalars as inputs (a 1-element
+view broadcasts) rather than as constants.
+
 Result types: ``f32``, ``i32`` or ``bool`` (booleans store as int32 0/1). ``div`` is true
 division (always f32), mixed int/float promotes to f32, comparisons give bool.
 

@@ -11,12 +11,15 @@ Public API::
         expr: see ``expr.py`` -- e.g. ("gelu", ("add", ("in", 0), ("in", 1))). NumPy
         broadcasting, rank <= 8, one kernel for the whole expression.
     copy(batch, x, out=None, dtype=None) -> StridedView        # materialize / cast
+    full(batch, shape, value, dtype="float32") -> StridedView
     where(batch, cond, a, b) -> StridedView
     concat(batch, xs, axis) -> StridedView
     gather(batch, data, indices, axis=0) -> StridedView       # int32 indices, negative ok
     matmul(batch, a, b, bias=None, activation=None, out=None, config=None) -> StridedView
         a (..., M, K) @ b (..., K, N), batch dims broadcast; bias broadcasts to the output;
-        activation None | "relu" | "gelu" | "gelu_tanh" | "sigmoid" | "tanh".
+        activation None | "relu" | "gelu" | "gelu_tanh" | "sigmoid" | "tanh"; config: a name
+        from codegen.MATMUL_CONFIGS (shared-memory tiles) or MATMUL_DIRECT_CONFIGS (register
+        tiles, no shared memory); None picks ``default_matmul_config`` (adapter and shape).
     reduce(batch, x, op, axes=None, keepdims=False) -> StridedView   # sum mean max min prod
     softmax(batch, x, axis=-1, log=False) -> StridedView
     layer_norm(batch, x, gamma=None, beta=None, axes=1, eps=1e-5, rms=False) -> StridedView
@@ -171,6 +174,12 @@ def copy(
     if DTYPE_TYPES[target] != DTYPE_TYPES[x.dtype] or target == "bool":
         expr = ("cast", expr, target)
     return elementwise(batch, expr, [x], out_dtype=target, out=out)
+
+
+def full(batch: Any, shape: Sequence[int], value: float, dtype: str = "float32") -> StridedView:
+    """A new contiguous tensor of *shape* filled with *value*."""
+    out = _new(batch, shape, dtype)
+    return elementwise(batch, ("const", value, dtype), [], out=out)
 
 
 def where(batch: Any, cond: StridedView, a: StridedView, b: StridedView) -> StridedView:

@@ -9,7 +9,8 @@ Public API::
     h = ctx.alloc(nbytes) -> GPUBufferHandle   # pooled, STORAGE|COPY_SRC|COPY_DST
     ctx.release(h); ctx.trim()                 # back to the pool; destroy pooled buffers
     ctx.live_bytes, ctx.live_buffers, ctx.pooled_bytes, ctx.created_buffers,
-    ctx.destroyed_buffers                      # counters (storage + staging pools together)
+    ctx.destroyed_buffers, ctx.reused_buffers  # counters (storage + staging pools together)
+    ctx.uniform_buffers_created                # uniform chunks ever made (flat when steady)
 
     ctx.write(h, data, offset=0)               # bytes-like -> GPU, no copy on the Python side
     await ctx.read_async(h, nbytes=None, offset=0) -> bytearray   # ctx.read(...) with JSPI
