@@ -42,6 +42,9 @@ def page(ours=True, theirs=True):
                 "eager_per_run": 5.0,
                 "graph_per_run": 300.0,
                 "graph_per_op": 12.0,
+                "captured_per_run": 40.0,
+                "captured_per_op": 0.5,
+                "captured_us": {"1": 41.0, "8": 44.0},
                 "eager_us": {"1": 125.0, "8": 965.0},
                 "graph_us": {"1": 312.0, "8": 396.0},
                 "numel": 1024,
@@ -134,7 +137,7 @@ def test_format_table_rows():
     assert row512.split() == ["matmul", "512", "-", "6.70", "-", "-", "40.00"]
     assert any(line.startswith("conv2d 1x64x64x32 k3 ->64") for line in lines)
     overhead = next(line for line in lines if line.startswith("elementwise chain"))
-    assert overhead.split()[-3:] == ["120.0", "300.0", "12.0"]
+    assert overhead.split()[-5:] == ["120.0", "300.0", "12.0", "40.0", "0.5"]
     assert "GPU timestamps: matmul 256: webaccel 4.00, TF.js - GFLOP/s" in table
     assert "ERROR matmul 512 (webaccel): ShapeError: boom" in table
 

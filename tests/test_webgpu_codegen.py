@@ -114,7 +114,11 @@ def test_expression_types_follow_numpy_promotion():
     rt = expr.result_type
     assert rt(("add", ("in", 0), 2), ["i32"]) == "i32"  # weak int keeps int32
     assert rt(("add", ("in", 0), 2.0), ["i32"]) == "f32"
-    assert rt(("div", ("in", 0), ("in", 1)), ["i32", "i32"]) == "f32"
+    assert rt(("div", ("in", 0), ("in", 1)), ["i32", "i32"]) == "i32"  # ONNX integer Div
+    assert rt(("div", ("in", 0), 2), ["i32"]) == "i32"
+    assert rt(("div", ("in", 0), 2.0), ["i32"]) == "f32"
+    assert rt(("div", ("in", 0), ("in", 1)), ["i32", "f32"]) == "f32"
+    assert rt(("div", 7, 2), []) == "f32"  # two Python ints: true division
     assert rt(("lt", ("in", 0), 0.5), ["f32"]) == "bool"
     assert rt(("where", ("in", 0), ("in", 1), 0), ["bool", "i32"]) == "i32"
     assert rt(("cast", ("in", 0), "int32"), ["f32"]) == "i32"
@@ -166,6 +170,64 @@ def test_erf_approximation_is_within_1e_6():
     source = codegen.common()
     for coef in ("-1.72853470e-5", "1.28379166e-1", "0.927734375"):
         assert coef in source  # the host check above evaluates the shipped coefficients
+
+
+_ERFCC = (
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+    0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+)  # fmt: skip
+
+
+def _gelu_neg_f32(x):
+    """The WGSL wa_gelu_neg (common.wgsl) evaluated step by step in float32."""
+    f = np.float32
+    x = f(x)
+    ax = -x
+    t = f(f(1.0) / f(f(1.0) + f(f(0.5) * f(ax * f(0.7071067811865476)))))
+    p = f(_ERFCC[-1])
+    for coef in reversed(_ERFCC[:-1]):
+        p = f(f(coef) + f(t * p))
+    xh = np.array([ax], f).view(np.uint32)[0] & np.uint32(0xFFFFF000)
+    xh = np.array([xh], np.uint32).view(f)[0]
+    xl = f(ax - xh)
+    small = f(p - f(f(f(0.5) * xl) * f(ax + xh)))
+    a = f(f(-0.5) * f(xh * xh))
+    n = np.round(f(a * f(1.4426950408889634)))
+    r = f(f(a - f(n * f(0.693145751953125))) - f(n * f(1.4286068202862268e-6)))
+    big = f(np.ldexp(f(np.exp(r)), int(n)))
+    return f(f(f(f(f(0.5) * x) * t) * f(np.exp(small))) * big)
+
+
+def test_gelu_tail_keeps_relative_precision():
+    # gelu(x) = 0.5 x erfc(-x / sqrt 2): relative error ~1e-6 down to where it underflows
+    xs = np.linspace(-13, -0.5, 20001, dtype=np.float32)
+    with np.errstate(under="ignore"):
+        err = max(
+            abs(
+                float(_gelu_neg_f32(x)) / (0.5 * float(x) * math.erfc(-float(x) / math.sqrt(2))) - 1
+            )
+            for x in xs
+        )
+    assert err < 1e-6, err
+    source = codegen.common()
+    for coef in ("-1.26551223", "0.17087277", "0.693145751953125", "1.4286068202862268e-6"):
+        assert coef in source
+
+
+def test_int32_division_and_matmul_stay_in_i32():
+    lines, _result, t = expr.compile_expr(("div", ("in", 0), ("in", 1)), ["i32", "i32"])
+    assert t == "i32" and "wa_idiv" in "".join(lines)
+    src = codegen.matmul_direct_source((8, 8, 4, 4), "scalar", 1, True, "relu", "i32")
+    assert "array<f32>" not in src and "vec4<f32>" not in src and "fma" not in src
+    assert "max(v, 0i)" in src
+    with pytest.raises(ValueError):
+        codegen.matmul_direct_source((8, 8, 4, 4), "vec", 1, False, None, "i32")
+
+
+def test_one_element_views_count_as_contiguous():
+    assert kernels._is_contig((0,), (1,))  # what coalesce makes of a 0-d or (1, 1) tensor
+    assert kernels._is_contig((5, 1), (1, 3))
+    assert not kernels._is_contig((2,), (3,))
 
 
 def test_elementwise_source_is_cached_and_specialised():

@@ -96,7 +96,38 @@ fn wa_erf(x: f32) -> f32 {
   return fma(r, x, x);
 }
 
-fn wa_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + wa_erf(x * 0.7071067811865476)); }
+// gelu(x) = 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(-x / sqrt 2): the erfc form for x < 0,
+// where 1 + erf cancels (gelu(-12) is about -2e-32, a normal float).
+fn wa_gelu(x: f32) -> f32 {
+  if (x < -0.5) { return wa_gelu_neg(x); }
+  return 0.5 * x * (1.0 + wa_erf(x * 0.7071067811865476));
+}
+
+// exp(a) for an exact a <= 0 to ~1 ulp at large |a| (the builtin's error grows with |a|):
+// Cody-Waite reduction a = n ln2 + r (ln2 split so n * LN2_HI is exact), exp(r) * 2^n.
+fn wa_exp_reduced(a: f32) -> f32 {
+  let n = round(a * 1.4426950408889634);
+  let r = (a - n * 0.693145751953125) - n * 1.4286068202862268e-6;
+  return ldexp(exp(r), i32(n));
+}
+
+// 0.5 x erfc(u), u = -x / sqrt 2 > 0, with Numerical Recipes' erfcc (relative error < 1.2e-7):
+// erfc(u) = t exp(-u^2 + P(t)), t = 1 / (1 + u / 2). u^2 = x^2 / 2 is formed without rounding
+// (x = xh + xl, xh of 12 significant bits: xh^2 exact) so exp(-u^2) keeps its relative
+// precision down to where the result underflows.
+fn wa_gelu_neg(x: f32) -> f32 {
+  if (x < -14.5) { return select(x * 0.0, wa_nan(), wa_isinf(x)); }  // |result| < 1e-45
+  let ax = -x;
+  let u = ax * 0.7071067811865476;
+  let t = 1.0 / (1.0 + 0.5 * u);
+  let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+    + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223
+    + t * 0.17087277))))))));
+  let xh = bitcast<f32>(bitcast<u32>(ax) & 0xfffff000u);
+  let xl = ax - xh;
+  let small = p - 0.5 * xl * (ax + xh);
+  return (0.5 * x * t * exp(small)) * wa_exp_reduced(-0.5 * (xh * xh));
+}
 
 fn wa_gelu_tanh(x: f32) -> f32 {
   return 0.5 * x * (1.0 + wa_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
@@ -104,9 +135,8 @@ fn wa_gelu_tanh(x: f32) -> f32 {
 
 // NumPy's float power: negative bases with integral exponents, 0 ** negative = inf.
 fn wa_pow(x: f32, y: f32) -> f32 {
-  if (y == 0.0) { return 1.0; }
+  if (y == 0.0 || x == 1.0) { return 1.0; }  // even for a NaN operand, as IEEE and NumPy
   if (wa_isnan(x) || wa_isnan(y)) { return x + y; }
-  if (x == 1.0) { return 1.0; }
   let ax = abs(x);
   if (ax == 0.0) { return select(0.0, wa_inf(), y < 0.0); }
   var r: f32;
@@ -158,6 +188,14 @@ fn wa_sign(x: f32) -> f32 {
 
 fn wa_round(x: f32) -> f32 {  // round half to even, as NumPy
   return round(x);
+}
+
+// ONNX / C integer division: truncates toward zero; x / 0 gives 0 (as the CPU backend) and
+// INT_MIN / -1 wraps to INT_MIN (what int32 arithmetic gives), where WGSL's / is undefined-ish.
+fn wa_idiv(a: i32, b: i32) -> i32 {
+  if (b == 0) { return 0; }
+  if (b == -1) { return 0 - a; }
+  return a / b;
 }
 
 fn wa_imod(a: i32, b: i32) -> i32 {  // NumPy's floored modulo; x % 0 gives 0 as NumPy does

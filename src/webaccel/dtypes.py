@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DType:
+    """One per name (the table below): compared and hashed by identity, which is C-speed in
+    the graph cache's keys; pickling gives back the same object."""
+
     name: str
     bits: int
     kind: str  # "f" float, "i" signed int, "u" unsigned int
@@ -25,6 +28,9 @@ class DType:
 
     def __repr__(self) -> str:
         return f"webaccel.{self.name}"
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return as_dtype, (self.name,)
 
 
 float32 = DType("float32", 32, "f", "float32", "float32", True)

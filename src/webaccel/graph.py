@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .dtypes import DType
 from .view import View
@@ -70,8 +70,7 @@ class Node:
         return f"<Node {self.id} {self.op} {self.shape} {self.dtype.name} {state}>"
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """An op input: a node seen through a view, with the dtype the view reads."""
 
     node: Node
@@ -79,8 +78,9 @@ class Ref:
     dtype: DType
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
+    """One op of a lowered program (a NamedTuple: hashed in C for the cache lookup)."""
+
     op: str
     attrs: tuple[tuple[str, Any], ...]
     srcs: tuple[tuple[int, View, DType], ...]  # (slot, view, dtype); slot < n_inputs: an input

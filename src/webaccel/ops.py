@@ -92,6 +92,9 @@ def infer(
 
 
 def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
+    first = shapes[0]
+    if all(s == first for s in shapes) or all(not s for s in shapes[1:]):
+        return first  # the common cases (same shape, or a 0-d scalar): no per-axis work
     ndim = max(len(s) for s in shapes)
     out = []
     for axis in range(-ndim, 0):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import math
 import struct
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -407,8 +408,26 @@ def _as_tensor(value: Any, like: Tensor) -> Tensor:
         return value
     if isinstance(value, bool | int | float):
         dtype = like.dtype if (like.dtype.kind == "f" or isinstance(value, int)) else float32
-        return full((), value, dtype=dtype, device=like.device)
+        return _scalar(value, dtype, like.device)
     return tensor(value, device=like.device)
+
+
+_SCALARS: weakref.WeakValueDictionary[tuple[Any, ...], Node] = weakref.WeakValueDictionary()
+
+
+def _scalar(value: float, dtype: DType, device: Device) -> Tensor:
+    """A 0-d constant. While its pending node lives (weakly cached), every op using the same
+    scalar shares it (a node is pure): repeated scalars in a graph cost one node."""
+    key = (type(value), repr(value), dtype, id(device))
+    node = _SCALARS.get(key)
+    if node is None or node.realized or node.device is not device:
+        t = full((), value, dtype=dtype, device=device)
+        _SCALARS[key] = t._node
+        return t
+    return Tensor(node, _SCALAR_VIEW, dtype)
+
+
+_SCALAR_VIEW = View((), (), 0)
 
 
 def full(

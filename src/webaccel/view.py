@@ -8,7 +8,7 @@ caller makes the data contiguous first.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -19,8 +19,9 @@ def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
+    # A NamedTuple, not a dataclass: views are made and hashed on every op and every graph
+    # lookup, and tuples do both in C.
     shape: tuple[int, ...]
     strides: tuple[int, ...]
     offset: int = 0

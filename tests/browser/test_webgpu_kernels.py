@@ -339,11 +339,42 @@ def test_elementwise(selenium_module_scope):
         np.mod(via, vib),
         dtype="int32",
     )
+    # int32 / int32: ONNX's integer division (truncates toward zero; x / 0 gives 0)
+    da = np.array([7, -7, 7, -7, 0, 5, -5, 2**31 - 1, -(2**31), -(2**31), 123456789], np.int32)
+    db = np.array([2, 2, -2, -2, 5, 0, 0, -1, -1, 1, 10], np.int32)
+    sda, vda = c.dense(da)
+    sdb, vdb = c.dense(db)
+    q = np.zeros(da.shape, np.int64)
+    nz = vdb != 0
+    a64, b64 = vda.astype(np.int64)[nz], vdb.astype(np.int64)[nz]
+    q[nz] = np.sign(a64) * np.sign(b64) * (np.abs(a64) // np.abs(b64))
     c.add(
-        "int32 true div",
+        "int32 div truncates",
+        "elementwise",
+        {"a": sda, "b": sdb},
+        [("div", ("in", 0), ("in", 1)), ["@a", "@b"]],
+        {},
+        q.astype(np.int32),  # INT_MIN / -1 wraps to INT_MIN
+        rtol=0,
+        atol=0,
+        dtype="int32",
+    )
+    c.add(
+        "int32 div weak int",
+        "elementwise",
+        {"a": sia},
+        [("div", ("in", 0), -7), ["@a"]],
+        {},
+        (np.sign(via) * -1 * (np.abs(via) // 7)).astype(np.int32),
+        rtol=0,
+        atol=0,
+        dtype="int32",
+    )
+    c.add(
+        "int32 / float true div",
         "elementwise",
         {"a": sia, "b": sib},
-        [("div", ("in", 0), ("in", 1)), ["@a", "@b"]],
+        [("div", ("in", 0), ("cast", ("in", 1), "float32")), ["@a", "@b"]],
         {},
         (via / vib).astype(np.float32),
         dtype="float32",
@@ -393,6 +424,30 @@ def test_elementwise(selenium_module_scope):
         _gelu(vh.astype(np.float64)).astype(np.float16),
         rtol=1e-3,
         atol=1e-3,
+        dtype="float16",
+    )
+    # one-element f16 outputs (coalesced to shape (1,), stride 0): 0-d, and (1, 1) from a view
+    c.add(
+        "full f16 0-d",
+        "full",
+        {},
+        [[], -2.5, "float16"],
+        {},
+        np.array(-2.5, np.float16),
+        rtol=0,
+        atol=0,
+        dtype="float16",
+    )
+    sone, vone = c.tensor(f32(8), (1, 1), (5, 3), 3)
+    c.add(
+        "copy (1, 1) view -> f16",
+        "copy",
+        {"x": sone},
+        ["@x"],
+        {"dtype": "float16"},
+        vone.astype(np.float16),
+        rtol=0,
+        atol=0,
         dtype="float16",
     )
     sh2, vh2 = c.tensor(h, (4, 9), (1, 4), 1)  # strided f16 input, odd offset
@@ -575,6 +630,62 @@ def test_matmul(selenium_module_scope):
                 ea.astype(np.float64) @ eb,
                 *_mm_tol(k),
             )
+    # int32: exact i32 accumulation (wrapping as NumPy's int32 matmul), any strides, batch,
+    # bias and relu; the shared-memory config name falls back to a direct one
+    ia = RNG.integers(-9, 9, (5, 7)).astype(np.int32)
+    ib = RNG.integers(-9, 9, (7, 3)).astype(np.int32)
+    sia, via = c.dense(ia)
+    sib, vib = c.dense(ib)
+    imm = via.astype(np.int64) @ vib
+    for cfg in (None, "64x64x16_4x4", "direct_8x8_8x8"):
+        c.add(
+            f"mm int32 {cfg}",
+            "matmul",
+            {"a": sia, "b": sib},
+            ["@a", "@b"],
+            {"config": cfg},
+            imm.astype(np.int32),
+            rtol=0,
+            atol=0,
+            dtype="int32",
+        )
+    sibias, vibias = c.dense(RNG.integers(-50, 50, (3,)).astype(np.int32))
+    c.add(
+        "mm int32 bias relu",
+        "matmul",
+        {"a": sia, "b": sib, "bias": sibias},
+        ["@a", "@b"],
+        {"bias": "@bias", "activation": "relu"},
+        np.maximum(imm + vibias, 0).astype(np.int32),
+        rtol=0,
+        atol=0,
+        dtype="int32",
+    )
+    m, k, n = 19, 33, 10
+    sit, vit = c.tensor(RNG.integers(-(2**20), 2**20, k * m).astype(np.int32), (m, k), (1, m))
+    sib3, vib3 = c.dense(RNG.integers(-(2**20), 2**20, (2, k, n)).astype(np.int32))
+    c.add(
+        "mm int32 transposed batch wraps",
+        "matmul",
+        {"a": sit, "b": sib3},
+        ["@a", "@b"],
+        {},
+        np.matmul(vit.astype(np.int64), vib3).astype(np.int32),  # mod 2^32, as int32 does
+        rtol=0,
+        atol=0,
+        dtype="int32",
+    )
+    sfa, vfa = c.dense(f32(5, 7))
+    c.add(
+        "mm f32 @ int32",
+        "matmul",
+        {"a": sfa, "b": sib},
+        ["@a", "@b"],
+        {},
+        vfa.astype(np.float64) @ vib,
+        *_mm_tol(7),
+        dtype="float32",
+    )
     # large values and NaN propagate
     big = f32(4, 4)
     big[0, 0], big[1, 1], big[2, 2] = 1e30, np.nan, np.inf

@@ -30,6 +30,7 @@ op cost (slope) and the per run cost (intercept), in microseconds.
 from __future__ import annotations
 
 import array
+import functools
 import json
 import math
 import random
@@ -315,7 +316,7 @@ async def bench_overhead(device: Any, o: dict[str, Any]) -> dict[str, Any]:
     x0 = _tensor(int(o["numel"]), (int(o["numel"]),), device, seed=5).realize()
     chains = [int(k) for k in o["chain"]]
     runs, samples = int(o["runs"]), int(o["samples"])
-    points: dict[str, dict[int, float]] = {"eager": {}, "graph": {}}
+    points: dict[str, dict[int, float]] = {"eager": {}, "graph": {}, "captured": {}}
     cache_hits: dict[int, int] = {}
     previous = webaccel.set_eager(False)
     try:
@@ -341,15 +342,32 @@ async def bench_overhead(device: Any, o: dict[str, Any]) -> dict[str, Any]:
                             f"overhead: the graph of {k} ops compiled again on a repeated run "
                             f"(cache misses {stats0['misses']} -> {stats1['misses']})"
                         )
+        # webaccel.capture: traced once, then each run replays the compiled graph.
+        for k in chains:
+            fn = webaccel.capture(functools.partial(_chain, k=k))
+            await _sync(fn(x0))  # the first call traces and compiles
+            per_run = []
+            for _ in range(samples):
+                y = None
+                t0 = time.perf_counter()
+                for _ in range(runs):
+                    y = fn(x0)
+                per_run.append((time.perf_counter() - t0) / runs)
+                await _sync(y)
+            points["captured"][k] = statistics.median(per_run) * 1e6
     finally:
         webaccel.set_eager(previous)
     eager_run, eager_op = fit_line(chains, [points["eager"][k] for k in chains])
     graph_run, graph_op = fit_line(chains, [points["graph"][k] for k in chains])
+    captured_run, captured_op = fit_line(chains, [points["captured"][k] for k in chains])
     return {
         "eager_per_op": eager_op,
         "eager_per_run": eager_run,
         "graph_per_run": graph_run,
         "graph_per_op": graph_op,
+        "captured_per_run": captured_run,
+        "captured_per_op": captured_op,
+        "captured_us": {str(k): v for k, v in points["captured"].items()},
         "eager_us": {str(k): v for k, v in points["eager"].items()},
         "graph_us": {str(k): v for k, v in points["graph"].items()},
         "graph_cache_hits": {str(k): v for k, v in cache_hits.items()},

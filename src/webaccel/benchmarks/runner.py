@@ -244,18 +244,28 @@ def format_table(result: dict[str, Any]) -> str:
     numel = ov.get("numel")
     lines += _columns(
         [
-            ("python overhead (us)", "eager per op", "graph per run", "graph per op"),
+            (
+                "python overhead (us)",
+                "eager per op",
+                "graph per run",
+                "graph per op",
+                "captured per run",
+                "captured per op",
+            ),
             (
                 f"elementwise chain, {numel} elements" if numel else "elementwise chain",
                 _num(ov.get("eager_per_op"), 1),
                 _num(ov.get("graph_per_run"), 1),
                 _num(ov.get("graph_per_op"), 1),
+                _num(ov.get("captured_per_run"), 1),
+                _num(ov.get("captured_per_op"), 1),
             ),
         ]
     )
     if ov.get("eager_us") and ov.get("graph_us"):
         points = ", ".join(
             f"k={k}: eager {ov['eager_us'][k]:.0f} / graph {ov['graph_us'][k]:.0f}"
+            + (f" / captured {ov['captured_us'][k]:.0f}" if ov.get("captured_us") else "")
             for k in ov["graph_us"]
         )
         lines.append(f"(us per chain of k ops: {points})")

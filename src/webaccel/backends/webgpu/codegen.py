@@ -588,22 +588,29 @@ def matmul_direct_source(
     batch_rank: int,
     has_bias: bool,
     activation: str | None,
+    scalar: str = "f32",
 ) -> str:
     """*mode* "vec": A k-contiguous and B n-contiguous (vec4 loads of A rows and B rows);
     "dot": A and B both k-contiguous (``x @ W^T``: vec4 along K of both, dot products);
-    "scalar": any strides. vec/dot need 16-byte alignment and K % 4 == 0."""
+    "scalar": any strides. vec/dot need 16-byte alignment and K % 4 == 0.
+
+    *scalar* "i32" (mode "scalar" only, activation None or "relu"): int32 operands, bias and
+    output with i32 accumulators (exact, wrapping on overflow)."""
     if mode not in DIRECT_MODES:
         raise ValueError(f"unknown direct matmul mode {mode!r}")
+    if scalar not in ("f32", "i32") or (scalar == "i32" and mode != "scalar"):
+        raise ValueError(f"no direct matmul for {scalar} in mode {mode!r}")
     tx, ty, tm, tn = config
-    elem = "f32" if mode == "scalar" else "vec4<f32>"
+    elem = scalar if mode == "scalar" else "vec4<f32>"
     bindings = [storage(0, "A", elem), storage(1, "B", elem)]
     nb = 2
     if has_bias:
-        bindings.append(storage(2, "bias", "f32"))
+        bindings.append(storage(2, "bias", scalar))
         nb = 3
-    bindings.append(storage(nb, "C", "f32", write=True))
+    bindings.append(storage(nb, "C", scalar, write=True))
     batch = _batch_lines(batch_rank)
-    acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
+    zero = "0.0" if scalar == "f32" else "0i"
+    acc = [f"  var acc{i}_{q} = vec4<{scalar}>({zero});" for i in range(tm) for q in range(tn // 4)]
     # clamped row / column starts: loads stay in bounds, stores are guarded
     rows = [f"  let ra{i} = a_base + i32(min(m0 + {i}u, M - 1u)) * a_sm;" for i in range(tm)]
     rows += [f"  let cb{j} = b_base + i32(min(n0 + {j}u, N - 1u)) * b_sn;" for j in range(tn)]
@@ -633,12 +640,22 @@ def matmul_direct_source(
         body = [f"    let a{i} = A[u32(ra{i} + i32(k) * a_sk)];" for i in range(tm)]
         for q in range(tn // 4):
             parts = ", ".join(f"B[u32(cb{4 * q + c} + i32(k) * b_sk)]" for c in range(4))
-            body.append(f"    let b{q} = vec4<f32>({parts});")
+            body.append(f"    let b{q} = vec4<{scalar}>({parts});")
         for i in range(tm):
             for q in range(tn // 4):
-                body.append(f"    acc{i}_{q} = fma(vec4<f32>(a{i}), b{q}, acc{i}_{q});")
+                if scalar == "f32":
+                    body.append(f"    acc{i}_{q} = fma(vec4<f32>(a{i}), b{q}, acc{i}_{q});")
+                else:
+                    body.append(f"    acc{i}_{q} = acc{i}_{q} + vec4<i32>(a{i}) * b{q};")
         loop = ["  for (var k = 0u; k < K; k = k + 1u) {", *body, "  }"]
-    epi = _epilogue(tm, tn, has_bias, activation, "m0", "n0")
+    if scalar == "i32":
+        if activation not in (None, "relu"):
+            raise ValueError(f"int32 matmul takes no {activation!r} activation")
+        epi = _epilogue(tm, tn, has_bias, None, "m0", "n0")
+        if activation == "relu":
+            epi = [line.replace("C[u32(", "v = max(v, 0i); C[u32(") for line in epi]
+    else:
+        epi = _epilogue(tm, tn, has_bias, activation, "m0", "n0")
     return template("matmul_direct.wgsl").substitute(
         COMMON=common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else "",
         BINDINGS="\n".join(bindings),

@@ -12,8 +12,10 @@ Constants are baked into the WGSL (exact f32 literals; inf/NaN through run-time 
 a new constant value means a new pipeline, so pass per-run scalars as inputs (a 1-element
 view broadcasts) rather than as constants.
 
-Result types: ``f32``, ``i32`` or ``bool`` (booleans store as int32 0/1). ``div`` is true
-division (always f32), mixed int/float promotes to f32, comparisons give bool.
+Result types: ``f32``, ``i32`` or ``bool`` (booleans store as int32 0/1). ``div`` of int32 by
+int32 (or by a weak int) is ONNX's integer division (truncates toward zero, ``x / 0`` gives 0,
+as the CPU backend), any other ``div`` is true division (f32); mixed int/float promotes to f32,
+comparisons give bool.
 
 ``compile_expr(expr, input_types)`` returns ``(lines, result_var, result_type)`` of WGSL
 statements that read input k from a variable ``x{k}``; ``kernels.elementwise`` wraps them in the
@@ -219,6 +221,9 @@ class _Compiler:
             return f"({self.conv(*a, 'bool')} {LOGICAL[op]} {self.conv(*b, 'bool')})", "bool"
         t = _promote(a[1], b[1])
         if op == "div":
+            if t == "i32" and {a[1], b[1]} <= {"i32", "wi"} and "i32" in (a[1], b[1]):
+                # int32 / int32 (or a weak int): ONNX's truncating division, exact in i32
+                return f"wa_idiv({self.conv(*a, t)}, {self.conv(*b, t)})", "i32"
             t = "f32"
         if op == "pow" and t == "f32" and b[1] in ("wi", "wf"):
             special = self.const_pow(self.conv(*a, "f32"), float(b[0]))

@@ -17,6 +17,7 @@ Public API::
     gather(batch, data, indices, axis=0) -> StridedView       # int32 indices, negative ok
     matmul(batch, a, b, bias=None, activation=None, out=None, config=None) -> StridedView
         a (..., M, K) @ b (..., K, N), batch dims broadcast; bias broadcasts to the output;
+        int32 @ int32 accumulates exactly in i32 (wrapping) and gives int32;
         activation None | "relu" | "gelu" | "gelu_tanh" | "sigmoid" | "tanh"; config: a name
         from codegen.MATMUL_CONFIGS (shared-memory tiles) or MATMUL_DIRECT_CONFIGS (register
         tiles, no shared memory); None picks ``default_matmul_config`` (adapter and shape).
@@ -64,6 +65,7 @@ RESULT_DTYPES = {"f32": "float32", "i32": "int32", "bool": "bool"}
 SOFTWARE_MATMUL_CONFIG = "direct_8x8_8x8"
 HARDWARE_MATMUL_CONFIG = "64x64x16_4x4"
 MATVEC_MATMUL_CONFIG = "direct_64x1_1x4"
+INT_MATMUL_CONFIG = "direct_8x8_4x4"  # int32 matmul (scalar loads, i32 accumulators)
 
 
 def default_matmul_config(ctx: Any, m: int, n: int, k: int) -> str:
@@ -88,7 +90,10 @@ def _f32_bits(x: float) -> int:
 
 
 def _is_contig(strides: Sequence[int], shape: Sequence[int]) -> bool:
-    return tuple(strides) == contiguous_strides(shape)
+    """C-contiguous, whatever the strides of size-1 dims (``coalesce`` gives a one-element
+    tensor, a 0-d one included, the shape (1,) with stride 0)."""
+    want = contiguous_strides(shape)
+    return all(n == 1 or s == c for n, s, c in zip(shape, strides, want, strict=True))
 
 
 # --- elementwise ----------------------------------------------------------------------------
@@ -253,7 +258,24 @@ def matmul(
     out: StridedView | None = None,
     config: str | None = None,
 ) -> StridedView:
-    """``act(a @ b + bias)`` for float32 views, batch dims broadcast as in ``numpy.matmul``."""
+    """``act(a @ b + bias)`` for float32 views, batch dims broadcast as in ``numpy.matmul``.
+
+    int32 @ int32 (bias int32 too, if any) accumulates exactly in i32 (wrapping, as NumPy's
+    int32 matmul) and gives int32; an int32 operand beside float32 ones is converted first.
+    """
+    operands = [a, b] + ([bias] if bias is not None else [])
+    is_int = all(v.dtype == "int32" for v in operands)
+    if not is_int and any(v.dtype == "int32" for v in operands):
+        conv = []
+        for v in operands:
+            if v.dtype == "int32":
+                v = copy(batch, v, dtype="float32")
+                batch.release_after(v.buffer)
+            conv.append(v)
+        a, b = conv[0], conv[1]
+        bias = conv[2] if bias is not None else None
+    if is_int and activation not in (None, "relu"):
+        raise ValueError(f"int32 matmul takes no {activation!r} activation")
     if a.ndim == 1:
         a = a.expand_dims(0)
     if b.ndim == 1:
@@ -265,7 +287,7 @@ def matmul(
     bshape = broadcast_shapes(tuple(ab), tuple(bb))
     oshape = (*bshape, m, n)
     if out is None:
-        out = _new(batch, oshape, "float32")
+        out = _new(batch, oshape, "int32" if is_int else "float32")
     elif out.shape != oshape:
         raise ValueError(f"out shape {out.shape} != {oshape}")
     if numel(oshape) == 0:
@@ -287,7 +309,15 @@ def matmul(
     name = config or default_matmul_config(batch.ctx, m, n, k)
     br = len(cb)
     has_bias = bias2 is not None
-    if name in codegen.MATMUL_DIRECT_CONFIGS:
+    if is_int:  # the direct kernel's scalar loads, i32 accumulators
+        if name not in codegen.MATMUL_DIRECT_CONFIGS:
+            name = MATVEC_MATMUL_CONFIG if m < 8 else INT_MATMUL_CONFIG
+        tx, ty, tm, tn = codegen.MATMUL_DIRECT_CONFIGS[name]
+        source = codegen.matmul_direct_source(
+            (tx, ty, tm, tn), "scalar", br, has_bias, activation, "i32"
+        )
+        groups = (-(-n // (tx * tn)), -(-m // (ty * tm)), nbatch)
+    elif name in codegen.MATMUL_DIRECT_CONFIGS:
         tx, ty, tm, tn = codegen.MATMUL_DIRECT_CONFIGS[name]
         mode = "scalar"
         if a_mode == "k4" and b_mode in ("n4", "k4"):
