@@ -54,6 +54,7 @@ from .functional import (
     where,
 )
 from .ops import OPS, DTypeError, ShapeError
+from .placement import allow, deny, explain
 from .tensor import Tensor, from_buffer, full, ones, set_eager, tensor, zeros
 
 __version__ = "0.1.0"
@@ -92,6 +93,7 @@ __all__ = [
     "WebAccelError",
     "abs",
     "add",
+    "allow",
     "attention",
     "avg_pool2d",
     "batch_norm",
@@ -100,12 +102,14 @@ __all__ = [
     "concat",
     "conv1d",
     "conv2d",
+    "deny",
     "detect",
     "detect_async",
     "div",
     "erf",
     "exp",
     "expand",
+    "explain",
     "float16",
     "float32",
     "format_report",

@@ -110,6 +110,15 @@ class Device:
     def memory(self) -> dict[str, int]:
         return {"live_bytes": self.live_bytes, "live_storages": self.live_storages}
 
+    def supports(self, step: Any) -> bool:
+        """Can this backend run *step* (a ``graph.Step``: op, attrs, input views/dtypes)?"""
+        return True
+
+    def transfer(self, storage: Storage) -> Storage:
+        """A copy of *storage* (from another device) on this one: read back, then written."""
+        data = storage.device.copy_out(storage.handle, storage.nbytes)
+        return self.upload(memoryview(data), storage.numel, storage.dtype)
+
     def __repr__(self) -> str:
         return f"<webaccel device {self.name}>"
 
@@ -145,6 +154,11 @@ def adopt_device(device: Device) -> Device:
     """Make *device* the instance its name resolves to (e.g. one created asynchronously)."""
     _DEVICES[device.name] = device
     return device
+
+
+def running_devices() -> dict[str, Device]:
+    """The devices created so far (placement only falls back to backends already running)."""
+    return dict(_DEVICES)
 
 
 def forget_device(name: str) -> None:

@@ -166,15 +166,27 @@ def lower(nodes: list[Node], requested: set[int]) -> tuple[Program, list[Node], 
 
 
 def realize(roots: Sequence[Node]) -> None:
-    """Compute every pending node behind *roots* (one program per device) and keep the outputs."""
+    """Compute every pending node behind *roots* and keep the outputs.
+
+    Nodes are placed per op (``placement``): usually the whole graph runs on its home backend
+    as one program; ops the home backend lacks run on another backend, in maximal
+    same-backend partitions, with tensors copied across only at partition edges.
+    """
     nodes = pending_nodes(roots)
     if not nodes:
         return
-    device = nodes[0].device
-    if any(n.device is not device for n in nodes):
-        names = sorted({n.device.name for n in nodes})
-        raise ValueError(f"one graph mixes tensors on devices {names}; move them with .to()")
-    program, input_nodes, output_nodes = lower(nodes, {n.id for n in roots})
+    from .placement import partition, place_node
+
+    where = {n.id: place_node(n).device for n in nodes}
+    groups = partition(nodes, where)
+    wanted = {n.id for n in roots}
+    for i, (device, group) in enumerate(groups):
+        later_reads = {r.node.id for _, g in groups[i + 1 :] for n in g for r in n.srcs}
+        _run_group(device, group, wanted | later_reads)
+
+
+def _run_group(device: Device, nodes: list[Node], requested: set[int]) -> None:
+    program, input_nodes, output_nodes = lower(nodes, requested)
     stats = device.cache
     compiled = stats.compiled.get(program)
     if compiled is None:
@@ -184,7 +196,18 @@ def realize(roots: Sequence[Node]) -> None:
     else:
         stats.hits += 1
     stats.runs += 1
-    storages = device.run(compiled, [n.storage for n in input_nodes])
+    inputs, moved = [], []
+    for node in input_nodes:
+        storage = node.storage
+        if storage.device is not device:  # a partition edge: copy across once
+            storage = device.transfer(storage)
+            moved.append(storage)
+        inputs.append(storage)
+    try:
+        storages = device.run(compiled, inputs)
+    finally:
+        for storage in moved:
+            storage.release()
     for node, storage in zip(output_nodes, storages, strict=True):
         node.storage = storage
         node.srcs = ()  # the graph behind a realized node can go

@@ -308,13 +308,15 @@ class Tensor:
         """The elements' bytes, row-major (awaits the device)."""
         t = self._dense()
         start = t.dtype.nbytes(t._view.offset)
-        return await t.device.copy_out_async(t._node.storage.handle, t.nbytes, start)
+        storage = t._node.storage  # may live on a fallback backend
+        return await storage.device.copy_out_async(storage.handle, t.nbytes, start)
 
     def read(self) -> bytearray:
         """Sync ``read_async``: plain on CPython; in the browser through JSPI."""
         t = self._dense()
         start = t.dtype.nbytes(t._view.offset)
-        return t.device.copy_out(t._node.storage.handle, t.nbytes, start)
+        storage = t._node.storage
+        return storage.device.copy_out(storage.handle, t.nbytes, start)
 
     def to_bytes(self) -> bytes:
         return bytes(self.read())
@@ -372,7 +374,8 @@ def apply(op: str, *inputs: Tensor, **attrs: Any) -> Tensor:
     for t in inputs[1:]:
         if t.device is not device:
             raise ValueError(
-                f"{op}: inputs live on {device.name} and {t.device.name}; move them with .to()"
+                f"{op}: inputs live on {device.name} and {t.device.name}; move them with .to() "
+                "(placement moves data between backends per op, but a graph has one home)"
             )
     shape, dtype = ops.infer(op, [t.shape for t in inputs], [t.dtype for t in inputs], **attrs)
     frozen = tuple(sorted((k, _freeze(v)) for k, v in attrs.items()))

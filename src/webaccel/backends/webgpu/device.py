@@ -64,6 +64,13 @@ class WebGPUDevice(Device):
     async def create_async(cls) -> WebGPUDevice:
         return cls(await GPUContext.create_async())
 
+    def supports(self, step: Step) -> bool:
+        """Every op of the table, on float32/float16/int32 data (int8/uint8/int4 are weight
+        storage here: their dequantizing kernels come with the model work)."""
+        return (
+            all(d.name in _GPU_DTYPES for _, _, d in step.srcs) and step.dtype.name in _GPU_DTYPES
+        )
+
     # -- raw buffers ---------------------------------------------------------------------------
     def alloc(self, nbytes: int) -> Any:
         return self.ctx.alloc(max(nbytes, 4))
