@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
 from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
 from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
+from .backends.webnn import device as _webnn  # noqa: F401  (registers the webnn device)
 from .capabilities import detect, detect_async, format_report
 from .capture import capture
 from .devices import Device, get_device, set_default_device
@@ -55,25 +56,10 @@ from .functional import (
 )
 from .ops import OPS, DTypeError, ShapeError
 from .placement import allow, deny, explain
+from .selection import init, init_async
 from .tensor import Tensor, from_buffer, full, ones, set_eager, tensor, zeros
 
 __version__ = "0.1.0"
-
-
-def init(backend: str = "cpu") -> Device:
-    """Choose the default backend for new tensors ("cpu", "webgpu")."""
-    return set_default_device(backend)
-
-
-async def init_async(backend: str = "cpu") -> Device:
-    """``init`` for hosts without JSPI: creates the device without blocking (and re-creates a
-    webgpu device after it was lost)."""
-    if backend == "webgpu":
-        from .backends.webgpu.device import create_device_async
-        from .devices import adopt_device
-
-        adopt_device(await create_device_async())
-    return set_default_device(backend)
 
 
 def graph_stats(backend: str | None = None) -> dict[str, int]:

@@ -75,6 +75,10 @@ class Cases:
         if shape is None:
             shape, strides = (base.size,), (1,)
         item = base.dtype.itemsize
+        if 0 not in shape:  # a case must stay inside its buffer (as_strided does not check)
+            lo = offset + sum((d - 1) * s for d, s in zip(shape, strides, strict=True) if s < 0)
+            hi = offset + sum((d - 1) * s for d, s in zip(shape, strides, strict=True) if s > 0)
+            assert 0 <= lo and hi < base.size, f"view {shape}/{strides}+{offset} leaves its base"
         view = as_strided(base[offset:], shape, [s * item for s in strides])
         dtype = {np.dtype(np.float32): "float32", np.dtype(np.int32): "int32"}.get(
             base.dtype, "float16"
@@ -280,7 +284,7 @@ def test_elementwise(selenium_module_scope):
     base1 = f32(6 * 5)
     s1, v1 = c.tensor(base1, (5, 6), (1, 5))  # transposed (6, 5) -> (5, 6)
     base2 = f32(40)
-    s2, v2 = c.tensor(base2, (5, 6), (8, 1), 3)  # slice rows of an (5, 8) at column 3
+    s2, v2 = c.tensor(base2, (5, 6), (8, 1), 2)  # columns 2..7 of a (5, 8): in bounds
     s3, v3 = c.tensor(f32(6), (5, 6), (0, 1))  # broadcast row
     base4 = f32(5)
     s4, v4 = c.tensor(base4, (5, 1), (-1, 1), 4)  # reversed column

@@ -1,0 +1,363 @@
+"""The ``webnn`` device: lowers a lazy-graph ``Program`` to one WebNN ``MLGraph`` and runs it.
+
+Storages are flat 1-D ``MLTensor``s of the storage dtype (readable and writable), pooled by
+(data type, elements) when released. ``copy_in`` is ``writeTensor`` straight from Python memory;
+``copy_out_async`` is ``readTensor`` into a preallocated bytearray. ``compile`` makes a fresh
+``MLGraphBuilder``, one graph input per program input storage, the steps as WebNN ops (see
+``lower.py``: views become slice/reshape/transpose/reverse/expand, or one gather), the outputs
+reshaped to flat 1-D, and waits for ``build()`` (through JSPI ``run_sync``). ``run`` takes the
+output tensors from the pool and makes one ``dispatch``.
+
+``opSupportLimits()`` is read once per context: every WebNN call is checked against it, and
+``supports(step)`` answers from the same check (a dry lowering without a builder).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ... import _compat
+from ...devices import Device, Storage, forget_device, register_device
+from ...dtypes import DType, uint8
+from ...graph import Program, Step
+from ...view import View
+from .lower import Emitter, Limits, Lowering, Unsupported, Val, output_value
+
+# MLContext methods of the current WebNN API (MLTensor + dispatch); the 2023 shape had compute()
+REQUIRED_METHODS = ("createTensor", "writeTensor", "readTensor", "dispatch", "opSupportLimits")
+POOL_CAP_BYTES = 256 << 20
+
+
+class WebNNError(_compat.WebAccelError):
+    """WebNN is missing, too old, or failed."""
+
+
+class WebNNUnsupportedError(NotImplementedError):
+    """A step this WebNN context cannot run (names op, data type and rank)."""
+
+
+def check_api(ctx: Any) -> None:
+    """Raise ``WebNNError`` naming what is missing when *ctx* is not a current-spec MLContext."""
+    missing = [m for m in REQUIRED_METHODS if _compat.js_get(ctx, m) is None]
+    if missing:
+        raise WebNNError(
+            "this browser exposes an older WebNN API shape: MLContext has no "
+            + ", ".join(missing)
+            + "; webaccel needs the current one (MLTensor, createTensor/writeTensor/readTensor "
+            "and dispatch(); compute() is gone)"
+        )
+
+
+@functools.cache
+def glue() -> Any:
+    from ...resources import read_text
+
+    return _compat.run_js(read_text("js_glue", "webnn_glue.js"))
+
+
+class NNBuffer:
+    """One storage: a flat MLTensor (None for zero elements)."""
+
+    __slots__ = ("dtype", "nbytes", "numel", "tensor")
+
+    def __init__(self, tensor: Any, dtype: str, numel: int, nbytes: int) -> None:
+        self.tensor, self.dtype, self.numel, self.nbytes = tensor, dtype, numel, nbytes
+
+    def __repr__(self) -> str:
+        return f"<NNBuffer {self.dtype}[{self.numel}]>"
+
+
+_TYPED = {
+    "float32": "Float32Array",
+    "float16": "Float16Array",
+    "int32": "Int32Array",
+    "int8": "Int8Array",
+    "uint8": "Uint8Array",
+    "int4": "Uint8Array",
+}
+
+
+class JSBuilder:
+    """The ``Emitter`` backend over a real ``MLGraphBuilder``."""
+
+    def __init__(self, ctx: Any) -> None:
+        import js  # type: ignore[import-not-found]
+
+        self.js = js
+        self.builder = js.MLGraphBuilder.new(ctx)
+
+    def _desc(self, dtype: str, shape: list[int]) -> Any:
+        return _compat.to_js_object({"dataType": dtype, "shape": shape})
+
+    def input(self, name: str, dtype: str, shape: list[int]) -> Any:
+        return self.builder.input(name, self._desc(dtype, shape))
+
+    def constant(self, dtype: str, shape: list[int], data: bytes) -> Any:
+        u8 = self.js.Uint8Array.new(len(data))
+        u8.assign(data)
+        name = _TYPED[dtype]
+        if name == "Float16Array" and _compat.js_get(self.js, name) is None:
+            name = "Uint16Array"
+        if name != "Uint8Array":
+            u8 = getattr(self.js, name).new(u8.buffer)
+        return self.builder.constant(self._desc(dtype, shape), u8)
+
+    def call(self, op: str, args: list[Any], options: dict[str, Any] | None) -> Any:
+        js_args = [_compat.to_js(a) if isinstance(a, list) else a for a in args]
+        if options is not None:
+            js_args.append(_compat.to_js_object(options))
+        return getattr(self.builder, op)(*js_args)
+
+
+@dataclass
+class Compiled:
+    program: Program
+    graph: Any  # MLGraph, or None when every output is empty
+    in_slots: list[int]  # program input slots the graph reads, in graph-input order
+    in_names: Any  # JS array of their names
+    out_names: Any  # JS array of the graph outputs' names
+    outputs: list[tuple[int, DType]]  # (elements, dtype) per program output
+    in_graph: list[int]  # program output positions the graph writes (others are empty)
+    steps: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WebNNDevice(Device):
+    name = "webnn"
+
+    def __init__(self, ctx: Any, limits: dict[str, Any] | None = None, ieee: bool = True) -> None:
+        super().__init__()
+        # NaN/inf guards and accuracy fixes for this browser's WebNN (see lower.IEEE); False
+        # gives the plain WebNN ops (fewer ops, this implementation's special-value answers)
+        self.ieee = ieee
+        check_api(ctx)
+        self.ctx = ctx
+        raw = limits if limits is not None else _compat.to_py(glue().limits(ctx))
+        self.limits = Limits(raw)
+        self._pool: dict[tuple[str, int], list[Any]] = {}
+        self.pooled_bytes = 0
+        self.tensor_live = 0  # MLTensors handed out as storages
+        self.tensor_live_bytes = 0
+        self.created_tensors = 0
+        self.destroyed_tensors = 0
+
+    @classmethod
+    async def create_async(cls, options: dict[str, Any] | None = None) -> WebNNDevice:
+        ml = _compat.js_get(_compat.navigator(), "ml")
+        if ml is None:
+            raise WebNNError(
+                "navigator.ml is missing: this browser does not expose WebNN "
+                "(Chromium needs --enable-features=WebMachineLearningNeuralNetwork)"
+            )
+        if _compat.js_get(_compat.js, "MLGraphBuilder") is None:
+            raise WebNNError("this browser has navigator.ml but no MLGraphBuilder")
+        try:
+            ctx = await ml.createContext(_compat.to_js_object(options or {}))
+        except Exception as exc:
+            raise WebNNError(f"navigator.ml.createContext() failed: {exc}") from exc
+        return cls(ctx)
+
+    @classmethod
+    def create(cls, options: dict[str, Any] | None = None) -> WebNNDevice:
+        return _compat.run_sync(cls.create_async(options))
+
+    # -- tensors -------------------------------------------------------------------------------
+    def _take(self, dtype: str, numel: int, nbytes: int) -> NNBuffer:
+        if numel == 0:
+            return NNBuffer(None, dtype, 0, 0)
+        free = self._pool.get((dtype, numel))
+        if free:
+            tensor = free.pop()
+            self.pooled_bytes -= nbytes
+        else:
+            desc = {"dataType": dtype, "shape": [numel], "readable": True, "writable": True}
+            tensor = _compat.run_sync(self.ctx.createTensor(_compat.to_js_object(desc)))
+            self.created_tensors += 1
+        self.tensor_live += 1
+        self.tensor_live_bytes += nbytes
+        return NNBuffer(tensor, dtype, numel, nbytes)
+
+    def storage(self, numel: int, dtype: DType) -> Storage:
+        if dtype.webnn not in self.limits.raw.get("input", {}).get("dataTypes", [dtype.webnn]):
+            raise TypeError(f"this WebNN context has no {dtype.name} tensors")
+        return Storage(self, self._take(dtype.webnn, numel, dtype.nbytes(numel)), numel, dtype)
+
+    def alloc(self, nbytes: int) -> NNBuffer:
+        return self._take("uint8", nbytes, uint8.nbytes(nbytes))
+
+    def free(self, handle: NNBuffer, nbytes: int) -> None:
+        if handle.tensor is None:
+            return
+        self.tensor_live -= 1
+        self.tensor_live_bytes -= handle.nbytes
+        if self.pooled_bytes + handle.nbytes > POOL_CAP_BYTES:
+            handle.tensor.destroy()
+            self.destroyed_tensors += 1
+        else:
+            self._pool.setdefault((handle.dtype, handle.numel), []).append(handle.tensor)
+            self.pooled_bytes += handle.nbytes
+        handle.tensor = None
+
+    def trim(self) -> None:
+        """Destroy every pooled MLTensor."""
+        for tensors in self._pool.values():
+            for t in tensors:
+                t.destroy()
+                self.destroyed_tensors += 1
+        self._pool.clear()
+        self.pooled_bytes = 0
+
+    def copy_in(self, handle: NNBuffer, data: memoryview) -> None:
+        if handle.tensor is None:
+            return
+        if data.nbytes != handle.nbytes:
+            raise ValueError(f"copy_in: {data.nbytes} bytes for a {handle.nbytes}-byte tensor")
+        glue().write(self.ctx, handle.tensor, data)
+
+    async def copy_out_async(self, handle: NNBuffer, nbytes: int, offset: int = 0) -> bytearray:
+        if nbytes == 0 or handle.tensor is None:
+            return bytearray()
+        data = bytearray(handle.nbytes)
+        await glue().read(self.ctx, handle.tensor, data)
+        if offset == 0 and nbytes == handle.nbytes:
+            return data
+        return data[offset : offset + nbytes]
+
+    def memory(self) -> dict[str, int]:
+        return {
+            **super().memory(),
+            "nn_live_tensors": self.tensor_live,
+            "nn_live_bytes": self.tensor_live_bytes,
+            "nn_pooled_tensors": sum(len(v) for v in self._pool.values()),
+            "nn_pooled_bytes": self.pooled_bytes,
+            "nn_created_tensors": self.created_tensors,
+        }
+
+    # -- what this context can do ----------------------------------------------------------------
+    def why_unsupported(self, step: Step | Program) -> str | None:
+        """None when *step* (alone, its result stored) or a whole program lowers within this
+        context's ``opSupportLimits()``, else why not."""
+        program = step if isinstance(step, Program) else _one_step_program(step)
+        try:
+            self._lower(program, None)
+        except Unsupported as exc:
+            return str(exc)
+        return None
+
+    def supports(self, step: Step) -> bool:
+        """Whether *step* runs here: every WebNN op its lowering uses is in the limits, with
+        the input data types allowed and the ranks in range (a dry lowering, no builder)."""
+        return self.why_unsupported(step) is None
+
+    def _lower(self, program: Program, backend: Any) -> tuple[Lowering, list[Val | None]]:
+        e = Emitter(self.limits, backend)
+        low = Lowering(e, program, [d for _, d in program.inputs], self.ieee)
+        low.run()
+        outs: list[Val | None] = []
+        seen: list[Any] = []
+        for index in program.outputs:
+            step = program.steps[index]
+            value = low.values[index]
+            assert value is not None
+            if math.prod(step.shape) == 0:
+                outs.append(None)
+                continue
+            try:
+                out = output_value(e, value, step.dtype)
+                if backend is not None and any(out.js is js for js in seen):
+                    out = e.identity(out)  # one operand cannot be two graph outputs
+                seen.append(out.js)
+                outs.append(out)
+            except Unsupported as exc:
+                raise Unsupported(f"webnn cannot return a {step.op} result: {exc}") from None
+        return low, outs
+
+    # -- graphs --------------------------------------------------------------------------------
+    def compile(self, program: Program) -> Compiled:
+        if not _compat.IN_PYODIDE:
+            raise WebNNError("the webnn backend runs inside Pyodide in a browser")
+        backend = JSBuilder(self.ctx)
+        try:
+            low, outs = self._lower(program, backend)
+        except Unsupported as exc:
+            raise WebNNUnsupportedError(str(exc)) from None
+        in_graph = [j for j, v in enumerate(outs) if v is not None]
+        # Only the inputs the outputs read: build() prunes an input nothing uses (a 0-d
+        # placeholder for an absent bias, say), and dispatch() rejects extra tensors.
+        used = low.e.reachable_inputs([outs[j] for j in in_graph])  # type: ignore[misc]
+        in_slots = sorted(s for s in low.inputs if f"i{s}" in used)
+        names = [f"o{j}" for j in in_graph]
+        graph = None
+        if in_graph:
+            operands = [outs[j].js for j in in_graph]  # type: ignore[union-attr]
+            promise = glue().build(backend.builder, _compat.to_js(names), _compat.to_js(operands))
+            graph = _compat.run_sync(promise)
+        outputs = [
+            (math.prod(program.steps[i].shape), program.steps[i].dtype) for i in program.outputs
+        ]
+        return Compiled(
+            program,
+            graph,
+            in_slots,
+            _compat.to_js([f"i{s}" for s in in_slots]),
+            _compat.to_js(names),
+            outputs,
+            in_graph,
+            len(program.steps),
+        )
+
+    def run(self, compiled: Compiled, inputs: list[Storage]) -> list[Storage]:
+        handles = [self._take(d.webnn, n, d.nbytes(n)) for n, d in compiled.outputs]
+        if compiled.graph is not None:
+            ins = _compat.to_js([inputs[s].handle.tensor for s in compiled.in_slots])
+            outs = _compat.to_js([handles[j].tensor for j in compiled.in_graph])
+            glue().dispatch(
+                self.ctx, compiled.graph, compiled.in_names, ins, compiled.out_names, outs
+            )
+        return [Storage(self, h, n, d) for h, (n, d) in zip(handles, compiled.outputs, strict=True)]
+
+
+def _one_step_program(step: Step) -> Program:
+    """*step* alone, each of its sources an input storage just large enough for its view."""
+    inputs, srcs = [], []
+    for k, (_, view, dtype) in enumerate(step.srcs):
+        _, hi = view.span()
+        inputs.append((max(hi + 1, 0), dtype))
+        srcs.append((k, view, dtype))
+    return Program(tuple(inputs), (step._replace(srcs=tuple(srcs)),), (0,))
+
+
+def _make() -> WebNNDevice:
+    if not _compat.IN_PYODIDE:
+        raise _compat.WebAccelError(
+            "the webnn backend runs inside Pyodide in a browser with WebNN; "
+            "on CPython use backend='cpu'"
+        )
+    if not _compat.can_run_sync():
+        raise _compat.SyncUnavailableError(
+            "creating the webnn device waits for the browser; without JSPI create it with "
+            "`await webaccel.init_async('webnn')`"
+        )
+    return WebNNDevice.create()
+
+
+async def create_device_async(options: dict[str, Any] | None = None) -> WebNNDevice:
+    forget_device("webnn")
+    return await WebNNDevice.create_async(options)
+
+
+register_device("webnn", _make)
+
+__all__ = [
+    "Compiled",
+    "NNBuffer",
+    "View",
+    "WebNNDevice",
+    "WebNNError",
+    "WebNNUnsupportedError",
+    "check_api",
+    "create_device_async",
+]

@@ -1,0 +1,188 @@
+"""Backend choice: ``webaccel.init(backend="auto" | "webnn" | "webgpu" | "cpu")``.
+
+"auto" ranks the backends this host really has (``detect()``: hardware GPU, then WebNN, then a
+software GPU, then the CPU) and, when more than one is usable, times a short calibration block
+on each and keeps the fastest. The calibration result is cached per browser profile
+(``localStorage``) or, on CPython, in ``~/.cache/webaccel/calibration.json``, keyed by the host
+(user agent, adapter), so it runs once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from . import _compat
+from .capabilities import detect_async
+from .devices import Device, adopt_device, get_device, set_default_device
+
+BACKENDS = ("webnn", "webgpu", "cpu")
+CACHE_KEY = "webaccel.calibration.v1"
+_TIER_ORDER = {
+    "hardware-gpu": ("webgpu", "webnn", "cpu"),
+    "webnn": ("webnn", "webgpu", "cpu"),
+    "software-gpu": ("webgpu", "cpu"),
+    "cpu-only": ("cpu",),
+}
+
+
+def available(report: dict[str, Any]) -> dict[str, str | None]:
+    """Each backend -> None when usable here, else the reason it is not."""
+    return {
+        "webnn": None if report["webnn"].get("available") else report["webnn"].get("error"),
+        "webgpu": None if report["webgpu"].get("available") else report["webgpu"].get("error"),
+        "cpu": None if report.get("numpy") else "NumPy is not installed",
+    }
+
+
+def candidates(report: dict[str, Any]) -> list[str]:
+    """Usable backends, best first by the detected tier."""
+    usable = available(report)
+    order = _TIER_ORDER[report["tier"]]
+    return [b for b in order if usable[b] is None] + [
+        b for b in BACKENDS if b not in order and usable[b] is None
+    ]
+
+
+async def init_async(backend: str = "auto", *, calibrate: bool = True) -> Device:
+    """Choose (and create) the default backend; see the module docstring."""
+    if backend not in ("auto", *BACKENDS):
+        raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, not {backend!r}")
+    report = await detect_async(storage=False)
+    usable = available(report)
+    if backend != "auto":
+        if usable[backend] is not None:
+            have = [b for b in BACKENDS if usable[b] is None] or ["none"]
+            raise _compat.WebAccelError(
+                f"backend {backend!r} is not available here ({usable[backend]}); "
+                f"available: {', '.join(have)}"
+            )
+        await _create(backend)
+        return set_default_device(backend)
+    ranked = candidates(report)
+    if not ranked:
+        raise _compat.WebAccelError(
+            "no backend is available: " + "; ".join(f"{b}: {why}" for b, why in usable.items())
+        )
+    choice = ranked[0]
+    if calibrate and len(ranked) > 1:
+        choice = await _calibrated_choice(report, ranked)
+    await _create(choice)
+    return set_default_device(choice)
+
+
+def init(backend: str = "auto", *, calibrate: bool = True) -> Device:
+    """Synchronous ``init_async`` (in the browser it needs JSPI)."""
+    return _compat.run_sync(init_async(backend, calibrate=calibrate))
+
+
+async def _create(backend: str) -> Device:
+    if backend == "webgpu":
+        from .backends.webgpu.device import create_device_async
+
+        return adopt_device(await create_device_async())
+    if backend == "webnn":
+        from .backends.webnn.device import create_device_async as create_webnn
+
+        return adopt_device(await create_webnn())
+    return get_device(backend)
+
+
+def _host_key(report: dict[str, Any]) -> str:
+    gpu = report["webgpu"]
+    return "|".join(
+        str(x)
+        for x in (
+            report.get("user_agent") or report.get("python"),
+            gpu.get("vendor"),
+            gpu.get("architecture"),
+            gpu.get("description"),
+        )
+    )
+
+
+async def _calibrated_choice(report: dict[str, Any], ranked: list[str]) -> str:
+    key = _host_key(report)
+    cached = _load_cache().get(key)
+    if cached and cached.get("choice") in ranked:
+        return cached["choice"]
+    timings: dict[str, float] = {}
+    for backend in ranked:
+        try:
+            device = await _create(backend)
+            timings[backend] = await calibration_ms_async(device)
+        except Exception:  # a backend that cannot run the block is not chosen
+            continue
+    if not timings:
+        return ranked[0]
+    choice = min(timings, key=timings.__getitem__)
+    cache = _load_cache()
+    cache[key] = {"choice": choice, "ms": timings, "at": time.time()}
+    _save_cache(cache)
+    return choice
+
+
+async def calibration_ms_async(device: Device, size: int = 128, runs: int = 3) -> float:
+    """Median ms of a small transformer-like block (matmul, gelu, softmax) on *device*."""
+    from array import array
+
+    from .functional import softmax
+    from .tensor import tensor
+
+    values = array("f", [((i * 37) % 17 - 8) / 16 for i in range(size * size)])
+    x = tensor(values, device=device).reshape(size, size)
+    w = tensor(values, device=device).reshape(size, size)
+
+    async def once() -> float:
+        t0 = time.perf_counter()
+        y = softmax((x @ w).gelu() @ w, -1)
+        await y[:1, :1].read_async()  # waits for the device
+        return (time.perf_counter() - t0) * 1e3
+
+    await once()  # compiles
+    return statistics.median([await once() for _ in range(runs)])
+
+
+def _cache_path() -> Path:
+    return (
+        Path(os.environ.get("WEBACCEL_CACHE_DIR") or Path.home() / ".cache" / "webaccel")
+        / "calibration.json"
+    )
+
+
+def _load_cache() -> dict[str, Any]:
+    try:
+        if _compat.IN_PYODIDE:
+            import js  # type: ignore[import-not-found]
+
+            storage = getattr(js, "localStorage", None)
+            text = storage.getItem(CACHE_KEY) if storage is not None else None
+        else:
+            path = _cache_path()
+            text = path.read_text() if path.is_file() else None
+        return json.loads(text) if text else {}
+    except Exception:  # a broken cache is a cold cache
+        return {}
+
+
+def _save_cache(cache: dict[str, Any]) -> None:
+    text = json.dumps(cache)
+    try:
+        if _compat.IN_PYODIDE:
+            import js  # type: ignore[import-not-found]
+
+            storage = getattr(js, "localStorage", None)
+            if storage is not None:
+                storage.setItem(CACHE_KEY, text)
+        else:
+            path = _cache_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+    except Exception:
+        pass  # calibration still chose; it will just run again next time

@@ -1,0 +1,213 @@
+"""The host op-set suite (``tests/op_cases.py``), run on the webnn device in the headless shell.
+
+As in ``test_ops_webgpu.py``: each case's graph is built on the host, lowered to its
+``Program`` and shipped with its input bytes into Pyodide, where the webnn device compiles it to
+one ``MLGraph`` and dispatches it exactly as ``realize`` would; the outputs come back as bytes and
+are checked here against the float64 NumPy reference with the case's tolerance.
+
+This browser's WebNN (TFLite/XNNPACK on the CPU) flushes subnormal float32 values to zero, so,
+as in the WebGPU lane, subnormal inputs are replaced by signed zeros before a case runs (on both
+sides) and subnormal results count as zero; everything else is compared as on the host.
+
+Unlike WebGPU, WebNN takes uint8/int8/int4 storage (``cast`` and ``dequantizeLinear``), so those
+cases run too. No case is dropped silently: ``EXCLUDED`` lists every case that does not run
+here, with its reason, and ``test_exclusions_are_real`` checks each one against the browser: a
+``"limits"`` exclusion must be refused by ``supports()`` from the real ``opSupportLimits()``, a
+``"spec"`` exclusion must really give a different answer (so a fixed browser un-excludes it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pytest_pyodide import run_in_pyodide
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import op_cases
+
+import webaccel as wa
+from webaccel import graph
+from webaccel.tensor import apply
+
+pytestmark = pytest.mark.lanes("headless-shell")
+
+CHUNK = 80  # programs per browser call
+
+# case id -> (kind, reason). kind "limits": opSupportLimits() refuses an op/dtype/rank the case
+# needs (checked against the real object); "spec": WebNN defines the op differently.
+EXCLUDED: dict[str, tuple[str, str]] = {
+    "matmul-int32": ("limits", "WebNN matmul takes float32/float16 only (no int32 matmul)"),
+    "gelu-tail": (
+        "spec",
+        "WebNN defines gelu as 0.5 * x * (1 + erf(x / sqrt(2))); evaluated in float32 that "
+        "cancels to -0 for x < -5.5 (absolute error < 6e-7), where webaccel's gelu keeps relative "
+        "accuracy (0.5 * x * erfc(-x / sqrt(2)))",
+    ),
+}
+
+
+def flush(a: np.ndarray) -> np.ndarray:
+    """Subnormal float32 values as signed zero."""
+    if a.dtype != np.float32:
+        return a
+    tiny = np.finfo(np.float32).tiny
+    return np.where((np.abs(a) < tiny) & (a != 0), np.copysign(0.0, a), a).astype(np.float32)
+
+
+def _flush64(w: object) -> object:
+    w = np.asarray(w)
+    if w.dtype.kind != "f":
+        return w
+    tiny = np.finfo(np.float32).tiny
+    return np.where((np.abs(w) < tiny) & (w != 0), np.copysign(0.0, w), w)
+
+
+def flush_subnormals(case: op_cases.OpCase) -> op_cases.OpCase:
+    """The case with subnormal float32 inputs flushed and its reference's results flushed."""
+    ref = case.ref
+
+    def flushed_ref(*args: np.ndarray) -> object:
+        want = ref(*args)
+        if isinstance(want, list | tuple):
+            return [_flush64(w) for w in want]
+        return _flush64(want)
+
+    inputs = tuple(flush(a) for a in case.inputs)
+    return dataclasses.replace(case, inputs=inputs, ref=flushed_ref)
+
+
+CASES = [flush_subnormals(c) for c in op_cases.CASES]
+RUN = [c for c in CASES if c.id not in EXCLUDED]
+
+
+def record(case: op_cases.OpCase) -> tuple:
+    """The case's lowered program, its input bytes, and where each output comes back."""
+    tensors = [wa.tensor(a) for a in case.inputs]
+    out = case.fn(*tensors)
+    outs = list(out) if isinstance(out, list | tuple) else [out]
+    dense = [apply("contiguous", t) for t in outs]  # every output as its own dense buffer
+    nodes = graph.pending_nodes([t._node for t in dense])
+    program, input_nodes, output_nodes = graph.lower(nodes, {t._node.id for t in dense})
+    inputs = [(bytes(n.storage.handle), n.storage.numel, n.storage.dtype.name) for n in input_nodes]
+    positions = [output_nodes.index(t._node) for t in dense]
+    meta = [(t.shape, t.dtype.numpy) for t in dense]
+    return program, inputs, positions, meta
+
+
+@run_in_pyodide(packages=["webaccel"])
+def run_programs(selenium, payload):
+    import pickle
+
+    import webaccel as wa
+    from webaccel.dtypes import DTYPES
+
+    device = wa.get_device("webnn")
+    results = []
+    for program, inputs, positions in pickle.loads(payload):
+        storages = []
+        try:
+            storages = [
+                device.upload(memoryview(data), numel, DTYPES[dtype])
+                for data, numel, dtype in inputs
+            ]
+            outs = device.run(device.compile(program), storages)
+            storages += outs
+            results.append(
+                ("ok", [bytes(device.copy_out(outs[p].handle, outs[p].nbytes)) for p in positions])
+            )
+        except Exception as exc:
+            results.append(("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            for s in storages:
+                s.release()
+    return pickle.dumps(results)
+
+
+def _run_cases(selenium, cases: list[op_cases.OpCase]) -> dict[str, tuple]:
+    recorded = {case.id: record(case) for case in cases}
+    results: dict[str, tuple] = {}
+    ids = list(recorded)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        payload = pickle.dumps([recorded[i][:3] for i in chunk])
+        for case_id, result in zip(
+            chunk, pickle.loads(run_programs(selenium, payload)), strict=True
+        ):
+            results[case_id] = (result, recorded[case_id][3])
+    return results
+
+
+def _check(case: op_cases.OpCase, result: tuple) -> None:
+    (status, value), meta = result
+    assert status == "ok", f"{case.id}: {value}"
+    got = [
+        np.frombuffer(data, dtype=dtype).reshape(shape)
+        for data, (shape, dtype) in zip(value, meta, strict=True)
+    ]
+    op_cases.check_case(case, [flush(g) for g in got])
+
+
+@pytest.fixture(scope="module")
+def webnn_results(selenium_module_scope) -> dict[str, tuple]:
+    return _run_cases(selenium_module_scope, RUN)
+
+
+@pytest.mark.parametrize("case", RUN, ids=[c.id for c in RUN])
+def test_op_case_on_webnn(case, webnn_results):
+    _check(case, webnn_results[case.id])
+
+
+def test_every_op_is_covered_on_webnn():
+    ops_used = set()
+    for case in RUN:
+        ops_used |= {step.op for step in record(case)[0].steps}
+    missing = set(wa.OPS) - ops_used
+    assert not missing, f"ops without a webnn case: {sorted(missing)}"
+
+
+@run_in_pyodide(packages=["webaccel"])
+def why_unsupported(selenium, payload):
+    import pickle
+
+    import webaccel as wa
+
+    device = wa.get_device("webnn")
+    out = []
+    for program in pickle.loads(payload):
+        out.append([device.why_unsupported(program)])
+    return pickle.dumps((out, device.limits.raw))
+
+
+def test_exclusions_are_real(selenium_module_scope):
+    by_id = {c.id: c for c in CASES}
+    assert set(EXCLUDED) <= set(by_id), sorted(set(EXCLUDED) - set(by_id))
+    limited = [i for i, (kind, _) in EXCLUDED.items() if kind == "limits"]
+    spec = [i for i, (kind, _) in EXCLUDED.items() if kind == "spec"]
+    assert set(limited) | set(spec) == set(EXCLUDED), "kinds are 'limits' or 'spec'"
+    payload = pickle.dumps([record(by_id[i])[0] for i in limited])
+    reasons, limits = pickle.loads(why_unsupported(selenium_module_scope, payload))
+    for case_id, per_step in zip(limited, reasons, strict=True):
+        refused = [r for r in per_step if r is not None]
+        assert refused, f"{case_id} is excluded for the limits, but its program is supported"
+        # the refusal names an op of the real limits object and a data type it does not allow
+        for reason in refused:
+            op = reason.split("WebNN ", 1)[1].split(":", 1)[0] if "WebNN " in reason else None
+            assert op is None or op not in limits or "not supported" in reason, reason
+    results = _run_cases(selenium_module_scope, [by_id[i] for i in spec])
+    for case_id in spec:
+        with pytest.raises(AssertionError):
+            _check(by_id[case_id], results[case_id])
+
+
+def test_unexcluded_cases_are_supported_by_the_limits(selenium_module_scope):
+    """The limits check agrees with what runs: no case outside EXCLUDED is refused."""
+    payload = pickle.dumps([record(c)[0] for c in RUN])
+    reasons, _ = pickle.loads(why_unsupported(selenium_module_scope, payload))
+    refused = {c.id: [r for r in per_step if r] for c, per_step in zip(RUN, reasons, strict=True)}
+    refused = {k: v for k, v in refused.items() if v}
+    assert not refused, refused
