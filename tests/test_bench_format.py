@@ -288,3 +288,187 @@ def test_check_flags_wrong_results():
     assert good == {"check_points": 2, "check_max_abs_err": 0.0}
     bad = asyncio.run(ops._check(t, {1: (2.5, 2.5)}))
     assert bad["error"].startswith("wrong results: max abs error 0.5")
+
+
+# --- bench ops --backend webnn --------------------------------------------------------------
+
+
+def webnn_page(ratio_ms=(1.8, 1.4), cpu_reason="ImportError: the cpu backend needs NumPy"):
+    """A result as bench_webnn.js leaves it (made-up numbers)."""
+    ours, plain = ratio_ms
+    return {
+        "config": {"backends": ["webnn", "webgpu", "cpu"]},
+        "pyodide": "314.0.7",
+        "cross_origin_isolated": False,
+        "webaccel": {
+            "python": "3.14.2",
+            "backends": ["webnn", "webgpu"],
+            "unavailable": {"cpu": cpu_reason},
+            "per_run": "write the input, run the captured graph, read the whole output back",
+            "ops": [
+                {
+                    "op": "matmul 256",
+                    "shape": [256, 256],
+                    "ms": {"webnn": 4.0, "webgpu": 36.0},
+                    "max_abs_diff": {"webgpu": 2e-6},
+                },
+                {
+                    "op": "gelu 256x512",
+                    "shape": [256, 512],
+                    "ms": {"webnn": 5.0},
+                    "errors": {"webgpu": "RuntimeError: boom\nsecond line"},
+                },
+            ],
+            "block": {
+                "config": {"seq": 64, "width": 128, "heads": 4, "mlp": 512},
+                "ms": {"webnn": 1.9, "webgpu": 99.7},
+                "errors": {},
+                "max_abs_diff": {"webgpu": 3e-7},
+                "vs_plain_js": {
+                    "webaccel_ms": ours,
+                    "plain_js_ms": plain,
+                    "ratio": ours / plain,
+                    "plain_js_inner_ms": 1.1,
+                    "max_abs_diff": 0.0,
+                    "timing": {"webaccel": {}, "plain_js": {}},
+                    "graph": "weights as graph inputs",
+                },
+            },
+        },
+    }
+
+
+def test_shape_webnn_result_has_the_documented_keys():
+    result = runner.shape_webnn_result(webnn_page(), "headless-shell")
+    assert result["backend"] == "webnn" and result["lane"] == "headless-shell"
+    first, second = result["ops"]
+    assert (first["op"], first["ms"], first["webgpu_ms"], first["cpu_ms"]) == (
+        "matmul 256",
+        4.0,
+        36.0,
+        None,
+    )
+    assert second["webgpu_ms"] is None and "webgpu" in second["errors"]
+    assert result["block_ms"] == {"webnn": 1.9, "webgpu": 99.7, "cpu": None}
+    assert result["cpu_reason"] == "ImportError: the cpu backend needs NumPy"
+    assert result["vs_plain_js_ratio"] == pytest.approx(1.8 / 1.4)
+    assert "timing" not in result["vs_plain_js"]
+    assert result["target_ratio"] == 1.05
+    assert not runner.complete_webnn(result)  # gelu has no webgpu figure
+    json.dumps(result)
+
+
+def test_complete_webnn_needs_agreement_and_the_ratio():
+    page = webnn_page()
+    page["webaccel"]["ops"] = page["webaccel"]["ops"][:1]
+    assert runner.complete_webnn(runner.shape_webnn_result(page, "headless-shell"))
+    page["webaccel"]["block"]["vs_plain_js"]["max_abs_diff"] = 0.5  # the sides disagree
+    assert not runner.complete_webnn(runner.shape_webnn_result(page, "headless-shell"))
+    del page["webaccel"]["block"]["vs_plain_js"]
+    assert not runner.complete_webnn(runner.shape_webnn_result(page, "headless-shell"))
+    failed = runner.shape_webnn_result({"webaccel_error": "Traceback\nValueError: x\n"}, "h")
+    assert failed["errors"] == {"webaccel": "ValueError: x"}
+    assert failed["ops"] == [] and failed["vs_plain_js_ratio"] is None
+    assert not runner.complete_webnn(failed)
+
+
+def test_format_webnn_table():
+    table = runner.format_webnn_table(runner.shape_webnn_result(webnn_page(), "headless-shell"))
+    lines = table.splitlines()
+    assert lines[0].startswith("webaccel bench ops --backend webnn  lane headless-shell")
+    header = next(line for line in lines if line.startswith("op "))
+    assert header.split() == ["op", "webnn", "ms", "webgpu", "ms", "cpu", "ms", "webgpu/webnn"]
+    row = next(line for line in lines if line.startswith("matmul 256"))
+    assert row.split() == ["matmul", "256", "4.000", "36.000", "-", "9.0"]
+    block = next(line for line in lines if line.startswith("block seq 64"))
+    assert block.split()[-4:] == ["1.900", "99.700", "-", "52.5"]
+    assert "ratio 1.286 (target <= 1.05: NOT met)" in table
+    assert "cpu: unavailable: ImportError: the cpu backend needs NumPy" in table
+    assert "ERROR gelu 256x512 (webgpu): second line" in table
+    met = runner.format_webnn_table(
+        runner.shape_webnn_result(webnn_page(ratio_ms=(1.0, 1.0)), "headless-shell")
+    )
+    assert "ratio 1.000 (target <= 1.05: met)" in met
+
+
+def test_cli_bench_backend_flag():
+    args = cli.build_parser().parse_args(["bench", "ops", "--backend", "webnn", "--json"])
+    assert args.backend == "webnn" and args.lane == "chromium" and args.json
+    assert cli.build_parser().parse_args(["bench", "ops"]).backend is None
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["bench", "ops", "--backend", "tpu"])
+
+
+def test_cli_bench_webnn_picks_a_webnn_lane(monkeypatch, capsys):
+    calls = []
+
+    def fake_run_webnn(lane, config, timeout):
+        calls.append((lane, config))
+        return runner.shape_webnn_result(webnn_page(), lane)
+
+    monkeypatch.setattr(runner, "run_webnn", fake_run_webnn)
+    code = cli.main(["bench", "ops", "--backend", "webnn", "--json", "--sizes", "64"])
+    out = json.loads(capsys.readouterr().out)
+    assert calls == [("headless-shell", {"matmul": [64]})]  # chromium has no WebNN
+    assert out["backend"] == "webnn" and out["ops"][0]["op"] == "matmul 256"
+    assert code == 1  # incomplete (the made-up gelu row has no webgpu figure)
+
+
+def test_webnn_page_url():
+    url = runner.page_url(
+        "http://127.0.0.1:1/", lab.LANES["headless-shell"], None, "bench_webnn.html"
+    )
+    assert urlsplit(url).path == "/bench_webnn.html"
+
+
+def test_time_interleaved_alternates_sides_with_a_fake_clock():
+    from webaccel.benchmarks import webnn
+
+    now = [0.0]
+    events = []
+
+    def side(name, ms):
+        async def run():
+            now[0] += ms / 1e3
+            events.append(name)
+
+        return run
+
+    cfg = {**webnn.DEFAULT_CONFIG, "warmup": 2, "warmup_ms": 0, "sample_ms": 4, "min_samples": 3}
+    timing = asyncio.run(
+        webnn.time_interleaved(
+            {"a": side("a", 2.0), "b": side("b", 4.0)}, cfg, samples=4, clock=lambda: now[0]
+        )
+    )
+    assert timing["a"]["ms"] == pytest.approx(2.0) and timing["b"]["ms"] == pytest.approx(4.0)
+    assert (timing["a"]["reps"], timing["b"]["reps"]) == (2, 1)
+    assert timing["a"]["samples"] == 4
+    # after 2 warm-up runs each: samples A B, then B A, ...
+    assert events[4:] == ["a", "a", "b", "b", "a", "a", "a", "a", "b", "b", "a", "a"]
+
+
+def test_webnn_bench_on_the_cpu_device():
+    """The harness on CPython: only the cpu backend runs here; the others say why not."""
+    from webaccel.benchmarks import webnn
+
+    small = {
+        "backends": ["cpu", "webnn"],
+        "matmul": [16],
+        "conv2d": {"height": 6, "width": 6, "in_channels": 4, "out_channels": 4},
+        "rows": [4, 16],
+        "block": {"seq": 4, "width": 16, "heads": 2, "mlp": 32},
+        "warmup": 1,
+        "warmup_ms": 0,
+        "sample_ms": 1,
+        "samples": 3,
+    }
+    result = json.loads(asyncio.run(webnn.run_async(small)))
+    assert result["backends"] == ["cpu"]
+    assert "webnn" in result["unavailable"]
+    assert len(result["ops"]) == 6
+    for row in result["ops"]:
+        assert row["ms"]["cpu"] > 0, row
+    assert result["block"]["ms"]["cpu"] > 0
+    assert "vs_plain_js" not in result["block"]
+    with pytest.raises(ValueError, match="unknown keys"):
+        webnn.resolve_config({"sizes": [1]})

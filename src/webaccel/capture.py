@@ -73,7 +73,9 @@ class Captured:
         nodes = graph.pending_nodes([r._node for r in results])
         program, input_nodes, output_nodes = graph.lower(nodes, {r._node.id for r in results})
         device = results[0].device
-        compiled = device.compile(program)
+        from .passes import optimize
+
+        compiled = device.compile(optimize(program, device))  # same passes as realize
         arg_ids = {a._node.id: i for i, a in enumerate(args)}
         sources: list[tuple[str, int]] = []
         consts: list[Node] = []

@@ -114,6 +114,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .benchmarks import runner
 
+    if getattr(args, "backend", None) == "webnn":
+        lane = args.lane
+        if "webnn" not in lab.LANES[lane].requires:
+            print(f"webaccel: lane {lane} has no WebNN; using headless-shell", file=sys.stderr)
+            lane = "headless-shell"
+        config = {"matmul": args.sizes} if args.sizes else None
+        result = runner.run_webnn(lane, config, args.timeout)
+        print(json.dumps(result, indent=2) if args.json else runner.format_webnn_table(result))
+        return 0 if runner.complete_webnn(result) else 1
     result = runner.run_ops(args.lane, args.sizes, args.device, args.timeout)
     print(json.dumps(result, indent=2) if args.json else runner.format_table(result))
     return 0 if runner.complete(result) else 1
@@ -168,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--sizes", type=_sizes, default=None, help="matmul sizes, e.g. 256,512,1024 (the default)"
     )
     bench.add_argument("--device", default=None, help="webaccel's device (default: webgpu)")
+    bench.add_argument(
+        "--backend",
+        choices=("webgpu", "webnn"),
+        default=None,
+        help="webnn: ops and a transformer block on WebNN vs WebGPU vs CPU, and the captured "
+        "block vs plain-JS WebNN (headless-shell lane)",
+    )
     bench.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the page")
     bench.set_defaults(func=cmd_bench)
     return parser

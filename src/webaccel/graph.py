@@ -191,7 +191,9 @@ def _run_group(device: Device, nodes: list[Node], requested: set[int]) -> None:
     compiled = stats.compiled.get(program)
     if compiled is None:
         stats.misses += 1
-        compiled = device.compile(program)
+        from .passes import optimize  # graph-level rewrites; cached under the original program
+
+        compiled = device.compile(optimize(program, device))
         stats.compiled[program] = compiled
     else:
         stats.hits += 1

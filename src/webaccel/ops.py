@@ -185,8 +185,19 @@ def _matmul(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> t
     return out, result_type("matmul", *dtypes)
 
 
-def _linear(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tuple[Shape, DType]:
+LINEAR_ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
+
+
+def _linear(
+    shapes: tuple[Shape, ...],
+    dtypes: tuple[DType, ...],
+    *,
+    activation: str | None = None,
+    **_: Any,
+) -> tuple[Shape, DType]:
     x, w, bias = shapes
+    if activation not in LINEAR_ACTIVATIONS:
+        raise ValueError(f"linear: activation {activation!r} is not one of {LINEAR_ACTIVATIONS}")
     if len(w) != 2 or x[-1:] != w[1:]:
         raise ShapeError(
             f"linear: input {x} and weight {w} do not fit: weight must be (out, in) with "
@@ -345,7 +356,9 @@ _register("where", 3, "ternary", "any", _where, "where(cond != 0, a, b)")
 _register("cast", 1, "unary", "any", _cast)
 _register("contiguous", 1, "movement", "any", _copy, "materialize a view densely")
 _register("matmul", 2, "matmul", "numeric", _matmul)
-_register("linear", 3, "matmul", "float", _linear, "x @ weight.T + bias (gemm)")
+_register(
+    "linear", 3, "matmul", "float", _linear, "act(x @ weight.T + bias) (gemm; activation attr)"
+)
 _register("conv", 3, "conv", "float", _conv, "conv1d/conv2d; weight OIHW; bias () for none")
 _register("max_pool2d", 1, "pool", "float", _pool)
 _register("avg_pool2d", 1, "pool", "float", _pool, "count_include_pad=False (ONNX default)")

@@ -300,7 +300,14 @@ def execute(step: Step, args: list[Any]) -> Any:
         return np.matmul(args[0], args[1])
     if op == "linear":
         y = args[0] @ args[1].T
-        return y + args[2] if args[2].ndim else y
+        y = y + args[2] if args[2].ndim else y
+        act = a.get("activation")  # set by graph passes (passes.py): act(x @ w.T + b)
+        if act is None:
+            return y
+        y = np.asarray(y, np.float32)
+        if act in ("gelu", "gelu_tanh"):
+            return _gelu(y, "tanh" if act == "gelu_tanh" else "none")
+        return UNARY[act](y)
     if op == "conv":
         return _conv(*args, a["stride"], a["padding"], a["dilation"], a["groups"], a["layout"])
     if op in ("max_pool2d", "avg_pool2d"):

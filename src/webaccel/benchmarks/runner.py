@@ -18,9 +18,14 @@ from .. import lab
 DEFAULT_TIMEOUT = 900.0
 
 
-def page_url(base_url: str, lane: lab.Lane, config: dict[str, Any] | None = None) -> str:
-    """``bench.html`` loading *lane*'s Pyodide and packages, with *config* for both sides."""
-    query = f"bench.html?source=local&pyodide={lane.pyodide}"
+def page_url(
+    base_url: str,
+    lane: lab.Lane,
+    config: dict[str, Any] | None = None,
+    page: str = "bench.html",
+) -> str:
+    """*page* (``bench.html``) loading *lane*'s Pyodide and packages, with *config*."""
+    query = f"{page}?source=local&pyodide={lane.pyodide}"
     if lane.packages:
         query += "&packages=" + ",".join(lane.packages)
     if config:
@@ -58,9 +63,12 @@ def _console_tail(driver: Any, lines: int = 5) -> str:
 
 
 def run_page(
-    lane_name: str, config: dict[str, Any] | None = None, timeout: float = DEFAULT_TIMEOUT
+    lane_name: str,
+    config: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    page: str = "bench.html",
 ) -> dict[str, Any]:
-    """Serve the site, run ``bench.html`` in *lane_name*'s browser and return the page's result."""
+    """Serve the site, run *page* in *lane_name*'s browser and return the page's result."""
     lane = lab.LANES[lane_name]
     if lane.browser is None:
         raise lab.LabError(f"bench ops runs in a browser lane, not {lane_name!r}")
@@ -69,7 +77,7 @@ def run_page(
     with serving(pyodide_version=lane.pyodide) as base_url:
         driver = lab.start_driver(lane)
         try:
-            driver.get(page_url(base_url, lane, config))
+            driver.get(page_url(base_url, lane, config, page))
             return read_bench_result(driver, timeout)
         finally:
             driver.quit()
@@ -296,3 +304,159 @@ def run_ops(
     if device:
         config["device"] = device
     return shape_result(run_page(lane, config, timeout), lane)
+
+
+# --- bench ops --backend webnn ---------------------------------------------------------------
+
+WEBNN_PAGE = "bench_webnn.html"
+TARGET_RATIO = 1.05  # our captured block on webnn / the same graph from plain JS
+AGREE_ABS = 1e-4  # outputs of the sides and backends must agree within this
+
+
+def run_webnn(
+    lane: str = "headless-shell",
+    config: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> dict[str, Any]:
+    """``webaccel bench ops --backend webnn``: run ``bench_webnn.html`` in *lane*, shaped."""
+    return shape_webnn_result(run_page(lane, config or {}, timeout, WEBNN_PAGE), lane)
+
+
+def shape_webnn_result(page: dict[str, Any], lane: str) -> dict[str, Any]:
+    """The WebNN page's raw result as the command's JSON: per-op ms (webnn, with webgpu and
+    cpu beside it), the block per backend, the plain-JS ratio, why a backend did not run."""
+    ours = page.get("webaccel") or {}
+    unavailable = ours.get("unavailable") or {}
+    ops_rows = []
+    for r in ours.get("ops") or []:
+        ms = r.get("ms") or {}
+        row: dict[str, Any] = {
+            "op": r.get("op"),
+            "ms": ms.get("webnn"),
+            "webgpu_ms": ms.get("webgpu"),
+            "cpu_ms": ms.get("cpu"),
+            "shape": r.get("shape"),
+        }
+        if r.get("max_abs_diff"):
+            row["max_abs_diff"] = r["max_abs_diff"]
+        if r.get("errors"):
+            row["errors"] = r["errors"]
+        ops_rows.append(row)
+    block = ours.get("block") or {}
+    block_ms = {name: (block.get("ms") or {}).get(name) for name in ("webnn", "webgpu", "cpu")}
+    compare = block.get("vs_plain_js") or {}
+    errors: dict[str, str] = {}
+    if page.get("webaccel_error"):
+        errors["webaccel"] = _last_line(page["webaccel_error"]) or "failed"
+    for name, message in (block.get("errors") or {}).items():
+        errors[f"block {name}"] = message
+    result: dict[str, Any] = {
+        "backend": "webnn",
+        "lane": lane,
+        "ops": ops_rows,
+        "block_ms": block_ms,
+        "block": block.get("config"),
+        "block_max_abs_diff": block.get("max_abs_diff"),
+        "vs_plain_js_ratio": compare.get("ratio"),
+        "vs_plain_js": {k: v for k, v in compare.items() if k != "timing"},
+        "target_ratio": TARGET_RATIO,
+        "unavailable": unavailable,
+        "per_run": ours.get("per_run"),
+        "pyodide": page.get("pyodide"),
+        "python": ours.get("python"),
+        "cross_origin_isolated": page.get("cross_origin_isolated"),
+        "config": page.get("config"),
+        "errors": errors,
+        "raw": page,
+    }
+    if block_ms["cpu"] is None:
+        result["cpu_reason"] = unavailable.get("cpu") or (block.get("errors") or {}).get("cpu")
+    return result
+
+
+def complete_webnn(result: dict[str, Any]) -> bool:
+    """Every op and the block measured on webnn and webgpu, the plain-JS ratio measured, and
+    the outputs agree (backends with each other, our block with the plain-JS one)."""
+    rows = result["ops"]
+    measured = all(r.get("ms") and r.get("webgpu_ms") for r in rows)
+    block = result["block_ms"]
+    diffs = [v for r in rows for v in (r.get("max_abs_diff") or {}).values()]
+    diffs += list((result.get("block_max_abs_diff") or {}).values())
+    plain_diff = (result.get("vs_plain_js") or {}).get("max_abs_diff")
+    agree = all(d <= AGREE_ABS for d in diffs) and plain_diff is not None
+    agree = agree and plain_diff <= AGREE_ABS
+    return bool(
+        rows
+        and measured
+        and block.get("webnn")
+        and block.get("webgpu")
+        and result.get("vs_plain_js_ratio")
+        and agree
+        and not result["errors"]
+    )
+
+
+def format_webnn_table(result: dict[str, Any]) -> str:
+    """The WebNN result for people: ops x backends, the block, the plain-JS ratio, reasons."""
+    lines = [
+        f"webaccel bench ops --backend webnn  lane {result['lane']}  "
+        f"pyodide {result.get('pyodide') or '-'}  python {result.get('python') or '-'}",
+        f"ms per run ({result.get('per_run') or 'write input, run, read output'}); "
+        "median of interleaved samples",
+        "",
+    ]
+    rows: list[tuple[str, ...]] = [("op", "webnn ms", "webgpu ms", "cpu ms", "webgpu/webnn")]
+    for r in result["ops"]:
+        rows.append(
+            (
+                str(r.get("op")),
+                _num(r.get("ms"), 3),
+                _num(r.get("webgpu_ms"), 3),
+                _num(r.get("cpu_ms"), 3),
+                _num(_ratio(r.get("webgpu_ms"), r.get("ms")), 1),
+            )
+        )
+    b = result.get("block") or {}
+    bm = result["block_ms"]
+    name = (
+        f"block seq {b.get('seq')} width {b.get('width')} heads {b.get('heads')} mlp {b.get('mlp')}"
+        if b
+        else "block"
+    )
+    rows.append(
+        (
+            name,
+            _num(bm.get("webnn"), 3),
+            _num(bm.get("webgpu"), 3),
+            _num(bm.get("cpu"), 3),
+            _num(_ratio(bm.get("webgpu"), bm.get("webnn")), 1),
+        )
+    )
+    lines += _columns(rows)
+    lines.append("")
+    cmp_ = result.get("vs_plain_js") or {}
+    ratio = result.get("vs_plain_js_ratio")
+    if ratio is not None:
+        verdict = "met" if ratio <= result["target_ratio"] else "NOT met"
+        lines.append(
+            f"block on webnn, webaccel.capture vs the same graph in plain JS (raw WebNN API, "
+            f"same MLContext): {_num(cmp_.get('webaccel_ms'), 3)} ms vs "
+            f"{_num(cmp_.get('plain_js_ms'), 3)} ms, ratio {ratio:.3f} "
+            f"(target <= {result['target_ratio']:.2f}: {verdict})"
+        )
+        lines.append(
+            f"  plain JS timed inside JS: {_num(cmp_.get('plain_js_inner_ms'), 3)} ms; outputs "
+            f"max |diff| {cmp_.get('max_abs_diff')}; {cmp_.get('graph')}"
+        )
+    else:
+        lines.append("block vs plain JS: not measured")
+    if bm.get("cpu") is None and result.get("cpu_reason"):
+        lines.append(f"cpu: unavailable: {result['cpu_reason']}")
+    for side, message in (result.get("errors") or {}).items():
+        lines.append(f"ERROR {side}: {message}")
+    for r in result["ops"]:
+        for backend, message in (r.get("errors") or {}).items():
+            if backend in (result.get("unavailable") or {}):
+                continue
+            lines.append(f"ERROR {r.get('op')} ({backend}): {_last_line(message)}")
+    return "\n".join(lines)

@@ -268,7 +268,11 @@ LOWERINGS: dict[str, Callable[[Any, Step, list[StridedView]], StridedView]] = {
     "full": _full,
     "matmul": lambda batch, step, v: kernels.matmul(batch, v[0], v[1]),
     "linear": lambda batch, step, v: kernels.matmul(
-        batch, v[0], v[1].transpose(-2, -1), bias=_optional(v[2])
+        batch,
+        v[0],
+        v[1].transpose(-2, -1),
+        bias=_optional(v[2]),
+        activation=step.attr("activation"),
     ),
     "sum": _reduce("sum"),
     "mean": _reduce("mean"),

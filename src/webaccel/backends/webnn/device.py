@@ -319,6 +319,14 @@ class WebNNDevice(Device):
             )
         return [Storage(self, h, n, d) for h, (n, d) in zip(handles, compiled.outputs, strict=True)]
 
+    def capture_runner(
+        self, compiled: Compiled, inputs: list[Storage], sources: list[tuple[str, int]]
+    ) -> Any:
+        """A replay of *compiled* for ``webaccel.capture``: one JS call per run (replay.py)."""
+        from .replay import ReplayPlan
+
+        return ReplayPlan(self, compiled, inputs, sources)
+
 
 def _one_step_program(step: Step) -> Program:
     """*step* alone, each of its sources an input storage just large enough for its view."""

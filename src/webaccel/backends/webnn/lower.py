@@ -613,7 +613,12 @@ class Lowering:
         if bias.shape:
             opts["c"] = bias
             checks["c"] = bias
-        return e.call("gemm", "float32", (m, w.shape[0]), checks, [x2, w], opts)
+        y = e.call("gemm", "float32", (m, w.shape[0]), checks, [x2, w], opts)
+        act = step.attr("activation")  # set by graph passes (passes.py): act(x @ w.T + b)
+        if act is None:
+            return y
+        op, attrs = ("gelu", (("approximate", act[5:] or "none"),)) if "gelu" in act else (act, ())
+        return self._unary(Step(op, attrs, (), y.shape, step.dtype), [y])
 
     # -- conv / pool ---------------------------------------------------------------------------
     def op_conv(self, step: Step, srcs: list[Val]) -> Val:
