@@ -18,21 +18,13 @@ here, with its reason, and ``test_exclusions_are_real`` checks each one against 
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 from pytest_pyodide import run_in_pyodide
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import op_cases
+from recorded_ops import check, flush_subnormals, op_cases, ops_used, record, run_cases
 
 import webaccel as wa
-from webaccel import graph
-from webaccel.tensor import apply
 
 pytestmark = pytest.mark.lanes("headless-shell")
 
@@ -51,62 +43,18 @@ EXCLUDED: dict[str, tuple[str, str]] = {
 }
 
 
-def flush(a: np.ndarray) -> np.ndarray:
-    """Subnormal float32 values as signed zero."""
-    if a.dtype != np.float32:
-        return a
-    tiny = np.finfo(np.float32).tiny
-    return np.where((np.abs(a) < tiny) & (a != 0), np.copysign(0.0, a), a).astype(np.float32)
-
-
-def _flush64(w: object) -> object:
-    w = np.asarray(w)
-    if w.dtype.kind != "f":
-        return w
-    tiny = np.finfo(np.float32).tiny
-    return np.where((np.abs(w) < tiny) & (w != 0), np.copysign(0.0, w), w)
-
-
-def flush_subnormals(case: op_cases.OpCase) -> op_cases.OpCase:
-    """The case with subnormal float32 inputs flushed and its reference's results flushed."""
-    ref = case.ref
-
-    def flushed_ref(*args: np.ndarray) -> object:
-        want = ref(*args)
-        if isinstance(want, list | tuple):
-            return [_flush64(w) for w in want]
-        return _flush64(want)
-
-    inputs = tuple(flush(a) for a in case.inputs)
-    return dataclasses.replace(case, inputs=inputs, ref=flushed_ref)
-
-
 CASES = [flush_subnormals(c) for c in op_cases.CASES]
 RUN = [c for c in CASES if c.id not in EXCLUDED]
 
 
-def record(case: op_cases.OpCase) -> tuple:
-    """The case's lowered program, its input bytes, and where each output comes back."""
-    tensors = [wa.tensor(a) for a in case.inputs]
-    out = case.fn(*tensors)
-    outs = list(out) if isinstance(out, list | tuple) else [out]
-    dense = [apply("contiguous", t) for t in outs]  # every output as its own dense buffer
-    nodes = graph.pending_nodes([t._node for t in dense])
-    program, input_nodes, output_nodes = graph.lower(nodes, {t._node.id for t in dense})
-    inputs = [(bytes(n.storage.handle), n.storage.numel, n.storage.dtype.name) for n in input_nodes]
-    positions = [output_nodes.index(t._node) for t in dense]
-    meta = [(t.shape, t.dtype.numpy) for t in dense]
-    return program, inputs, positions, meta
-
-
 @run_in_pyodide(packages=["webaccel"])
-def run_programs(selenium, payload):
+def run_programs(selenium, device_name, payload):
     import pickle
 
     import webaccel as wa
     from webaccel.dtypes import DTYPES
 
-    device = wa.get_device("webnn")
+    device = wa.get_device(device_name)
     results = []
     for program, inputs, positions in pickle.loads(payload):
         storages = []
@@ -128,45 +76,18 @@ def run_programs(selenium, payload):
     return pickle.dumps(results)
 
 
-def _run_cases(selenium, cases: list[op_cases.OpCase]) -> dict[str, tuple]:
-    recorded = {case.id: record(case) for case in cases}
-    results: dict[str, tuple] = {}
-    ids = list(recorded)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        payload = pickle.dumps([recorded[i][:3] for i in chunk])
-        for case_id, result in zip(
-            chunk, pickle.loads(run_programs(selenium, payload)), strict=True
-        ):
-            results[case_id] = (result, recorded[case_id][3])
-    return results
-
-
-def _check(case: op_cases.OpCase, result: tuple) -> None:
-    (status, value), meta = result
-    assert status == "ok", f"{case.id}: {value}"
-    got = [
-        np.frombuffer(data, dtype=dtype).reshape(shape)
-        for data, (shape, dtype) in zip(value, meta, strict=True)
-    ]
-    op_cases.check_case(case, [flush(g) for g in got])
-
-
 @pytest.fixture(scope="module")
 def webnn_results(selenium_module_scope) -> dict[str, tuple]:
-    return _run_cases(selenium_module_scope, RUN)
+    return run_cases(selenium_module_scope, run_programs, "webnn", RUN, CHUNK)
 
 
 @pytest.mark.parametrize("case", RUN, ids=[c.id for c in RUN])
 def test_op_case_on_webnn(case, webnn_results):
-    _check(case, webnn_results[case.id])
+    check(case, webnn_results[case.id])
 
 
 def test_every_op_is_covered_on_webnn():
-    ops_used = set()
-    for case in RUN:
-        ops_used |= {step.op for step in record(case)[0].steps}
-    missing = set(wa.OPS) - ops_used
+    missing = set(wa.OPS) - ops_used(RUN)
     assert not missing, f"ops without a webnn case: {sorted(missing)}"
 
 
@@ -198,10 +119,10 @@ def test_exclusions_are_real(selenium_module_scope):
         for reason in refused:
             op = reason.split("WebNN ", 1)[1].split(":", 1)[0] if "WebNN " in reason else None
             assert op is None or op not in limits or "not supported" in reason, reason
-    results = _run_cases(selenium_module_scope, [by_id[i] for i in spec])
+    results = run_cases(selenium_module_scope, run_programs, "webnn", [by_id[i] for i in spec])
     for case_id in spec:
         with pytest.raises(AssertionError):
-            _check(by_id[case_id], results[case_id])
+            check(by_id[case_id], results[case_id])
 
 
 def test_unexcluded_cases_are_supported_by_the_limits(selenium_module_scope):
