@@ -22,8 +22,73 @@
     for (let i = 0; i < outNames.length; i++) outputs[outNames[i]] = tensors[n + i];
     plan.ctx.dispatch(plan.graph, inputs, outputs);
   },
+  // The host fast path (Captured.run_async): the plan's own argument and output MLTensors,
+  // bound once beside the constants.
+  host(plan, argTensors, outTensors) {
+    const inputs = { ...plan.inputs };
+    for (let i = 0; i < plan.argNames.length; i++) inputs[plan.argNames[i]] = argTensors[i];
+    const outputs = {};
+    for (let i = 0; i < plan.outNames.length; i++) outputs[plan.outNames[i]] = outTensors[i];
+    plan.hostArgs = Array.from(argTensors);
+    plan.hostOuts = Array.from(outTensors);
+    plan.hostInputs = inputs;
+    plan.hostOutputs = outputs;
+  },
+  // One run from host memory: writeTensor each argument straight from its Python buffer,
+  // dispatch, readTensor each wanted output into its Python buffer. objs: the argument
+  // buffers (argNames order), then one buffer per entry of reads (indexes into outNames).
+  // mode "view": readTensor(t, view) over Python memory, falling back to a copy if the wasm
+  // heap grew during the await (the view detaches: TypeError); "copy": readTensor(t) into JS
+  // ArrayBuffers, then one set() per output into Python memory taken after the await.
+  async runHost(plan, mode, reads, ...objs) {
+    const { ctx, hostArgs, hostOuts } = plan;
+    const n = hostArgs.length;
+    for (let i = 0; i < n; i++) {
+      const pybuf = objs[i].getBuffer("u8");
+      try {
+        ctx.writeTensor(hostArgs[i], pybuf.data);
+      } finally {
+        pybuf.release();
+      }
+    }
+    ctx.dispatch(plan.graph, plan.hostInputs, plan.hostOutputs);
+    const m = reads.length;
+    if (mode === "view") {
+      const bufs = [];
+      try {
+        const pending = [];
+        for (let j = 0; j < m; j++) {
+          const pybuf = objs[n + j].getBuffer("u8");
+          bufs.push(pybuf);
+          pending.push(ctx.readTensor(hostOuts[reads[j]], pybuf.data));
+        }
+        await Promise.all(pending);
+        return true;
+      } catch (err) {
+        if (!(err instanceof TypeError)) throw err;
+      } finally {
+        for (const b of bufs) b.release();
+      }
+    }
+    const pending = [];
+    for (let j = 0; j < m; j++) pending.push(ctx.readTensor(hostOuts[reads[j]]));
+    const data = await Promise.all(pending);
+    for (let j = 0; j < m; j++) {
+      const pybuf = objs[n + j].getBuffer("u8");
+      try {
+        pybuf.data.set(new Uint8Array(data[j]).subarray(0, pybuf.data.length));
+      } finally {
+        pybuf.release();
+      }
+    }
+    return false;
+  },
   destroy(plan) {
     plan.inputs = null;
     plan.outputs = null;
+    plan.hostInputs = null;
+    plan.hostOutputs = null;
+    plan.hostArgs = null;
+    plan.hostOuts = null;
   },
 }))()

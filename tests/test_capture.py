@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -56,4 +58,67 @@ def test_storages_return_to_baseline():
     for _ in range(20):
         y = f(x)
         del y
+    assert dev.live_bytes == base
+
+
+def test_run_takes_host_bytes_and_matches_the_call():
+    f = wa.capture(block)
+    x0 = np.ones((4, 8), np.float32)
+    f(wa.tensor(x0))  # traces
+    for seed in range(3):
+        x = np.random.default_rng(seed).standard_normal((4, 8)).astype(np.float32)
+        want = f(wa.tensor(x)).numpy()
+        got = f.run(x.tobytes())
+        assert isinstance(got, bytearray) and len(got) == want.nbytes
+        np.testing.assert_array_equal(np.frombuffer(got, np.float32).reshape(4, 5), want)
+        out = bytearray(want.nbytes)
+        assert f.run(memoryview(x).cast("B"), out=[out]) is out
+        np.testing.assert_array_equal(np.frombuffer(out, np.float32).reshape(4, 5), want)
+        t = f.run(wa.tensor(x))  # a Tensor input works too
+        np.testing.assert_array_equal(np.frombuffer(t, np.float32).reshape(4, 5), want)
+
+
+def test_run_async_with_several_results_and_views():
+    import asyncio
+
+    f = wa.capture(lambda a, b: [(a + b).T, a * 2.0])
+    ones = np.ones((2, 3), np.float32)
+    f(wa.tensor(ones), wa.tensor(ones))
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    outs = [bytearray(24), memoryview(bytearray(24))]
+    got = asyncio.run(f.run_async(a.tobytes(), ones.tobytes(), out=outs))
+    assert got[0] is outs[0] and got[1] is outs[1]
+    np.testing.assert_array_equal(np.frombuffer(got[0], np.float32).reshape(3, 2), (a + 1).T)
+    np.testing.assert_array_equal(np.frombuffer(got[1], np.float32).reshape(2, 3), a * 2)
+
+
+def test_run_errors_name_the_signature():
+    f = wa.capture(block)
+    with pytest.raises(RuntimeError, match="nothing traced yet"):
+        f.run(bytes(128))
+    f(wa.tensor(np.ones((4, 8), np.float32)))
+    with pytest.raises(ValueError, match=r"shape \(4, 8\) float32 = 128 bytes"):
+        f.run(bytes(100))
+    with pytest.raises(ValueError, match="match no traced signature"):
+        f.run(bytes(128), bytes(128))
+    with pytest.raises(ValueError, match="writable buffer of 80 bytes"):
+        f.run(bytes(128), out=[bytearray(8)])
+    with pytest.raises(ValueError, match="writable buffer of 80 bytes"):
+        f.run(bytes(128), out=[bytes(80)])
+    with pytest.raises(TypeError, match="bytes-like object or a Tensor"):
+        f.run([1.0] * 32)
+
+
+def test_run_storages_return_to_baseline():
+    dev = wa.get_device("cpu")
+    f = wa.capture(block)
+    f(wa.tensor(np.ones((4, 8), np.float32)))
+    data, out = np.ones((4, 8), np.float32).tobytes(), [bytearray(80)]
+    for _ in range(2):
+        f.run(data, out=out)
+    gc.collect()
+    base = dev.live_bytes
+    for _ in range(20):
+        f.run(data, out=out)
+    gc.collect()
     assert dev.live_bytes == base

@@ -15,11 +15,12 @@ the captured graph and stay on the device.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import graph
+from . import _compat, graph
 from .devices import Storage
 from .graph import Node, Program
 from .tensor import Tensor, _buffer_tensor, apply
@@ -41,6 +42,12 @@ class Trace:
     # result is its step's plain contiguous output), and the outputs no result uses.
     results: list[tuple[int, tuple[int, ...], Any, View | None]] = field(default_factory=list)
     unused: list[int] = field(default_factory=list)
+    # Per argument: (device, storage elements, dtype, shape, view), for ``run_async``.
+    args: list[tuple[Any, int, Any, tuple[int, ...], View]] = field(default_factory=list)
+    # For ``run_async``: per result its byte count, and whether every result is its step's
+    # plain output (so a replay plan can read it straight into host memory).
+    result_nbytes: list[int] = field(default_factory=list)
+    plain_results: bool = True
 
 
 class Captured:
@@ -93,6 +100,9 @@ class Captured:
             trace.results.append(
                 (position, step.shape, step.dtype, None if plain else (view, dtype))
             )
+        trace.args = [(a.device, a._node.storage.numel, a.dtype, a.shape, a._view) for a in args]
+        trace.result_nbytes = [r.dtype.nbytes(math.prod(r.shape)) for r in results]
+        trace.plain_results = all(v is None for _, _, _, v in trace.results)
         used = {p for p, _, _ in outputs}
         trace.unused = [i for i in range(len(program.outputs)) if i not in used]
         make_runner = getattr(device, "capture_runner", None)
@@ -121,6 +131,116 @@ class Captured:
         for i in trace.unused:  # outputs nobody asked for go back at once
             storages[i].release()
         return tensors[0] if trace.single else tensors
+
+    # -- fresh host data through a traced signature ---------------------------------------------
+    async def run_async(self, *inputs: Any, out: Sequence[Any] | None = None) -> Any:
+        """Run an already-traced signature on fresh host data: *inputs* are bytes-like objects
+        (each argument's storage bytes; for a plain argument its row-major elements) or
+        Tensors; the results come back as host memory: the *out* buffers (writable, one per
+        result, of the results' byte sizes) or new bytearrays (one, or a list as the function
+        returns). On a device whose replay plan has ``run_host_async`` (webnn) this is one JS
+        call: write the inputs, dispatch, read every output into the buffers. Elsewhere the
+        inputs are uploaded and the replay runs as usual.
+        """
+        trace = self._host_trace(inputs)
+        n_res = len(trace.result_nbytes)
+        if out is None:
+            bufs: list[Any] = [bytearray(n) for n in trace.result_nbytes]
+        else:
+            bufs = [out] if trace.single and not isinstance(out, list | tuple) else list(out)
+            if len(bufs) != n_res:
+                raise ValueError(f"run_async: out has {len(bufs)} buffers for {n_res} results")
+            for k, (b, n) in enumerate(zip(bufs, trace.result_nbytes, strict=True)):
+                mv = memoryview(b)
+                if mv.readonly or mv.nbytes != n:
+                    raise ValueError(
+                        f"run_async: out[{k}] must be a writable buffer of {n} bytes, "
+                        f"got {'a read-only one' if mv.readonly else f'{mv.nbytes} bytes'}"
+                    )
+        runner = trace.runner
+        host = getattr(runner, "run_host_async", None)
+        if (
+            host is not None
+            and trace.plain_results
+            and not any(isinstance(x, Tensor) for x in inputs)
+        ):
+            trace.runs += 1
+            await host(inputs, [p for p, _, _, _ in trace.results], bufs)
+        else:
+            args = []
+            for x, (dev, numel, dtype, _, view) in zip(inputs, trace.args, strict=True):
+                if isinstance(x, Tensor):
+                    x = _realized(x)
+                    if (x.device, x._view, x.dtype, x._node.storage.numel) == (
+                        dev,
+                        view,
+                        dtype,
+                        numel,
+                    ):
+                        args.append(x)
+                        continue
+                    x = await x.read_async()
+                mv = memoryview(x).cast("B")
+                args.append(_buffer_tensor(dev.upload(mv, numel, dtype), (numel,), dtype))
+            results = self._run(trace, args)
+            for k, t in enumerate([results] if trace.single else results):
+                data = await t.read_async()
+                if out is None:
+                    bufs[k] = data
+                else:
+                    memoryview(bufs[k]).cast("B")[:] = data
+        return bufs[0] if trace.single else bufs
+
+    def run(self, *inputs: Any, out: Sequence[Any] | None = None) -> Any:
+        """Sync ``run_async``: plain on CPython; in the browser through JSPI."""
+        return _compat.run_sync(self.run_async(*inputs, out=out))
+
+    @property
+    def _name(self) -> str:
+        return getattr(self, "__name__", "captured")
+
+    def _host_trace(self, inputs: Sequence[Any]) -> Trace:
+        """The trace whose arguments' byte sizes (and dtypes, for Tensors) match *inputs*."""
+        if not self.traces:
+            raise RuntimeError(
+                f"{self._name}.run_async: nothing traced yet; call the captured function "
+                "once with Tensors first (that traces it), then run_async takes host data "
+                "for that signature"
+            )
+        sizes = []
+        for k, x in enumerate(inputs):
+            if isinstance(x, Tensor):
+                sizes.append((x.nbytes, x.dtype))
+                continue
+            try:
+                sizes.append((memoryview(x).nbytes, None))
+            except TypeError:
+                raise TypeError(
+                    f"run_async: input {k} is a {type(x).__name__}; give a bytes-like object "
+                    "or a Tensor"
+                ) from None
+        for trace in self.traces.values():
+            if len(trace.args) == len(sizes) and all(
+                n == dtype.nbytes(numel) and (want is None or want == dtype)
+                for (n, want), (_, numel, dtype, _, _) in zip(sizes, trace.args, strict=True)
+            ):
+                return trace
+        expected = "; ".join(
+            "(" + ", ".join(_describe(a) for a in t.args) + ")" for t in self.traces.values()
+        )
+        given = ", ".join(f"{n} bytes" for n, _ in sizes)
+        raise ValueError(
+            f"{self._name}.run_async: inputs of ({given}) match no traced signature; "
+            f"expected {expected}"
+        )
+
+
+def _describe(arg: tuple[Any, int, Any, tuple[int, ...], View]) -> str:
+    _, numel, dtype, shape, view = arg
+    n = dtype.nbytes(numel)
+    if view.is_contiguous() and math.prod(shape) == numel:
+        return f"shape {tuple(shape)} {dtype.name} = {n} bytes"
+    return f"a storage of {numel} {dtype.name} (viewed as {tuple(shape)}) = {n} bytes"
 
 
 def _realized(t: Tensor) -> Tensor:

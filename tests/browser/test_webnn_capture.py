@@ -70,3 +70,75 @@ def test_capture_on_webnn_equals_lazy_and_memory_returns(selenium):
         assert after[key] == base[key], (key, base, after)
     assert after["nn_created_tensors"] - base["nn_created_tensors"] <= 8, (base, after)
     assert trace.runs >= 105
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_run_async_from_host_memory_on_webnn(selenium):
+    import array
+
+    import pytest
+
+    import webaccel as wa
+
+    dev = wa.get_device("webnn")
+
+    def vals(n, seed):
+        return array.array(
+            "f", [((i * 7919 + seed * 104729) % 1000) / 1000 - 0.5 for i in range(n)]
+        )
+
+    w = wa.tensor(vals(16 * 16, 1), device=dev, shape=(16, 16)).realize()
+    g = wa.tensor(vals(16, 2), device=dev, shape=(16,)).realize()
+
+    def block(x, y):
+        h = wa.layer_norm(x @ w + y, 16, g)
+        return wa.softmax(h.reshape(4, 2, 8).transpose(1, 0, 2), -1).gelu(), h.sum(-1)
+
+    fn = wa.capture(block)
+    with pytest.raises(RuntimeError, match="nothing traced yet"):
+        await fn.run_async(vals(64, 3), vals(16, 4))
+    x = wa.tensor(vals(64, 3), device=dev, shape=(4, 16))
+    y = wa.tensor(vals(16, 4), device=dev, shape=(16,))
+    fn(x, y)  # traces
+    (trace,) = fn.traces.values()
+    assert hasattr(trace.runner, "run_host_async") and trace.plain_results
+
+    def as_f32(buf):
+        return array.array("f", bytes(buf)).tolist()
+
+    def flat(values):
+        return [v for item in values for v in (flat(item) if isinstance(item, list) else [item])]
+
+    for seed in (5, 6):
+        xs, ys = vals(64, seed), vals(16, seed + 1)
+        a, s = fn(wa.tensor(xs, device=dev, shape=(4, 16)), wa.tensor(ys, device=dev, shape=(16,)))
+        got = await fn.run_async(xs, ys)
+        assert [as_f32(b) for b in got] == [flat(a.tolist()), s.tolist()]  # the same graph
+        outs = [bytearray(4 * 64), bytearray(4 * 4)]
+        again = await fn.run_async(memoryview(xs).cast("B"), bytes(ys), out=outs)
+        assert again[0] is outs[0] and again[1] is outs[1]
+        assert [as_f32(b) for b in outs] == [as_f32(b) for b in got]
+        assert fn.run(xs, ys) == got or [as_f32(b) for b in fn.run(xs, ys)] == [
+            as_f32(b) for b in got
+        ]
+
+    with pytest.raises(ValueError, match=r"shape \(4, 16\) float32 = 256 bytes"):
+        await fn.run_async(vals(60, 3), vals(16, 4))
+    with pytest.raises(ValueError, match="writable buffer of 256 bytes"):
+        await fn.run_async(vals(64, 3), vals(16, 4), out=[bytearray(8), bytearray(16)])
+
+    outs = [bytearray(4 * 64), bytearray(4 * 4)]
+    xs, ys = vals(64, 9), vals(16, 10)
+    for _ in range(3):
+        await fn.run_async(xs, ys, out=outs)
+    base = dev.memory()
+    runs = trace.runs
+    for i in range(100):
+        await fn.run_async(vals(64, i) if i % 25 == 0 else xs, ys, out=outs)
+    after = dev.memory()
+    for key in ("live_bytes", "live_storages", "nn_live_tensors", "nn_live_bytes"):
+        assert after[key] == base[key], (key, base, after)
+    assert after["nn_created_tensors"] == base["nn_created_tensors"], (base, after)
+    assert trace.runs == runs + 100
+    a, s = fn(wa.tensor(xs, device=dev, shape=(4, 16)), wa.tensor(ys, device=dev, shape=(16,)))
+    assert as_f32(outs[0]) == flat(a.tolist())

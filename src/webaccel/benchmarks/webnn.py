@@ -257,7 +257,26 @@ def make_block(dev: Any, b: dict[str, Any]) -> Callable[[Any], Any]:
 
 
 def _ours(dev: Any, fn: Callable[[Any], Any], host: array.array, shape: tuple[int, ...]) -> Run:
-    """One complete run on our side: write the input, the captured fn, read the output."""
+    """One complete run on our side: ``Captured.run_async`` writes the input from host memory,
+    runs the captured fn and reads the whole output into preallocated host memory (on webnn
+    one JS call; elsewhere upload, replay, read). The first call traces through Tensors."""
+    captured = webaccel.capture(fn)
+    out: list[bytearray] = []
+
+    async def run() -> bytearray:
+        if not captured.traces:
+            x = webaccel.tensor(host, device=dev, shape=shape)
+            out.append(bytearray(len(await captured(x).read_async())))
+        return await captured.run_async(host, out=out)
+
+    run.captured = captured  # type: ignore[attr-defined]
+    return run
+
+
+def _via_tensors(
+    dev: Any, fn: Callable[[Any], Any], host: array.array, shape: tuple[int, ...]
+) -> Run:
+    """The same run through Tensors: ``webaccel.tensor``, the captured fn, ``read_async``."""
     captured = webaccel.capture(fn)
 
     async def run() -> bytearray:
@@ -356,16 +375,25 @@ async def bench_block(
             n: _max_abs_diff(outputs[ref], o) for n, o in outputs.items() if n != ref
         }
     if plain is not None and "webnn" in sides:
+        via = _via_tensors(devices["webnn"], sides["webnn"].captured.fn, host, (seq, d))  # type: ignore[attr-defined]
         out["vs_plain_js"] = await compare_plain_js(
-            cfg, devices["webnn"], sides["webnn"], plain, host, outputs["webnn"]
+            cfg, devices["webnn"], sides["webnn"], plain, host, outputs["webnn"], via
         )
     return out
 
 
 async def compare_plain_js(
-    cfg: dict[str, Any], dev: Any, ours: Run, plain: Any, host: array.array, ours_out: bytes
+    cfg: dict[str, Any],
+    dev: Any,
+    ours: Run,
+    plain: Any,
+    host: array.array,
+    ours_out: bytes,
+    via_tensors: Run | None = None,
 ) -> dict[str, Any]:
     """Our captured block on webnn vs the plain-JS WebNN block, interleaved A/B, same MLContext.
+    With *via_tensors* (the same block run through Tensors: ``webaccel.tensor``, the captured
+    call, ``read_async``) that is timed too, as a third interleaved side.
 
     *plain* is the page's JS object: ``setup(ctx, spec, input_u8, names, shapes, weights_u8)``
     builds the graph (weights as graph inputs bound to MLTensors written once: the same graph
@@ -392,9 +420,14 @@ async def compare_plain_js(
     await js_run()
     js_out = bytes(handle.output().to_py())
     diff = _max_abs_diff(ours_out, js_out)
+    sides: dict[str, Run] = {"webaccel": ours, "plain_js": js_run}
+    via_diff = None
+    if via_tensors is not None:
+        via_diff = _max_abs_diff(bytes(await via_tensors()), js_out)
+        sides = {"webaccel": ours, "webaccel_via_tensors": via_tensors, "plain_js": js_run}
     handle.reset_inner()
     timing = await time_interleaved(
-        {"webaccel": ours, "plain_js": js_run},
+        sides,
         cfg,
         samples=int(cfg["compare_samples"]),
         budget_ms=float(cfg["compare_budget_ms"]),
@@ -410,7 +443,16 @@ async def compare_plain_js(
         "max_abs_diff": diff,
         "ops": {"plain_js": int(handle.op_count)},
         "graph": "weights as graph inputs bound to MLTensors (as webaccel builds it)",
+        "webaccel_side": "Captured.run_async(host bytes, out=preallocated)",
     }
+    if via_tensors is not None:
+        via_ms = timing["webaccel_via_tensors"]["ms"]
+        result["via_tensors"] = {
+            "side": "webaccel.tensor + captured call + read_async",
+            "ms": via_ms,
+            "ratio": via_ms / timing["plain_js"]["ms"],
+            "max_abs_diff": via_diff,
+        }
     captured = getattr(ours, "captured", None)
     traces = list(captured.traces.values()) if captured is not None else []
     if traces:
