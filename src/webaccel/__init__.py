@@ -6,6 +6,7 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
+from . import store
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
 from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
 from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
@@ -132,6 +133,7 @@ __all__ = [
     "softmax",
     "split",
     "sqrt",
+    "store",
     "sub",
     "tanh",
     "tensor",

@@ -1,0 +1,60 @@
+"""``webaccel.store``: model weights kept on the device, content-addressed and versioned.
+
+```python
+from webaccel import store
+
+s = store.Store.open(budget=4 << 30)  # files under ~/.cache/webaccel/store (WEBACCEL_STORE_DIR)
+s.save("tiny-llm", {"wte": wte_tensor, "bias": (raw_bytes, "float16", (768,))}, source=url)
+with s.pin("tiny-llm"):  # never evicted while pinned
+    weights = s.load("tiny-llm", device="webgpu", progress=lambda done, total: ...)
+```
+
+Weights are split into chunks (32 MiB by default) keyed by the sha-256 of their stored bytes,
+so identical chunks are stored once; per model version a JSON manifest lists tensors (dtype,
+shape, byte ranges over chunks), sizes, times and source. Saving writes chunks first and the
+manifest last (the commit point), so a crash never damages the previous version. A byte budget
+evicts least-recently-used unpinned models. Everything goes through ``Backend``, a tiny async
+key-value interface: ``FileBackend`` on CPython, an IndexedDB backend in the browser (to come).
+"""
+
+from __future__ import annotations
+
+from .core import (
+    DEFAULT_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
+    MIN_CHUNK_SIZE,
+    SCHEMA_VERSION,
+    Backend,
+    CorruptChunkError,
+    CorruptExportError,
+    HotCache,
+    MemoryBackend,
+    ModelNotFoundError,
+    QuotaExceededError,
+    Store,
+    StoreError,
+    StoreUnavailableError,
+    default_path,
+    migrate,
+)
+from .files import FileBackend
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MAX_CHUNK_SIZE",
+    "MIN_CHUNK_SIZE",
+    "SCHEMA_VERSION",
+    "Backend",
+    "CorruptChunkError",
+    "CorruptExportError",
+    "FileBackend",
+    "HotCache",
+    "MemoryBackend",
+    "ModelNotFoundError",
+    "QuotaExceededError",
+    "Store",
+    "StoreError",
+    "StoreUnavailableError",
+    "default_path",
+    "migrate",
+]
