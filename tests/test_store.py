@@ -336,5 +336,5 @@ def test_open_defaults_and_chunk_size_rules(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="16-64 MiB"):
         Store.open(tmp_path, chunk_size=CHUNK)
     monkeypatch.setattr("webaccel.store.core.IN_PYODIDE", True)
-    with pytest.raises(StoreError, match="IndexedDB backend not yet available"):
+    with pytest.raises(StoreError, match="no IndexedDB on this host"):
         asyncio.run(Store.open_async(tmp_path))

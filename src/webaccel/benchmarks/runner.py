@@ -448,6 +448,12 @@ def format_webnn_table(result: dict[str, Any]) -> str:
             f"  plain JS timed inside JS: {_num(cmp_.get('plain_js_inner_ms'), 3)} ms; outputs "
             f"max |diff| {cmp_.get('max_abs_diff')}; {cmp_.get('graph')}"
         )
+        guards = cmp_.get("ieee_guards") or {}
+        if guards.get("ms") is not None:
+            lines.append(
+                f"  with webaccel's default IEEE guards on: {_num(guards['ms'], 3)} ms, "
+                f"ratio {guards['ratio']:.3f}"
+            )
     else:
         lines.append("block vs plain JS: not measured")
     if bm.get("cpu") is None and result.get("cpu_reason"):

@@ -375,9 +375,19 @@ async def bench_block(
             n: _max_abs_diff(outputs[ref], o) for n, o in outputs.items() if n != ref
         }
     if plain is not None and "webnn" in sides:
-        via = _via_tensors(devices["webnn"], sides["webnn"].captured.fn, host, (seq, d))  # type: ignore[attr-defined]
+        dev = devices["webnn"]
+        # The plain-JS graph has no IEEE guards (webaccel's webnn lowering adds isNaN/where ops
+        # around exp/log/max/... by default, see backends/webnn/lower.py), so the comparison of
+        # the *same graph* traces ours with the guards off; the guarded run is timed beside it.
+        previous, dev.ieee = dev.ieee, False
+        try:
+            same = _ours(dev, make_block(dev, b), host, (seq, d))
+            same_out = bytes(await same())  # traced and compiled while the guards are off
+        finally:
+            dev.ieee = previous
+        via = _via_tensors(dev, sides["webnn"].captured.fn, host, (seq, d))  # type: ignore[attr-defined]
         out["vs_plain_js"] = await compare_plain_js(
-            cfg, devices["webnn"], sides["webnn"], plain, host, outputs["webnn"], via
+            cfg, dev, same, plain, host, same_out, via, guarded=sides["webnn"]
         )
     return out
 
@@ -390,6 +400,7 @@ async def compare_plain_js(
     host: array.array,
     ours_out: bytes,
     via_tensors: Run | None = None,
+    guarded: Run | None = None,
 ) -> dict[str, Any]:
     """Our captured block on webnn vs the plain-JS WebNN block, interleaved A/B, same MLContext.
     With *via_tensors* (the same block run through Tensors: ``webaccel.tensor``, the captured
@@ -425,6 +436,8 @@ async def compare_plain_js(
     if via_tensors is not None:
         via_diff = _max_abs_diff(bytes(await via_tensors()), js_out)
         sides = {"webaccel": ours, "webaccel_via_tensors": via_tensors, "plain_js": js_run}
+    if guarded is not None:
+        sides["webaccel_ieee_guards"] = guarded
     handle.reset_inner()
     timing = await time_interleaved(
         sides,
@@ -442,7 +455,8 @@ async def compare_plain_js(
         "timing": timing,
         "max_abs_diff": diff,
         "ops": {"plain_js": int(handle.op_count)},
-        "graph": "weights as graph inputs bound to MLTensors (as webaccel builds it)",
+        "graph": "weights as graph inputs bound to MLTensors (as webaccel builds it); "
+        "webaccel's IEEE guards off, as the plain-JS graph has none",
         "webaccel_side": "Captured.run_async(host bytes, out=preallocated)",
     }
     if via_tensors is not None:
@@ -452,6 +466,13 @@ async def compare_plain_js(
             "ms": via_ms,
             "ratio": via_ms / timing["plain_js"]["ms"],
             "max_abs_diff": via_diff,
+        }
+    if guarded is not None:
+        guarded_ms = timing["webaccel_ieee_guards"]["ms"]
+        result["ieee_guards"] = {
+            "side": "the same captured block with webaccel's default IEEE guards on",
+            "ms": guarded_ms,
+            "ratio": guarded_ms / timing["plain_js"]["ms"],
         }
     captured = getattr(ours, "captured", None)
     traces = list(captured.traces.values()) if captured is not None else []

@@ -14,7 +14,7 @@ so identical chunks are stored once; per model version a JSON manifest lists ten
 shape, byte ranges over chunks), sizes, times and source. Saving writes chunks first and the
 manifest last (the commit point), so a crash never damages the previous version. A byte budget
 evicts least-recently-used unpinned models. Everything goes through ``Backend``, a tiny async
-key-value interface: ``FileBackend`` on CPython, an IndexedDB backend in the browser (to come).
+key-value interface: ``FileBackend`` on CPython, ``IDBBackend`` (``store.idb``) in the browser.
 """
 
 from __future__ import annotations

@@ -390,16 +390,28 @@ class Store:
         backend: Backend | None = None,
         **options: Any,
     ) -> Store:
-        """Open (creating) a store: files under *path* on CPython, or the given *backend*."""
+        """Open (creating) a store, or over the given *backend*.
+
+        CPython: files under *path* (default ``default_path()``). Pyodide: IndexedDB database
+        ``webaccel-store`` (or *path*, used as the database name); there, when *budget* is None,
+        the budget defaults to the ``navigator.storage.estimate()`` quota.
+        """
         if backend is None:
             if IN_PYODIDE:
-                raise StoreUnavailableError(
-                    "IndexedDB backend not yet available: webaccel.store runs on CPython (files) "
-                    "for now; in the browser pass backend=... implementing webaccel.store.Backend"
-                )
-            from .files import FileBackend
+                from .idb import DB_NAME, IDBBackend, indexeddb_available, quota_estimate
 
-            backend = FileBackend(path if path is not None else default_path())
+                if not indexeddb_available():
+                    raise StoreUnavailableError(
+                        "no IndexedDB on this host (Node.js, or a browser that blocks it): "
+                        "pass backend=... implementing webaccel.store.Backend"
+                    )
+                backend = await IDBBackend.open(str(path) if path is not None else DB_NAME)
+                if budget is None:
+                    budget = await quota_estimate()
+            else:
+                from .files import FileBackend
+
+                backend = FileBackend(path if path is not None else default_path())
         store = cls(backend, budget=budget, **options)
         await store._load_index()
         return store
@@ -411,11 +423,7 @@ class Store:
         budget: int | None = None,
         **options: Any,
     ) -> Store:
-        """Sync ``open_async``."""
-        if IN_PYODIDE and options.get("backend") is None:
-            raise StoreUnavailableError(
-                "IndexedDB backend not yet available: webaccel.store runs on CPython for now"
-            )
+        """Sync ``open_async`` (in the browser through JSPI, see ``run_sync``)."""
         return run_sync(cls.open_async(path, budget, **options))
 
     async def _load_index(self) -> None:

@@ -1,0 +1,243 @@
+"""webaccel.store inside Pyodide: the IndexedDB backend (round trip, dedup, corruption, eviction,
+export/import, persistence across a page reload). Lane-neutral: only Pyodide and IndexedDB."""
+
+from __future__ import annotations
+
+from pytest_pyodide import run_in_pyodide
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_round_trip_through_indexeddb(selenium):
+    import random
+
+    from pyodide.code import run_js
+
+    from webaccel.store import Store
+    from webaccel.store.idb import IDBBackend
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-round-trip"
+    )
+    raw = random.Random(0).randbytes(5000)
+    s = await Store.open_async("wa-round-trip", allow_small_chunks=True, chunk_size=1024)
+    assert isinstance(s.backend, IDBBackend) and s.backend.name == "wa-round-trip"
+    assert s.budget is None or s.budget > 0  # the navigator.storage.estimate() quota
+    info = await s.save_async("m", {"w": (raw, "uint8", (5000,)), "e": (b"", "float32", (0,))})
+    assert info["chunks"] == 5 and info["total_bytes"] == 5000
+    await s.close_async()
+
+    s2 = await Store.open_async("wa-round-trip", allow_small_chunks=True, chunk_size=1024)
+    out = await s2.load_async("m", "webgpu")
+    assert bytes(await out["w"].read_async()) == raw and out["e"].shape == (0,)
+    assert await s2.verify_async("m") == []
+    # values are stored as ArrayBuffers, one object store per namespace
+    kinds = await run_js(
+        """async (name) => {
+            const db = await new Promise((ok, no) => {
+                const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = no;
+            });
+            const tx = db.transaction(["chunks"], "readonly");
+            const values = await new Promise((ok) => {
+                const r = tx.objectStore("chunks").getAll(); r.onsuccess = () => ok(r.result);
+            });
+            const stores = Array.from(db.objectStoreNames).sort().join(",");
+            db.close();
+            return [stores, values.every((v) => v instanceof ArrayBuffer), values.length];
+        }"""
+    )("wa-round-trip")
+    assert kinds.to_py() == ["chunks,manifests,meta", True, 5]
+    await s2.close_async()
+
+
+@run_in_pyodide(packages=["webaccel"])
+def test_sync_open_through_jspi(selenium):
+    from webaccel.store import Store
+
+    s = Store.open("wa-sync", allow_small_chunks=True, chunk_size=1024, budget=1 << 20)
+    s.save("m", {"w": (bytes(range(256)) * 8, "uint8", (2048,))})
+    assert s.load("m", "webgpu")["w"].to_bytes() == bytes(range(256)) * 8
+    s.delete("m")
+    assert s.list_models() == []
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_an_aborted_put_many_writes_nothing(selenium):
+    import pytest
+    from pyodide.code import run_js
+    from pyodide.ffi import JsException, to_js
+
+    from webaccel.store.idb import IDBBackend, idb_glue
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-abort"
+    )
+    b = await IDBBackend.open("wa-abort")
+    glue = idb_glue()
+    values = to_js([glue.copyIn(memoryview(b"x")), glue.copyIn(memoryview(b"y"))])
+    with pytest.raises(JsException):  # the second key is invalid: the transaction aborts
+        await glue.putMany(b._db, "chunks", to_js(["ok", None]), values)
+    assert await b.keys("chunks") == []
+    await b.put_many("chunks", {"k1": b"1", "k2": bytearray(b"22")})
+    assert await b.keys("chunks") == ["k1", "k2"] and await b.get("chunks", "k2") == b"22"
+    await b.delete_many("chunks", ["k1", "k2", "missing"])
+    assert await b.keys("chunks") == [] and await b.get("chunks", "k1") is None
+    await b.close()
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_dedup_and_delete(selenium):
+    import random
+
+    from pyodide.code import run_js
+
+    from webaccel.store import Store
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-dedup"
+    )
+    s = await Store.open_async("wa-dedup", allow_small_chunks=True, chunk_size=1024)
+    w = (random.Random(1).randbytes(4096), "uint8", (4096,))
+    await s.save_async("a", {"w": w})
+    used = s.used_bytes
+    await s.save_async("b", {"w": w})
+    assert s.used_bytes == used == 4096
+    assert len(await s.backend.keys("chunks")) == 4
+    await s.delete_async("a")
+    assert len(await s.backend.keys("chunks")) == 4  # still referenced by b
+    await s.delete_async("b")
+    assert await s.backend.keys("chunks") == []
+    assert await s.backend.keys("manifests") == []
+    await s.close_async()
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_corrupt_chunk_in_indexeddb(selenium):
+    import random
+
+    import pytest
+    from pyodide.code import run_js
+
+    from webaccel.store import CorruptChunkError, Store
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-corrupt"
+    )
+    raw = random.Random(2).randbytes(3000)
+    s = await Store.open_async("wa-corrupt", allow_small_chunks=True, chunk_size=1024)
+    await s.save_async("m", {"w": (raw, "uint8", (3000,))})
+    key = s.manifest("m")["chunks"][1]["key"]
+    await run_js(
+        """async (name, key) => {
+            const db = await new Promise((ok, no) => {
+                const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = no;
+            });
+            const tx = db.transaction(["chunks"], "readwrite");
+            tx.objectStore("chunks").put(new Uint8Array(1024).fill(7).buffer, key);
+            await new Promise((ok, no) => { tx.oncomplete = ok; tx.onabort = no; });
+            db.close();
+        }"""
+    )("wa-corrupt", key)
+    with pytest.raises(CorruptChunkError) as err:
+        await s.load_async("m", "webgpu")
+    assert err.value.chunk == key and "sha-256 mismatch" in str(err.value)
+    assert await s.verify_async("m") == [key]
+    assert await s.repair_async("m", {"w": (raw, "uint8", (3000,))}) == [key]
+    out = await s.load_async("m", "webgpu")
+    assert bytes(await out["w"].read_async()) == raw
+    await s.close_async()
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_eviction_with_a_small_budget(selenium):
+    import random
+
+    import pytest
+    from pyodide.code import run_js
+
+    from webaccel.store import QuotaExceededError, Store
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-evict"
+    )
+
+    def model(seed):
+        return {"w": (random.Random(seed).randbytes(4096), "uint8", (4096,))}
+
+    s = await Store.open_async("wa-evict", 2 * 4096, allow_small_chunks=True, chunk_size=1024)
+    assert s.budget == 2 * 4096
+    await s.save_async("a", model(0))
+    await s.save_async("b", model(1))
+    await s.load_async("a", "webgpu")  # b is now the least recently used
+    await s.save_async("c", model(2))
+    assert [m["name"] for m in s.list_models()] == ["a", "c"]
+    assert len(await s.backend.keys("chunks")) == 8
+    with s.pin("a"), s.pin("c"), pytest.raises(QuotaExceededError):
+        await s.save_async("d", model(3))
+    assert len(await s.backend.keys("chunks")) == 8  # nothing was written
+    await s.close_async()
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_export_import(selenium):
+    import io
+    import random
+
+    import pytest
+    from pyodide.code import run_js
+
+    from webaccel.store import CorruptExportError, Store
+
+    for name in ("wa-export-a", "wa-export-b"):
+        await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+            name
+        )
+    raw = random.Random(3).randbytes(2500)
+    a = await Store.open_async("wa-export-a", allow_small_chunks=True, chunk_size=1024)
+    await a.save_async("m", {"w": (raw, "uint8", (2500,))}, source="https://example.com/m")
+    buf = io.BytesIO()
+    n = await a.export_async("m", buf)
+    assert n == len(buf.getvalue())
+    await a.export_async("m", "/tmp/m.wastore")  # Pyodide's in-memory file system
+    b = await Store.open_async("wa-export-b", allow_small_chunks=True, chunk_size=1024)
+    info = await b.import_async(io.BytesIO(buf.getvalue()), name="copy")
+    assert info["name"] == "copy" and info["source"] == "https://example.com/m"
+    out = await b.load_async("copy", "webgpu")
+    assert bytes(await out["w"].read_async()) == raw
+    assert (await b.import_async("/tmp/m.wastore"))["name"] == "m"
+    bad = bytearray(buf.getvalue())
+    bad[-40] ^= 0xFF
+    with pytest.raises(CorruptExportError):
+        await b.import_async(io.BytesIO(bytes(bad)))
+    await a.close_async()
+    await b.close_async()
+
+
+SAVE = """
+from webaccel.store import Store
+s = await Store.open_async("wa-reload", allow_small_chunks=True, chunk_size=1024)
+await s.clear_async()
+await s.save_async("m", {"w": (bytes(range(200)) * 20, "uint8", (4000,))}, version="7")
+await s.close_async()
+"ok"
+"""
+
+LOAD = """
+from webaccel.store import Store
+s = await Store.open_async("wa-reload", allow_small_chunks=True, chunk_size=1024)
+out = bytes(await (await s.load_async("m", "webgpu"))["w"].read_async())
+version = s.info("m")["version"]
+await s.clear_async()
+await s.close_async()
+[version, out == bytes(range(200)) * 20]
+"""
+
+
+def test_store_persists_across_a_page_reload(selenium):
+    selenium.load_package(["webaccel"])
+    assert selenium.run_async(SAVE) == "ok"
+    selenium.refresh()  # same browser profile, fresh page and Pyodide
+    selenium.load_pyodide()
+    selenium.initialize_pyodide()
+    selenium.save_state()
+    selenium.load_package(["webaccel"])
+    assert selenium.run_async(LOAD) == ["7", True]
