@@ -5,18 +5,7 @@
 // to_js allocates; one call that builds the bind group and records the dispatch in JS costs one
 // crossing. write() reads straight from Python memory (PyProxy.getBuffer): no copy on our side.
 (() => {
-  const plain = (obj) => {
-    const out = {};
-    if (obj == null) return out;
-    for (const key in obj) {
-      const value = obj[key];
-      if (typeof value !== "function") out[key] = value;
-    }
-    return out;
-  };
   return {
-    plain,
-    features: (setlike) => Array.from(setlike ?? []).sort(),
     // Ask for the adapter's own maxima of the limits we care about, and the optional features.
     async requestDevice(adapter, limitNames, featureNames) {
       const requiredLimits = {};

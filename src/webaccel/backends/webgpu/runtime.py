@@ -111,9 +111,10 @@ class GPUContext:
         self.device = device
         self.queue = device.queue
         self._glue = webgpu_glue()
-        self.info: dict[str, Any] = to_py(self._glue.plain(adapter.info))
-        self.features: frozenset[str] = frozenset(to_py(self._glue.features(device.features)))
-        self.limits: dict[str, int] = to_py(self._glue.plain(device.limits))
+        common = _compat.glue()  # plain()/features() live in js_glue/webaccel_glue.js
+        self.info: dict[str, Any] = to_py(common.plain(adapter.info))
+        self.features: frozenset[str] = frozenset(to_py(common.features(device.features)))
+        self.limits: dict[str, int] = to_py(common.plain(device.limits))
         self.has_f16 = "shader-f16" in self.features
         self.has_subgroups = "subgroups" in self.features
         self.has_timestamps = "timestamp-query" in self.features
