@@ -31,7 +31,6 @@ from .view import View
 class Trace:
     program: Program
     compiled: Any
-    arg_slots: list[int]  # program input slot of each argument (-1: not read)
     const_nodes: list[Node]  # realized nodes read as constants (kept alive)
     slot_sources: list[tuple[str, int]]  # per input slot: ("arg", i) or ("const", j)
     outputs: list[tuple[int, View, Any]]  # (program output position, view, dtype) per result
@@ -93,7 +92,7 @@ class Captured:
                 sources.append(("const", len(consts)))
                 consts.append(node)
         outputs = [(output_nodes.index(r._node), r._view, r.dtype) for r in results]
-        trace = Trace(program, compiled, [], consts, sources, outputs, single)
+        trace = Trace(program, compiled, consts, sources, outputs, single)
         for position, view, dtype in outputs:
             step = program.steps[program.outputs[position]]
             plain = view == View.contiguous(step.shape) and dtype == step.dtype
