@@ -205,6 +205,8 @@ async def _probe_webnn() -> dict[str, Any]:
         return _not_in_js("WebNN")
     ml = js_get(navigator(), "ml")
     if ml is None:
+        if _compat.host_kind() == "node":
+            return {"available": False, "error": "Node.js has no WebNN (navigator.ml)"}
         return {
             "available": False,
             "error": "navigator.ml is missing: this browser does not expose WebNN "
