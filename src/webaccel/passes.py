@@ -333,12 +333,19 @@ def _gelu(g: _Graph, i: int) -> bool:
     return False
 
 
-def _erf_arg(g: _Graph, ref: Ref, x: Ref, shape: tuple[int, ...]) -> set[int] | None:
-    """``x / sqrt 2`` (or ``x * (1 / sqrt 2)``): the steps, or None."""
+def _scaled(
+    g: _Graph, ref: Ref, shape: tuple[int, ...]
+) -> tuple[float, list[Ref], set[int]] | None:
+    """*ref* as a product (mul/div chain) of full *shape*: (constant, leaves, its steps)."""
     found = g.dense(ref, ("mul", "div"))
     if found is None or found[1].shape != shape:
         return None
-    prod = _product(g, found[0])
+    return _product(g, found[0])
+
+
+def _erf_arg(g: _Graph, ref: Ref, x: Ref, shape: tuple[int, ...]) -> set[int] | None:
+    """``x / sqrt 2`` (or ``x * (1 / sqrt 2)``): the steps, or None."""
+    prod = _scaled(g, ref, shape)
     if prod is None:
         return None
     const, leaves, inner = prod
@@ -347,10 +354,7 @@ def _erf_arg(g: _Graph, ref: Ref, x: Ref, shape: tuple[int, ...]) -> set[int] | 
 
 def _tanh_arg(g: _Graph, ref: Ref, x: Ref, shape: tuple[int, ...]) -> set[int] | None:
     """``sqrt(2 / pi) * (x + 0.044715 * x ** 3)`` (any association of the products)."""
-    found = g.dense(ref, ("mul", "div"))
-    if found is None or found[1].shape != shape:
-        return None
-    prod = _product(g, found[0])
+    prod = _scaled(g, ref, shape)
     if prod is None:
         return None
     const, leaves, inner = prod
@@ -370,10 +374,7 @@ def _tanh_arg(g: _Graph, ref: Ref, x: Ref, shape: tuple[int, ...]) -> set[int] |
 
 def _cube(g: _Graph, ref: Ref, x: Ref, shape: tuple[int, ...]) -> set[int] | None:
     """``0.044715 * x ** 3`` with the cube as ``pow(x, 3)`` or products of x."""
-    found = g.dense(ref, ("mul", "div"))
-    if found is None or found[1].shape != shape:
-        return None
-    prod = _product(g, found[0])
+    prod = _scaled(g, ref, shape)
     if prod is None:
         return None
     const, leaves, inner = prod
