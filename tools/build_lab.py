@@ -222,12 +222,26 @@ def build_headless_shell() -> None:
     log(f"headless shell: {version} in {target}")
 
 
-# Peers for `webaccel bench`: TF.js and its WebGPU backend, the UMD builds (global `tf`), from npm.
+# Peers for `webaccel bench`, from npm: TF.js + its WebGPU backend (global `tf`), ONNX Runtime Web.
 PEERS = {
     "@tensorflow/tfjs@4.22.0": ("tfjs", ("dist/tf.min.js", "package.json")),
     "@tensorflow/tfjs-backend-webgpu@4.22.0": (
         "tfjs-backend-webgpu",
         ("dist/tf-backend-webgpu.min.js", "package.json"),
+    ),
+    # ONNX Runtime Web (global `ort`): the UMD bundle with all three execution providers (wasm,
+    # webgpu, webnn) and the wasm builds it picks from (plain, JSEP, asyncify); `bench bert`.
+    "onnxruntime-web@1.30.0": (
+        "onnxruntime-web",
+        (
+            "dist/ort.all.min.js",
+            "package.json",
+            *(
+                f"dist/ort-wasm-simd-threaded{variant}.{ext}"
+                for variant in ("", ".jsep", ".asyncify")
+                for ext in ("mjs", "wasm")
+            ),
+        ),
     ),
 }
 

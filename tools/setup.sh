@@ -34,10 +34,11 @@ if ! [ -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 req_stamp=".venv/.requirements.sha256"
-want=$(sha256sum tools/requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(sha256sum tools/requirements-dev.txt tools/requirements-ref.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$req_stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing pinned dev tools into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-dev.txt
+  .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-dev.txt \
+    -r tools/requirements-ref.txt
   .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$want" > "$req_stamp"
 fi
