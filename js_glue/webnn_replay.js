@@ -24,7 +24,8 @@
   },
   // The host fast path (Captured.run_async): the plan's own argument and output MLTensors,
   // bound once beside the constants.
-  host(plan, argTensors, outTensors) {
+  host(plan, argTensors, outTensors, module) {
+    plan.module = module;
     const inputs = { ...plan.inputs };
     for (let i = 0; i < plan.argNames.length; i++) inputs[plan.argNames[i]] = argTensors[i];
     const outputs = {};
@@ -83,6 +84,41 @@
     }
     return false;
   },
+  // runHost over wasm addresses: addrs are the argument buffers' addresses (argNames order),
+  // then one per entry of reads; sizes: the same buffers' byte lengths. No PyProxy, no
+  // getBuffer: the bytes are read and written through the module's HEAPU8, re-read after the
+  // await because a heap that grew meanwhile has a new buffer.
+  async runAddr(plan, mode, reads, sizes, ...addrs) {
+    const { ctx, hostArgs, hostOuts, module } = plan;
+    const n = hostArgs.length;
+    let heap = module.HEAPU8;
+    for (let i = 0; i < n; i++) {
+      ctx.writeTensor(hostArgs[i], heap.subarray(addrs[i], addrs[i] + sizes[i]));
+    }
+    ctx.dispatch(plan.graph, plan.hostInputs, plan.hostOutputs);
+    const m = reads.length;
+    if (mode === "view") {
+      const pending = [];
+      for (let j = 0; j < m; j++) {
+        const at = addrs[n + j];
+        pending.push(ctx.readTensor(hostOuts[reads[j]], heap.subarray(at, at + sizes[n + j])));
+      }
+      try {
+        await Promise.all(pending);
+        return true;
+      } catch (err) {
+        if (!(err instanceof TypeError)) throw err;
+      }
+    }
+    const pending = [];
+    for (let j = 0; j < m; j++) pending.push(ctx.readTensor(hostOuts[reads[j]]));
+    const data = await Promise.all(pending);
+    heap = module.HEAPU8;
+    for (let j = 0; j < m; j++) {
+      heap.set(new Uint8Array(data[j], 0, sizes[n + j]), addrs[n + j]);
+    }
+    return false;
+  },
   destroy(plan) {
     plan.inputs = null;
     plan.outputs = null;
@@ -90,5 +126,6 @@
     plan.hostOutputs = null;
     plan.hostArgs = null;
     plan.hostOuts = null;
+    plan.module = null;
   },
 }))()
