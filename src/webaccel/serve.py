@@ -1,8 +1,10 @@
 """``webaccel serve``: the static page, a local Pyodide and the freshly built wheel on 127.0.0.1.
 
 Routes: ``/`` is ``static_site/``; ``/pyodide/<version>/`` the lab's Pyodide distributions;
-``/wheels/`` the built wheel; ``/peers/`` the lab's peer libraries (TF.js, for the benchmark
-page); ``/webaccel-config.json`` tells the page where they are.
+``/wheels/`` the built wheel; ``/peers/`` the lab's peer libraries (TF.js, ONNX Runtime Web, for
+the benchmark pages); ``/models/<name>/`` the lab's model files (all-MiniLM-L6-v2: safetensors,
+tokenizer, configs, and its ONNX export for the peers); ``/webaccel-config.json`` tells the page
+where they are.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css",
     ".svg": "image/svg+xml",
+    ".safetensors": "application/octet-stream",
+    ".onnx": "application/octet-stream",
+    ".txt": "text/plain; charset=utf-8",
 }
 
 
@@ -75,6 +80,8 @@ class _Handler(SimpleHTTPRequestHandler):
             return str(lab.pyodide_dist(parts[1]).joinpath(*parts[2:]))
         if parts and parts[0] == "peers":  # peer libraries for the benchmark page (build_lab)
             return str(lab.lab_dir().joinpath("peers", *parts[1:]))
+        if parts and parts[0] == "models":  # model files (build_lab's build_models)
+            return str(lab.lab_dir().joinpath("models", *parts[1:]))
         if len(parts) == 2 and parts[0] == "wheels" and parts[1] == self.wheel.name:
             return str(self.wheel)
         return super().translate_path(path)
