@@ -942,6 +942,116 @@ add(
     dtype="float16",
     tags=["f16"],
 )
+
+# --- weight-only quantized linear (webaccel.quant): int8 / int4 codes, float32 scales -----------
+# The reference dequantizes exactly (float64 q * scale) and runs the float64 linear; the codes are
+# drawn directly (int4 over its whole range, -8 included) and the scales keep |w| ~ 1, so the
+# tolerance is the float32 accumulation's: atol 1e-5 * sqrt(K) for terms of magnitude up to ~5.
+
+
+def q_acc(k: int) -> tuple[float, float]:
+    return 1e-5, 1e-5 * math.sqrt(max(k, 1))
+
+
+def pack_int4(codes: np.ndarray) -> np.ndarray:
+    """int4 codes (any shape, values in [-8, 7]) -> packed bytes, low nibble first."""
+    nib = (codes.reshape(-1).astype(np.int64) & 0xF).astype(np.uint8)
+    if nib.size % 2:
+        nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+    return nib[0::2] | (nib[1::2] << 4)
+
+
+def unpack_int4(packed: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    p = np.asarray(packed).astype(np.int64)
+    nib = np.stack([p & 0xF, p >> 4], axis=-1).reshape(-1)[: math.prod(shape)]
+    return ((nib ^ 8) - 8).reshape(shape)
+
+
+def r_dequant(q: np.ndarray, s: np.ndarray, group: int) -> np.ndarray:
+    s2 = s.reshape(q.shape[0], -1)
+    return q * np.repeat(s2, group, axis=1)[:, : q.shape[1]]
+
+
+def _qweight(q: Any, s: Any, group: int | None, shape: tuple[int, int] | None = None) -> Any:
+    """A QuantizedWeight over case tensors; int4 codes arrive as their packed uint8 bytes."""
+    from webaccel.quant import QuantizedWeight
+
+    if shape is not None:
+        q = wa.from_buffer(q.to_bytes(), shape, "int4", device=q.device)
+    return QuantizedWeight(q, s, group)
+
+
+def _add_linear_q(
+    id: str, x_shape: tuple[int, ...], out: int, bits: int, group: int | None, bias: bool = True
+) -> None:
+    k = x_shape[-1]
+    g = group or k
+    ng = -(-k // g)
+    x = randn(id + "x", *x_shape)
+    if bits == 8:
+        q = np.asarray(rng(id + "q").integers(-127, 128, (out, k)), np.int8)
+        s = uniform(id + "s", 0.5, 1.5, out, dtype=np.float32) / 127
+        if group is not None:
+            s = uniform(id + "s", 0.5, 1.5, out, ng) / 127
+        codes, shape = q, None
+    else:
+        q = np.asarray(rng(id + "q").integers(-8, 8, (out, k)), np.int8)
+        s = uniform(id + "s", 0.05, 0.2, out, ng)
+        codes, shape = pack_int4(q), (out, k)
+    b = randn(id + "b", out)
+    ref_q = q.astype(np.int64)
+
+    def fn(x: Any, c: Any, s: Any, *b: Any) -> Any:
+        return wa.linear(x, _qweight(c, s, group, shape), *b)
+
+    def ref(x: Any, c: Any, s: Any, *b: Any) -> Any:
+        y = x @ r_dequant(ref_q, s, g).T
+        return y + b[0] if b else y
+
+    inputs = [x, codes, s] + ([b] if bias else [])
+    add(id, fn, inputs, ref, q_acc(k), ["linear"], tags=["quant"])
+
+
+_add_linear_q("linear_q-int8-channel-3x5", (3, 5, 37), 11, 8, None)
+_add_linear_q("linear_q-int8-matvec-out1", (1, 24), 1, 8, None, bias=False)
+_add_linear_q("linear_q-int8-1d", (40,), 6, 8, None)
+_add_linear_q("linear_q-int8-vec", (9, 48), 13, 8, None)  # the word-at-a-time loops
+_add_linear_q("linear_q-int8-group16", (4, 48), 7, 8, 16)
+_add_linear_q("linear_q-int4-g32", (2, 64), 9, 4, 32)
+_add_linear_q("linear_q-int4-g32-vec", (10, 96), 12, 4, 32, bias=False)
+_add_linear_q("linear_q-int4-partial-group", (4, 40), 5, 4, 16)  # groups of 16, 16, 8
+_add_linear_q("linear_q-int4-odd", (3, 7), 3, 4, 32)  # 21 codes: rows cross bytes
+_add_linear_q("linear_q-int4-empty-batch", (0, 32), 4, 4, 32)
+_QD8 = np.asarray(rng("qd8").integers(-127, 128, (5, 9)), np.int8)
+_QD4 = np.asarray(rng("qd4").integers(-8, 8, (3, 40)), np.int8)
+add(
+    "dequantize-int8",
+    lambda q, s: _qweight(q, s, None).dequantize(),
+    [_QD8, uniform("qd8s", 0.001, 0.01, 5)],
+    lambda q, s: q * s[:, None],
+    ELEMENTWISE,
+    ["linear"],
+    tags=["quant"],
+)
+add(
+    "dequantize-int4-partial-group",
+    lambda q, s: _qweight(q, s, 32, (3, 40)).dequantize(),
+    [pack_int4(_QD4), uniform("qd4s", 0.05, 0.2, 3, 2)],
+    lambda q, s: r_dequant(_QD4.astype(np.int64), s, 32),
+    ELEMENTWISE,
+    ["linear"],
+    tags=["quant"],
+)
+add(
+    "linear-dequantized-gelu",  # passes turn this into one linear_q step with the activation
+    lambda x, q, s, b: wa.gelu(wa.linear(x, _qweight(q, s, None).dequantize(), b)),
+    [randn("ldx", 6, 32), _QD8[:, :8].repeat(4, axis=1), uniform("lds", 0.01, 0.02, 5), _BIAS],
+    lambda x, q, s, b: r_gelu(x @ (q * s[:, None]).T + b),
+    q_acc(32),
+    ["linear", "gelu"],
+    tags=["quant"],
+)
+
 _GA, _GB, _GC = randn("ga", 4, 6), randn("gb", 6, 5), randn("gc", 4, 5)
 add("gemm", wa.gemm, [_GA, _GB, _GC], lambda a, b, c: a @ b + c, acc(6), ["gemm"])
 add(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import asyncio
 import gc
 
 import numpy as np
@@ -122,3 +124,18 @@ def test_run_storages_return_to_baseline():
         f.run(data, out=out)
     gc.collect()
     assert dev.live_bytes == base
+
+
+def test_run_async_refuses_bytes_that_fit_two_traced_shapes():
+    """(2, 8) and (4, 4) float32 are both 64 bytes: bytes alone cannot choose the trace."""
+    f = wa.capture(lambda x: x.sum(-1))
+    f(wa.zeros((2, 8)))
+    f(wa.zeros((4, 4)))
+    with pytest.raises(ValueError, match="fit 2 traced signatures"):
+        asyncio.run(f.run_async(array.array("f", [1.0] * 16)))
+    got = asyncio.run(f.run_async(wa.ones((4, 4))))  # a Tensor's shape chooses
+    assert array.array("f", bytes(got)).tolist() == [4.0] * 4
+    g = wa.capture(lambda x: x * 2)
+    g(wa.zeros((2, 8)))
+    got = asyncio.run(g.run_async(array.array("f", [1.0] * 16)))  # one fit: no ambiguity
+    assert array.array("f", bytes(got)).tolist() == [2.0] * 16

@@ -209,25 +209,40 @@ class Captured:
         sizes = []
         for k, x in enumerate(inputs):
             if isinstance(x, Tensor):
-                sizes.append((x.nbytes, x.dtype))
+                sizes.append((x.nbytes, x.dtype, tuple(x.shape)))
                 continue
             try:
-                sizes.append((memoryview(x).nbytes, None))
+                sizes.append((memoryview(x).nbytes, None, None))
             except TypeError:
                 raise TypeError(
                     f"run_async: input {k} is a {type(x).__name__}; give a bytes-like object "
                     "or a Tensor"
                 ) from None
-        for trace in self.traces.values():
-            if len(trace.args) == len(sizes) and all(
-                n == dtype.nbytes(numel) and (want is None or want == dtype)
-                for (n, want), (_, numel, dtype, _, _) in zip(sizes, trace.args, strict=True)
-            ):
-                return trace
+        fits = [
+            trace
+            for trace in self.traces.values()
+            if len(trace.args) == len(sizes)
+            and all(
+                n == dtype.nbytes(numel)
+                and (want is None or want == dtype)
+                and (shape is None or shape == tuple(traced))
+                for (n, want, shape), (_, numel, dtype, traced, _) in zip(
+                    sizes, trace.args, strict=True
+                )
+            )
+        ]
+        given = ", ".join(f"{n} bytes" for n, _, _ in sizes)
+        if len(fits) == 1:
+            return fits[0]
+        if fits:  # bytes do not say which shape they are: (2, 8) and (4, 4) both fit 64 bytes
+            raise ValueError(
+                f"{self._name}.run_async: inputs of ({given}) fit {len(fits)} traced signatures: "
+                + "; ".join("(" + ", ".join(_describe(a) for a in t.args) + ")" for t in fits)
+                + "; pass Tensors (their shapes choose), or capture each shape separately"
+            )
         expected = "; ".join(
             "(" + ", ".join(_describe(a) for a in t.args) + ")" for t in self.traces.values()
         )
-        given = ", ".join(f"{n} bytes" for n, _ in sizes)
         raise ValueError(
             f"{self._name}.run_async: inputs of ({given}) match no traced signature; "
             f"expected {expected}"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ops
+from .quant import QuantizedWeight, linear_q
 from .tensor import Tensor, _as_tensor, apply, binary, full
 
 _NONE = ()  # shape of the "absent" optional input (bias, weight): a 0-d placeholder
@@ -53,8 +54,14 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return a.matmul(b)
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x @ weight.T + bias`` (ONNX Gemm with transB=1), weight shaped (out, in)."""
+def linear(x: Tensor, weight: Tensor | QuantizedWeight, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` (ONNX Gemm with transB=1), weight shaped (out, in).
+
+    A ``quant.QuantizedWeight`` (``webaccel.quant.quantize(w, "int8" | "int4")``) runs the
+    ``linear_q`` op instead: dequantized inside the kernel, the float weight never stored.
+    """
+    if isinstance(weight, QuantizedWeight):
+        return linear_q(x, weight, bias)
     return apply("linear", x, weight, _opt(bias, x))
 
 

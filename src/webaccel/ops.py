@@ -208,6 +208,61 @@ def _linear(
     return (*x[:-1], w[0]), result_type("linear", *dtypes)
 
 
+def check_quantized(op: str, q: Shape, qd: DType, scale: Shape, sd: DType, group: Any) -> None:
+    """The weight-only quantization rule shared by ``dequantize`` and ``linear_q``.
+
+    q: int8 or int4 (packed, low nibble first) of shape (out, in); scale: float32 of shape
+    (out, ceil(in / group)), one scale per *group* consecutive elements of a row (the last
+    group of a row may be partial); dequantized w[o, i] = q[o, i] * scale[o, i // group].
+    """
+    if qd.name not in ("int8", "int4"):
+        raise DTypeError(f"{op}: quantized weight must be int8 or int4, got {qd.name}")
+    if sd.name != "float32":
+        raise DTypeError(f"{op}: scale must be float32, got {sd.name}")
+    if not isinstance(group, int) or isinstance(group, bool) or group < 1:
+        raise ValueError(f"{op}: group must be a positive int (elements per scale), not {group!r}")
+    if len(q) != 2:
+        raise ShapeError(f"{op}: quantized weight must be 2-D (out, in), got shape {q}")
+    want = (q[0], -(-q[1] // group))
+    if scale != want:
+        raise ShapeError(
+            f"{op}: scale shape {scale} does not fit weight {q} with group={group}: "
+            f"need {want} (out, ceil(in / group))"
+        )
+
+
+def _dequantize(
+    shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, group: int, **_: Any
+) -> tuple[Shape, DType]:
+    check_quantized("dequantize", shapes[0], dtypes[0], shapes[1], dtypes[1], group)
+    return shapes[0], float32
+
+
+def _linear_q(
+    shapes: tuple[Shape, ...],
+    dtypes: tuple[DType, ...],
+    *,
+    group: int,
+    activation: str | None = None,
+    **_: Any,
+) -> tuple[Shape, DType]:
+    x, q, scale, bias = shapes
+    check_quantized("linear_q", q, dtypes[1], scale, dtypes[2], group)
+    if activation not in LINEAR_ACTIVATIONS:
+        raise ValueError(f"linear_q: activation {activation!r} is not one of {LINEAR_ACTIVATIONS}")
+    for name, d in (("input", dtypes[0]), ("bias", dtypes[3])):
+        if d.kind != "f":
+            raise DTypeError(f"linear_q: {name} must be float, got {d.name}")
+    if not x or x[-1] != q[1]:
+        raise ShapeError(
+            f"linear_q: input {x} and quantized weight {q} do not fit: weight must be "
+            f"(out, in) with in == input's last axis"
+        )
+    if bias not in ((), (q[0],)):
+        raise ShapeError(f"linear_q: bias shape {bias} must be ({q[0]},)")
+    return (*x[:-1], q[0]), float32
+
+
 def conv_out_size(
     size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int
 ) -> int:
@@ -358,6 +413,22 @@ _register("contiguous", 1, "movement", "any", _copy, "materialize a view densely
 _register("matmul", 2, "matmul", "numeric", _matmul)
 _register(
     "linear", 3, "matmul", "float", _linear, "act(x @ weight.T + bias) (gemm; activation attr)"
+)
+_register(
+    "dequantize",
+    2,
+    "quant",
+    "any",
+    _dequantize,
+    "q (int8/int4, (out, in)) * scale (float32, (out, ceil(in / group))) -> float32",
+)
+_register(
+    "linear_q",
+    4,
+    "matmul",
+    "any",
+    _linear_q,
+    "act(x @ dequantize(q, scale).T + bias) without materializing the float weight",
 )
 _register("conv", 3, "conv", "float", _conv, "conv1d/conv2d; weight OIHW; bias () for none")
 _register("max_pool2d", 1, "pool", "float", _pool)

@@ -12,6 +12,8 @@ dtypes); only what happens between them changes:
 2. **Linear**: ``matmul(x, W)`` with a 2-D ``W`` (+ a bias over the last axis) (+ relu, gelu,
    sigmoid or tanh) becomes one ``linear`` step reading ``W`` through a transposed view (views
    are free) with an ``activation`` attribute; so does ``linear(...)`` (+ bias) (+ activation).
+   Quantized weights: ``linear(x, dequantize(q, scale), b)`` becomes one ``linear_q`` step
+   (the float weight is never stored), and ``linear_q`` takes a bias/activation like ``linear``.
 3. **Views of inputs**: a ``contiguous`` copy of a program input's view is dropped when every
    consumer is an op that reads strided views on every backend (elementwise, reductions,
    matmul/linear, softmax, layer_norm) and the consumer's view composes with it.
@@ -36,6 +38,8 @@ from .view import View
 
 Ref = tuple[int, View, DType]  # a step source: (slot, view, dtype)
 
+# Steps the linear pattern extends with a bias and an activation (linear_q: quantized weight).
+_LINEARS = ("matmul", "linear", "linear_q")
 # Step op -> the ``activation`` attribute of ``linear`` (gelu's tanh form is "gelu_tanh").
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")
 # Ops whose lowerings on every backend read any strided view of an input.
@@ -589,7 +593,7 @@ def _linear(g: _Graph, i: int) -> bool:
     act = _activation(root)
     cur, inner = i, {i}
     if act is not None:
-        found = g.dense(root.srcs[0], ("add", "matmul", "linear"))
+        found = g.dense(root.srcs[0], ("add", *_LINEARS))
         if found is None or found[1].shape != shape:
             return False
         cur = found[0]
@@ -599,15 +603,16 @@ def _linear(g: _Graph, i: int) -> bool:
     options: list[tuple[int, Ref | None]] = []  # (the matmul/linear step, the bias read)
     if step.op == "add":
         for m_ref, b_ref in (step.srcs, step.srcs[::-1]):
-            m = g.dense(m_ref, ("matmul", "linear"))
+            m = g.dense(m_ref, _LINEARS)
             if m is not None and m[1].shape == shape:
                 options.append((m[0], b_ref))
-    elif step.op in ("matmul", "linear") and act is not None:
+    elif step.op in _LINEARS and act is not None:
         options.append((cur, None))
     for mi, b_ref in options:
         m = g.steps[mi]
         assert m is not None
-        if not _is_f32(m, *m.srcs) or m.attr("activation") is not None:
+        floats = m.srcs if m.op != "linear_q" else (m.srcs[0], *m.srcs[2:])  # not the codes
+        if not _is_f32(m, *floats) or m.attr("activation") is not None:
             continue
         n_out = shape[-1] if shape else 0
         bias: Ref | None = None
@@ -618,11 +623,11 @@ def _linear(g: _Graph, i: int) -> bool:
                 continue
             slot, view, dtype = b_ref
             bias = (slot, View(view.shape[-1:], view.strides[-1:], view.offset), dtype)
-        if m.op == "linear":
-            x, w, placeholder = m.srcs
+        if m.op in ("linear", "linear_q"):
+            *head, placeholder = m.srcs  # linear_q: x, q, scale, bias
             if bias is not None and placeholder[1].shape != ():
                 continue  # already has a bias
-            srcs = (x, w, bias if bias is not None else placeholder)
+            srcs = (*head, bias if bias is not None else placeholder)
             attrs = dict(m.attrs)
         else:
             x, b = m.srcs
@@ -634,11 +639,29 @@ def _linear(g: _Graph, i: int) -> bool:
             attrs = dict(m.attrs)
         if act is not None:
             attrs["activation"] = act
-        new = Step("linear", tuple(sorted(attrs.items())), srcs, shape, root.dtype)
+        op = "linear_q" if m.op == "linear_q" else "linear"
+        new = Step(op, tuple(sorted(attrs.items())), srcs, shape, root.dtype)
         extra = [root.op] if act is not None else []
         if g.replace(i, new, inner | {cur, mi}, extra):
             return True
     return False
+
+
+def _dequant_linear(g: _Graph, i: int) -> bool:
+    """``linear(x, dequantize(q, scale), b)`` (any activation) -> ``linear_q(x, q, scale, b)``:
+    the dequantized weight is then never stored."""
+    root = g.steps[i]
+    assert root is not None
+    if root.op != "linear":
+        return False
+    x, w, bias = root.srcs
+    found = g.dense(w, "dequantize")
+    if found is None:
+        return False
+    di, dq = found
+    attrs = tuple(sorted({**dict(root.attrs), "group": dq.attr("group")}.items()))
+    new = Step("linear_q", attrs, (x, *dq.srcs, bias), root.shape, root.dtype)
+    return g.replace(i, new, {di})
 
 
 # --- pattern 3: contiguous copies of input views -----------------------------------------------
@@ -709,6 +732,7 @@ PASSES: tuple[tuple[str, Callable[[_Graph, int], bool]], ...] = (
     ("softmax", _softmax),
     ("layer_norm", _layer_norm),
     ("linear", _linear),
+    ("linear_q", _dequant_linear),
 )
 
 

@@ -322,7 +322,23 @@ def execute(step: Step, args: list[Any]) -> Any:
         return np.concatenate(args, axis=a["axis"])
     if op == "gather":
         return _gather(args[0], args[1], a["axis"])
+    if op == "dequantize":
+        return dequantize_array(args[0], args[1], a["group"])
+    if op == "linear_q":  # the reference: dequantize, then the float linear (same attrs)
+        x, q, scale, bias = args
+        return execute(
+            step._replace(op="linear"), [x, dequantize_array(q, scale, a["group"]), bias]
+        )
     raise NotImplementedError(f"cpu backend has no kernel for {op!r}")
+
+
+def dequantize_array(q: Any, scale: Any, group: int) -> Any:
+    """Weight-only dequantization (``ops.OPS["dequantize"]``): q (out, in) ints, scale
+    (out, ceil(in / group)) -> float32 ``q[o, i] * scale[o, i // group]``."""
+    s = np.asarray(scale, np.float32)
+    if s.shape[1] != 1:
+        s = np.repeat(s, group, axis=1)[:, : q.shape[1]]
+    return q.astype(np.float32) * s
 
 
 # --- the device --------------------------------------------------------------------------------

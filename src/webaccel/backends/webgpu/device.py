@@ -19,7 +19,7 @@ from ...devices import Device, Storage, forget_device, register_device
 from ...dtypes import DType
 from ...graph import Program, Step
 from ...view import View
-from . import kernels
+from . import kernels, qkernels
 from .runtime import GPUContext
 from .views import StridedView
 
@@ -66,7 +66,9 @@ class WebGPUDevice(Device):
 
     def supports(self, step: Step) -> bool:
         """Every op of the table, on float32/float16/int32 data (int8/uint8/int4 are weight
-        storage here: their dequantizing kernels come with the model work)."""
+        storage here, read only by the dequantizing ops ``linear_q`` and ``dequantize``)."""
+        if step.op in QUANT_LOWERINGS:
+            return _quant_supported(step)
         return (
             all(d.name in _GPU_DTYPES for _, _, d in step.srcs) and step.dtype.name in _GPU_DTYPES
         )
@@ -158,6 +160,8 @@ def _fused_launch(program: Program, item: fusion.Fused) -> Launch:
 
 
 def _step_launch(program: Program, index: int, step: Step) -> Launch:
+    if step.op in QUANT_LOWERINGS:
+        return _quant_launch(step)
     lower = LOWERINGS.get(step.op)
     if lower is None:
         raise NotImplementedError(f"the webgpu backend has no kernel for {step.op!r}")
@@ -295,6 +299,53 @@ LOWERINGS: dict[str, Callable[[Any, Step, list[StridedView]], StridedView]] = {
     "avg_pool2d": _pool("avg"),
     "concat": lambda batch, step, v: kernels.concat(batch, v, step.attr("axis")),
     "gather": lambda batch, step, v: kernels.gather(batch, v[0], v[1], step.attr("axis")),
+}
+
+
+# --- weight-only quantized ops: int8/int4 codes read packed by the kernels (qkernels.py) -------
+
+
+def _packed(handle: Any, view: View, dtype: DType) -> qkernels.PackedView:
+    return qkernels.PackedView(handle, view.shape, view.strides, view.offset, dtype.bits)
+
+
+def _quant_supported(step: Step) -> bool:
+    """Codes int8/int4, everything else float32/float16 (the op table checks the rest)."""
+    dtypes = [d.name for _, _, d in step.srcs]
+    codes = 0 if step.op == "dequantize" else 1
+    return (
+        dtypes[codes] in ("int8", "int4")
+        and all(d in _GPU_DTYPES and d != "int32" for i, d in enumerate(dtypes) if i != codes)
+        and step.dtype.name == "float32"
+    )
+
+
+def _quant_launch(step: Step) -> Launch:
+    lower = QUANT_LOWERINGS[step.op]
+
+    def launch(batch: Any, buffers: list[Any]) -> StridedView:
+        views: list[Any] = []
+        for slot, view, dtype in step.srcs:
+            if dtype.name in ("int8", "int4"):
+                views.append(_packed(buffers[slot], view, dtype))
+            else:
+                views.append(_as_f32(batch, strided(buffers[slot], view, dtype)))
+        return _fit(lower(batch, step, views), step.shape)
+
+    return launch
+
+
+QUANT_LOWERINGS: dict[str, Callable[[Any, Step, list[Any]], StridedView]] = {
+    "linear_q": lambda batch, step, v: qkernels.linear_q(
+        batch,
+        v[0],
+        v[1],
+        v[2],
+        step.attr("group"),
+        bias=_optional(v[3]),
+        activation=step.attr("activation"),
+    ),
+    "dequantize": lambda batch, step, v: qkernels.dequantize(batch, v[0], v[1], step.attr("group")),
 }
 
 

@@ -384,6 +384,7 @@ BINARY_DIRECT = {
     "minimum": "min",
 }
 REDUCE = {"sum": "reduceSum", "mean": "reduceMean", "max": "reduceMax", "min": "reduceMin"}
+QUANT = ("dequantize", "linear_q")  # ops whose int4 storage sources stay int4 (codes())
 
 
 class Lowering:
@@ -397,14 +398,22 @@ class Lowering:
         self.program = program
         self.n = program.n_inputs
         self.input_dtypes = list(input_dtypes)
-        self.inputs: dict[int, Val] = {}  # slot -> the flat graph input (natural form)
+        self.inputs: dict[int, Val] = {}  # slot -> the flat graph input, as stored
+        self.natural: dict[int, Val] = {}  # slot -> that input in its natural form (int4: int32)
         self.values: list[Val | None] = [None] * len(program.steps)
 
     # -- operands ------------------------------------------------------------------------------
-    def flat_input(self, slot: int) -> Val:
+    def raw_input(self, slot: int) -> Val:
+        """The graph input of storage *slot* in its stored data type (int4 stays int4)."""
         if slot not in self.inputs:
             numel, dtype = self.program.inputs[slot]
-            raw = self.e.input(f"i{slot}", dtype.webnn, (numel,))
+            self.inputs[slot] = self.e.input(f"i{slot}", dtype.webnn, (numel,))
+        return self.inputs[slot]
+
+    def flat_input(self, slot: int) -> Val:
+        if slot not in self.natural:
+            dtype = self.program.inputs[slot][1]
+            raw = self.raw_input(slot)
             if dtype.name == "int4":
                 scale = self.e.constant("float32", (1,), [1.0])
                 zero = self.e.constant("int4", (1,), b"\x00")
@@ -416,8 +425,8 @@ class Lowering:
                     [raw, scale, zero],
                 )
                 raw = self.e.cast(f, "int32")  # an op result: its edges are tracked
-            self.inputs[slot] = raw
-        return self.inputs[slot]
+            self.natural[slot] = raw
+        return self.natural[slot]
 
     def src(self, ref: tuple[int, View, DType]) -> Val:
         slot, view, dtype = ref
@@ -454,7 +463,7 @@ class Lowering:
                 if ref[0] < self.n and ref[2] != self.program.inputs[ref[0]][1]:
                     raise Unsupported("a bitcast view of a storage")
             return Val(None, natural(step.dtype), tuple(step.shape))
-        srcs = [self.src(r) for r in step.srcs]
+        srcs = [self.src(r) for r in step.srcs] if step.op not in QUANT else self.codes(step)
         fn = getattr(self, "op_" + step.op, None)
         if fn is None:
             raise Unsupported(f"the webnn backend has no lowering for {step.op!r}")
@@ -629,6 +638,49 @@ class Lowering:
             return y
         op, attrs = ("gelu", (("approximate", act[5:] or "none"),)) if "gelu" in act else (act, ())
         return self._unary(Step(op, attrs, (), y.shape, step.dtype), [y])
+
+    # -- weight-only quantization -------------------------------------------------------------
+    def codes(self, step: Step) -> list[Val]:
+        """The sources of a quantized op, int4 codes of a storage read as stored (int4, not
+        the int32 of their natural form) so ``dequantizeLinear`` takes them directly."""
+        out = []
+        for ref in step.srcs:
+            slot, view, dtype = ref
+            if dtype.name == "int4" and slot < self.n and self.program.inputs[slot][1] == dtype:
+                out.append(read_view(self.e, self.raw_input(slot), view))
+            else:
+                out.append(self.src(ref))
+        return out
+
+    def _dequantize(self, q: Val, scale: Val, group: int) -> Val:
+        """``dequantizeLinear(q, scale, 0)`` with block-wise scales: (out, in / group) when
+        the groups are whole, else the scales repeated to one per element (a partial last
+        group is no block)."""
+        e = self.e
+        out, k = q.shape
+        scale = self.c(scale, "float32")
+        ng = scale.shape[1]
+        if ng * group != k and ng > 1:
+            s3 = e.expand(e.reshape(scale, (out, ng, 1)), (out, ng, group))
+            scale = e.slice(e.reshape(s3, (out, ng * group)), [0, 0], [out, k], [1, 1])
+        if q.dtype == "int4":
+            zero = e.constant("int4", scale.shape, bytes(-(-math.prod(scale.shape) // 2)))
+        else:
+            zero = e.constant(q.dtype, scale.shape, [0] * math.prod(scale.shape))
+        return e.call(
+            "dequantizeLinear",
+            "float32",
+            q.shape,
+            {"input": q, "scale": scale, "zeroPoint": zero},
+            [q, scale, zero],
+        )
+
+    def op_dequantize(self, step: Step, srcs: list[Val]) -> Val:
+        return self._dequantize(srcs[0], srcs[1], step.attr("group"))
+
+    def op_linear_q(self, step: Step, srcs: list[Val]) -> Val:
+        x, q, scale, bias = srcs
+        return self.op_linear(step, [x, self._dequantize(q, scale, step.attr("group")), bias])
 
     # -- conv / pool ---------------------------------------------------------------------------
     def op_conv(self, step: Step, srcs: list[Val]) -> Val:

@@ -1,0 +1,297 @@
+"""Weight-only quantized kernels (int8 / int4 codes with float32 scales) for the webgpu device.
+
+The codes stay in their packed storage: a ``PackedView`` is a strided view counted in codes
+(int8: one byte each, int4: two per byte, low nibble first) over a buffer the shaders read as
+``array<u32>``. Public API::
+
+    linear_q(batch, x, q, scale, group, bias=None, activation=None, config=None) -> StridedView
+        act(x @ (q * scale[:, k // group]).T + bias); x (..., K) f32, q (N, K) codes, scale
+        (N, ceil(K / group)) f32. One dispatch, dequantizing inside the K loop
+        (``wgsl/matmul_q.wgsl``): the float weight is never stored.
+    dequantize(batch, q, scale, group) -> StridedView          # (N, K) f32, one dispatch
+
+Sources are cached by their specialization keys as in ``codegen``; shapes, strides and
+offsets travel in the uniform words.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from . import codegen
+from .kernels import _new, _run, copy
+from .views import StridedView, dispatch_1d, numel
+
+# name: (workgroup x, workgroup y, TM rows, TN columns) per thread, as the direct matmul
+LINEAR_Q_CONFIGS = {
+    "q_64x1_1x4": (64, 1, 1, 4),  # matrix-vector shapes (M < 8)
+    "q_8x8_4x4": (8, 8, 4, 4),
+    "q_8x8_8x4": (8, 8, 8, 4),
+    "q_8x8_4x8": (8, 8, 4, 8),
+    "q_8x8_8x8": (8, 8, 8, 8),
+}
+MATVEC_CONFIG = "q_64x1_1x4"
+SOFTWARE_CONFIG = "q_8x8_8x8"  # SwiftShader: the most rows/columns per thread measured best
+HARDWARE_CONFIG = "q_8x8_4x4"
+LINEAR_Q_MODES = ("vec_x4", "vec_x1", "scalar")
+LINEAR_Q_WORDS = 24
+CHUNK = 8  # codes per step of the vector loop (one int4 word, two int8 words)
+
+_BITS = {  # bits: (TOP, WORD_SHIFT, LANE_MASK) of the qv() extraction in the shaders
+    8: (24, 2, 3),
+    4: (28, 3, 7),
+}
+
+
+@dataclass(frozen=True)
+class PackedView:
+    """Codes of *bits* (8 or 4) in *buffer*: element [i, j] is code ``offset + i * strides[0]
+    + j * strides[1]`` of the buffer."""
+
+    buffer: Any
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    offset: int
+    bits: int
+
+    def __post_init__(self) -> None:
+        if self.bits not in _BITS:
+            raise ValueError(f"packed codes of {self.bits} bits: expected 8 or 4")
+        if len(self.shape) != 2 or len(self.strides) != 2:
+            raise ValueError(f"packed codes must be a 2-D view, got shape {self.shape}")
+
+
+def _vec_ok(q: PackedView, k: int, group: int) -> bool:
+    """The word-at-a-time loop: codes of a row contiguous, rows and offset word-aligned to a
+    chunk of 8, whole chunks in K and in every group (8 codes share one scale)."""
+    align = 8 if q.bits == 4 else 4  # the chunk's first code starts a word (two for int8)
+    return (
+        q.strides[1] == 1
+        and k % CHUNK == 0
+        and group % CHUNK == 0
+        and q.offset % align == 0
+        and (q.strides[0] % align == 0 or q.shape[0] == 1)
+    )
+
+
+def _x4_ok(x: StridedView) -> bool:
+    sm, sk = x.strides
+    return sk == 1 and x.offset % 4 == 0 and (sm % 4 == 0 or x.shape[0] == 1)
+
+
+def linear_q_mode(x: StridedView, q: PackedView, group: int) -> str:
+    """Which loop ``linear_q`` runs for these operands (see ``LINEAR_Q_MODES``)."""
+    if not _vec_ok(q, x.shape[-1], group):
+        return "scalar"
+    return "vec_x4" if _x4_ok(x) else "vec_x1"
+
+
+def default_config(ctx: Any, m: int) -> str:
+    """The config ``linear_q`` uses when none is given, by adapter kind and rows (as
+    ``kernels.default_matmul_config``)."""
+    if m < 8:
+        return MATVEC_CONFIG
+    return SOFTWARE_CONFIG if getattr(ctx, "software", False) else HARDWARE_CONFIG
+
+
+@functools.cache
+def linear_q_source(
+    config: tuple[int, int, int, int],
+    mode: str,
+    bits: int,
+    has_bias: bool,
+    activation: str | None,
+) -> str:
+    if mode not in LINEAR_Q_MODES:
+        raise ValueError(f"unknown linear_q mode {mode!r}; expected one of {LINEAR_Q_MODES}")
+    tx, ty, tm, tn = config
+    x_elem = "vec4<f32>" if mode == "vec_x4" else "f32"
+    bindings = [
+        codegen.storage(0, "A", x_elem),
+        codegen.storage(1, "Q", "u32"),
+        codegen.storage(2, "S", "f32"),
+    ]
+    nb = 3
+    if has_bias:
+        bindings.append(codegen.storage(3, "bias", "f32"))
+        nb = 4
+    bindings.append(codegen.storage(nb, "C", "f32", write=True))
+    acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
+    rows = [f"  let ra{i} = a_base + i32(min(m0 + {i}u, M - 1u)) * a_sm;" for i in range(tm)]
+    for j in range(tn):
+        rows.append(f"  let nn{j} = i32(min(n0 + {j}u, N - 1u));")
+        rows.append(f"  let qb{j} = q_base + nn{j} * q_sn;")
+        rows.append(f"  let sb{j} = s_base + nn{j} * s_sn;")
+    if mode == "scalar":
+        loop = _scalar_loop(tm, tn)
+    else:
+        loop = _vec_loop(tm, tn, bits, mode == "vec_x4")
+    top, word_shift, lane_mask = _BITS[bits]
+    epi = codegen._epilogue(tm, tn, has_bias, activation, "m0", "n0")
+    return codegen.template("matmul_q.wgsl").substitute(
+        COMMON=codegen.common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else "",
+        BINDINGS="\n".join(bindings),
+        PARAMS=codegen.params_block(nb + 1, LINEAR_Q_WORDS),
+        TOP=top,
+        BITS=bits,
+        WORD_SHIFT=word_shift,
+        LANE_MASK=lane_mask,
+        TX=tx,
+        TY=ty,
+        TM=tm,
+        TN=tn,
+        ACC_DECL="\n".join(acc),
+        ROWS="\n".join(rows),
+        LOOP="\n".join(loop),
+        EPILOGUE="\n".join(epi),
+    )
+
+
+def _scalar_loop(tm: int, tn: int) -> list[str]:
+    """One code per step: any strides, any K, any group."""
+    body = ["    let sg = i32(k / G) * s_sg;"]
+    for j in range(tn):
+        body.append(f"    let w{j} = qv(qb{j} + i32(k) * q_sk) * S[u32(sb{j} + sg)];")
+    body += [f"    let a{i} = A[u32(ra{i} + i32(k) * a_sk)];" for i in range(tm)]
+    for i in range(tm):
+        for q in range(tn // 4):
+            ws = ", ".join(f"w{4 * q + c}" for c in range(4))
+            body.append(f"    acc{i}_{q} = fma(vec4<f32>(a{i}), vec4<f32>({ws}), acc{i}_{q});")
+    return ["  for (var k = 0u; k < K; k = k + 1u) {", *body, "  }"]
+
+
+def _vec_loop(tm: int, tn: int, bits: int, x4: bool) -> list[str]:
+    """8 codes per step: whole words unpacked with vector shifts, dot products with X, one
+    scale per column and step (the 8 codes share a group)."""
+    body = ["    let sg = i32(k / G) * s_sg;"]
+    for j in range(tn):
+        if bits == 4:  # one word: codes 0-3 and 4-7
+            body.append(f"    let wd{j} = vec4<i32>(bitcast<i32>(Q[u32(qb{j} + i32(k)) >> 3u]));")
+            body.append(f"    let wl{j} = vec4<f32>((wd{j} << LO) >> SH);")
+            body.append(f"    let wh{j} = vec4<f32>((wd{j} << HI) >> SH);")
+        else:  # two words of 4 codes
+            body.append(f"    let e{j} = u32(qb{j} + i32(k)) >> 2u;")
+            for half, word in (("wl", f"Q[e{j}]"), ("wh", f"Q[e{j} + 1u]")):
+                splat = f"vec4<i32>(bitcast<i32>({word}))"
+                body.append(f"    let {half}{j} = vec4<f32>(({splat} << LO) >> SH);")
+    for q in range(tn // 4):
+        ss = ", ".join(f"S[u32(sb{4 * q + c} + sg)]" for c in range(4))
+        body.append(f"    let s{q} = vec4<f32>({ss});")
+    for i in range(tm):
+        if x4:
+            body.append(f"    let ax{i} = u32(ra{i} + i32(k)) >> 2u;")
+            body.append(f"    let al{i} = A[ax{i}];")
+            body.append(f"    let ah{i} = A[ax{i} + 1u];")
+        else:
+            for half, base in (("al", 0), ("ah", 4)):
+                loads = [f"A[u32(ra{i} + i32(k + {base + c}u) * a_sk)]" for c in range(4)]
+                body.append(f"    let {half}{i} = vec4<f32>({', '.join(loads)});")
+        for q in range(tn // 4):
+            dots = ", ".join(
+                f"dot(al{i}, wl{4 * q + c}) + dot(ah{i}, wh{4 * q + c})" for c in range(4)
+            )
+            body.append(f"    acc{i}_{q} = fma(vec4<f32>({dots}), s{q}, acc{i}_{q});")
+    if bits == 4:
+        consts = [
+            "  let LO = vec4<u32>(28u, 24u, 20u, 16u);",
+            "  let HI = vec4<u32>(12u, 8u, 4u, 0u);",
+            "  let SH = vec4<u32>(28u);",
+        ]
+    else:
+        consts = ["  let LO = vec4<u32>(24u, 16u, 8u, 0u);", "  let SH = vec4<u32>(24u);"]
+    return [*consts, f"  for (var k = 0u; k < K; k = k + {CHUNK}u) {{", *body, "  }"]
+
+
+@functools.cache
+def dequantize_source(bits: int) -> str:
+    top, word_shift, lane_mask = _BITS[bits]
+    bindings = [
+        codegen.storage(0, "Q", "u32"),
+        codegen.storage(1, "S", "f32"),
+        codegen.storage(2, "out", "f32", write=True),
+    ]
+    return codegen.template("dequantize.wgsl").substitute(
+        BINDINGS="\n".join(bindings),
+        PARAMS=codegen.params_block(3, 12),
+        TOP=top,
+        BITS=bits,
+        WORD_SHIFT=word_shift,
+        LANE_MASK=lane_mask,
+        WG=codegen.WORKGROUP,
+    )
+
+
+def _rows_2d(batch: Any, x: StridedView) -> StridedView:
+    """*x* (..., K) as (M, K): a view when the leading dims merge, else a dense copy."""
+    k = x.shape[-1] if x.ndim else 1
+    m = numel(x.shape[:-1])
+    if x.ndim == 2:
+        return x
+    if x.ndim == 1:
+        return x.expand_dims(0)
+    try:
+        return x.reshape((m, k))
+    except ValueError:
+        tmp = copy(batch, x)
+        batch.release_after(tmp.buffer)
+        return tmp.reshape((m, k))
+
+
+def linear_q(
+    batch: Any,
+    x: StridedView,
+    q: PackedView,
+    scale: StridedView,
+    group: int,
+    bias: StridedView | None = None,
+    activation: str | None = None,
+    config: str | None = None,
+) -> StridedView:
+    """``act(x @ dequantize(q, scale).T + bias)`` in one dispatch (see the module docstring)."""
+    n, k = q.shape
+    if x.shape[-1:] != (k,):
+        raise ValueError(f"linear_q: x {x.shape} does not fit codes {q.shape}")
+    if scale.shape != (n, -(-k // group)):
+        raise ValueError(f"linear_q: scale {scale.shape} does not fit codes {q.shape}, {group=}")
+    if activation not in codegen.ACTIVATIONS:
+        raise ValueError(f"linear_q: unknown activation {activation!r}")
+    oshape = (*x.shape[:-1], n)
+    out = _new(batch, oshape, "float32")
+    if numel(oshape) == 0:
+        return out
+    x2 = _rows_2d(batch, x)
+    m = x2.shape[0]
+    name = config or default_config(batch.ctx, m)
+    tx, ty, tm, tn = LINEAR_Q_CONFIGS[name]
+    mode = linear_q_mode(x2, q, group)
+    source = linear_q_source((tx, ty, tm, tn), mode, q.bits, bias is not None, activation)
+    bias_words = [0] * 4
+    if bias is not None:
+        b = bias.broadcast_to((m, n))
+        bias_words = [b.offset, b.strides[0], b.strides[1], 0]
+    words = [m, n, k, max(group, 1), x2.offset, x2.strides[0], x2.strides[1], 0]
+    words += [q.offset, q.strides[0], q.strides[1], 0, 0, n, 1, 0, *bias_words]
+    words += [scale.offset, scale.strides[0], scale.strides[1], 0]
+    buffers = [x2.buffer, q.buffer, scale.buffer]
+    if bias is not None:
+        buffers.append(bias.buffer)
+    buffers.append(out.buffer)
+    groups = (-(-n // (tx * tn)), -(-m // (ty * tm)), 1)
+    _run(batch, source, buffers, words, LINEAR_Q_WORDS, groups)
+    return out
+
+
+def dequantize(batch: Any, q: PackedView, scale: StridedView, group: int) -> StridedView:
+    """The float32 weight ``q * scale[:, k // group]``, contiguous (N, K)."""
+    n, k = q.shape
+    out = _new(batch, (n, k), "float32")
+    total = n * k
+    if total == 0:
+        return out
+    grid = dispatch_1d(total, codegen.WORKGROUP)
+    words = [total, grid[0] * codegen.WORKGROUP, k, max(group, 1)]
+    words += [q.offset, q.strides[0], q.strides[1], 0, scale.offset, *scale.strides, 0]
+    _run(batch, dequantize_source(q.bits), [q.buffer, scale.buffer, out.buffer], words, 12, grid)
+    return out

@@ -1,0 +1,375 @@
+"""Weight-only quantization for linear layers: int8 per output channel, int4 per group.
+
+``quantize(weight, scheme)`` turns a float weight ``(out, in)`` into a ``QuantizedWeight``: the
+integer codes ``q`` and float32 ``scale`` tensors on a device. ``webaccel.linear(x, qw, bias)``
+then runs the ``linear_q`` op, whose kernels dequantize inside the matmul loop: the float
+weight is never stored. Schemes (both symmetric, no zero point):
+
+* ``"int8"``: one scale per output row (``group_size=None``, the default): ``scale[o] =
+  max|w[o, :]| / 127``, ``q = round(w / scale)`` in [-127, 127]; q int8 ``(out, in)``, scale
+  float32 ``(out,)``. An explicit ``group_size`` gives group-wise int8 instead.
+* ``"int4"``: one scale per *group_size* (default 32) consecutive elements of a row:
+  ``scale[o, g] = max|w[o, 32g : 32g + 32]| / 7``, q in [-7, 7]; q int4 ``(out, in)`` packed
+  two per byte, low nibble first (over the row-major elements: ``in / 2`` bytes per row when
+  ``in`` is even), scale float32 ``(out, ceil(in / 32))``.
+
+``in`` need not be a multiple of the group: the last group of each row is then partial (fewer
+elements, its own scale), and every backend handles it (WebNN by expanding the scales to one
+per element, as ``dequantizeLinear`` wants whole blocks).
+
+Rounding is half to even on the float64 quotient ``w / scale``, scales are rounded to float32
+once, so ``|w - q * scale| <= scale / 2`` for every element (up to the float32 rounding of the
+product); an all-zero group gets scale 0 and codes 0. Non-finite weights are refused.
+
+Bytes against the float32 weight: int8 ``1/4 + 1/in`` (0.2526 for 1536x384), int4 with groups
+of 32 ``1/8 + 1/32`` (0.156: float32 scales are a fifth of it).
+
+Where it runs (one op definition, ``ops.OPS["linear_q"]`` / ``["dequantize"]``): cpu
+dequantizes with NumPy then runs the float linear (the reference); webgpu runs
+``wgsl/matmul_q.wgsl``, which unpacks the codes word by word inside the matmul loop
+(``backends/webgpu/qkernels.py``); webnn feeds ``dequantizeLinear`` (int8/int4 input, float32
+block-wise scale) into ``gemm`` when ``opSupportLimits()`` allows it, else placement runs the
+op on webgpu (or cpu). ``linear(x, dequantize(q, s), b)`` written by hand becomes the same
+``linear_q`` step (``passes.py``), and ``linear_q`` takes a following bias and activation.
+
+``quantize`` runs on the host: with NumPy when it is importable (vectorized), else in pure
+Python (``array``/``struct``; Pyodide 314 has no NumPy), with bit-identical results. It takes a
+NumPy array, a webaccel float tensor (read back once), nested lists, or flat float32 data
+(``bytes``, ``array('f')``, a memoryview) with ``shape=``.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import struct
+from typing import Any
+
+from . import ops
+from .devices import Device, get_device
+from .dtypes import DType, float32, int4, int8
+from .tensor import Tensor, apply, from_buffer, full
+
+SCHEMES: dict[str, tuple[DType, int]] = {"int8": (int8, 127), "int4": (int4, 7)}
+DEFAULT_GROUP = {"int8": None, "int4": 32}  # None: one group per row (per output channel)
+
+
+class QuantizedWeight:
+    """A quantized ``(out, in)`` weight: ``q`` (int8 or packed int4) and float32 ``scale``.
+
+    ``scale`` is ``(out,)`` for one scale per row (``group_size == in``) or ``(out, groups)``
+    with ``groups = ceil(in / group_size)``. Pass it as the weight of ``webaccel.linear``.
+    """
+
+    __slots__ = ("group_size", "q", "scale")
+
+    def __init__(self, q: Tensor, scale: Tensor, group_size: int | None = None) -> None:
+        if not isinstance(q, Tensor) or not isinstance(scale, Tensor):
+            raise TypeError("QuantizedWeight(q, scale): q and scale must be webaccel tensors")
+        if q.ndim != 2:
+            raise ops.ShapeError(f"QuantizedWeight: q must be 2-D (out, in), got shape {q.shape}")
+        k = q.shape[1]
+        if scale.ndim == 1:
+            group = max(k, 1) if group_size is None else group_size
+            if -(-k // group) > 1:
+                raise ops.ShapeError(
+                    f"QuantizedWeight: a 1-D scale {scale.shape} holds one scale per row, but "
+                    f"group_size={group_size} splits rows of {k} into groups; give a 2-D scale"
+                )
+            scale2d = (scale.shape[0], 1)
+        elif scale.ndim == 2:
+            if group_size is None:
+                if scale.shape[1] != 1:
+                    raise ValueError(
+                        f"QuantizedWeight: scale {scale.shape} has several groups per row: "
+                        "give group_size"
+                    )
+                group = max(k, 1)
+            else:
+                group = group_size
+            scale2d = scale.shape
+        else:
+            raise ops.ShapeError(f"QuantizedWeight: scale must be 1-D or 2-D, got {scale.shape}")
+        ops.check_quantized("QuantizedWeight", q.shape, q.dtype, scale2d, scale.dtype, group)
+        if q.device is not scale.device:
+            raise ValueError(
+                f"QuantizedWeight: q lives on {q.device.name}, scale on {scale.device.name}"
+            )
+        self.q, self.scale, self.group_size = q, scale, group
+
+    # -- what it is ------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The original float weight's shape, ``(out, in)``."""
+        return self.q.shape  # type: ignore[return-value]
+
+    @property
+    def scheme(self) -> str:
+        return self.q.dtype.name
+
+    @property
+    def bits(self) -> int:
+        return self.q.dtype.bits
+
+    @property
+    def groups(self) -> int:
+        """Scales per row."""
+        return -(-self.shape[1] // self.group_size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the codes and the scales together."""
+        return self.q.nbytes + self.scale.nbytes
+
+    @property
+    def float_nbytes(self) -> int:
+        """Bytes the float32 weight takes (for ratios)."""
+        return 4 * self.shape[0] * self.shape[1]
+
+    @property
+    def device(self) -> Device:
+        return self.q.device
+
+    def scale_2d(self) -> Tensor:
+        """``scale`` as ``(out, groups)`` (a view, no copy): what the ops take."""
+        return self.scale if self.scale.ndim == 2 else self.scale.reshape(self.shape[0], 1)
+
+    def __repr__(self) -> str:
+        return (
+            f"QuantizedWeight(shape={self.shape}, scheme={self.scheme}, "
+            f"group_size={self.group_size}, nbytes={self.nbytes}, device={self.device.name})"
+        )
+
+    # -- using it --------------------------------------------------------------------------------
+    def dequantize(self) -> Tensor:
+        """The float32 weight ``q * scale`` (lazy, on the weight's device)."""
+        return apply("dequantize", self.q, self.scale_2d(), group=self.group_size)
+
+    def to(self, device: str | Device) -> QuantizedWeight:
+        """A copy on *device*."""
+        return QuantizedWeight(self.q.to(device), self.scale.to(device), self.group_size)
+
+
+def linear_q(x: Tensor, weight: QuantizedWeight, bias: Tensor | None = None) -> Tensor:
+    """``x @ dequantize(weight).T + bias`` as one ``linear_q`` op (``webaccel.linear`` with a
+    ``QuantizedWeight`` comes here)."""
+    if not isinstance(weight, QuantizedWeight):
+        raise TypeError(f"linear_q: weight must be a QuantizedWeight, not {type(weight).__name__}")
+    b = bias if bias is not None else full((), 0.0, x.dtype, x.device)  # 0-d: no bias
+    return apply("linear_q", x, weight.q, weight.scale_2d(), b, group=weight.group_size)
+
+
+def dequantize(weight: QuantizedWeight) -> Tensor:
+    return weight.dequantize()
+
+
+# --- quantizing on the host ----------------------------------------------------------------------
+
+
+def quantize(
+    weight: Any,
+    scheme: str = "int8",
+    group_size: int | None = None,
+    *,
+    shape: tuple[int, int] | None = None,
+    device: str | Device | None = None,
+    method: str = "auto",
+) -> QuantizedWeight:
+    """Quantize a float ``(out, in)`` weight (see the module docstring for the schemes).
+
+    *weight*: a NumPy array, a webaccel float tensor, nested lists, or flat float32 data
+    (bytes-like, ``array('f')``) with *shape*. *device*: where the result lives (default: the
+    tensor's device, else the default device). *method*: ``"auto"`` (NumPy if importable),
+    ``"numpy"`` or ``"python"`` (the pure-Python path, same bits).
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"quantize: scheme must be one of {sorted(SCHEMES)}, not {scheme!r}")
+    if method not in ("auto", "numpy", "python"):
+        raise ValueError(f"quantize: method must be 'auto', 'numpy' or 'python', not {method!r}")
+    if group_size is None:
+        group_size = DEFAULT_GROUP[scheme]
+    elif not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
+        raise ValueError(f"quantize: group_size must be a positive int, not {group_size!r}")
+    if device is None and isinstance(weight, Tensor):
+        device = weight.device
+    np = _numpy() if method != "python" else None
+    if method == "numpy" and np is None:
+        raise ImportError("quantize(method='numpy') needs NumPy; use method='python'")
+    if np is not None:
+        out, k, codes, scales = _quantize_numpy(np, weight, scheme, group_size, shape)
+    else:
+        out, k, codes, scales = _quantize_python(weight, scheme, group_size, shape)
+    dtype, _ = SCHEMES[scheme]
+    dev = get_device(device)
+    q = from_buffer(codes, (out, k), dtype, dev)
+    per_row = group_size is None
+    s_shape = (out,) if per_row else (out, -(-k // group_size))
+    scale = from_buffer(scales, s_shape, float32, dev)
+    return QuantizedWeight(q, scale, k if per_row else group_size)
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
+def _check_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) != 2:
+        raise ops.ShapeError(f"quantize: the weight must be 2-D (out, in), got shape {shape}")
+    out, k = shape
+    if k == 0 or out == 0:
+        raise ops.ShapeError(f"quantize: the weight {shape} is empty")
+    return out, k
+
+
+def _not_finite() -> ValueError:
+    return ValueError("quantize: the weight has NaN or infinite values; it cannot be quantized")
+
+
+def _quantize_numpy(
+    np: Any, weight: Any, scheme: str, group: int | None, shape: Any
+) -> tuple[int, int, bytes, bytes]:
+    if isinstance(weight, Tensor):
+        if weight.dtype.kind != "f":
+            raise ops.DTypeError(f"quantize: needs a float weight, got {weight.dtype.name}")
+        w = np.frombuffer(weight.cast("float32").read(), np.float32).reshape(weight.shape)
+    elif isinstance(weight, bytes | bytearray | memoryview | array.array):
+        w = np.asarray(_flat_floats(weight), np.float32)
+        w = w.reshape(_flat_shape(weight, shape, w.size))
+    else:
+        arr = np.asarray(weight)
+        if arr.dtype.kind not in "fiu":
+            raise ops.DTypeError(f"quantize: needs a float weight, got dtype {arr.dtype}")
+        w = arr.astype(np.float32)
+        if shape is not None:
+            w = w.reshape(shape)
+    out, k = _check_shape(w.shape)
+    if not np.isfinite(w).all():
+        raise _not_finite()
+    dtype, qmax = SCHEMES[scheme]
+    g = k if group is None else group
+    ng = -(-k // g)
+    a = np.zeros((out, ng * g), np.float32)
+    a[:, :k] = np.abs(w)
+    amax = a.reshape(out, ng, g).max(axis=2)
+    scale = (amax.astype(np.float64) / qmax).astype(np.float32)
+    full = np.repeat(scale.astype(np.float64), g, axis=1)[:, :k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(full > 0, np.rint(w.astype(np.float64) / full), 0.0)
+    q = np.clip(q, -qmax, qmax).astype(np.int8)
+    if dtype is int4:
+        nib = (q.reshape(-1) & 0xF).astype(np.uint8)
+        if nib.size % 2:
+            nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+        codes = (nib[0::2] | (nib[1::2] << 4)).tobytes()
+    else:
+        codes = q.tobytes()
+    return out, k, codes, scale.tobytes()
+
+
+def _flat_floats(data: Any) -> array.array:
+    """float32 values of flat data: ``array('f')``/'d' or a typed memoryview as they are,
+    raw bytes as little-endian float32."""
+    if isinstance(data, array.array):
+        return data if data.typecode == "f" else array.array("f", data)
+    mv = memoryview(data)
+    if mv.format in ("f", "d", "e"):  # typed: convert the numbers (float16/64 too)
+        n = mv.nbytes // mv.itemsize
+        return array.array("f", struct.unpack(f"={n}{mv.format}", mv.tobytes()))
+    raw = mv.cast("B")
+    if raw.nbytes % 4:
+        raise ValueError(f"quantize: {raw.nbytes} bytes are not whole float32 values")
+    out = array.array("f")
+    out.frombytes(raw)
+    if struct.pack("=f", 1.0) != struct.pack("<f", 1.0):  # a big-endian host
+        out.byteswap()
+    return out
+
+
+def _flat_shape(data: Any, shape: Any, n: int) -> tuple[int, int]:
+    if shape is None:
+        mv = memoryview(data) if not isinstance(data, array.array) else None
+        if mv is not None and mv.ndim == 2:
+            return mv.shape  # type: ignore[return-value]
+        raise ValueError("quantize: give shape=(out, in) for flat data")
+    shape = tuple(int(d) for d in shape)
+    if len(shape) != 2 or shape[0] * shape[1] != n:
+        raise ops.ShapeError(f"quantize: shape {shape} does not fit {n} values")
+    return shape  # type: ignore[return-value]
+
+
+def _nested_shape(value: Any) -> tuple[int, ...]:
+    shape = []
+    while isinstance(value, list | tuple):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+def _f32(x: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def _quantize_python(
+    weight: Any, scheme: str, group: int | None, shape: Any
+) -> tuple[int, int, bytes, bytes]:
+    if isinstance(weight, Tensor):
+        if weight.dtype.kind != "f":
+            raise ops.DTypeError(f"quantize: needs a float weight, got {weight.dtype.name}")
+        flat = array.array("f")
+        flat.frombytes(weight.cast("float32").read())
+        dims = _check_shape(weight.shape)
+    elif isinstance(weight, bytes | bytearray | memoryview | array.array):
+        flat = _flat_floats(weight)
+        dims = _check_shape(_flat_shape(weight, shape, len(flat)))
+    elif isinstance(weight, list | tuple) or hasattr(weight, "tolist"):
+        if not isinstance(weight, list | tuple):
+            weight = weight.tolist()  # a NumPy array on the pure-Python path
+        if shape is None:
+            dims = _check_shape(_nested_shape(weight))
+            if any(len(r) != dims[1] for r in weight):
+                raise ops.ShapeError("quantize: the weight's rows differ in length")
+            flat = array.array("f", [v for r in weight for v in r])
+        else:
+            flat = array.array("f", weight)
+            dims = _check_shape(_flat_shape(b"", shape, len(flat)))
+    else:
+        raise TypeError(
+            f"quantize: cannot read a weight from {type(weight).__name__} without NumPy; give a "
+            "webaccel tensor, nested lists, or flat float32 data with shape="
+        )
+    out, k = dims
+    _, qmax = SCHEMES[scheme]
+    g = k if group is None else group
+    codes = array.array("b", bytes(out * k))
+    scales = array.array("f")
+    for o in range(out):
+        row = flat[o * k : (o + 1) * k]
+        if not math.isfinite(math.fsum(row)):  # finite float32 values never sum to inf
+            raise _not_finite()
+        for g0 in range(0, k, g):
+            chunk = row[g0 : g0 + g]
+            amax = max(max(chunk), -min(chunk))
+            s = _f32(amax / qmax)
+            scales.append(s)
+            if s > 0:
+                c = [round(v / s) for v in chunk]
+                if max(c) > qmax or min(c) < -qmax:  # only a subnormal scale rounds that far
+                    c = [min(qmax, max(-qmax, x)) for x in c]
+                codes[o * k + g0 : o * k + g0 + len(c)] = array.array("b", c)
+    if scheme == "int4":
+        if len(codes) % 2:
+            codes.append(0)
+        pairs = zip(codes[0::2], codes[1::2], strict=True)
+        packed = bytes([(lo & 0xF) | ((hi & 0xF) << 4) for lo, hi in pairs])
+    else:
+        packed = codes.tobytes()
+    if struct.pack("=f", 1.0) != struct.pack("<f", 1.0):
+        scales.byteswap()
+    return out, k, packed, scales.tobytes()
+
+
+__all__ = ["SCHEMES", "QuantizedWeight", "dequantize", "linear_q", "quantize"]
