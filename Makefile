@@ -1,12 +1,18 @@
 # The two commands a newcomer needs: `make demo` and `make test` (both set up the lab first).
-.PHONY: setup demo test lint format serve $(addprefix test-,host chromium headless-shell pyodide-0.27)
+.PHONY: setup demo doctor test lint format serve $(addprefix test-,host chromium headless-shell pyodide-0.27)
 
 VENV := .venv/bin
 
 setup:
 	bash tools/setup.sh
 
+# The main job: all-MiniLM-L6-v2 sentence embeddings on WebNN and WebGPU (headless browser) and
+# the CPU (host), with each backend's first values, similarity matrix and timings.
 demo: setup
+	$(VENV)/webaccel embed "A man is eating food." "A man is eating a piece of bread." \
+		"The girl is carrying a baby." "A man is riding a horse."
+
+doctor: setup
 	$(VENV)/webaccel doctor
 
 test: setup lint
