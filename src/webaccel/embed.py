@@ -120,6 +120,8 @@ async def run_backend(
     else:
         out["weights_from"] = "files" if embedder.source_reads else "store"
     out["version"] = embedder.version
+    out["quantize"] = cfg.get("quantize")
+    out["weight_bytes"], out["dense_weight_bytes"] = weight_bytes(embedder.model)
     sentences = cfg["sentences"]
     t0 = time.perf_counter()
     vectors = await embedder.encode_async(sentences)
@@ -134,6 +136,20 @@ async def run_backend(
     out["similarity"] = similarity(vectors)
     out["dim"] = len(vectors[0]) if vectors else 0
     return out
+
+
+def weight_bytes(model: Any) -> tuple[int, int]:
+    """(all weights, the dense layers' weights) in bytes as held on the device: what int8/int4
+    weight-only quantization shrinks (codes plus their float32 scales)."""
+    from .models.bert import dense_layers
+
+    dense = {name + ".weight" for name in dense_layers(model.config)}
+    total = dense_total = 0
+    for key, w in model.weights.items():
+        total += w.nbytes
+        if key in dense:
+            dense_total += w.nbytes
+    return total, dense_total
 
 
 def _quantize(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +199,11 @@ def format_text(result: dict[str, Any], values: int = 4) -> str:
             f"first encode {run['first_encode_ms']:.1f} ms, encode {run['encode_ms']:.1f} ms "
             f"({len(sentences)} sentences, dim {run['dim']})"
         )
+        if run.get("weight_bytes"):
+            lines.append(
+                f"  weights {run['weight_bytes'] / 2**20:.1f} MiB, of which dense layers "
+                f"{run['dense_weight_bytes'] / 2**20:.1f} MiB ({run.get('quantize') or 'fp32'})"
+            )
         for text, vec in zip(sentences, run["embeddings"], strict=True):
             head = ", ".join(f"{x:+.4f}" for x in vec[:values])
             lines.append(f"  [{head}, ...]  {text}")

