@@ -81,7 +81,6 @@ class Captured:
         device = results[0].device
         from .passes import optimize
 
-        compiled = device.compile(optimize(program, device))  # same passes as realize
         arg_ids = {a._node.id: i for i, a in enumerate(args)}
         sources: list[tuple[str, int]] = []
         consts: list[Node] = []
@@ -91,6 +90,12 @@ class Captured:
             else:
                 sources.append(("const", len(consts)))
                 consts.append(node)
+        optimized = optimize(program, device)  # same passes as realize
+        captured = getattr(device, "compile_captured", None)  # may build weights in (webnn)
+        if captured is not None:
+            compiled = captured(optimized, [n.storage for n in input_nodes], sources)
+        else:
+            compiled = device.compile(optimized)
         outputs = [(output_nodes.index(r._node), r._view, r.dtype) for r in results]
         trace = Trace(program, compiled, consts, sources, outputs, single)
         for position, view, dtype in outputs:

@@ -142,3 +142,41 @@ async def test_run_async_from_host_memory_on_webnn(selenium):
     assert trace.runs == runs + 100
     a, s = fn(wa.tensor(xs, device=dev, shape=(4, 16)), wa.tensor(ys, device=dev, shape=(16,)))
     assert as_f32(outs[0]) == flat(a.tolist())
+
+
+@run_in_pyodide(packages=["webaccel"])
+def test_captured_weights_become_graph_constants(selenium):
+    """A captured weight (realized before the trace, at most CONST_MAX_BYTES) is built into
+    the MLGraph as a constant: the graph's inputs are the arguments alone, and the answer is
+    the lazy graph's, where the same weights are bound as inputs."""
+    import array
+
+    import webaccel as wa
+
+    dev = wa.get_device("webnn")
+    vals = array.array("f", [((i * 37) % 101) / 101 - 0.5 for i in range(24 * 8)])
+    w = wa.tensor(vals, device=dev, shape=(24, 8)).realize()  # linear weight (out, in)
+    b = wa.tensor(vals[:24], device=dev, shape=(24,)).realize()
+    m = wa.tensor(vals, device=dev, shape=(24, 8)).realize()
+    t = wa.tensor(vals[:64], device=dev, shape=(8, 8)).realize()  # read transposed: an input
+
+    def f(x):
+        return wa.linear(x, w, b).gelu() @ m + x @ t.T
+
+    x = wa.tensor(vals[:40], device=dev, shape=(5, 8))
+    want = f(x).tolist()
+    captured = wa.capture(f)
+    got = captured(x).tolist()
+    (trace,) = captured.traces.values()
+    kinds = sorted(trace.slot_sources[s][0] for s in trace.compiled.in_slots)
+    assert kinds == ["arg", "const"], kinds  # w, b, m are constants; t.T is no contiguous read
+    assert max(abs(p - q) for r, s in zip(got, want) for p, q in zip(r, s)) < 1e-5
+    previous, dev.CONST_MAX_BYTES = dev.CONST_MAX_BYTES, 0  # weights stay graph inputs
+    try:
+        again = wa.capture(f)
+        assert again(x).tolist() == got
+        (trace,) = again.traces.values()
+        kinds = sorted(trace.slot_sources[s][0] for s in trace.compiled.in_slots)
+        assert kinds == ["arg", "const", "const", "const", "const"], kinds
+    finally:
+        dev.CONST_MAX_BYTES = previous

@@ -87,7 +87,25 @@ class JSBuilder:
         import js  # type: ignore[import-not-found]
 
         self.js = js
+        self.ctx = ctx
         self.builder = js.MLGraphBuilder.new(ctx)
+        self._bytes = js.Map.new()  # MLTensor -> its bytes, for constant_from, this build only
+
+    def constant_from(
+        self, tensor: Any, dtype: str, shape: list[int], byte_offset: int, nbytes: int
+    ) -> Any:
+        """A constant operand holding bytes of a storage's MLTensor (read back once)."""
+        promise = glue().constantFrom(
+            self.ctx,
+            self.builder,
+            self._bytes,
+            tensor,
+            dtype,
+            _compat.to_js(shape),
+            byte_offset,
+            nbytes,
+        )
+        return _compat.run_sync(promise)
 
     def _desc(self, dtype: str, shape: list[int]) -> Any:
         return _compat.to_js_object({"dataType": dtype, "shape": shape})
@@ -252,9 +270,11 @@ class WebNNDevice(Device):
         the input data types allowed and the ranks in range (a dry lowering, no builder)."""
         return self.why_unsupported(step) is None
 
-    def _lower(self, program: Program, backend: Any) -> tuple[Lowering, list[Val | None]]:
+    def _lower(
+        self, program: Program, backend: Any, consts: dict[int, Any] | None = None
+    ) -> tuple[Lowering, list[Val | None]]:
         e = Emitter(self.limits, backend)
-        low = Lowering(e, program, [d for _, d in program.inputs], self.ieee)
+        low = Lowering(e, program, [d for _, d in program.inputs], self.ieee, consts)
         low.run()
         outs: list[Val | None] = []
         seen: list[Any] = []
@@ -276,12 +296,33 @@ class WebNNDevice(Device):
         return low, outs
 
     # -- graphs --------------------------------------------------------------------------------
-    def compile(self, program: Program) -> Compiled:
+    # Captured weights up to this size become graph constants (compile_captured); bigger ones
+    # (an embedding table read by gather, which gains nothing from pre-packing) stay inputs, as
+    # every compiled graph holds its own copy of its constants.
+    CONST_MAX_BYTES = 16 << 20
+
+    def compile_captured(
+        self, program: Program, inputs: list[Storage], sources: list[tuple[str, int]]
+    ) -> Compiled:
+        """``compile`` for ``webaccel.capture``: the captured constants (weights realized
+        before the trace, immutable while the replay plan holds them) that fit
+        ``CONST_MAX_BYTES`` are built into the graph as constants instead of inputs."""
+        consts = {
+            slot: storage.handle.tensor
+            for slot, ((kind, _), storage) in enumerate(zip(sources, inputs, strict=True))
+            if kind == "const"
+            and storage.handle is not None
+            and storage.handle.tensor is not None
+            and 0 < storage.nbytes <= self.CONST_MAX_BYTES
+        }
+        return self.compile(program, consts)
+
+    def compile(self, program: Program, consts: dict[int, Any] | None = None) -> Compiled:
         if not _compat.IN_PYODIDE:
             raise WebNNError("the webnn backend runs inside Pyodide in a browser")
         backend = JSBuilder(self.ctx)
         try:
-            low, outs = self._lower(program, backend)
+            low, outs = self._lower(program, backend, consts)
         except Unsupported as exc:
             raise WebNNUnsupportedError(str(exc)) from None
         in_graph = [j for j, v in enumerate(outs) if v is not None]

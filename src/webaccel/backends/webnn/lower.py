@@ -149,6 +149,16 @@ class Emitter:
             js = self.backend.constant(dtype, list(shape), data)
         return Val(js, dtype, tuple(shape), "const")
 
+    def constant_from(
+        self, tensor: Any, dtype: str, shape: Shape, byte_offset: int, nbytes: int
+    ) -> Val:
+        """A constant made of bytes an MLTensor holds (a captured weight)."""
+        self.limits.io("constant", dtype, len(shape))
+        js = None
+        if self.backend:
+            js = self.backend.constant_from(tensor, dtype, list(shape), byte_offset, nbytes)
+        return Val(js, dtype, tuple(shape), "const")
+
     def scalar(self, value: Any, dtype: str) -> Val:
         if dtype in ("int32", "int8", "uint8"):
             value = int(value)
@@ -391,9 +401,17 @@ class Lowering:
     """Lowers one program's steps; ``values[slot]`` holds each slot's value once made."""
 
     def __init__(
-        self, e: Emitter, program: Program, input_dtypes: Sequence[DType], ieee: bool = True
+        self,
+        e: Emitter,
+        program: Program,
+        input_dtypes: Sequence[DType],
+        ieee: bool = True,
+        consts: dict[int, Any] | None = None,
     ) -> None:
         self.e = e
+        # slot -> the MLTensor of a captured weight: contiguous reads of it become constants
+        self.consts = consts or {}
+        self.const_vals: dict[tuple[int, int, Shape], Val] = {}
         self.ieee = ieee  # add the guards for NaN/inf inputs and the accuracy fixes (see IEEE)
         self.program = program
         self.n = program.n_inputs
@@ -403,6 +421,17 @@ class Lowering:
         self.values: list[Val | None] = [None] * len(program.steps)
 
     # -- operands ------------------------------------------------------------------------------
+    def const_view(self, slot: int, view: View, dtype: DType) -> Val:
+        """The elements a contiguous *view* of captured weight *slot* sees, as a constant of
+        the view's shape (one per slot, offset and shape)."""
+        key = (slot, view.offset, tuple(view.shape))
+        if key not in self.const_vals:
+            start, nbytes = dtype.nbytes(view.offset), dtype.nbytes(view.numel)
+            self.const_vals[key] = self.e.constant_from(
+                self.consts[slot], dtype.webnn, tuple(view.shape), start, nbytes
+            )
+        return self.const_vals[key]
+
     def raw_input(self, slot: int) -> Val:
         """The graph input of storage *slot* in its stored data type (int4 stays int4)."""
         if slot not in self.inputs:
@@ -436,6 +465,8 @@ class Lowering:
                 raise Unsupported(f"a {stored.name} storage read as {dtype.name} (bitcast view)")
             if view.numel == 0:
                 return Val(None, natural(dtype), tuple(view.shape))
+            if slot in self.consts and view.is_contiguous() and dtype.name != "int4":
+                return self.const_view(slot, view, dtype)
             return read_view(self.e, self.flat_input(slot), view)
         step = self.program.steps[slot - self.n]
         value = self.values[slot - self.n]
