@@ -170,7 +170,8 @@ def test_captured_weights_become_graph_constants(selenium):
     (trace,) = captured.traces.values()
     kinds = sorted(trace.slot_sources[s][0] for s in trace.compiled.in_slots)
     assert kinds == ["arg", "const"], kinds  # w, b, m are constants; t.T is no contiguous read
-    assert max(abs(p - q) for r, s in zip(got, want) for p, q in zip(r, s)) < 1e-5
+    diffs = [abs(p - q) for r, s in zip(got, want, strict=True) for p, q in zip(r, s, strict=True)]
+    assert max(diffs) < 1e-5
     previous, dev.CONST_MAX_BYTES = dev.CONST_MAX_BYTES, 0  # weights stay graph inputs
     try:
         again = wa.capture(f)
