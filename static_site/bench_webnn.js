@@ -16,8 +16,8 @@ const median = (xs) => {
 };
 
 // The block as webaccel.benchmarks.webnn.make_block writes it (pre-LN, heads by
-// reshape/transpose, GELU MLP); weights are graph inputs bound to MLTensors written once, as in
-// the graph webaccel builds. One run: writeTensor(x), dispatch, await readTensor(y).
+// reshape/transpose, GELU MLP); weights are graph constants, as in the graph webaccel's capture
+// builds. One run: writeTensor(x), dispatch, await readTensor(y).
 export const plainWebNN = {
   async setup(ctx, spec, inputU8, names, shapes, weightsU8) {
     const { seq, width: d, heads } = spec;
@@ -29,7 +29,7 @@ export const plainWebNN = {
     const op = (v) => { opCount += 1; return v; };
     const x = b.input("x", desc([seq, d]));
     const w = {};
-    names.forEach((n, i) => { w[n] = b.input(n, desc(Array.from(shapes[i]))); });
+    names.forEach((n, i) => { w[n] = b.constant(desc(Array.from(shapes[i])), f32(weightsU8[i])); });
     const ln = (t, g, bias) => op(b.layerNormalization(t, { axes: [1], scale: g, bias, epsilon: 1e-5 }));
     const headsOf = (t) => op(b.transpose(op(b.reshape(t, [seq, heads, dh])), { permutation: [1, 0, 2] }));
     const h = ln(x, w.ln1_g, w.ln1_b);
@@ -50,12 +50,6 @@ export const plainWebNN = {
     const xT = await ctx.createTensor({ ...desc([seq, d]), writable: true });
     const inputs = { x: xT };
     const owned = [xT];
-    for (let i = 0; i < names.length; i++) {
-      const t = await ctx.createTensor({ ...desc(Array.from(shapes[i])), writable: true });
-      ctx.writeTensor(t, f32(weightsU8[i]));
-      inputs[names[i]] = t;
-      owned.push(t);
-    }
     const yT = await ctx.createTensor({ ...desc([seq, d]), readable: true });
     owned.push(yT);
     const outputs = { y: yT };

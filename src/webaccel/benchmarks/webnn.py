@@ -409,9 +409,9 @@ async def compare_plain_js(
     call, ``read_async``) that is timed too, as a third interleaved side.
 
     *plain* is the page's JS object: ``setup(ctx, spec, input_u8, names, shapes, weights_u8)``
-    builds the graph (weights as graph inputs bound to MLTensors written once: the same graph
-    webaccel builds) and returns a handle with ``run()`` (writeTensor, dispatch, await
-    readTensor), ``output()`` (the last output's bytes) and ``inner_ms`` (its own clock)."""
+    builds the graph (weights as graph constants: the same graph webaccel's capture builds)
+    and returns a handle with ``run()`` (writeTensor, dispatch, await readTensor), ``output()``
+    (the last output's bytes) and ``inner_ms`` (its own clock)."""
     from .. import _compat
 
     b = cfg["block"]
@@ -457,7 +457,7 @@ async def compare_plain_js(
         "timing": timing,
         "max_abs_diff": diff,
         "ops": {"plain_js": int(handle.op_count)},
-        "graph": "weights as graph inputs bound to MLTensors (as webaccel builds it); "
+        "graph": "weights as graph constants (as webaccel's capture builds it); "
         "webaccel's IEEE guards off, as the plain-JS graph has none",
         "webaccel_side": "Captured.run_async(host bytes, out=preallocated)",
     }

@@ -128,6 +128,7 @@ class Emitter:
         # view of a step's result is two reshapes; measured ~10 of the 41 builder ops of
         # the benchmark's transformer block)
         self.reshaped: dict[int, Val] = {}
+        self.reshapes: dict[tuple[int, Shape], Val] = {}
 
     # -- sources -------------------------------------------------------------------------------
     def input(self, name: str, dtype: str, shape: Shape) -> Val:
@@ -224,9 +225,12 @@ class Emitter:
         x = self.reshaped.get(id(x), x)
         if x.shape == shape:
             return x
-        out = self.call("reshape", x.dtype, shape, {"input": x}, [x, list(shape)])
-        self.reshaped[id(out)] = x
-        return out
+        key = (id(x), shape)  # the same reshape of the same value is made once
+        if key not in self.reshapes:
+            out = self.call("reshape", x.dtype, shape, {"input": x}, [x, list(shape)])
+            self.reshaped[id(out)] = x
+            self.reshapes[key] = out
+        return self.reshapes[key]
 
     def transpose(self, x: Val, perm: Sequence[int]) -> Val:
         perm = list(perm)
@@ -659,11 +663,19 @@ class Lowering:
         m = x.numel // k if k else 0
         x2 = e.reshape(x, (m, k))
         opts: dict[str, Any] = {"bTranspose": True}
+        out = w.shape[0]
+        slot, view, dtype = step.srcs[1]
+        if step.op == "linear" and view.ndim == 2 and view.strides == (1, view.shape[0]):
+            # x @ W for a contiguous (in, out) W, which the linear pass wrote as a transposed
+            # view: read W as stored (a constant when captured) and skip the transpose
+            stored = View(view.shape[::-1], (view.shape[0], 1), view.offset)
+            w = self.c(self.src((slot, stored, dtype)), "float32")
+            opts = {}
         checks: dict[str, Val | list[Val]] = {"a": x2, "b": w}
         if bias.shape:
             opts["c"] = bias
             checks["c"] = bias
-        y = e.call("gemm", "float32", (m, w.shape[0]), checks, [x2, w], opts)
+        y = e.call("gemm", "float32", (m, out), checks, [x2, w], opts)
         act = step.attr("activation")  # set by graph passes (passes.py): act(x @ w.T + b)
         if act is None:
             return y
