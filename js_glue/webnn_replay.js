@@ -110,13 +110,18 @@
         if (!(err instanceof TypeError)) throw err;
       }
     }
+    // "copy": readTensor into the plan's own JS buffers (made once per output, as a page
+    // reading into a preallocated typed array does), then one copy into Python memory
+    const own = (plan.ownBufs ||= []);
     const pending = [];
-    for (let j = 0; j < m; j++) pending.push(ctx.readTensor(hostOuts[reads[j]]));
-    const data = await Promise.all(pending);
-    heap = module.HEAPU8;
     for (let j = 0; j < m; j++) {
-      heap.set(new Uint8Array(data[j], 0, sizes[n + j]), addrs[n + j]);
+      const k = reads[j];
+      if (!own[k] || own[k].byteLength !== sizes[n + j]) own[k] = new Uint8Array(sizes[n + j]);
+      pending.push(ctx.readTensor(hostOuts[k], own[k]));
     }
+    await Promise.all(pending);
+    heap = module.HEAPU8;
+    for (let j = 0; j < m; j++) heap.set(own[reads[j]], addrs[n + j]);
     return false;
   },
   destroy(plan) {
@@ -127,5 +132,6 @@
     plan.hostArgs = null;
     plan.hostOuts = null;
     plan.module = null;
+    plan.ownBufs = null;
   },
 }))()

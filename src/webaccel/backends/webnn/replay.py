@@ -80,7 +80,7 @@ class ReplayPlan:
 
     # "view": readTensor into views of Python memory; "copy": into JS ArrayBuffers, then one
     # copy each (see webnn_replay.js runHost)
-    host_read = "copy"  # see runAddr; "view" measured no faster (noisy machine)
+    host_read = "copy"  # runAddr: into plan-owned JS buffers, then one copy; "view" no faster
 
     def _host_tensors(self) -> None:
         take = self.device._take
