@@ -6,6 +6,11 @@ backend's real limits: WebNN's ``opSupportLimits()``) and the user has not denie
 there; otherwise it goes to the first backend of ``FALLBACK_ORDER`` that is already running and
 supports it. The graph is then cut into maximal same-backend partitions, run in order; tensors
 cross backends only at partition edges (read back, then written).
+
+Why not WebNN's ``createExportableTensor`` / ``exportToGPU`` at WebNN -> WebGPU edges: the
+headless shell (153) has both methods, but ``createExportableTensor`` fails with "Context is
+lost" on every context tried (default, ``{gpuDevice}``, a GPUDevice; measured 2026-11-21), so
+the edge reads back and writes. A browser where it works would save one copy per edge there.
 """
 
 from __future__ import annotations
