@@ -8,7 +8,11 @@ import pytest
 
 pytestmark = pytest.mark.lanes("pyodide-0.27")
 
-SENTENCES = ["A man is eating food.", "Ein Mann isst Brot, très délicieux!", "東京は日本の首都です。"]
+SENTENCES = [
+    "A man is eating food.",
+    "Ein Mann isst Brot, très délicieux!",
+    "東京は日本の首都です。",
+]
 
 
 def test_embed_page_on_the_cpu_backend_in_pyodide_027(lane):
