@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import os
 import random
@@ -76,6 +77,11 @@ def test_round_trip_dtypes_and_empty(tmp_path):
     assert out["empty"].shape == (0, 3) and out["empty"].to_bytes() == b""
     codecs = {c["codec"] for c in s2.manifest("m")["chunks"]}
     assert "zlib" in codecs
+    host = s2.read("m")  # the bytes, verified, on no device: what save() takes
+    assert host["i8"] == (bytearray([0, 1, 255, 128]), "int8", (2, 2))
+    assert host["big"][0] == bytes(5000) and host["empty"] == (bytearray(), "float32", (0, 3))
+    s2.save("copy", host)
+    assert s2.load("copy")["f16"].tolist() == [1.0, 2.0, -0.5, 65504.0]
 
 
 def test_dedup_across_models(tmp_path):
@@ -338,3 +344,91 @@ def test_open_defaults_and_chunk_size_rules(tmp_path, monkeypatch):
     monkeypatch.setattr("webaccel.store.core.IN_PYODIDE", True)
     with pytest.raises(StoreError, match="no IndexedDB on this host"):
         asyncio.run(Store.open_async(tmp_path))
+
+
+def test_two_stores_saving_one_model_at_once(tmp_path):
+    """Two stores over one directory (two pages, or two processes) save versions of the same
+    model concurrently: the store lock serializes the commits, and afterwards exactly one whole
+    version is visible (the later commit replaced the earlier one)."""
+    open_store(tmp_path).save("m", model(1))
+    order: list[str] = []
+
+    async def main() -> None:
+        stores = [await Store.open_async(tmp_path, allow_small_chunks=True, chunk_size=CHUNK)]
+        stores.append(await Store.open_async(tmp_path, allow_small_chunks=True, chunk_size=CHUNK))
+        for tag, s in zip("ab", stores, strict=True):
+            put = s.backend.put_many
+
+            async def slow(ns, items, put=put, tag=tag):
+                order.append(tag)
+                await asyncio.sleep(0.002)  # let the other store run in between
+                await put(ns, items)
+
+            s.backend.put_many = slow
+        await asyncio.gather(
+            stores[0].save_async("m", model(2, n=8192), version="2"),
+            stores[1].save_async("m", model(3, n=8192), version="3"),
+        )
+
+    asyncio.run(main())
+    assert sum(x != y for x, y in itertools.pairwise(order)) == 1  # one commit, then the other
+    last = "3" if order[-1] == "b" else "2"
+    s = open_store(tmp_path)
+    assert s.info("m")["versions"] == [last]
+    assert s.verify("m") == []
+    assert s.load("m")["w"].to_bytes() == blob(8192, int(last))
+    assert {p.name for p in chunk_files(tmp_path)} == {c["key"] for c in s.manifest("m")["chunks"]}
+
+
+def test_store_lock_across_processes(tmp_path):
+    """The file lock holds off other processes: a save waits for it, and opening the store does
+    not take a live writer's temporary files for crash leftovers."""
+    open_store(tmp_path).save("m", model(1))
+    stray = tmp_path / "tmp" / "in-flight.tmp"
+    code = textwrap.dedent(
+        f"""
+        import asyncio, time
+        from pathlib import Path
+        from webaccel.store import FileBackend
+        async def main():
+            async with FileBackend({str(tmp_path)!r}).lock():
+                Path({str(stray)!r}).write_bytes(b"a writer's temp file")
+                print("locked", flush=True)
+                time.sleep(1.5)
+        asyncio.run(main())
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(wa.__file__).parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"locked"
+        FileBackend(tmp_path)  # recovery skipped: the lock is held
+        assert stray.exists()
+        import time
+
+        t0 = time.monotonic()
+        open_store(tmp_path).save("m", model(2))  # waits for the other process
+        assert time.monotonic() - t0 > 0.5
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    FileBackend(tmp_path)  # nobody holds the lock: leftovers go
+    assert not stray.exists()
+    assert open_store(tmp_path).load("m")["w"].to_bytes() == blob(4096, 2)
+
+
+@pytest.mark.parametrize("codec", ["gzip", "deflate", "zlib"])
+def test_codecs_on_the_host(tmp_path, codec):
+    """The browser's codecs (gzip, deflate = zlib's format) written and read by Python's zlib:
+    chunks move between the browser and the host (export/import) either way."""
+    text = b"weights weights weights " * 200
+    s = open_store(tmp_path, compress=codec)
+    info = s.save("m", {"t": (text, "uint8", (len(text),)), "n": (blob(2000, 1), "uint8", (2000,))})
+    chunks = s.manifest("m")["chunks"]
+    assert {c["codec"] for c in chunks} == {codec, "none"}  # random bytes stay uncompressed
+    assert info["stored_bytes"] < info["total_bytes"]
+    first = (tmp_path / "chunks" / chunks[0]["key"]).read_bytes()
+    assert first.startswith(b"\x1f\x8b") == (codec == "gzip")  # gzip's magic
+    assert open_store(tmp_path).load("m")["t"].to_bytes() == text
+    with pytest.raises(ValueError, match="compress is a bool or one of"):
+        open_store(tmp_path / "x", compress="brotli")

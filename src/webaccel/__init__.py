@@ -6,14 +6,14 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
-from . import store
+from . import sharing, store
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
 from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
 from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
 from .backends.webnn import device as _webnn  # noqa: F401  (registers the webnn device)
 from .capabilities import detect, detect_async, format_report
 from .capture import capture
-from .devices import Device, get_device, set_default_device
+from .devices import Device, StorageLeakWarning, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
 from .functional import (
     abs,
@@ -58,6 +58,7 @@ from .functional import (
 from .ops import OPS, DTypeError, ShapeError
 from .placement import allow, deny, explain
 from .selection import init, init_async
+from .sharing import memory_report, share, share_async, shared_tensor
 from .tensor import Tensor, from_buffer, full, ones, set_eager, tensor, zeros
 
 __version__ = "0.1.0"
@@ -75,6 +76,7 @@ __all__ = [
     "DTypeError",
     "Device",
     "ShapeError",
+    "StorageLeakWarning",
     "SyncUnavailableError",
     "Tensor",
     "WebAccelError",
@@ -118,6 +120,7 @@ __all__ = [
     "matmul",
     "max_pool2d",
     "maximum",
+    "memory_report",
     "minimum",
     "mul",
     "neg",
@@ -128,6 +131,10 @@ __all__ = [
     "rsqrt",
     "set_default_device",
     "set_eager",
+    "share",
+    "share_async",
+    "shared_tensor",
+    "sharing",
     "sigmoid",
     "slice_",
     "softmax",

@@ -3,7 +3,9 @@
 A backend is one module with a ``Device`` subclass (the tinygrad shape): ``alloc``/``free``
 raw buffers, ``copy_in``/``copy_out`` bytes, ``compile`` a ``graph.Program`` and ``run`` it.
 Storages are refcounted: views and nodes that share a buffer acquire it; the last release frees
-it (a backend may pool it). A finalizer warns about storages dropped without release.
+it (a backend may pool it). A finalizer warns (``StorageLeakWarning``, a ResourceWarning)
+about storages dropped without release, frees them and counts them in ``Device.leaked_storages``.
+Identical weights are shared across models by ``webaccel.sharing`` (one storage, many holders).
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ from .dtypes import DType
 from .graph import CacheStats, Program
 
 
+class StorageLeakWarning(ResourceWarning):
+    """A device storage was garbage-collected while still acquired (a missing ``release()``)."""
+
+
 class Storage:
-    """A device buffer of ``numel`` elements of ``dtype``, shared by refcount."""
+    """A device buffer of ``numel`` elements of ``dtype``, shared by refcount.
+
+    ``acquire()`` adds a reference and returns the storage; ``release()`` drops one and frees
+    the buffer at zero; ``with storage:`` releases on exit (so ``with s.acquire(): ...`` holds it
+    for the block). Releasing a freed storage raises (a double free).
+    """
 
     __slots__ = ("__weakref__", "device", "dtype", "handle", "nbytes", "numel", "refcount")
 
@@ -51,12 +62,21 @@ class Storage:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+    @property
+    def freed(self) -> bool:
+        return self.refcount <= 0
+
+    def __repr__(self) -> str:
+        state = f"refcount {self.refcount}" if self.refcount > 0 else "freed"
+        return f"<Storage {self.nbytes} bytes {self.dtype.name} on {self.device.name}, {state}>"
+
     def __del__(self) -> None:
         if self.refcount > 0 and self.handle is not None:
+            self.device.leaked_storages = getattr(self.device, "leaked_storages", 0) + 1
             warnings.warn(
                 f"a {self.nbytes}-byte {self.device.name} storage was dropped with refcount "
                 f"{self.refcount}: freeing it now (release() it explicitly)",
-                ResourceWarning,
+                StorageLeakWarning,
                 stacklevel=2,
             )
             self.refcount = 1
@@ -72,6 +92,7 @@ class Device:
         self.cache = CacheStats()
         self.live_bytes = 0
         self.live_storages = 0
+        self.leaked_storages = 0  # storages the finalizer had to free (see StorageLeakWarning)
 
     # -- the backend interface ----------------------------------------------------------------
     def alloc(self, nbytes: int) -> Any:

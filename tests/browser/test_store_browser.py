@@ -29,6 +29,8 @@ async def test_round_trip_through_indexeddb(selenium):
     s2 = await Store.open_async("wa-round-trip", allow_small_chunks=True, chunk_size=1024)
     out = await s2.load_async("m", "webgpu")
     assert bytes(await out["w"].read_async()) == raw and out["e"].shape == (0,)
+    host = await s2.read_async("m")  # verified bytes, on no device
+    assert host["w"] == (bytearray(raw), "uint8", (5000,)) and host["e"][0] == b""
     assert await s2.verify_async("m") == []
     # values are stored as ArrayBuffers, one object store per namespace
     kinds = await run_js(
@@ -118,6 +120,7 @@ async def test_corrupt_chunk_in_indexeddb(selenium):
     from pyodide.code import run_js
 
     from webaccel.store import CorruptChunkError, Store
+    from webaccel.store.core import xxh32x4
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
         "wa-corrupt"
@@ -125,7 +128,12 @@ async def test_corrupt_chunk_in_indexeddb(selenium):
     raw = random.Random(2).randbytes(3000)
     s = await Store.open_async("wa-corrupt", allow_small_chunks=True, chunk_size=1024)
     await s.save_async("m", {"w": (raw, "uint8", (3000,))})
-    key = s.manifest("m")["chunks"][1]["key"]
+    chunks = s.manifest("m")["chunks"]
+    key = chunks[1]["key"]
+    # the checksum written in JS equals the Python reference, chunk by chunk
+    for i, c in enumerate(chunks):
+        assert c["check"] == "xxh32x4:" + xxh32x4(raw[1024 * i : 1024 * (i + 1)])
+    assert xxh32x4(b"") == "9e3779b185ebca77c2b2ae3d27d4eb2f"
     await run_js(
         """async (name, key) => {
             const db = await new Promise((ok, no) => {
@@ -138,9 +146,13 @@ async def test_corrupt_chunk_in_indexeddb(selenium):
         }"""
     )("wa-corrupt", key)
     with pytest.raises(CorruptChunkError) as err:
+        await s.load_async("m", "webgpu")  # the chunk's fast checksum catches it
+    assert err.value.chunk == key and "xxh32x4 checksum mismatch" in str(err.value)
+    s.load_check = "sha256"
+    with pytest.raises(CorruptChunkError, match="sha-256 mismatch"):
         await s.load_async("m", "webgpu")
-    assert err.value.chunk == key and "sha-256 mismatch" in str(err.value)
-    assert await s.verify_async("m") == [key]
+    s.load_check = "fast"
+    assert await s.verify_async("m") == [key]  # always sha-256
     assert await s.repair_async("m", {"w": (raw, "uint8", (3000,))}) == [key]
     out = await s.load_async("m", "webgpu")
     assert bytes(await out["w"].read_async()) == raw
@@ -241,3 +253,67 @@ def test_store_persists_across_a_page_reload(selenium):
     selenium.save_state()
     selenium.load_package(["webaccel"])
     assert selenium.run_async(LOAD) == ["7", True]
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_compression_through_compression_stream(selenium):
+    """gzip/deflate chunks are written by the browser's CompressionStream, verified with
+    crypto.subtle and decoded by DecompressionStream; Python's zlib reads them too."""
+    import hashlib
+    import json
+    import random
+    import zlib
+
+    import pytest
+    from pyodide.code import run_js
+
+    from webaccel.store import CorruptChunkError, Store
+    from webaccel.store.core import xxh32x4
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-codec"
+    )
+    text = b"the same few words again and again; " * 300  # compresses well
+    noise = random.Random(4).randbytes(3000)  # does not: stored as is
+    for codec in ("gzip", "deflate"):
+        s = await Store.open_async(
+            "wa-codec", allow_small_chunks=True, chunk_size=4096, compress=codec
+        )
+        assert s.codec == codec
+        info = await s.save_async(
+            codec, {"t": (text, "uint8", (len(text),)), "n": (noise, "uint8", (3000,))}
+        )
+        chunks = s.manifest(codec)["chunks"]
+        assert [c["codec"] for c in chunks] == [codec, codec, codec, "none"]
+        assert info["stored_bytes"] < info["total_bytes"] / 2
+        blob = await s.backend.get("chunks", chunks[0]["key"])
+        assert hashlib.sha256(blob).hexdigest() == chunks[0]["key"]
+        raw = zlib.decompress(blob, 31 if codec == "gzip" else 15)  # Python reads it too
+        assert raw == text[:4096]
+        assert await s.backend.decompress(codec, blob) == raw
+        assert (
+            zlib.decompress(await s.backend.compress(codec, raw), 31 if codec == "gzip" else 15)
+            == raw
+        )
+        out = await s.load_async(codec, "webgpu", share=False)
+        assert bytes(await out["t"].read_async()) == text
+        assert bytes(await out["n"].read_async()) == noise
+        assert await s.verify_async(codec) == []
+        await s.close_async()
+    s = await Store.open_async("wa-codec", allow_small_chunks=True, chunk_size=4096, compress=True)
+    assert s.codec == "deflate"  # the IndexedDB backend's choice for compress=True
+    assert [m["name"] for m in s.list_models()] == ["deflate", "gzip"]
+    # a chunk whose bytes match its key but do not decode is reported as corrupt, by name
+    garbage = b"not gzip at all"
+    bad_key = hashlib.sha256(garbage).hexdigest()
+    m = s.manifest("gzip")
+    m["chunks"][0]["key"] = bad_key
+    m["chunks"][0]["check"] = "xxh32x4:" + xxh32x4(garbage)
+    await s.backend.put_many("chunks", {bad_key: garbage})
+    await s.backend.put_many(
+        "manifests",
+        {json.dumps(["gzip", m["version"]], separators=(",", ":")): json.dumps(m).encode()},
+    )
+    with pytest.raises(CorruptChunkError, match="gzip will not decode"):
+        await s.load_async("gzip", "webgpu")
+    await s.close_async()

@@ -1,12 +1,17 @@
 """The model store's logic: chunking, manifests, refcounts, quota/LRU, export/import.
 
 Everything here talks to a ``Backend`` (four async calls over three namespaces), so the same
-logic runs over files on CPython and, later, over IndexedDB in the browser.
+logic runs over files on CPython and over IndexedDB in the browser. Optional backend methods
+add speed or safety where they exist: ``lock`` (shared/exclusive, across pages or processes),
+``encode_chunk`` / ``get_chunks`` / ``digest`` / ``copy_range`` (IndexedDB keeps chunk bytes in
+JS: hashed by WebCrypto, checked with xxh32x4, copied once into the tensors), ``default_codec``.
 
 Save order (crash safety): new chunks first, then the manifest (the commit point), then the
-clean-up of versions and chunks that are no longer referenced. A crash before the manifest
-leaves orphan chunks only, which ``Store.open`` garbage-collects; the previous version of the
-model is never touched before the new one is committed.
+clean-up of versions and chunks that are no longer referenced. A crash (or a page closed
+mid-save) before the manifest leaves orphan chunks only, which ``Store.open`` garbage-collects
+under the exclusive lock; the previous version of the model is never touched before the new one
+is committed. Every operation runs under the backend's lock and first re-reads the manifests,
+since another page or process may have committed meanwhile.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import struct
 import time
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -36,6 +41,7 @@ MAX_CHUNK_SIZE = 64 * MiB
 SCHEMA_VERSION = 2
 EXPORT_MAGIC = b"WASTORE1"
 _WRITE_BATCH = 64 * MiB  # bytes of new chunks per put_many (small chunks are batched)
+_KEEP_BLOBS = 512 * MiB  # encoded chunks kept from pass 1 to pass 2 of a save (else re-encoded)
 
 Progress = Callable[[int, int], Any]
 
@@ -235,9 +241,15 @@ class _Chunk:
     key: str = ""
     stored: int = 0
     codec: str = "none"
+    check: str = ""  # a fast checksum of the stored bytes ("xxh32x4:<hex>"), where computed
+    blob: Any = None  # the stored bytes once encoded (kept between the passes of a commit)
 
     def raw_bytes(self) -> bytes:
         return b"".join(self.raw)
+
+    def payload(self) -> bytes | memoryview:
+        """The raw bytes without a copy where the chunk is one piece."""
+        return self.raw[0] if len(self.raw) == 1 else self.raw_bytes()
 
 
 def _plan(entries: list[_Entry], chunk_size: int) -> tuple[list[dict[str, Any]], list[_Chunk]]:
@@ -273,12 +285,70 @@ def _plan(entries: list[_Entry], chunk_size: int) -> tuple[list[dict[str, Any]],
     return tensors, chunks
 
 
-def _encode_chunk(raw: bytes, compress: bool) -> tuple[bytes, str]:
-    if compress:
-        packed = zlib.compress(raw, 6)
-        if len(packed) < len(raw):
-            return packed, "zlib"
-    return raw, "none"
+def tensor_key(manifest: Mapping[str, Any], t: Mapping[str, Any]) -> str:
+    """The content key of manifest tensor *t* for ``webaccel.sharing``: the sha-256 of its bytes
+    (recorded at save), or for manifests without it a key derived from its chunks' keys."""
+    if t.get("sha256"):
+        return str(t["sha256"])
+    chunks = manifest["chunks"]
+    layout = [t["dtype"], t["nbytes"], [[chunks[i]["key"], a, n] for i, a, n in t["ranges"]]]
+    return "layout:" + hashlib.sha256(_dump(layout)).hexdigest()
+
+
+# --- codecs --------------------------------------------------------------------------------------
+
+# "zlib" and "deflate" are one format (RFC 1950: what Python's zlib and the browser's
+# CompressionStream("deflate") write); "gzip" is RFC 1952. Either side decodes the other's
+# chunks. Which implementation encodes depends on the backend: IDBBackend uses the browser's
+# CompressionStream, the rest Python's zlib (level 6).
+CODECS = ("none", "zlib", "deflate", "gzip")
+
+
+def _py_encode(raw: bytes | memoryview, codec: str) -> bytes:
+    if codec in ("zlib", "deflate"):
+        return zlib.compress(raw, 6)
+    if codec == "gzip":
+        packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+        return packer.compress(raw) + packer.flush()
+    raise StoreError(f"unknown codec {codec!r}; codecs: {', '.join(CODECS)}")
+
+
+def _py_decode(blob: bytes, codec: str) -> bytes:
+    if codec in ("zlib", "deflate"):
+        return zlib.decompress(blob)
+    if codec == "gzip":
+        return zlib.decompress(blob, 31)
+    raise StoreError(f"unknown codec {codec!r}; codecs: {', '.join(CODECS)}")
+
+
+_P1, _P2, _M32 = 2654435761, 2246822519, 0xFFFFFFFF
+
+
+def xxh32x4(data: bytes | bytearray | memoryview) -> str:
+    """The fast chunk checksum (reference implementation; the browser computes it in JS, see
+    ``js_glue/idb_glue.js``): four xxHash32 lanes over 16-byte stripes of little-endian words,
+    the tail zero-padded to a stripe, the length folded into lanes 0 and 1, as 32 hex digits.
+    Pure Python: slow (tests and small data); manifests written on CPython carry none."""
+    mv = memoryview(data).cast("B")
+    n = mv.nbytes
+    padded = bytes(mv) + bytes(-n % 16)
+    lanes = [0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F]
+    words = struct.unpack(f"<{len(padded) // 4}I", padded)
+    for i, w in enumerate(words):
+        x = (lanes[i % 4] + w * _P2) & _M32
+        lanes[i % 4] = ((((x << 13) | (x >> 19)) & _M32) * _P1) & _M32
+    lanes[0] ^= n & _M32
+    lanes[1] ^= (n >> 32) & _M32
+    return "".join(f"{v:08x}" for v in lanes)
+
+
+class ChunkCheckError(StoreError):
+    """Raised by a backend's ``get_chunk`` fast path: the chunk is missing, fails its
+    sha-256, will not decode or has the wrong length (*why* says which)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        super().__init__(why)
 
 
 # --- the hot-tensor cache ------------------------------------------------------------------------
@@ -354,10 +424,11 @@ class Store:
         *,
         budget: int | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        compress: bool = False,
+        compress: bool | str = False,
         keep_versions: int = 1,
         hot_cache_bytes: int = 0,
         allow_small_chunks: bool = False,
+        load_check: str = "fast",
     ) -> None:
         if not allow_small_chunks and not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
             raise ValueError(
@@ -369,8 +440,24 @@ class Store:
         self.backend = backend
         self.budget = budget
         self.chunk_size = int(chunk_size)
-        self.compress = compress
+        if compress is True:
+            codec = str(getattr(backend, "default_codec", "zlib"))
+        elif not compress or compress == "none":
+            codec = "none"
+        elif compress in CODECS:
+            codec = str(compress)
+        else:
+            raise ValueError(f"compress is a bool or one of {CODECS}, not {compress!r}")
+        if load_check not in ("fast", "sha256"):
+            raise ValueError(f"load_check is 'fast' or 'sha256', not {load_check!r}")
+        # How loads verify chunks: "fast" uses a chunk's xxh32x4 checksum where the manifest
+        # has one (written by IDBBackend; ~5x crypto.subtle's SHA-256 in the browser), else its
+        # sha-256; "sha256" always re-hashes. verify(), export and repair always use sha-256.
+        self.load_check = load_check
+        self.codec = codec
+        self.compress = codec != "none"
         self.keep_versions = keep_versions
+        self.read_ahead = 8  # chunks in flight while loading (bounded memory: 8 x chunk_size)
         self.hot = HotCache(hot_cache_bytes)
         self._manifests: dict[str, dict[str, Any]] = {}
         self._refs: Counter[str] = Counter()
@@ -379,6 +466,7 @@ class Store:
         self._seq = 0
         self._lock: asyncio.Lock | None = None
         self._lock_loop: Any = None
+        self._indexed = False
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -413,7 +501,8 @@ class Store:
 
                 backend = FileBackend(path if path is not None else default_path())
         store = cls(backend, budget=budget, **options)
-        await store._load_index()
+        async with store._locked():
+            await store._collect_orphans()
         return store
 
     @classmethod
@@ -427,7 +516,11 @@ class Store:
         return run_sync(cls.open_async(path, budget, **options))
 
     async def _load_index(self) -> None:
-        """Read every manifest (migrating old schemas), rebuild refcounts, GC orphan chunks."""
+        """Read every manifest (migrating old schemas) and rebuild the chunk refcounts: the
+        in-memory index, refreshed under the store lock before every operation, since another
+        page or process may have changed the store."""
+        previous = {k: m.get("seq") for k, m in self._manifests.items()}
+        self._manifests, self._refs, self._stored = {}, Counter(), {}
         for key in await self.backend.keys("manifests"):
             raw = await self.backend.get("manifests", key)
             if raw is None:
@@ -441,12 +534,39 @@ class Store:
                     await self.backend.delete_many("manifests", [key])
                 key = new_key
             self._index_add(key, manifest)
+        # hot tensors of versions that are gone or were re-saved elsewhere are stale
+        stale = {k for k, q in previous.items() if (self._manifests.get(k) or {}).get("seq") != q}
+        if stale:
+            self.hot.discard_where(lambda k: k[0] in stale)
+
+    async def _collect_orphans(self) -> None:
+        """Delete chunks no manifest references (left by a save that crashed or whose page
+        was closed before its commit). Only under the exclusive lock: a save in flight holds
+        it, so its chunks are never taken for orphans."""
         orphans = [k for k in await self.backend.keys("chunks") if k not in self._refs]
         if orphans:
             await self.backend.delete_many("chunks", orphans)
         if await self.backend.get("meta", "store") is None:
             meta = {"format": 1, "schema_version": SCHEMA_VERSION, "created": time.time()}
             await self.backend.put_many("meta", {"store": _dump(meta)})
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, exclusive: bool = True) -> AsyncIterator[None]:
+        """Hold the store: this Store's own lock, then the backend's cross-page / cross-process
+        lock where it has one (IndexedDB: a Web Lock; files: flock), shared for reading and
+        exclusive for writing; then refresh the index from the backend."""
+        async with self._guard():
+            lock = getattr(self.backend, "lock", None)
+            if lock is None:
+                if not self._indexed:
+                    await self._load_index()
+                    self._indexed = True
+                yield
+                return
+            async with lock(exclusive=exclusive):
+                await self._load_index()
+                self._indexed = True
+                yield
 
     def _index_add(self, key: str, manifest: dict[str, Any]) -> None:
         self._manifests[key] = manifest
@@ -551,6 +671,40 @@ class Store:
     def pinned(self) -> list[str]:
         return sorted(n for n, c in self._pins.items() if c > 0)
 
+    # -- encoding and hashing (the backend's fast path where it has one) --------------------------
+    async def _digest(self, data: memoryview) -> str:
+        digest = getattr(self.backend, "digest", None)
+        if digest is not None:
+            return str(await digest(data))
+        return hashlib.sha256(data).hexdigest()
+
+    async def _prepare(self, c: _Chunk, keep: bool, codec: str | None = None) -> None:
+        """Encode chunk *c* (compressing it with *codec*, default the store's, where that makes
+        it smaller) and set its key (the sha-256 of the stored bytes), stored size and codec."""
+        codec = self.codec if codec is None else codec
+        encode = getattr(self.backend, "encode_chunk", None)
+        check = ""
+        if encode is not None:
+            blob, key, stored, used, check = await encode(c.raw, codec)
+        else:
+            if codec == "none":
+                blob, used = c.payload(), "none"
+            else:
+                raw = c.raw_bytes()
+                packed = _py_encode(raw, codec)
+                blob, used = (packed, codec) if len(packed) < len(raw) else (raw, "none")
+            key, stored = hashlib.sha256(blob).hexdigest(), memoryview(blob).nbytes
+        c.key, c.stored, c.codec, c.check = str(key), int(stored), str(used), str(check)
+        c.blob = blob if keep else None
+
+    async def _prepare_chunks(self, chunks: list[_Chunk]) -> None:
+        """Pass 1 of a save, a few chunks at a time (a backend may hash them concurrently)."""
+        kept = 0
+        for i in range(0, len(chunks), 4):
+            group = chunks[i : i + 4]
+            await asyncio.gather(*(self._prepare(c, keep=kept < _KEEP_BLOBS) for c in group))
+            kept += sum(c.stored for c in group if c.blob is not None)
+
     # -- save ------------------------------------------------------------------------------------
     async def save_async(
         self,
@@ -571,7 +725,10 @@ class Store:
             await _as_entry(_check_name(str(k), "tensor name"), v) for k, v in tensors.items()
         ]
         layout, chunks = _plan(entries, self.chunk_size)
-        async with self._guard():
+        for t, e in zip(layout, entries, strict=True):
+            t["sha256"] = await self._digest(e.data)  # the sharing key: load dedups by it
+        await self._prepare_chunks(chunks)  # keys and stored sizes: before taking the lock
+        async with self._locked():
             return await self._commit(
                 name, version, source, layout, chunks, self.chunk_size, progress
             )
@@ -597,11 +754,10 @@ class Store:
         progress: Progress | None,
         stored_blobs: Mapping[str, bytes] | None = None,
     ) -> dict[str, Any]:
-        # Pass 1: the key and stored size of every chunk (bytes dropped: memory stays bounded).
-        if stored_blobs is None:
-            for c in chunks:
-                blob, c.codec = _encode_chunk(c.raw_bytes(), self.compress)
-                c.key, c.stored = hashlib.sha256(blob).hexdigest(), len(blob)
+        # Pass 1 (``_prepare_chunks``, usually done by the caller before locking): the key and
+        # stored size of every chunk; encoded bytes are kept up to _KEEP_BLOBS.
+        if stored_blobs is None and any(not c.key for c in chunks):
+            await self._prepare_chunks(chunks)
         if version is None:
             nums = [int(m["version"]) for m in self._versions(name) if m["version"].isdigit()]
             version = str(max(nums, default=0) + 1)
@@ -626,9 +782,17 @@ class Store:
                 if stored_blobs is not None:
                     blob = stored_blobs[c.key]
                 else:
-                    blob, _ = _encode_chunk(c.raw_bytes(), self.compress)
+                    if c.blob is None:  # dropped after pass 1 (memory bound): encode again
+                        key = c.key
+                        await self._prepare(c, keep=True)
+                        if c.key != key:
+                            raise StoreError(
+                                f"chunk {key}: encoding it again gave other bytes ({c.key}); "
+                                f"codec {self.codec!r} is not deterministic here"
+                            )
+                    blob, c.blob = c.blob, None
                 batch[c.key] = blob
-                batch_bytes += len(blob)
+                batch_bytes += c.stored
                 written.add(c.key)
             done += c.size
             if batch and batch_bytes >= min(_WRITE_BATCH, chunk_size):
@@ -649,7 +813,9 @@ class Store:
             "seq": seq,
             "tensors": layout,
             "chunks": [
-                {"key": c.key, "size": c.size, "stored": c.stored, "codec": c.codec} for c in chunks
+                {"key": c.key, "size": c.size, "stored": c.stored, "codec": c.codec}
+                | ({"check": c.check} if c.check else {})
+                for c in chunks
             ],
             "chunk_size": chunk_size,
             "total_bytes": sum(t["nbytes"] for t in layout),
@@ -717,19 +883,24 @@ class Store:
         *,
         version: str | None = None,
         source: Source = None,
+        share: bool = True,
+        model: str | None = None,
     ) -> dict[str, Any]:
         """The tensors of *name* (latest version unless *version*) on *device*.
 
         Checksums are verified; a corrupt chunk raises CorruptChunkError, or, with *source*,
-        is re-fetched (``repair``) and the load retried once.
+        is re-fetched (``repair``) and the load retried once. With *share* (the default) each
+        tensor goes through ``webaccel.sharing``: one already resident on the device with the
+        same content (e.g. another model's embedding table) is reused, not read again, and
+        every tensor is attributed to *model* (default: *name*) in ``memory_report()``.
         """
         try:
-            return await self._load(name, version, device, progress)
+            return await self._load(name, version, device, progress, share, model)
         except CorruptChunkError:
             if source is None:
                 raise
             await self.repair_async(name, source, version=version)
-            return await self._load(name, version, device, progress)
+            return await self._load(name, version, device, progress, share, model)
 
     def load(
         self,
@@ -739,63 +910,225 @@ class Store:
         *,
         version: str | None = None,
         source: Source = None,
+        share: bool = True,
+        model: str | None = None,
     ) -> dict[str, Any]:
-        return run_sync(self.load_async(name, device, progress, version=version, source=source))
+        return run_sync(
+            self.load_async(
+                name, device, progress, version=version, source=source, share=share, model=model
+            )
+        )
+
+    async def read_async(
+        self, name: str, progress: Progress | None = None, *, version: str | None = None
+    ) -> dict[str, tuple[bytearray, str, tuple[int, ...]]]:
+        """The tensors of *name* as host bytes, verified like ``load``, on no device:
+        ``{tensor: (bytearray, dtype, shape)}`` (what ``save`` accepts)."""
+        return await self._load(name, version, False, progress)
+
+    def read(
+        self, name: str, progress: Progress | None = None, *, version: str | None = None
+    ) -> dict[str, tuple[bytearray, str, tuple[int, ...]]]:
+        return run_sync(self.read_async(name, progress, version=version))
 
     async def _load(
-        self, name: str, version: str | None, device: Any, progress: Progress | None
+        self,
+        name: str,
+        version: str | None,
+        device: Any,
+        progress: Progress | None,
+        share: bool = False,
+        model: str | None = None,
     ) -> dict[str, Any]:
         from ..devices import get_device
+
+        dev = None if device is False else get_device(device)
+        async with self._locked(exclusive=False):  # no page deletes this version meanwhile
+            manifest = self._find(name, version)
+            mkey = manifest_key(name, manifest["version"])
+            out = await self._load_tensors(manifest, mkey, dev, progress, share, model or name)
+            manifest["last_used"] = time.time()
+            manifest["used_seq"] = self._tick()
+            # a usage update only (LRU order): no need to wait for the disk
+            if getattr(self.backend, "relaxed_puts", False):
+                await self.backend.put_many("manifests", {mkey: _dump(manifest)}, durable=False)
+            else:
+                await self.backend.put_many("manifests", {mkey: _dump(manifest)})
+        return out
+
+    async def _load_tensors(
+        self,
+        manifest: dict[str, Any],
+        mkey: str,
+        dev: Any,
+        progress: Progress | None,
+        share: bool,
+        owner: str,
+    ) -> dict[str, Any]:
+        """Hot-cache and sharing hits first (nothing read), then the rest: chunks fetched
+        ``read_ahead`` at a time, each range copied once into its tensor's buffer, each tensor
+        uploaded as soon as it is whole."""
+        from ..sharing import REGISTRY, shared_tensor
         from ..tensor import from_buffer
 
-        dev = get_device(device)
-        manifest = self._find(name, version)
-        mkey = manifest_key(name, manifest["version"])
         total = manifest["total_bytes"]
         done = 0
         if progress is not None:
             progress(0, total)
-        out: dict[str, Any] = {}
-        cached_idx, cached_raw = -1, b""
+        found: dict[str, Any] = {}
+        reads: list[tuple[dict[str, Any], str]] = []
+        aliases: list[tuple[dict[str, Any], str]] = []  # same content as a tensor being read
+        reading: set[str] = set()
+        share = share and dev is not None
         for t in manifest["tensors"]:
-            hot_key = (mkey, t["name"], dev.name)
-            hit = self.hot.get(hot_key)
-            if hit is None:
+            hit = None if dev is None else self.hot.get((mkey, t["name"], dev.name))
+            key = tensor_key(manifest, t) if share else ""
+            if hit is None and share:
+                hit = REGISTRY.lookup(key, dev, as_dtype(t["dtype"]), t["shape"], owner)
+                if hit is not None:
+                    self.hot.put((mkey, t["name"], dev.name), hit, t["nbytes"])
+            if hit is not None:
+                found[t["name"]] = hit
+                done += t["nbytes"]
+                if progress is not None and t["nbytes"]:
+                    progress(done, total)
+            elif share and key in reading:
+                aliases.append((t, key))
+            else:
+                reads.append((t, key))
+                reading.add(key)
+
+        order: list[int] = []  # chunks in first-use order, and how often each is used
+        uses: Counter[int] = Counter()
+        owners: dict[int, str] = {}
+        for t, _ in reads:
+            for idx, _, _ in t["ranges"]:
+                if idx not in uses:
+                    order.append(idx)
+                    owners[idx] = t["name"]
+                uses[idx] += 1
+        tasks: dict[int, asyncio.Future[Any]] = {}
+        nxt = 0
+
+        def fetch(idxs: list[int]) -> None:
+            for idx, task in zip(idxs, self._read_chunks(manifest, idxs, owners), strict=True):
+                task.add_done_callback(_retrieve)  # a read-ahead that fails after an earlier one
+                tasks[idx] = task
+
+        try:
+            for t, key in reads:
                 buf = bytearray(t["nbytes"])
+                dest = memoryview(buf)
                 pos = 0
                 for idx, start, length in t["ranges"]:
-                    if idx != cached_idx:
-                        cached_raw = await self._read_chunk(manifest, idx, t["name"])
-                        cached_idx = idx
-                    buf[pos : pos + length] = cached_raw[start : start + length]
+                    batch: list[int] = []
+                    while nxt < len(order) and len(tasks) + len(batch) < max(1, self.read_ahead):
+                        if order[nxt] not in tasks:
+                            batch.append(order[nxt])
+                        nxt += 1
+                    if idx not in tasks and idx not in batch:
+                        batch.append(idx)
+                    if batch:
+                        fetch(batch)
+                    data = await tasks[idx]
+                    self._copy_range(data, start, length, dest[pos : pos + length])
                     pos += length
-                hit = from_buffer(buf, t["shape"], t["dtype"], dev)
-                self.hot.put(hot_key, hit, t["nbytes"])
-            out[t["name"]] = hit
+                    uses[idx] -= 1
+                    if uses[idx] == 0:
+                        del tasks[idx]
+                del dest
+                if dev is None:  # read_async: the bytes themselves
+                    t_out = (buf, t["dtype"], tuple(t["shape"]))
+                elif share:
+                    t_out = shared_tensor(
+                        buf, dev, key, dtype=t["dtype"], shape=t["shape"], model=owner
+                    )
+                else:
+                    t_out = from_buffer(buf, t["shape"], t["dtype"], dev)
+                del buf
+                if dev is not None:
+                    self.hot.put((mkey, t["name"], dev.name), t_out, t["nbytes"])
+                found[t["name"]] = t_out
+                done += t["nbytes"]
+                if progress is not None and t["nbytes"]:
+                    progress(done, total)
+        finally:
+            for task in tasks.values():
+                task.cancel()
+        for t, key in aliases:  # now resident: another holder of the same storage
+            hit = REGISTRY.lookup(key, dev, as_dtype(t["dtype"]), t["shape"], owner)
+            assert hit is not None, t["name"]
+            found[t["name"]] = hit
             done += t["nbytes"]
             if progress is not None and t["nbytes"]:
                 progress(done, total)
-        manifest["last_used"] = time.time()
-        manifest["used_seq"] = self._tick()
-        await self.backend.put_many("manifests", {mkey: _dump(manifest)})
-        return out
+        return {t["name"]: found[t["name"]] for t in manifest["tensors"]}
 
-    async def _read_chunk(self, manifest: dict[str, Any], idx: int, tensor: str) -> bytes:
+    def _read_chunks(
+        self, manifest: dict[str, Any], idxs: list[int], owners: Mapping[int, str]
+    ) -> list[asyncio.Future[Any]]:
+        """Start reading chunks *idxs* (verified, decoded): one future each. A backend with
+        ``get_chunks`` reads them together (IndexedDB: one transaction)."""
+        many = getattr(self.backend, "get_chunks", None)
+        if many is None:
+            return [asyncio.ensure_future(self._read_chunk(manifest, i, owners[i])) for i in idxs]
+        chunks = manifest["chunks"]
+        specs = [
+            (
+                chunks[i]["key"],
+                chunks[i]["codec"],
+                int(chunks[i]["size"]),
+                chunks[i].get("check", "") if self.load_check == "fast" else "",
+            )
+            for i in idxs
+        ]
+        return [
+            asyncio.ensure_future(self._checked(aw, manifest, i, owners[i]))
+            for aw, i in zip(many(specs), idxs, strict=True)
+        ]
+
+    async def _checked(self, aw: Any, manifest: dict[str, Any], idx: int, tensor: str) -> Any:
+        try:
+            return await aw
+        except ChunkCheckError as exc:
+            c = manifest["chunks"][idx]
+            name, version = manifest["name"], manifest["version"]
+            raise CorruptChunkError(name, version, tensor, c["key"], exc.why) from None
+
+    def _copy_range(self, data: Any, start: int, length: int, dest: memoryview) -> None:
+        if isinstance(data, bytes | bytearray | memoryview):
+            dest[:] = memoryview(data)[start : start + length]
+        else:  # the backend's own buffer (IndexedDB: a JS ArrayBuffer): one copy into *dest*
+            self.backend.copy_range(data, start, length, dest)
+
+    async def _read_chunk(
+        self, manifest: dict[str, Any], idx: int, tensor: str, sha256: bool = False
+    ) -> Any:
+        """Chunk *idx*'s raw bytes, checksum verified and decoded (or CorruptChunkError). The
+        backend's ``get_chunk`` does it where it has one (IndexedDB: in JS, hashing with
+        ``crypto.subtle``) and returns its own buffer type; else bytes, hashed here."""
         c = manifest["chunks"][idx]
         name, version = manifest["name"], manifest["version"]
+        fast = getattr(self.backend, "get_chunk", None)
+        if fast is not None:
+            try:
+                check = c.get("check", "") if self.load_check == "fast" and not sha256 else ""
+                return await fast(c["key"], c["codec"], int(c["size"]), check)
+            except ChunkCheckError as exc:
+                raise CorruptChunkError(name, version, tensor, c["key"], exc.why) from None
         blob = await self.backend.get("chunks", c["key"])
         if blob is None:
             raise CorruptChunkError(name, version, tensor, c["key"], "missing")
         if hashlib.sha256(blob).hexdigest() != c["key"]:
             raise CorruptChunkError(name, version, tensor, c["key"], "sha-256 mismatch")
         raw = blob
-        if c["codec"] == "zlib":
+        if c["codec"] != "none":
+            if c["codec"] not in CODECS:
+                raise StoreError(f"chunk {c['key']}: unknown codec {c['codec']!r}")
             try:
-                raw = zlib.decompress(blob)
+                raw = _py_decode(blob, c["codec"])
             except zlib.error as exc:
                 raise CorruptChunkError(name, version, tensor, c["key"], str(exc)) from None
-        elif c["codec"] != "none":
-            raise StoreError(f"chunk {c['key']}: unknown codec {c['codec']!r}")
         if len(raw) != c["size"]:
             raise CorruptChunkError(name, version, tensor, c["key"], "wrong length")
         return raw
@@ -803,12 +1136,15 @@ class Store:
     # -- verify / repair -------------------------------------------------------------------------
     async def verify_async(self, name: str, version: str | None = None) -> list[str]:
         """The keys of this model's chunks that are missing or corrupt (empty: all good)."""
-        manifest = self._find(name, version)
+        async with self._locked(exclusive=False):
+            return await self._verify(self._find(name, version))
+
+    async def _verify(self, manifest: dict[str, Any]) -> list[str]:
         bad = []
         owner = _chunk_owners(manifest)
         for idx, c in enumerate(manifest["chunks"]):
             try:
-                await self._read_chunk(manifest, idx, owner.get(idx, "?"))
+                await self._read_chunk(manifest, idx, owner.get(idx, "?"), sha256=True)
             except CorruptChunkError:
                 bad.append(c["key"])
         return bad
@@ -822,8 +1158,8 @@ class Store:
         """Re-fetch this model's corrupt or missing chunks from *source* (tensors, a callable
         returning them, or an export file; default: the manifest's recorded source path).
         Returns the repaired chunk keys."""
+        bad = set(await self.verify_async(name, version))
         manifest = self._find(name, version)
-        bad = set(await self.verify_async(name, manifest["version"]))
         if not bad:
             return []
         src = source if source is not None else manifest.get("source")
@@ -841,19 +1177,21 @@ class Store:
             (by_name[t]["dtype"], by_name[t]["shape"]) for t in by_name
         ]:
             raise StoreError(f"repair of {name!r}: the source's dtypes/shapes differ")
-        fixed: dict[str, bytes] = {}
+        fixed: dict[str, Any] = {}
         for c, old in zip(chunks, manifest["chunks"], strict=True):
             if old["key"] not in bad or old["key"] in fixed:
                 continue
-            raw = c.raw_bytes()
-            blob = zlib.compress(raw, 6) if old["codec"] == "zlib" else raw
-            if hashlib.sha256(blob).hexdigest() != old["key"]:
+            await self._prepare(c, keep=True, codec=old["codec"])
+            if (c.key, c.codec) != (old["key"], old["codec"]):
                 raise StoreError(
                     f"repair of {name!r}: the source's bytes for chunk {old['key']} differ from "
-                    f"what was stored (a different model, or another zlib); save it again"
+                    f"what was stored (a different model, or another {old['codec']} encoder); "
+                    f"save it again"
                 )
-            fixed[old["key"]] = blob
-        async with self._guard():
+            fixed[old["key"]] = c.blob
+        async with self._locked():
+            if manifest_key(name, manifest["version"]) not in self._manifests:
+                raise ModelNotFoundError(f"model {name!r} version {manifest['version']!r} is gone")
             await self.backend.put_many("chunks", fixed)
         return sorted(fixed)
 
@@ -871,10 +1209,10 @@ class Store:
         """Delete a model (every version, or one); pinned models cannot be deleted."""
         if self._pins[name] > 0:
             raise StoreError(f"model {name!r} is pinned (in use); unpin it before deleting")
-        versions = [self._find(name, version)] if version is not None else self._versions(name)
-        if not versions:
-            self._find(name, None)  # raises ModelNotFoundError
-        async with self._guard():
+        async with self._locked():
+            versions = [self._find(name, version)] if version is not None else self._versions(name)
+            if not versions:
+                self._find(name, None)  # raises ModelNotFoundError
             await self._delete_versions([manifest_key(name, m["version"]) for m in versions])
 
     def delete(self, name: str, version: str | None = None) -> None:
@@ -884,7 +1222,7 @@ class Store:
         """Delete every model (refused while any is pinned)."""
         if self.pinned():
             raise StoreError(f"cannot clear the store: pinned models {self.pinned()}")
-        async with self._guard():
+        async with self._locked():
             await self._delete_versions(list(self._manifests))
             leftovers = await self.backend.keys("chunks")
             if leftovers:
@@ -908,7 +1246,12 @@ class Store:
         "chunks": [{"key", "stored"}, ...]}``, every listed chunk's stored bytes in order, then
         the 32-byte sha-256 of everything before it. Import checks the digest and every chunk.
         """
-        manifest = self._find(name, version)
+        async with self._locked(exclusive=False):
+            return await self._export(self._find(name, version), path_or_fileobj)
+
+    async def _export(
+        self, manifest: dict[str, Any], path_or_fileobj: str | os.PathLike[str] | BinaryIO
+    ) -> int:
         unique = list({c["key"]: c for c in manifest["chunks"]}.values())
         header = {
             "format": "webaccel-store",
@@ -929,7 +1272,7 @@ class Store:
                 n += len(part)
             for c in unique:
                 i = index[c["key"]]
-                await self._read_chunk(manifest, i, owner.get(i, "?"))  # verify before export
+                await self._read_chunk(manifest, i, owner.get(i, "?"), sha256=True)  # verify
                 blob = await self.backend.get("chunks", c["key"])
                 assert blob is not None
                 f.write(blob)
@@ -963,13 +1306,13 @@ class Store:
         manifest = migrate(manifest)
         model = name or manifest["name"]
         chunks = [
-            _Chunk([], int(c["size"]), c["key"], int(c["stored"]), c["codec"])
+            _Chunk([], int(c["size"]), c["key"], int(c["stored"]), c["codec"], c.get("check", ""))
             for c in manifest["chunks"]
         ]
         source = manifest.get("source")
         if source is None and isinstance(path_or_fileobj, str | os.PathLike):
             source = str(path_or_fileobj)
-        async with self._guard():
+        async with self._locked():
             return await self._commit(
                 model,
                 manifest["version"],
@@ -991,6 +1334,12 @@ class Store:
         if close is not None:
             await close()
         self.hot.clear()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a finished task's exception as seen (its error is raised where it is awaited)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _dump(obj: Any) -> bytes:
@@ -1053,7 +1402,7 @@ async def _resolve_source(source: Source, name: str) -> Mapping[str, Any]:
         manifest = migrate(manifest)
         scratch = Store(_MemoryBackend(), allow_small_chunks=True)
         chunks = [
-            _Chunk([], int(c["size"]), c["key"], int(c["stored"]), c["codec"])
+            _Chunk([], int(c["size"]), c["key"], int(c["stored"]), c["codec"], c.get("check", ""))
             for c in manifest["chunks"]
         ]
         await scratch._commit(

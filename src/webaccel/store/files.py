@@ -9,15 +9,20 @@ single ``os.replace``. A multi-key transaction writes a redo journal (itself thr
 and ``os.replace``, so it exists whole or not at all) listing every rename and delete, applies it,
 and removes the journal. Opening the backend replays any journal left by a crash (each step is
 idempotent) and empties ``tmp/``: a transaction is all-or-nothing.
+
+Several processes: ``lock()`` is an ``flock`` on ``root/lock`` (shared for readers, exclusive
+for writers), held by the store around each operation; recovery at open only runs when no other
+process holds the lock (a live writer's temp files are not leftovers).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -44,7 +49,12 @@ class FileBackend:
         self.fsync = fsync
         for ns in (*NAMESPACES, "tmp"):
             (self.root / ns).mkdir(parents=True, exist_ok=True)
-        self.recover()
+        fd = self._lock_fd()
+        try:
+            if _flock(fd, exclusive=True, wait=False):  # else a live process is mid-write
+                self.recover()
+        finally:
+            os.close(fd)
 
     def __repr__(self) -> str:
         return f"FileBackend({str(self.root)!r})"
@@ -88,6 +98,24 @@ class FileBackend:
 
     async def close(self) -> None:
         return None
+
+    @contextlib.asynccontextmanager
+    async def lock(self, exclusive: bool = True) -> AsyncIterator[None]:
+        """Hold ``root/lock`` (flock): shared or exclusive, across processes (polled, so two
+        stores over one directory in one event loop wait for each other instead of
+        deadlocking)."""
+        fd = self._lock_fd()
+        try:
+            delay = 0.001
+            while not _flock(fd, exclusive, wait=False):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _lock_fd(self) -> int:
+        return os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
 
     # -- crash safety ----------------------------------------------------------------------------
     def recover(self) -> None:
@@ -162,3 +190,20 @@ class FileBackend:
 
     def _path(self, ns: str, key: str) -> Path:
         return self._ns_dir(ns) / _encode(key)
+
+
+def _flock(fd: int, exclusive: bool, wait: bool) -> bool:
+    """Take an flock on *fd*; False if *wait* is off and another descriptor holds it. Where
+    there is no flock (Windows, Pyodide's file system) locking is a no-op."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    flags = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        fcntl.flock(fd, flags if wait else flags | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without flock
+        return True
+    return True
