@@ -69,7 +69,14 @@ async function main() {
   const result = { config, user_agent: navigator.userAgent, pyodide: pyodide.version };
   status("webaccel vs onnxruntime-web: " + config.pairs.map((p) => p.join(" vs ")).join(", ") + " …");
   try {
-    const json = await bert.run_async(JSON.stringify(config), ortSide);
+    window.benchRows = [];
+    const report = (row) => {
+      const r = JSON.parse(row);
+      window.benchRows.push(r);
+      status(`${window.benchRows.length} cases measured; last: ${r.backend} vs ${r.ep}, ` +
+             `seq ${r.seq} x ${r.batch}: ${r.error || (r.ours_ms || 0).toFixed(1) + " ms"} …`);
+    };
+    const json = await bert.run_async(JSON.stringify(config), ortSide, report);
     Object.assign(result, JSON.parse(json));
     $("#chart").innerHTML = pyodide.pyimport("webaccel.benchmarks.chart").ratio_svg(json);
   } catch (error) {

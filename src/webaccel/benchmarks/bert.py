@@ -110,8 +110,10 @@ def _peer_run(case: Any) -> Any:
     return run
 
 
-async def run_async(config: Any = None, ort: Any = None) -> str:
-    """Every (backend, seq, batch) case; JSON ``{"config", "rows": [...], "errors": {...}}``."""
+async def run_async(config: Any = None, ort: Any = None, report: Any = None) -> str:
+    """Every (backend, seq, batch) case; JSON ``{"config", "rows": [...], "errors": {...}}``.
+    *report(row_json)*, when given, hears each row as it is measured (a long run on a software
+    GPU can outlast its caller's patience; the rows so far are then still there)."""
     from ..embed import FILES, _fetcher
     from ..models import SentenceEmbedder
 
@@ -143,6 +145,8 @@ async def run_async(config: Any = None, ort: Any = None) -> str:
         peer = peers.get(ep)
         for seq, batch in cfg["cases"]:
             rows.append(await _case(embedder, peer, backend, ep, int(seq), int(batch), cfg))
+            if report is not None:
+                report(json.dumps(rows[-1]))
     for handle in peers.values():
         if handle is not None:
             handle.destroy()
