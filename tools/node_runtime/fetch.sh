@@ -7,7 +7,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-cache="${WEBACCEL_LAB_CACHE:-$HOME/.cache/webaccel-lab}/npm"
+cache="${WEBACCEL_CACHE:-${WEBACCEL_LAB_CACHE:-$HOME/.cache/webaccel-lab}}/npm"
 rt="$here/.rt"
 mkdir -p "$cache" "$rt"
 

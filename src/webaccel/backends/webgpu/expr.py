@@ -209,8 +209,8 @@ class _Compiler:
             return f"abs({code})", t
         if op == "square":
             return f"({code} * {code})", t
-        if op == "relu":  # NaN passes (NaN < 0 is false), as np.maximum(x, 0) does
-            return f"select({code}, {zero}, {code} < {zero})", t
+        if op == "relu":  # NaN passes, as np.maximum(x, 0) does
+            return (f"wa_relu({code})" if t == "f32" else f"max({code}, {zero})"), t
         if op == "sign":
             return (f"wa_sign({code})" if t == "f32" else f"sign({code})"), t
         raise ValueError(op)
@@ -234,6 +234,8 @@ class _Compiler:
             return f"!({ca} == {cb})", "bool"
         if op in COMPARE:
             return f"({ca} {COMPARE[op]} {cb})", "bool"
+        if op == "div" and t == "f32":
+            return f"wa_div({ca}, {cb})", t
         if op in ("add", "sub", "mul", "div"):
             sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[op]
             return f"({ca} {sym} {cb})", t

@@ -19,8 +19,10 @@ Public API::
         a (..., M, K) @ b (..., K, N), batch dims broadcast; bias broadcasts to the output;
         int32 @ int32 accumulates exactly in i32 (wrapping) and gives int32;
         activation None | "relu" | "gelu" | "gelu_tanh" | "sigmoid" | "tanh"; config: a name
-        from codegen.MATMUL_CONFIGS (shared-memory tiles) or MATMUL_DIRECT_CONFIGS (register
-        tiles, no shared memory); None picks ``default_matmul_config`` (adapter and shape).
+        from codegen.MATMUL_CONFIGS (shared-memory tiles), MATMUL_REG_CONFIGS (big register
+        tiles, double-buffered shared memory) or MATMUL_DIRECT_CONFIGS (no shared memory); None
+        takes the autotuner's cached choice for this adapter and shape class
+        (``autotune.choice``), else ``default_matmul_config`` (adapter and shape).
     reduce(batch, x, op, axes=None, keepdims=False) -> StridedView   # sum mean max min prod
     softmax(batch, x, axis=-1, log=False) -> StridedView
     layer_norm(batch, x, gamma=None, beta=None, axes=1, eps=1e-5, rms=False) -> StridedView
@@ -69,7 +71,8 @@ INT_MATMUL_CONFIG = "direct_8x8_4x4"  # int32 matmul (scalar loads, i32 accumula
 
 
 def default_matmul_config(ctx: Any, m: int, n: int, k: int) -> str:
-    """The tile config ``matmul`` uses when none is given, by adapter kind and shape."""
+    """The tile config ``matmul`` uses when none is given and the autotuner has no answer for
+    this adapter and shape class (``autotune.choice``), by adapter kind and shape."""
     if m < 8:
         return MATVEC_MATMUL_CONFIG
     return SOFTWARE_MATMUL_CONFIG if getattr(ctx, "software", False) else HARDWARE_MATMUL_CONFIG
@@ -249,6 +252,15 @@ def _load_mode(
     return "k" if sk == 1 and sx != 1 else "x"
 
 
+def load_modes(a: StridedView, b: StridedView) -> tuple[str, str]:
+    """The (A, B) load modes ``matmul`` takes for operands of equal batch shape: "k4", "m4"/"n4"
+    (vec4 along that axis) or "k", "m"/"n" (scalar loads); the autotuner's shape classes."""
+    nb = a.ndim - 2
+    a_mode = _load_mode((a.strides[-1], a.strides[-2]), a.shape[::-1][:2], a.offset, a.strides[:nb])
+    b_mode = _load_mode((b.strides[-2], b.strides[-1]), b.shape[-2:], b.offset, b.strides[:nb])
+    return a_mode.replace("x", "m"), b_mode.replace("x", "n")
+
+
 def matmul(
     batch: Any,
     a: StridedView,
@@ -306,7 +318,13 @@ def matmul(
     b_mode = _load_mode((b2.strides[-2], b2.strides[-1]), (k, n), b2.offset, cstrides[1])
     b_mode = b_mode.replace("x", "n")
     a_mode = a_mode.replace("x", "m")
+    if config is None and not is_int:
+        from . import autotune
+
+        config = autotune.choice(batch.ctx, m, n, k, a_mode, b_mode, nbatch > 1)
     name = config or default_matmul_config(batch.ctx, m, n, k)
+    if name in codegen.MATMUL_SUBGROUP_CONFIGS and (a_mode, b_mode) != ("k4", "n4"):
+        name = default_matmul_config(batch.ctx, m, n, k)  # its vec4 loads do not apply
     br = len(cb)
     has_bias = bias2 is not None
     if is_int:  # the direct kernel's scalar loads, i32 accumulators
@@ -324,6 +342,23 @@ def matmul(
             mode = "vec" if b_mode == "n4" else "dot"
         source = codegen.matmul_direct_source((tx, ty, tm, tn), mode, br, has_bias, activation)
         groups = (-(-n // (tx * tn)), -(-m // (ty * tm)), nbatch)
+    elif name in codegen.MATMUL_SUBGROUP_CONFIGS and (a_mode, b_mode) == ("k4", "n4"):
+        tx, _, tm, tn = cfg = codegen.MATMUL_SUBGROUP_CONFIGS[name]
+        source = codegen.matmul_subgroup_source(cfg, br, has_bias, activation)
+        groups = (-(-n // (tx * tn)), -(-m // tm), nbatch)
+    elif name in codegen.MATMUL_REG_CONFIGS:
+        cfg = codegen.MATMUL_REG_CONFIGS[name]
+        aligned = m % cfg[0] == 0 and n % cfg[1] == 0 and k % cfg[2] == 0
+        c_vec4 = (
+            out.strides[-1] == 1
+            and n % 4 == 0
+            and (out.offset % 4, out.strides[-2] % 4) == (0, 0)
+            and all(s % 4 == 0 for s in cstrides[2])
+        )
+        source = codegen.matmul_reg_source(
+            cfg, a_mode, b_mode, c_vec4, aligned, br, has_bias, activation
+        )
+        groups = (-(-n // cfg[1]), -(-m // cfg[0]), nbatch)
     else:
         cfg = codegen.MATMUL_CONFIGS[name]
         source = codegen.matmul_source(cfg, a_mode, b_mode, br, has_bias, activation)

@@ -155,7 +155,8 @@ class GPUContext:
             raise WebAccelError("navigator.gpu is missing: this host does not expose WebGPU")
         options = {} if power_preference is None else {"powerPreference": power_preference}
         adapter = await gpu.requestAdapter(_compat.to_js_object(options))
-        if adapter is None:
+        # No adapter is JS null: None in old Pyodides, ``pyodide.ffi.jsnull`` (falsy) in 314.
+        if adapter is None or type(adapter).__name__ == "JsNull":
             raise WebAccelError("navigator.gpu.requestAdapter() returned null")
         glue = webgpu_glue()
         device = await glue.requestDevice(

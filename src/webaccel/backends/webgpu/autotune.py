@@ -1,0 +1,295 @@
+"""The matmul autotuner: per adapter and shape class, the fastest correct kernel config.
+
+``kernels.matmul`` (and through it the ``matmul``, ``linear`` and ``conv`` lowerings) asks
+``choice()`` when no config is given: the config tuned on this adapter for this shape class, or
+None (then ``kernels.default_matmul_config``). ``await tune_async(ctx, m, n, k)`` times every
+candidate (``candidates``) on the adapter -- GPU timestamps where it has them, else the wall
+clock -- keeps the fastest whose output equals the reference kernel's, and caches the answer:
+in the browser in ``localStorage`` (key ``webaccel.matmul_tuning.v1``), in Node.js and CPython
+in ``$WEBACCEL_CACHE_DIR/matmul_tuning.json`` (default ``~/.cache/webaccel``; ``run.mjs`` mounts
+it into Pyodide's file system), under the adapter (vendor, architecture, device, description),
+then the shape class.
+
+Shape class: m, n and k each rounded to the nearest power of two (16 ... 8192), batched or not,
+and the operands' load modes (``k4``, ``m4``, ``n4``: vec4 along that axis; ``k``/``m``/``n``:
+scalar loads), which decide which kernels apply. The tuning data are multiples of 1/8, so every
+sum is exact in float32 and any correct kernel gives the reference's bits: a candidate whose
+sampled rows differ is rejected, whatever its speed.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from ... import _compat
+from . import codegen, kernels
+from .views import StridedView
+
+STORAGE_KEY = "webaccel.matmul_tuning.v1"
+CACHE_FILE = "matmul_tuning.json"
+SOFTWARE_CANDIDATES = (
+    "direct_8x8_8x8",
+    "direct_8x8_4x8",
+    "direct_4x4_8x8",
+    "direct_16x16_8x8",
+    "64x64x16_4x4",
+    "r64x64x8_8x8",
+)
+HARDWARE_DIRECT = ("direct_8x8_8x8", "direct_16x16_8x8")
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+ADAPTER_FIELDS = ("vendor", "architecture", "device", "description")
+
+
+def adapter_key(info: dict[str, Any]) -> str:
+    return "|".join(str(info.get(k, "")) for k in ADAPTER_FIELDS)
+
+
+def size_class(x: int) -> int:
+    """*x* rounded to the nearest power of two, within 16 ... 8192."""
+    return 1 << min(13, max(4, round(math.log2(max(x, 1)))))
+
+
+def shape_class(m: int, n: int, k: int, a_mode: str, b_mode: str, batched: bool) -> str:
+    b = "b" if batched else ""
+    return f"m{size_class(m)}n{size_class(n)}k{size_class(k)}{b}/{a_mode},{b_mode}"
+
+
+# --- candidates ----------------------------------------------------------------------------
+
+
+def config_cost(name: str) -> tuple[int, int]:
+    """(threads per workgroup, bytes of workgroup memory) of a config name."""
+    if name in codegen.MATMUL_REG_CONFIGS:
+        cfg = codegen.MATMUL_REG_CONFIGS[name]
+        return codegen.matmul_reg_threads(cfg), codegen.matmul_reg_shared_bytes(cfg)
+    if name in codegen.MATMUL_SUBGROUP_CONFIGS:
+        tx, ty, _, _ = codegen.MATMUL_SUBGROUP_CONFIGS[name]
+        return tx * ty, 0
+    if name in codegen.MATMUL_CONFIGS:
+        bm, bn, bk, tm, tn = codegen.MATMUL_CONFIGS[name]
+        return (bm // tm) * (bn // tn), (bm + bn) * bk * 4
+    tx, ty, _, _ = codegen.MATMUL_DIRECT_CONFIGS[name]
+    return tx * ty, 0
+
+
+def candidates(ctx: Any, a_mode: str, b_mode: str) -> list[str]:
+    """The configs worth timing on *ctx*'s adapter for these load modes, within its limits.
+
+    Software adapters (CPU-emulated: barriers are dear) get the direct kernels and two tiled
+    ones; GPUs get every shared-memory config, the register-tiled ones, two direct ones and,
+    with the ``subgroups`` feature and vec4 loads of A along K and B along N, the subgroup
+    kernels."""
+    if getattr(ctx, "software", False):
+        names = list(SOFTWARE_CANDIDATES)
+    else:
+        names = [*codegen.MATMUL_CONFIGS, *codegen.MATMUL_REG_CONFIGS, *HARDWARE_DIRECT]
+        if getattr(ctx, "has_subgroups", False) and (a_mode, b_mode) == ("k4", "n4"):
+            names += list(codegen.MATMUL_SUBGROUP_CONFIGS)
+    return [name for name in names if usable(ctx, name)]
+
+
+def usable(ctx: Any, name: str) -> bool:
+    """Whether *ctx*'s adapter can run config *name*: its workgroup size and memory within the
+    limits; for a subgroup config, the feature and subgroups of at least its TM lanes."""
+    limits = getattr(ctx, "limits", {}) or {}
+    threads, shared = config_cost(name)
+    if threads > int(limits.get("maxComputeInvocationsPerWorkgroup", 256)):
+        return False
+    if shared > int(limits.get("maxComputeWorkgroupStorageSize", 16384)):
+        return False
+    if name in codegen.MATMUL_SUBGROUP_CONFIGS:
+        min_size = (getattr(ctx, "info", {}) or {}).get("subgroupMinSize") or 0
+        tm = codegen.MATMUL_SUBGROUP_CONFIGS[name][2]
+        return bool(getattr(ctx, "has_subgroups", False)) and int(min_size) >= tm
+    return True
+
+
+# --- the cache -----------------------------------------------------------------------------
+
+
+def cache_path() -> Path:
+    base = os.environ.get("WEBACCEL_CACHE_DIR") or Path.home() / ".cache" / "webaccel"
+    return Path(base) / CACHE_FILE
+
+
+def _local_storage() -> Any:
+    if _compat.IN_PYODIDE and _compat.host_kind() == "browser":
+        import js  # type: ignore[import-not-found]
+
+        return getattr(js, "localStorage", None)
+    return None
+
+
+def load_cache() -> dict[str, Any]:
+    """Everything tuned so far: {adapter key: {shape class: entry}} (a broken cache is empty)."""
+    try:
+        storage = _local_storage()
+        if storage is not None:
+            text = storage.getItem(STORAGE_KEY)
+        else:
+            path = cache_path()
+            text = path.read_text() if path.is_file() else None
+        data = json.loads(text) if text else {}
+        return data if isinstance(data, dict) else {}
+    except Exception:
+        return {}
+
+
+def save_cache(data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=1, sort_keys=True)
+    try:
+        storage = _local_storage()
+        if storage is not None:
+            storage.setItem(STORAGE_KEY, text)
+            return
+        path = cache_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    except Exception:
+        pass  # the choice still holds for this context; it is just not remembered
+
+
+def _table(ctx: Any) -> dict[str, Any]:
+    """This adapter's entries, read once per context."""
+    table = getattr(ctx, "_matmul_tuning", None)
+    if table is None:
+        table = load_cache().get(adapter_key(ctx.info), {})
+        ctx._matmul_tuning = table
+    return table
+
+
+def choice(ctx: Any, m: int, n: int, k: int, a_mode: str, b_mode: str, batched: bool) -> str | None:
+    """The tuned config for this shape on *ctx*'s adapter, or None (not tuned, or matvec)."""
+    table = _table(ctx)
+    if not table or m < 8:
+        return None
+    entry = table.get(shape_class(m, n, k, a_mode, b_mode, batched))
+    name = entry.get("config") if isinstance(entry, dict) else None
+    known = (
+        codegen.MATMUL_CONFIGS,
+        codegen.MATMUL_REG_CONFIGS,
+        codegen.MATMUL_DIRECT_CONFIGS,
+        codegen.MATMUL_SUBGROUP_CONFIGS,
+    )
+    return name if any(name in d for d in known) else None
+
+
+# --- tuning --------------------------------------------------------------------------------
+
+POOL_ROWS = 61  # distinct random rows; row i of a tuning matrix is pool row i % 61
+
+
+def _upload(ctx: Any, rows: int, cols: int, seed: int) -> Any:
+    """A (rows x cols) float32 matrix of multiples of 1/8 in [-1, 1], uploaded in blocks."""
+    rng = random.Random(seed)
+    block = array.array("f", [rng.randint(-8, 8) / 8 for _ in range(POOL_ROWS * cols)]).tobytes()
+    handle = ctx.alloc(rows * cols * 4)
+    for r0 in range(0, rows, POOL_ROWS):
+        nrows = min(POOL_ROWS, rows - r0)
+        ctx.write(handle, memoryview(block)[: nrows * cols * 4], r0 * cols * 4)
+    return handle
+
+
+async def _time_us(ctx: Any, record: Any, reps: int) -> float:
+    """Mean microseconds of one *record*ed dispatch, over *reps* in one batch."""
+    t0 = time.perf_counter()
+    batch = ctx.batch(timing=True)
+    for _ in range(reps):
+        record(batch)
+    batch.submit()
+    ns = await batch.gpu_time_ns_async()
+    if ns is None:  # no timestamp queries: the wall clock, up to a read that waits for the GPU
+        probe = ctx.alloc(4)
+        await ctx.read_async(probe, 4)
+        ctx.release(probe)
+        ns = (time.perf_counter() - t0) * 1e9
+    return ns / reps / 1e3
+
+
+async def _rows(ctx: Any, out: StridedView, rows: list[int], n: int) -> list[list[float]]:
+    got = []
+    for r in rows:
+        raw = await ctx.read_async(out.buffer, 4 * n, 4 * r * n)
+        got.append(array.array("f", bytes(raw)).tolist())
+    return got
+
+
+async def tune_async(
+    ctx: Any,
+    m: int,
+    n: int,
+    k: int,
+    *,
+    a_transposed: bool = False,
+    b_transposed: bool = False,
+    batch: int = 1,
+    configs: list[str] | None = None,
+    reps: int = 3,
+    warm_ms: float = 300.0,
+    save: bool = True,
+) -> dict[str, Any]:
+    """Time the candidates for ``(batch x) m x k @ k x n`` and remember the fastest correct one.
+
+    *b_transposed*: B is the transpose of a row-major (n x k) matrix, as ``linear``'s weight;
+    *a_transposed* likewise for A. Returns the cache entry with ``class`` added:
+    ``{"config", "us": {config: microseconds}, "rejected": {config: reason}, "at"}``.
+    """
+    lead = (batch,) if batch > 1 else ()
+    a_shape, b_shape = ((k, m) if a_transposed else (m, k)), ((n, k) if b_transposed else (k, n))
+    a_h = _upload(ctx, batch * a_shape[0], a_shape[1], 1)
+    b_h = _upload(ctx, batch * b_shape[0], b_shape[1], 2)
+    a = StridedView(a_h, lead + a_shape)
+    b = StridedView(b_h, lead + b_shape)
+    a = a.transpose(-1, -2) if a_transposed else a
+    b = b.transpose(-1, -2) if b_transposed else b
+    out = StridedView(ctx.alloc(batch * m * n * 4), (*lead, m, n))
+    a_mode, b_mode = kernels.load_modes(a, b)
+    key = shape_class(m, n, k, a_mode, b_mode, batch > 1)
+    names = configs if configs is not None else candidates(ctx, a_mode, b_mode)
+    reference = kernels.default_matmul_config(ctx, m, n, k)
+    sample = sorted({0, m // 3, m // 2, m - 1, (7 * m) // 8})
+    times: dict[str, float] = {}
+    rejected: dict[str, str] = {}
+    try:
+
+        def run(name: str) -> Any:
+            return lambda b_: kernels.matmul(b_, a, b, out=out, config=name)
+
+        await _time_us(ctx, run(reference), 1)  # compile the reference
+        want = await _rows(ctx, out, sample, n)
+        t0 = time.perf_counter()
+        while (time.perf_counter() - t0) * 1e3 < warm_ms:  # let a real GPU clock up
+            await _time_us(ctx, run(reference), reps)
+        for name in names:
+            try:
+                await _time_us(ctx, run(name), 1)  # compile + first run
+                if await _rows(ctx, out, sample, n) != want:
+                    rejected[name] = "wrong result"
+                    continue
+                times[name] = min([await _time_us(ctx, run(name), reps) for _ in range(2)])
+            except Exception as exc:  # a kernel this adapter cannot build is not chosen
+                rejected[name] = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        for h in (a_h, b_h, out.buffer):
+            ctx.release(h)
+    best = min(times, key=times.__getitem__) if times else reference
+    entry = {"config": best, "us": times, "rejected": rejected, "at": time.time()}
+    _table(ctx)[key] = entry
+    if save:
+        data = load_cache()
+        data.setdefault(adapter_key(ctx.info), {})[key] = entry
+        save_cache(data)
+    return {"class": key, **entry}
