@@ -181,15 +181,15 @@ fn wa_ipow(x: i32, y: i32) -> i32 {
   return r;
 }
 
-// max(x, 0) keeping NaN, decided on the bits: NVIDIA's driver folds select(x, 0, x < 0) into a
-// max() that drops NaN. -0.0 becomes +0.0 (equal to NumPy's -0.0 as a value).
+// max(x, 0) keeping NaN, decided on the bits: on NVIDIA (Vulkan) select(x, 0, x < 0) gave 0 for
+// NaN, as a NaN-dropping max would. -0.0 becomes +0.0 (equal to NumPy's -0.0 as a value).
 fn wa_relu(x: f32) -> f32 {
   let u = bitcast<u32>(x);
   return select(x, 0.0, u >= 0x80000000u && (u & 0x7fffffffu) <= 0x7f800000u);
 }
 
 // a / b, also right for |b| > 2^126: WGSL's division needs only be accurate for |b| within
-// [2^-126, 2^126], and NVIDIA's a * (1 / b) flushes 1 / 3e38 to zero (3e38 / 3e38 gave 0).
+// [2^-126, 2^126], and on NVIDIA 3e38 / 3e38 gave 0 (as a * (1 / b) with 1 / b flushed would).
 fn wa_div(a: f32, b: f32) -> f32 {
   if (abs(b) > 8.507059e37) { return (a * 0.25) / (b * 0.25); }
   return a / b;

@@ -113,7 +113,7 @@ async def _probe_webgpu() -> dict[str, Any]:
             "(Chromium on Linux needs --enable-unsafe-webgpu)",
         }
     adapter = await gpu.requestAdapter()
-    if adapter is None:
+    if adapter is None or type(adapter).__name__ == "JsNull":  # null is jsnull in Pyodide 314
         return {"available": False, "error": "navigator.gpu.requestAdapter() returned null"}
     info = to_py(glue().adapterInfo(adapter))
     features = list(to_py(glue().features(adapter.features)))

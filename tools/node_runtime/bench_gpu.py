@@ -3,9 +3,9 @@
 # time kept), then conv2d, softmax, layer_norm and attention. Writes OUT.json.
 #   run.mjs bench_gpu.py OUT.json [SIZES=1024,2048,4096,8192] [SCALE=1]
 # SCALE < 1 shrinks the non-matmul cases (a quick run on a software adapter).
-# Each case: compile, warm ~300 ms (a real GPU clocks down within ~0.5 s idle), then RUNS timed
-# batches, each repeating the case to fill ~5 ms of GPU time; the median time per case is
-# reported.
+# Each case: compile, warm >= 300 ms and until the time settles (a real GPU clocks down within
+# ~0.5 s idle and takes up to ~1 s to clock up again), then RUNS timed batches, each repeating
+# the case to fill ~5 ms of GPU time; the median time per case is reported.
 import json
 import statistics
 import sys
@@ -33,29 +33,17 @@ def tensor(shape, seed):
     return StridedView(autotune._upload(ctx, n // rows, rows, seed), tuple(shape))
 
 
-async def gpu_ms(record, reps=1):
-    """GPU ms per *record*ed case, over *reps* of them in one batch (one pass, timestamped)."""
-    batch = ctx.batch(timing=True)
-    for _ in range(reps):
-        record(batch)
-    batch.submit()
-    ns = await batch.gpu_time_ns_async()
-    return ns / 1e6 / reps
-
-
 async def measure(record):
-    """Median GPU ms of one *record*ed case, after ~300 ms of warm-up. Each batch repeats the
-    case to fill >= ~5 ms of GPU time: with one short case per batch the GPU idles through
-    Python's submit-and-read round trips, and its clocks fall (seen on the H100: 1980 -> 600 MHz
-    during 0.3 ms cases, halving their figures)."""
-    first = await gpu_ms(record)  # compile
-    reps = max(1, min(200, round(5.0 / max(first, 1e-3))))
-    t0 = time.perf_counter()
-    while (time.perf_counter() - t0) * 1e3 < WARM_MS:
-        await gpu_ms(record, reps)
-    ms = statistics.median([await gpu_ms(record, reps) for _ in range(RUNS)])
+    """Median GPU ms of one *record*ed case, timed in batches that repeat it to fill ~5 ms of
+    GPU time (with one short case per batch the GPU idles through Python's submit-and-read
+    round trips and clocks down: 1980 -> 600 MHz seen on the H100), after a warm-up of at least
+    300 ms that lasts until the time has settled (autotune.warm_async)."""
+    first = await autotune.time_us(ctx, record, 1)  # compiles
+    reps = autotune.batch_reps(first, 5.0)
+    await autotune.warm_async(ctx, record, reps, WARM_MS)
+    times = [await autotune.time_us(ctx, record, reps) for _ in range(RUNS)]
     ctx.trim()  # the pooled outputs of this case
-    return ms
+    return statistics.median(times) / 1e3
 
 
 def released(record):

@@ -203,7 +203,7 @@ def _upload(ctx: Any, rows: int, cols: int, seed: int) -> Any:
     return handle
 
 
-async def _time_us(ctx: Any, record: Any, reps: int) -> float:
+async def time_us(ctx: Any, record: Any, reps: int) -> float:
     """Mean microseconds of one *record*ed dispatch, over *reps* in one batch."""
     t0 = time.perf_counter()
     batch = ctx.batch(timing=True)
@@ -217,6 +217,28 @@ async def _time_us(ctx: Any, record: Any, reps: int) -> float:
         ctx.release(probe)
         ns = (time.perf_counter() - t0) * 1e9
     return ns / reps / 1e3
+
+
+def batch_reps(us: float, batch_ms: float) -> int:
+    """How many dispatches of *us* microseconds fill about *batch_ms* of one batch (1 ... 200)."""
+    return max(1, min(200, round(batch_ms * 1e3 / max(us, 1.0))))
+
+
+async def warm_async(
+    ctx: Any, record: Any, reps: int, min_ms: float = 300.0, max_ms: float = 3000.0
+) -> float:
+    """Run *record* in batches of *reps* for at least *min_ms* and until its time per dispatch
+    has stopped improving (five batches within 2% of the best), at most *max_ms*; returns the
+    best microseconds. A GPU that idled (while pipelines compiled, say) can take a second to
+    clock back up, and a timing taken before that is worth nothing."""
+    t0, best, calm = time.perf_counter(), math.inf, 0
+    while True:
+        us = await time_us(ctx, record, reps)
+        calm = 0 if us < 0.98 * best else calm + 1
+        best = min(best, us)
+        elapsed = (time.perf_counter() - t0) * 1e3
+        if (elapsed >= min_ms and calm >= 5) or elapsed >= max_ms:
+            return best
 
 
 async def _rows(ctx: Any, out: StridedView, rows: list[int], n: int) -> list[list[float]]:
@@ -237,15 +259,19 @@ async def tune_async(
     b_transposed: bool = False,
     batch: int = 1,
     configs: list[str] | None = None,
-    reps: int = 3,
+    rounds: int = 3,
+    batch_ms: float = 2.0,
     warm_ms: float = 300.0,
     save: bool = True,
 ) -> dict[str, Any]:
     """Time the candidates for ``(batch x) m x k @ k x n`` and remember the fastest correct one.
 
     *b_transposed*: B is the transpose of a row-major (n x k) matrix, as ``linear``'s weight;
-    *a_transposed* likewise for A. Returns the cache entry with ``class`` added:
-    ``{"config", "us": {config: microseconds}, "rejected": {config: reason}, "at"}``.
+    *a_transposed* likewise for A. Every candidate is built and checked first; then, after a
+    warm-up, all are timed in *rounds* interleaved rounds (each in batches of ~*batch_ms* of
+    GPU work) and keep their best, so that a clock that drifts favours none. Returns the cache
+    entry with ``class`` added: ``{"config", "us": {config: microseconds}, "rejected": {config:
+    reason}, "at"}``.
     """
     lead = (batch,) if batch > 1 else ()
     a_shape, b_shape = ((k, m) if a_transposed else (m, k)), ((n, k) if b_transposed else (k, n))
@@ -261,27 +287,30 @@ async def tune_async(
     names = configs if configs is not None else candidates(ctx, a_mode, b_mode)
     reference = kernels.default_matmul_config(ctx, m, n, k)
     sample = sorted({0, m // 3, m // 2, m - 1, (7 * m) // 8})
-    times: dict[str, float] = {}
+    first: dict[str, float] = {}
     rejected: dict[str, str] = {}
+
+    def run(name: str) -> Any:
+        return lambda b_: kernels.matmul(b_, a, b, out=out, config=name)
+
     try:
-
-        def run(name: str) -> Any:
-            return lambda b_: kernels.matmul(b_, a, b, out=out, config=name)
-
-        await _time_us(ctx, run(reference), 1)  # compile the reference
+        first[reference] = await time_us(ctx, run(reference), 1)  # compiles
         want = await _rows(ctx, out, sample, n)
-        t0 = time.perf_counter()
-        while (time.perf_counter() - t0) * 1e3 < warm_ms:  # let a real GPU clock up
-            await _time_us(ctx, run(reference), reps)
         for name in names:
             try:
-                await _time_us(ctx, run(name), 1)  # compile + first run
+                first[name] = await time_us(ctx, run(name), 1)  # compile + first run
                 if await _rows(ctx, out, sample, n) != want:
                     rejected[name] = "wrong result"
-                    continue
-                times[name] = min([await _time_us(ctx, run(name), reps) for _ in range(2)])
             except Exception as exc:  # a kernel this adapter cannot build is not chosen
                 rejected[name] = f"{type(exc).__name__}: {exc}"[:300]
+        good = [name for name in names if name not in rejected]
+        ref_reps = batch_reps(first[reference], 5.0)
+        await warm_async(ctx, run(reference), ref_reps, warm_ms)
+        times = {name: math.inf for name in good}
+        for _ in range(rounds):
+            for name in good:
+                us = await time_us(ctx, run(name), batch_reps(first[name], batch_ms))
+                times[name] = min(times[name], us)
     finally:
         for h in (a_h, b_h, out.buffer):
             ctx.release(h)

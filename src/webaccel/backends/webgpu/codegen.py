@@ -21,7 +21,7 @@ WORKGROUP = 256
 STORAGE_TYPES = {"float32": "f32", "int32": "i32", "bool": "i32", "float16": "u32"}
 ACTIVATIONS = {
     None: "",
-    # NaN passes, decided on the bits (NVIDIA folds select(v, 0, v < 0) into a NaN-dropping max)
+    # NaN passes, decided on the bits (on NVIDIA select(v, 0, v < 0) gave 0 for NaN)
     "relu": "v = select(v, 0.0, bitcast<u32>(v) >= 0x80000000u && "
     "(bitcast<u32>(v) & 0x7fffffffu) <= 0x7f800000u);",
     "gelu": "v = wa_gelu(v);",
@@ -718,8 +718,8 @@ def _epilogue(
 
 MATMUL_REG_CONFIGS = {
     # name: (BM, BN, BK, TM, TN); (BN / TN) x (BM / TM) threads, TM and TN multiples of 4.
-    # On an H100 (Dawn, Vulkan) r128x128x8_16x8 ran fp32 4096^2 at 42.8 TFLOP/s, 0.84 of cuBLAS;
-    # r128x64x16_8x4 led at 1024 (bench/results/).
+    # On an H100 (Dawn, Vulkan) r128x128x8_16x8 ran fp32 4096^2 at ~43 TFLOP/s, 0.84-0.86 of
+    # cuBLAS; r128x64x16_8x4 led at 1024 (bench/results/2026-11-21-h100-autotune.json).
     "r64x64x16_4x4": (64, 64, 16, 4, 4),  # 256 threads
     "r64x64x8_8x8": (64, 64, 8, 8, 8),  # 64
     "r128x64x16_8x4": (128, 64, 16, 8, 4),  # 256
