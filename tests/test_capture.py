@@ -139,3 +139,44 @@ def test_run_async_refuses_bytes_that_fit_two_traced_shapes():
     g(wa.zeros((2, 8)))
     got = asyncio.run(g.run_async(array.array("f", [1.0] * 16)))  # one fit: no ambiguity
     assert array.array("f", bytes(got)).tolist() == [2.0] * 16
+
+
+def test_max_traces_drops_the_least_recently_used_signature():
+    calls = []
+
+    def fn(a):
+        calls.append(a.shape)
+        return a * 2.0
+
+    f = wa.capture(fn, max_traces=2)
+    ones = {n: wa.tensor(np.ones((n, 3), np.float32)) for n in (1, 2, 3)}
+    f(ones[1]), f(ones[2])
+    f(ones[1])  # 1 is now the most recent: 2 goes first
+    f(ones[3])
+    assert [k[0][1].shape for k in f.traces] == [(1, 3), (3, 3)] and f.evicted == 1
+    assert f(ones[2]).numpy().tolist() == [[2.0] * 3] * 2  # traced again, right answer
+    assert calls == [(1, 3), (2, 3), (3, 3), (2, 3)] and len(f.traces) == 2
+    assert [k[0][1].shape for k in f.traces] == [(3, 3), (2, 3)]
+    got = asyncio.run(f.run_async(np.ones((3, 3), np.float32).tobytes()))  # a use, too
+    assert np.frombuffer(got, np.float32).tolist() == [2.0] * 9
+    assert [k[0][1].shape for k in f.traces] == [(2, 3), (3, 3)]
+
+
+def test_evicted_traces_free_their_storages():
+    dev = wa.get_device("cpu")
+    f = wa.capture(block, max_traces=1)
+    f(wa.tensor(np.ones((4, 8), np.float32)))
+    gc.collect()
+    base = dev.live_bytes
+    for n in (1, 2, 3, 4) * 3:
+        y = f(wa.tensor(np.ones((n, 8), np.float32)))
+        del y
+    gc.collect()
+    assert len(f.traces) == 1 and f.evicted == 12
+    assert dev.live_bytes == base
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_max_traces_must_be_a_positive_int(bad):
+    with pytest.raises(ValueError, match="max_traces"):
+        wa.capture(block, max_traces=bad)

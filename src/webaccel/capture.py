@@ -10,6 +10,11 @@ with the number of ops.
 
 Tensors created inside ``fn`` that do not depend on its arguments (weights) become constants of
 the captured graph and stay on the device.
+
+``capture(fn, max_traces=N)`` keeps at most N signatures, dropping the least recently used one
+(its replay plan and compiled graph are released at once). It matters on WebNN, where each
+captured graph holds its own copy of its weight constants (the browser has no shared constant
+tensors): a model traced for many (batch, seq) shapes would otherwise hold one copy per shape.
 """
 
 from __future__ import annotations
@@ -52,9 +57,17 @@ class Trace:
 class Captured:
     """The callable ``capture`` returns; ``.traces`` holds one trace per input signature."""
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], max_traces: int | None = None) -> None:
+        if max_traces is not None and (
+            not isinstance(max_traces, int) or isinstance(max_traces, bool) or max_traces < 1
+        ):
+            raise ValueError(
+                f"capture: max_traces must be a positive int or None, not {max_traces!r}"
+            )
         self.fn = fn
-        self.traces: dict[tuple[Any, ...], Trace] = {}
+        self.max_traces = max_traces
+        self.traces: dict[tuple[Any, ...], Trace] = {}  # least recently used first
+        self.evicted = 0  # traces dropped to stay within max_traces
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Tensor) -> Any:
@@ -66,8 +79,23 @@ class Captured:
         trace = self.traces.get(key)
         if trace is None:
             trace = self.traces[key] = self._trace(args)
-            return self._run(trace, args)
+            self._evict()
+        elif self.max_traces is not None:
+            self._touch(key)
         return self._run(trace, args)
+
+    def _touch(self, key: tuple[Any, ...]) -> None:
+        """Mark *key* most recently used (dicts keep insertion order: move it to the end)."""
+        self.traces[key] = self.traces.pop(key)
+
+    def _evict(self) -> None:
+        while self.max_traces is not None and len(self.traces) > self.max_traces:
+            oldest = next(iter(self.traces))
+            trace = self.traces.pop(oldest)
+            self.evicted += 1
+            close = getattr(trace.runner, "close", None)
+            if close is not None:  # free the device's graph and plan now, not at GC
+                close()
 
     def _trace(self, args: tuple[Tensor, ...]) -> Trace:
         result = self.fn(*args)
@@ -147,6 +175,8 @@ class Captured:
         inputs are uploaded and the replay runs as usual.
         """
         trace = self._host_trace(inputs)
+        if self.max_traces is not None:
+            self._touch(next(k for k, t in self.traces.items() if t is trace))
         n_res = len(trace.result_nbytes)
         if out is None:
             bufs: list[Any] = [bytearray(n) for n in trace.result_nbytes]
@@ -266,6 +296,7 @@ def _realized(t: Tensor) -> Tensor:
     return t.realize() if not t._node.realized else t
 
 
-def capture(fn: Callable[..., Any]) -> Captured:
-    """Trace *fn* on its first call per input signature and replay the compiled graph after."""
-    return Captured(fn)
+def capture(fn: Callable[..., Any], *, max_traces: int | None = None) -> Captured:
+    """Trace *fn* on its first call per input signature and replay the compiled graph after;
+    keep at most *max_traces* signatures (least recently used dropped first; None: all)."""
+    return Captured(fn, max_traces)

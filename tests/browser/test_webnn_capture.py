@@ -181,3 +181,43 @@ def test_captured_weights_become_graph_constants(selenium):
         assert kinds == ["arg", "const", "const", "const", "const"], kinds
     finally:
         dev.CONST_MAX_BYTES = previous
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_evicted_webnn_traces_release_their_graphs(selenium):
+    """capture(max_traces=1) alternating two shapes: every switch traces again and closes the
+    previous plan (MLGraph destroyed, plan tensors back to the device); answers stay right."""
+    import array
+
+    import webaccel as wa
+
+    dev = wa.get_device("webnn")
+    w = wa.tensor(array.array("f", [(i % 7) / 7 for i in range(64)]), device=dev, shape=(8, 8))
+    w.realize()
+    fn = wa.capture(lambda x: (x @ w).gelu(), max_traces=1)
+
+    def want(rows):
+        x = wa.tensor(array.array("f", [0.25] * rows * 8), device=dev, shape=(rows, 8))
+        return (x @ w).gelu().tolist()
+
+    plans = []
+    for rows in (2, 3) * 3:
+        data = array.array("f", [0.25] * rows * 8)
+        x = wa.tensor(data, device=dev, shape=(rows, 8))
+        assert fn(x).tolist() == want(rows)
+        out = await fn.run_async(data)  # the host path makes plan-owned tensors too
+        assert array.array("f", bytes(out)).tolist() == sum(want(rows), [])
+        (trace,) = fn.traces.values()
+        plans.append(trace.runner)
+    assert fn.evicted == 5
+    assert all(p.closed and p.graph is None and p.plan is None for p in plans[:-1])
+    assert not plans[-1].closed
+    base = dev.memory()["nn_live_tensors"]
+    plans[-1].close()
+    assert dev.memory()["nn_live_tensors"] < base  # its argument/output tensors came back
+    try:
+        await plans[-1].run_host_async([bytes(24)], [0], [bytearray(24)])
+    except RuntimeError as exc:
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("a closed plan ran")

@@ -111,6 +111,10 @@ class BertModel:
     """BERT encoder + attention-masked mean pooling + L2 normalization (sentence-transformers'
     ``Transformer -> Pooling(mean) -> Normalize``)."""
 
+    # Captured (batch, seq) shapes kept; the least recently used is dropped beyond this. On
+    # WebNN each captured graph holds its own copy of the weights (~90 MB for MiniLM in fp32).
+    MAX_TRACES = 8
+
     def __init__(
         self,
         config: BertConfig,
@@ -127,7 +131,7 @@ class BertModel:
             raise KeyError(f"BertModel: the weights lack {missing[:4]} ({len(missing)} missing)")
         self.linear_fn: LinearFn = linear_fn or F.linear
         self._gelu = "none" if config.hidden_act == "gelu" else "tanh"
-        self._encode = capture(self.forward)
+        self._encode = capture(self.forward, max_traces=self.MAX_TRACES)
 
     @property
     def device(self) -> Device:

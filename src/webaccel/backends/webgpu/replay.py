@@ -170,13 +170,22 @@ class ReplayPlan:
         )
         return outs
 
+    def close(self) -> None:
+        """Release the plan's buffers and constants now (``capture`` evicting this trace);
+        idempotent, and ``__del__`` does it at the latest."""
+        if self.plan is None:
+            return
+        plan, self.plan = self.plan, None
+        _glue().destroy(plan)
+        for h in self.allocator.owned:
+            self.ctx.release(h)
+        for s in self.consts:
+            s.release()
+        self.allocator.owned, self.consts = [], []
+
     def __del__(self) -> None:
         try:
-            _glue().destroy(self.plan)
-            for h in self.allocator.owned:
-                self.ctx.release(h)
-            for s in self.consts:
-                s.release()
+            self.close()
         except Exception:  # the device may be gone already
             pass
 

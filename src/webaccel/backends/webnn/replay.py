@@ -57,6 +57,8 @@ class ReplayPlan:
                 const_names.append(f"i{slot}")
                 const_tensors.append(inputs[slot].handle.tensor)
         self.plan = None
+        self.closed = False
+        self.graph = compiled.graph  # destroyed by close(): the trace holding it is dropped
         if compiled.graph is not None:
             out_names = [f"o{j}" for j in self.in_graph]
             self.plan = _glue().build(
@@ -101,6 +103,8 @@ class ReplayPlan:
     ) -> None:
         """Write *inputs* (host buffers, one per captured argument), dispatch, and read the
         program outputs at *positions* into the host buffers *outs*."""
+        if self.closed:
+            raise RuntimeError("this replay plan was closed (its capture trace was evicted)")
         if self.plan is None:  # every output empty: nothing to run or read
             return
         if self._host is None:
@@ -126,6 +130,8 @@ class ReplayPlan:
             await self._run_addr(self.plan, self.host_read, reads, sizes, *addrs)
 
     def __call__(self, args: Sequence[Storage]) -> list[Storage]:
+        if self.closed:
+            raise RuntimeError("this replay plan was closed (its capture trace was evicted)")
         device = self.device
         take = device._take
         handles = [take(webnn, numel, nbytes) for numel, _, webnn, nbytes in self.outputs]
@@ -140,13 +146,27 @@ class ReplayPlan:
             for h, (numel, dtype, _, _) in zip(handles, self.outputs, strict=True)
         ]
 
+    def close(self) -> None:
+        """Release the plan now (``capture`` evicting this trace): its argument/output tensors
+        go back to the device, the constants' storages are released, and the ``MLGraph`` is
+        destroyed (it holds its own copy of the weight constants). Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.plan is not None:
+            _glue().destroy(self.plan)
+            self.plan = None
+        for s in self.consts:
+            s.release()
+        for h in self._host or ():
+            self.device.free(h, h.nbytes)
+        self.consts, self._host = [], None
+        graph, self.graph = self.graph, None
+        if graph is not None and hasattr(graph, "destroy"):
+            graph.destroy()
+
     def __del__(self) -> None:
         try:
-            if self.plan is not None:
-                _glue().destroy(self.plan)
-            for s in self.consts:
-                s.release()
-            for h in self._host or ():
-                self.device.free(h, h.nbytes)
+            self.close()
         except Exception:  # the device may be gone already
             pass
