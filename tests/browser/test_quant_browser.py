@@ -320,7 +320,8 @@ def test_denied_on_webnn_falls_back_to_webgpu(selenium):
 @run_in_pyodide(packages=["webaccel"])
 def without_dequantize_linear(selenium, cases):
     """A WebNN device whose opSupportLimits() lacks dequantizeLinear stands in for "webnn":
-    linear_q must be refused there (supports() from the limits) and placed on webgpu."""
+    linear_q that needs dequantizeLinear (int4, grouped scales) must be refused there
+    (supports() from the limits) and placed on webgpu; per-row int8 needs only a cast."""
     import webaccel as wa
     from webaccel.backends.webnn.device import WebNNDevice
     from webaccel.devices import adopt_device
@@ -354,8 +355,12 @@ def without_dequantize_linear(selenium, cases):
 @pytest.mark.lanes("headless-shell")
 def test_webnn_without_dequantize_linear_places_linear_q_on_webgpu(selenium):
     cases = [c for c in WEBNN_CASES if not c["transpose_x"]][:2]
+    assert [c["scheme"] for c in cases] == ["int8", "int4"]
     results = without_dequantize_linear(selenium, payload(cases))
     for case, (got, text, why) in zip(cases, results, strict=True):
         check(case, got)
+        if case["scheme"] == "int8":  # one scale per row: cast + gemm + mul, no dequantizeLinear
+            assert why is None and "-> webgpu" not in text, (why, text)
+            continue
         assert why is not None and "dequantizeLinear" in why, why
         assert "webnn does not support linear_q" in text and "-> webgpu" in text, text
