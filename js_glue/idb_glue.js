@@ -6,7 +6,8 @@
 // on `abort`: a commit is all-or-nothing. Values are ArrayBuffers: a chunk is copied once from
 // Python memory into a fresh ArrayBuffer (`alloc` + JsBuffer.assign on the Python side), hashed
 // and maybe compressed here, and stored; reading, a chunk is fetched, verified and decoded here
-// and copied once into its tensor's Python buffer (JsBuffer.assign_to).
+// and copied once into its tensor's Python buffer (JsBuffer.assign_to), or written from here
+// to a WebGPU device (webaccel's webgpu device, write_from_js).
 (() => {
   const request = (req) =>
     new Promise((resolve, reject) => {
@@ -25,31 +26,89 @@
   // The fast chunk checksum "xxh32x4": four xxHash32 lanes over 16-byte stripes (little-endian
   // words; the tail zero-padded to a stripe), the length folded in, the lanes as 32 hex digits.
   // Not cryptographic, but any change within one word always changes its lane (each round is a
-  // bijection), and it runs at ~1.5 GB/s where crypto.subtle's SHA-256 does ~0.3 GB/s here.
-  // webaccel.store.core.xxh32x4 is the reference (Python).
+  // bijection). webaccel.store.core.xxh32x4 is the reference (Python).
+  // Speed (Chromium, 32 MiB): the WebAssembly rounds below ~10 ms (half of it copying the data
+  // into wasm memory), the JS loop ~23 ms, crypto.subtle's SHA-256 ~100 ms. Loads verify every
+  // chunk, so this is on the load's critical path.
   const P1 = 2654435761 | 0;
   const P2 = 2246822519 | 0;
   const round = (acc, word) => {
     const x = (acc + Math.imul(word, P2)) | 0;
     return Math.imul((x << 13) | (x >>> 19), P1);
   };
-  const xxh32x4 = (data) => {
+  // The rounds over whole stripes in JS (where there is no WebAssembly): Int32Array, not
+  // Uint32Array (words above 2^31 would become doubles in V8's optimized code), rounds inlined.
+  const roundsJS = (lanes, u8, body) => {
+    let [a, b, c, d] = lanes;
+    const w = u8.byteOffset % 4 === 0
+      ? new Int32Array(u8.buffer, u8.byteOffset, body >>> 2)
+      : new Int32Array(u8.slice(0, body).buffer);
+    const n = w.length;
+    for (let i = 0; i < n; i += 4) {
+      let x = (a + Math.imul(w[i], P2)) | 0;
+      a = Math.imul((x << 13) | (x >>> 19), P1);
+      x = (b + Math.imul(w[i + 1], P2)) | 0;
+      b = Math.imul((x << 13) | (x >>> 19), P1);
+      x = (c + Math.imul(w[i + 2], P2)) | 0;
+      c = Math.imul((x << 13) | (x >>> 19), P1);
+      x = (d + Math.imul(w[i + 3], P2)) | 0;
+      d = Math.imul((x << 13) | (x >>> 19), P1);
+    }
+    return [a, b, c, d];
+  };
+  // The same rounds in WebAssembly (i32.rotl, no bounds checks: ~2x the JS loop), over blocks
+  // of 256 KiB copied into its memory (they stay in cache). The module, 252 bytes:
+  //   (module
+  //     (memory (export "memory") 5)  ;; the 4 lanes at 0, the block from 16
+  //     (func (export "rounds") (param $n i32)  ;; $n bytes at 16, a multiple of 16
+  //       (local $p i32) (local $end i32) (local $a i32) (local $b i32) (local $c i32) (local $d i32)
+  //       (local.set $a (i32.load (i32.const 0)))  ;; $b, $c, $d from 4, 8, 12
+  //       (local.set $p (i32.const 16))
+  //       (local.set $end (i32.add (local.get $n) (i32.const 16)))
+  //       (block $done (loop $stripe
+  //         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+  //         (local.set $a (i32.mul (i32.rotl (i32.add (local.get $a)
+  //           (i32.mul (i32.load offset=0 (local.get $p)) (i32.const P2))) (i32.const 13))
+  //           (i32.const P1)))  ;; $b, $c, $d the same with offset=4, 8, 12
+  //         (local.set $p (i32.add (local.get $p) (i32.const 16)))
+  //         (br $stripe)))
+  //       (i32.store (i32.const 0) (local.get $a))))  ;; $b, $c, $d at 4, 8, 12
+  // tests/browser/test_store_browser.py checks it against roundsJS and the Python reference.
+  const WASM_ROUNDS =
+    "AGFzbQEAAAABBQFgAX8AAwIBAAUDAQAFBxMCBm1lbW9yeQIABnJvdW5kcwAACswBAckBAQZ/QQAoAgAhA0EAKAIE" +
+    "IQRBACgCCCEFQQAoAgwhBkEQIQEgAEEQaiECAkADQCABIAJPDQEgAyABKAIAQfeUr694bGpBDXdBsfPd8XlsIQMg" +
+    "BCABKAIEQfeUr694bGpBDXdBsfPd8XlsIQQgBSABKAIIQfeUr694bGpBDXdBsfPd8XlsIQUgBiABKAIMQfeUr694" +
+    "bGpBDXdBsfPd8XlsIQYgAUEQaiEBDAALC0EAIAM2AgBBACAENgIEQQAgBTYCCEEAIAY2AgwL";
+  const BLOCK = 256 * 1024;
+  const roundsWasm = (() => {
+    try {
+      const bytes = Uint8Array.from(atob(WASM_ROUNDS), (ch) => ch.charCodeAt(0));
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+      const { memory, rounds } = exports;
+      return (lanes, u8, body) => {
+        const state = new Int32Array(memory.buffer, 0, 4);
+        state.set(lanes);
+        const block = new Uint8Array(memory.buffer, 16, BLOCK);
+        for (let pos = 0; pos < body; pos += BLOCK) {
+          const n = Math.min(BLOCK, body - pos);
+          block.set(u8.subarray(pos, pos + n));
+          rounds(n);
+        }
+        return Array.from(state);
+      };
+    } catch {
+      return null; // no WebAssembly here (or it is switched off): the JS loop
+    }
+  })();
+  const xxh32x4 = (data, useWasm = true) => {
     const u8 = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     const body = u8.byteLength & ~15;
-    let a = 0x9e3779b1 | 0, b = 0x85ebca77 | 0, c = 0xc2b2ae3d | 0, d = 0x27d4eb2f | 0;
-    const words = u8.byteOffset % 4 === 0
-      ? new Uint32Array(u8.buffer, u8.byteOffset, body >>> 2)
-      : new Uint32Array(u8.slice(0, body).buffer);
-    for (let i = 0; i < words.length; i += 4) {
-      a = round(a, words[i]);
-      b = round(b, words[i + 1]);
-      c = round(c, words[i + 2]);
-      d = round(d, words[i + 3]);
-    }
+    const init = [0x9e3779b1 | 0, 0x85ebca77 | 0, 0xc2b2ae3d | 0, 0x27d4eb2f | 0];
+    let [a, b, c, d] = (useWasm && roundsWasm ? roundsWasm : roundsJS)(init, u8, body);
     if (body < u8.byteLength) {
       const tail = new Uint8Array(16);
       tail.set(u8.subarray(body));
-      const t = new Uint32Array(tail.buffer);
+      const t = new Int32Array(tail.buffer);
       a = round(a, t[0]);
       b = round(b, t[1]);
       c = round(c, t[2]);
@@ -172,6 +231,7 @@
       return sha256(data);
     },
     xxh32x4,
+    wasmChecksum: () => roundsWasm !== null,
     compress,
     decompress,
     // Pass 1 of a save: [stored ArrayBuffer, its sha-256 hex, its size, codec used, its

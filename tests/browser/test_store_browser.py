@@ -317,3 +317,91 @@ async def test_compression_through_compression_stream(selenium):
     with pytest.raises(CorruptChunkError, match="gzip will not decode"):
         await s.load_async("gzip", "webgpu")
     await s.close_async()
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_xxh32x4_wasm_js_and_python_agree(selenium):
+    import random
+
+    from webaccel.store.core import xxh32x4
+    from webaccel.store.idb import idb_glue
+
+    glue = idb_glue()
+    assert glue.wasmChecksum()  # Chromium runs the WebAssembly rounds
+    rng = random.Random(5)
+    # around the 16-byte stripe and the 256 KiB wasm block, at unaligned offsets too
+    for n in (0, 1, 15, 16, 17, 100, 4096, 262144, 262160, 262161, 600003):
+        raw = rng.randbytes(n + 3)
+        for off in (0, 1, 3):
+            data = raw[off : off + n]
+            js_view = glue.alloc(n + 3).subarray(off, off + n)
+            js_view.assign(data)
+            want = xxh32x4(data) if n < 5000 else None  # the Python reference is slow
+            wasm, plain = str(glue.xxh32x4(js_view)), str(glue.xxh32x4(js_view, False))
+            assert wasm == plain, (n, off)
+            assert want is None or wasm == want, (n, off)
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_load_writes_the_device_from_js_chunks(selenium):
+    """Whole-word tensors go from the chunks' ArrayBuffers straight to webgpu (staging and
+    copies where a chunk feeds several); the rest through Python memory; a corrupt chunk
+    leaves no device storage behind."""
+    import gc
+    import random
+
+    import pytest
+    from pyodide.code import run_js
+
+    import webaccel
+    from webaccel.store import CorruptChunkError, Store
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-direct"
+    )
+    rng = random.Random(6)
+    tensors = {
+        "a": (rng.randbytes(4 * 700), "float32", (700,)),  # spans chunks 0-2
+        "b": (rng.randbytes(8), "float32", (2,)),  # shares a chunk with a and c
+        "odd": (rng.randbytes(5), "uint8", (5,)),  # not whole words: through Python
+        "c": (rng.randbytes(4 * 100), "int32", (100,)),  # starts unaligned: through Python
+        "e": (b"", "float32", (0,)),
+    }
+    s = await Store.open_async("wa-direct", allow_small_chunks=True, chunk_size=1024)
+    await s.save_async("m", tensors)
+    dev = webaccel.get_device("webgpu")
+    writes: list[int] = []  # pieces per write_from_js call
+    write = dev.write_from_js
+    dev.write_from_js = lambda data, pieces: (writes.append(len(pieces)), write(data, pieces))
+    for share in (False, True):
+        out = await s.load_async("m", dev, share=share)
+        for name, (raw, dtype, shape) in tensors.items():
+            assert out[name].dtype.name == dtype and out[name].shape == shape
+            assert bytes(await out[name].read_async()) == raw, name
+        del out
+        gc.collect()
+    del dev.write_from_js
+    assert writes == [1, 1, 2] * 2  # chunk 2 feeds a and b: one staging write, two copies
+    live = dev.live_storages
+    key = s.manifest("m")["chunks"][2]["key"]
+    await run_js(
+        """async (name, key) => {
+            const db = await new Promise((ok, no) => {
+                const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = no;
+            });
+            const tx = db.transaction(["chunks"], "readwrite");
+            const store = tx.objectStore("chunks");
+            const value = await new Promise((ok) => {
+                store.get(key).onsuccess = (e) => ok(e.target.result);
+            });
+            new Uint8Array(value)[100] ^= 1;
+            store.put(value, key);
+            await new Promise((ok, no) => { tx.oncomplete = ok; tx.onabort = no; });
+            db.close();
+        }"""
+    )("wa-direct", key)
+    with pytest.raises(CorruptChunkError, match="xxh32x4 checksum mismatch"):
+        await s.load_async("m", dev, share=False)
+    gc.collect()
+    assert dev.live_storages == live  # the half-written tensors' storages were released
+    await s.close_async()

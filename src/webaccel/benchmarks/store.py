@@ -9,7 +9,10 @@ device by default) and on CPython (files in a temporary directory, the ``cpu`` d
   weights drawn from N(0, 0.02) (trained weights look like that: they compress about as badly).
 - Save: ``save_async`` into an emptied store, ``repeats`` times (clearing before each).
 - Load: ``load_async(device, share=False)``: every chunk read, verified (its xxh32x4 checksum;
-  and again with ``load_check="sha256"``), copied into its tensors and uploaded to the device;
+  and again with ``load_check="sha256"``) and its bytes uploaded into the tensors' device
+  buffers (on webgpu straight from the chunk's ArrayBuffer: one writeBuffer of the chunk into a
+  staging buffer, then GPU copies into the tensors; the copies are submitted, not awaited,
+  as the uploads were before);
   ``read_async`` (the same, into host memory: no device upload); interleaved with the raw read:
   the same chunk keys read straight from IndexedDB (one readonly transaction, every ``get``
   issued at once) or from the chunk files. Medians; ``load_ratio`` = ours / raw (MB/s).

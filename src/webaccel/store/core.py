@@ -4,7 +4,9 @@ Everything here talks to a ``Backend`` (four async calls over three namespaces),
 logic runs over files on CPython and over IndexedDB in the browser. Optional backend methods
 add speed or safety where they exist: ``lock`` (shared/exclusive, across pages or processes),
 ``encode_chunk`` / ``get_chunks`` / ``digest`` / ``copy_range`` (IndexedDB keeps chunk bytes in
-JS: hashed by WebCrypto, checked with xxh32x4, copied once into the tensors), ``default_codec``.
+JS: hashed by WebCrypto, checked with xxh32x4, copied once into the tensors), ``js_chunks``
+(its chunks are JS ArrayBuffers: a device with ``write_from_js``, webgpu, is written straight from
+them, with no copy through Python memory), ``default_codec``.
 
 Save order (crash safety): new chunks first, then the manifest (the commit point), then the
 clean-up of versions and chunks that are no longer referenced. A crash (or a page closed
@@ -946,15 +948,28 @@ class Store:
         async with self._locked(exclusive=False):  # no page deletes this version meanwhile
             manifest = self._find(name, version)
             mkey = manifest_key(name, manifest["version"])
-            out = await self._load_tensors(manifest, mkey, dev, progress, share, model or name)
+            # The use is stamped (LRU order) while the chunks are read, not after: a small
+            # write of its own that the reads do not wait for (IndexedDB: a readwrite
+            # transaction on the manifests beside the readonly one on the chunks). It has
+            # landed before the lock is released, as before; a load that fails still counts.
             manifest["last_used"] = time.time()
             manifest["used_seq"] = self._tick()
-            # a usage update only (LRU order): no need to wait for the disk
-            if getattr(self.backend, "relaxed_puts", False):
-                await self.backend.put_many("manifests", {mkey: _dump(manifest)}, durable=False)
-            else:
-                await self.backend.put_many("manifests", {mkey: _dump(manifest)})
+            stamp = asyncio.ensure_future(self._stamp_use(mkey, manifest))
+            try:
+                out = await self._load_tensors(manifest, mkey, dev, progress, share, model or name)
+            except BaseException:
+                with contextlib.suppress(Exception):  # landed under the lock; the load's error
+                    await stamp  # is the one to raise
+                raise
+            await stamp
         return out
+
+    async def _stamp_use(self, mkey: str, manifest: dict[str, Any]) -> None:
+        # a usage update only (LRU order): no need to wait for the disk
+        if getattr(self.backend, "relaxed_puts", False):
+            await self.backend.put_many("manifests", {mkey: _dump(manifest)}, durable=False)
+        else:
+            await self.backend.put_many("manifests", {mkey: _dump(manifest)})
 
     async def _load_tensors(
         self,
@@ -966,10 +981,11 @@ class Store:
         owner: str,
     ) -> dict[str, Any]:
         """Hot-cache and sharing hits first (nothing read), then the rest: chunks fetched
-        ``read_ahead`` at a time, each range copied once into its tensor's buffer, each tensor
-        uploaded as soon as it is whole."""
+        ``read_ahead`` at a time and consumed in first-use order, each chunk's ranges written
+        into every tensor that has one (straight to the device, or copied once into the
+        tensor's bytearray, uploaded as soon as it is whole)."""
         from ..sharing import REGISTRY, shared_tensor
-        from ..tensor import from_buffer
+        from ..tensor import _buffer_tensor, from_buffer
 
         total = manifest["total_bytes"]
         done = 0
@@ -998,15 +1014,33 @@ class Store:
                 reads.append((t, key))
                 reading.add(key)
 
-        order: list[int] = []  # chunks in first-use order, and how often each is used
-        uses: Counter[int] = Counter()
+        # Where each chunk's bytes go: chunk idx -> [(tensor j, offset in it, start, length)],
+        # chunks in first-use order. A tensor goes straight from the chunks' JS ArrayBuffers to
+        # the device (no copy through Python memory) where the backend hands back JS buffers
+        # (IndexedDB), the device can write from them (webgpu) and its ranges are whole words;
+        # else its bytes are gathered in a bytearray and uploaded once whole.
+        write_from_js = (
+            getattr(dev, "write_from_js", None)
+            if getattr(self.backend, "js_chunks", False)
+            else None
+        )
+        pieces: dict[int, list[tuple[int, int, int, int]]] = {}
+        direct: list[bool] = []
+        left: list[int] = []  # ranges still to land, per tensor
         owners: dict[int, str] = {}
-        for t, _ in reads:
-            for idx, _, _ in t["ranges"]:
-                if idx not in uses:
-                    order.append(idx)
-                    owners[idx] = t["name"]
-                uses[idx] += 1
+        for j, (t, _) in enumerate(reads):
+            pos = 0
+            for idx, start, length in t["ranges"]:
+                pieces.setdefault(idx, []).append((j, pos, start, length))
+                owners.setdefault(idx, t["name"])
+                pos += length
+            direct.append(
+                write_from_js is not None
+                and as_dtype(t["dtype"]).nbytes(math.prod(t["shape"])) == t["nbytes"]
+                and all(start % 4 == 0 == length % 4 for _, start, length in t["ranges"])
+            )
+            left.append(len(t["ranges"]))
+        order = list(pieces)
         tasks: dict[int, asyncio.Future[Any]] = {}
         nxt = 0
 
@@ -1015,43 +1049,77 @@ class Store:
                 task.add_done_callback(_retrieve)  # a read-ahead that fails after an earlier one
                 tasks[idx] = task
 
-        try:
-            for t, key in reads:
-                buf = bytearray(t["nbytes"])
-                dest = memoryview(buf)
-                pos = 0
-                for idx, start, length in t["ranges"]:
-                    batch: list[int] = []
-                    while nxt < len(order) and len(tasks) + len(batch) < max(1, self.read_ahead):
-                        if order[nxt] not in tasks:
-                            batch.append(order[nxt])
-                        nxt += 1
-                    if idx not in tasks and idx not in batch:
-                        batch.append(idx)
-                    if batch:
-                        fetch(batch)
-                    data = await tasks[idx]
-                    self._copy_range(data, start, length, dest[pos : pos + length])
-                    pos += length
-                    uses[idx] -= 1
-                    if uses[idx] == 0:
-                        del tasks[idx]
-                del dest
-                if dev is None:  # read_async: the bytes themselves
-                    t_out = (buf, t["dtype"], tuple(t["shape"]))
-                elif share:
-                    t_out = shared_tensor(
-                        buf, dev, key, dtype=t["dtype"], shape=t["shape"], model=owner
-                    )
+        async def chunk(idx: int) -> Any:
+            """Chunk *idx* (verified), keeping up to ``read_ahead`` chunks in flight."""
+            nonlocal nxt
+            batch = []
+            while nxt < len(order) and len(tasks) + len(batch) < max(1, self.read_ahead):
+                batch.append(order[nxt])
+                nxt += 1
+            if batch:
+                fetch(batch)
+            return await tasks.pop(idx)
+
+        dests: dict[int, Any] = {}  # tensor j -> its device storage or bytearray, while filling
+
+        def dest(j: int) -> Any:
+            if j not in dests:
+                t = reads[j][0]
+                dtype = as_dtype(t["dtype"])
+                if direct[j]:
+                    dests[j] = dev.storage(math.prod(t["shape"]), dtype)
                 else:
-                    t_out = from_buffer(buf, t["shape"], t["dtype"], dev)
-                del buf
-                if dev is not None:
-                    self.hot.put((mkey, t["name"], dev.name), t_out, t["nbytes"])
-                found[t["name"]] = t_out
-                done += t["nbytes"]
-                if progress is not None and t["nbytes"]:
-                    progress(done, total)
+                    dests[j] = bytearray(t["nbytes"])
+            return dests[j]
+
+        def finish(j: int) -> None:
+            nonlocal done
+            t, key = reads[j]
+            data = dest(j)
+            del dests[j]
+            dtype, shape = as_dtype(t["dtype"]), tuple(t["shape"])
+            if dev is None:  # read_async: the bytes themselves
+                t_out: Any = (data, t["dtype"], shape)
+            elif direct[j]:
+                t_out = _buffer_tensor(data, shape, dtype)
+                if share:  # as shared_tensor does with a fresh upload
+                    t_out = REGISTRY.register(t_out, key, owner, adopt=True)
+            elif share:
+                t_out = shared_tensor(data, dev, key, dtype=dtype, shape=shape, model=owner)
+            else:
+                t_out = from_buffer(data, shape, dtype, dev)
+            if dev is not None:
+                self.hot.put((mkey, t["name"], dev.name), t_out, t["nbytes"])
+            found[t["name"]] = t_out
+            done += t["nbytes"]
+            if progress is not None and t["nbytes"]:
+                progress(done, total)
+
+        try:
+            for j in range(len(reads)):
+                if not left[j]:  # no bytes
+                    finish(j)
+            for idx in order:
+                data = await chunk(idx)
+                writes = []
+                for j, pos, start, length in pieces[idx]:
+                    if direct[j]:
+                        writes.append((dest(j).handle, pos, start, length))
+                    else:
+                        buf = memoryview(dest(j))[pos : pos + length]
+                        self._copy_range(data, start, length, buf)
+                if writes:  # every piece of this chunk at once (one staging write, copies)
+                    write_from_js(data, writes)
+                del data
+                for j, _, _, _ in pieces[idx]:
+                    left[j] -= 1
+                    if not left[j]:
+                        finish(j)
+        except BaseException:
+            for d in dests.values():  # device storages of tensors never finished
+                if not isinstance(d, bytearray):
+                    d.release()
+            raise
         finally:
             for task in tasks.values():
                 task.cancel()

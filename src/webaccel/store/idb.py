@@ -12,9 +12,11 @@ Copies: a value goes from Python memory into a fresh ArrayBuffer in one copy, an
 into Python bytes with one ``to_bytes``. The promise helpers live in ``js_glue/idb_glue.js``.
 
 The store's fast path (``encode_chunk``, ``get_chunk``, ``digest``, ``copy_range``) keeps chunk
-bytes in JS: hashed with ``crypto.subtle`` (~10x Python's hashlib in wasm), compressed with the
-browser's ``CompressionStream``, and copied once into the tensor's buffer when loading. It needs
-a secure context (https, localhost, 127.0.0.1); elsewhere the store hashes in Python.
+bytes in JS: hashed with ``crypto.subtle`` (~10x Python's hashlib in wasm), checked with the
+xxh32x4 checksum (WebAssembly), compressed with the browser's ``CompressionStream``, and when
+loading copied once into the tensor's buffer, or (``js_chunks``: onto ``webgpu``) written
+straight from the chunk's ArrayBuffer to the device. It needs a secure context (https,
+localhost, 127.0.0.1); elsewhere the store hashes in Python.
 
 Several pages: ``lock()`` is a Web Lock named after the database (shared for readers, exclusive
 for writers); a page that is closed mid-save releases it, and its uncommitted chunks are
@@ -84,12 +86,17 @@ class IDBBackend:
     """Async key-value namespaces over one IndexedDB database. Open with ``IDBBackend.open``."""
 
     default_codec = "deflate"  # Store(compress=True); see the module's figures
+    # get_chunks hands back JS ArrayBuffers: a device with ``write_from_js`` (webgpu) is written
+    # straight from them, without a copy into Python memory
+    js_chunks = True
 
     def __init__(self, db: Any, name: str) -> None:
         self._db = db
         self.name = name
         if not idb_glue().fastPath():  # no WebCrypto here: the store hashes in Python
             self.encode_chunk = self.get_chunk = self.digest = None  # type: ignore[assignment]
+            self.get_chunks = None  # type: ignore[assignment]
+            self.js_chunks = False
 
     def __repr__(self) -> str:
         return f"IDBBackend({self.name!r})"

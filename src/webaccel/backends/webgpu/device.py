@@ -83,6 +83,12 @@ class WebGPUDevice(Device):
     def copy_in(self, handle: Any, data: memoryview) -> None:
         self.ctx.write(handle, data)
 
+    def write_from_js(self, data: Any, pieces: list[tuple[Any, int, int, int]]) -> None:
+        """Optional device method, used by ``webaccel.store`` when its backend hands back JS
+        ArrayBuffers: write pieces ``(handle, offset, start, length)`` of *data* (whole words)
+        without a copy through Python memory (``GPUContext.write_from_js``)."""
+        self.ctx.write_from_js(data, pieces)
+
     async def copy_out_async(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
         if nbytes == 0:
             return bytearray()

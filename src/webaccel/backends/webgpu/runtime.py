@@ -285,6 +285,43 @@ class GPUContext:
             tail = bytes(view[body:]) + bytes(4 - n % 4)
             self._glue.write(self.queue, _buffer_of(handle), offset + body, tail, 0, 4)
 
+    def write_from_js(
+        self, data: Any, pieces: Sequence[tuple[GPUBufferHandle, int, int, int]]
+    ) -> None:
+        """Write pieces ``(handle, offset, start, length)`` of the JS ArrayBuffer *data*: bytes
+        [start, start+length) at byte *offset* of *handle*, straight from JS memory (no copy
+        through Python's heap). Offsets, starts and lengths are multiples of 4 (whole words).
+
+        One piece is one ``writeBuffer``. Several: the span they cover is written once into a
+        pooled staging buffer and copied into place on the GPU, in one submit. Chromium takes
+        ~1 ms of the page's time per writeBuffer of 0.5-2 MB, whereas one large write and the
+        copies cost far less (a 91 MB model's 103 tensors: 90-150 ms against 20-27 ms).
+        """
+        self.check()
+        for handle, offset, start, length in pieces:
+            if offset % 4 or start % 4 or length % 4:
+                raise ValueError(f"write_from_js needs whole words: {offset}, {start}, {length}")
+            if offset + length > handle.size:
+                raise ValueError(f"{length} bytes at {offset} overflow a {handle.size}-byte buffer")
+        pieces = [p for p in pieces if p[3]]
+        if len(pieces) <= 1:
+            for handle, offset, start, length in pieces:
+                self.queue.writeBuffer(_buffer_of(handle), offset, data, start, length)
+            return
+        lo = min(start for _, _, start, _ in pieces)
+        hi = max(start + length for _, _, start, length in pieces)
+        staging = self.alloc(hi - lo)
+        try:
+            self.queue.writeBuffer(staging.buffer, 0, data, lo, hi - lo)
+            encoder = self.device.createCommandEncoder()
+            for handle, offset, start, length in pieces:
+                encoder.copyBufferToBuffer(
+                    staging.buffer, start - lo, _buffer_of(handle), offset, length
+                )
+            self._glue.submit(self.queue, encoder)
+        finally:
+            self.release(staging)  # reusable at once: later writes are queued after the copies
+
     async def read_async(
         self, handle: GPUBufferHandle, nbytes: int | None = None, offset: int = 0
     ) -> bytearray:
