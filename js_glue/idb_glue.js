@@ -188,6 +188,15 @@
       const tx = db.transaction([ns], "readonly");
       return request(tx.objectStore(ns).get(key));
     },
+    // Every [keys, values] of a namespace, read in one transaction (a consistent snapshot)
+    async items(db, ns) {
+      const store = db.transaction([ns], "readonly").objectStore(ns);
+      const [keys, values] = await Promise.all([
+        request(store.getAllKeys()),
+        request(store.getAll()),
+      ]);
+      return [keys.map(String), values];
+    },
     async keys(db, ns) {
       const tx = db.transaction([ns], "readonly");
       const keys = await request(tx.objectStore(ns).getAllKeys());

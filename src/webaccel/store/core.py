@@ -6,7 +6,8 @@ add speed or safety where they exist: ``lock`` (shared/exclusive, across pages o
 ``encode_chunk`` / ``get_chunks`` / ``digest`` / ``copy_range`` (IndexedDB keeps chunk bytes in
 JS: hashed by WebCrypto, checked with xxh32x4, copied once into the tensors), ``js_chunks``
 (its chunks are JS ArrayBuffers: a device with ``write_from_js``, webgpu, is written straight from
-them, with no copy through Python memory), ``default_codec``.
+them, with no copy through Python memory), ``items`` (a namespace's keys and values in one
+round trip: the index reload under every lock), ``default_codec``.
 
 Save order (crash safety): new chunks first, then the manifest (the commit point), then the
 clean-up of versions and chunks that are no longer referenced. A crash (or a page closed
@@ -523,8 +524,15 @@ class Store:
         page or process may have changed the store."""
         previous = {k: m.get("seq") for k, m in self._manifests.items()}
         self._manifests, self._refs, self._stored = {}, Counter(), {}
-        for key in await self.backend.keys("manifests"):
-            raw = await self.backend.get("manifests", key)
+        items = getattr(self.backend, "items", None)
+        if items is not None:  # one round trip (IndexedDB: one transaction), not one per key
+            stored = await items("manifests")
+        else:
+            stored = {
+                k: await self.backend.get("manifests", k)
+                for k in await self.backend.keys("manifests")
+            }
+        for key, raw in stored.items():
             if raw is None:
                 continue
             manifest = json.loads(raw)
