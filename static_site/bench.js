@@ -3,7 +3,7 @@
 // webaccel.benchmarks.ops.resolve_config, so both sides are timed by the same rules: warm up,
 // then samples of `reps` back-to-back runs that each wait once for completion; median.
 // The result is shown and left in window.benchResult and #result-json (body[data-state=done]).
-import { loadWebaccel } from "./pyodide_loader.js";
+import { loadWebaccel, showPageError } from "./pyodide_loader.js";
 
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(location.search);
@@ -241,11 +241,4 @@ async function main() {
   document.body.dataset.state = "done";
 }
 
-main().catch((error) => {
-  window.benchError = String(error && error.stack || error);
-  document.body.dataset.state = "error";
-  status("Failed.");
-  $("#error").hidden = false;
-  $("#error").textContent = window.benchError;
-  console.error(error);
-});
+main().catch(showPageError);

@@ -1,7 +1,7 @@
 // The BERT benchmark page: webaccel.benchmarks.bert.run_async times webaccel's all-MiniLM-L6-v2
 // and `ortSide` below (onnxruntime-web 1.30, global `ort`, on model.onnx exported from the same
 // safetensors) interleaved, in this page; the chart is drawn by webaccel.benchmarks.chart.
-import { loadWebaccel } from "./pyodide_loader.js";
+import { loadWebaccel, showPageError } from "./pyodide_loader.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (sel) => document.querySelector(sel);
@@ -89,11 +89,4 @@ async function main() {
   document.body.dataset.state = "done";
 }
 
-main().catch((error) => {
-  window.benchError = String(error && error.stack || error);
-  document.body.dataset.state = "error";
-  status("Failed.");
-  $("#error").hidden = false;
-  $("#error").textContent = window.benchError;
-  console.error(error);
-});
+main().catch(showPageError);

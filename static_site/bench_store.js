@@ -2,7 +2,7 @@
 // through webaccel.store (IndexedDB), reads the same chunks raw from IndexedDB in the same run,
 // tries the codecs and loads two models sharing weights onto the device.
 // The result is left in window.benchResult and #result-json (body[data-state=done]).
-import { loadWebaccel } from "./pyodide_loader.js";
+import { loadWebaccel, showPageError } from "./pyodide_loader.js";
 
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(location.search);
@@ -64,11 +64,4 @@ async function main() {
   document.body.dataset.state = "done";
 }
 
-main().catch((error) => {
-  window.benchError = String(error && error.stack || error);
-  document.body.dataset.state = "error";
-  status("Failed.");
-  $("#error").hidden = false;
-  $("#error").textContent = window.benchError;
-  console.error(error);
-});
+main().catch(showPageError);

@@ -3,7 +3,7 @@
 // `plainWebNN` below: the same block built and dispatched with the raw WebNN API (MLGraphBuilder,
 // MLTensor, writeTensor, dispatch, readTensor) on the same MLContext.
 // The result is left in window.benchResult and #result-json (body[data-state=done]).
-import { loadWebaccel } from "./pyodide_loader.js";
+import { loadWebaccel, showPageError } from "./pyodide_loader.js";
 
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(location.search);
@@ -103,11 +103,4 @@ async function main() {
   document.body.dataset.state = "done";
 }
 
-main().catch((error) => {
-  window.benchError = String(error && error.stack || error);
-  document.body.dataset.state = "error";
-  status("Failed.");
-  $("#error").hidden = false;
-  $("#error").textContent = window.benchError;
-  console.error(error);
-});
+main().catch(showPageError);

@@ -1,7 +1,7 @@
 // The sentence-similarity page: webaccel.embed.run_async in Pyodide does the work; this file
 // only wires the form, the progress bar and the result table. With ?config=... it runs once at
 // load (how `webaccel embed` drives it) and leaves the result in window.benchResult.
-import { loadWebaccel } from "./pyodide_loader.js";
+import { loadWebaccel, showPageError } from "./pyodide_loader.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (sel) => document.querySelector(sel);
@@ -81,17 +81,8 @@ async function main() {
     const backend = $("#backend").value;
     const config = { sentences, backends: [backend], repeat: 1 };
     if (model) config.model_url = model;
-    run(pyodide, config).catch(fail);
+    run(pyodide, config).catch(showPageError);
   });
 }
 
-function fail(error) {
-  window.benchError = String(error && error.stack || error);
-  document.body.dataset.state = "error";
-  status("Failed.");
-  $("#error").hidden = false;
-  $("#error").textContent = window.benchError;
-  console.error(error);
-}
-
-main().catch(fail);
+main().catch(showPageError);

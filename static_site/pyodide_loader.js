@@ -33,3 +33,18 @@ export async function loadWebaccel(params, status = () => {}) {
   await pyodide.pyimport("micropip").install(wheel);
   return pyodide;
 }
+
+// What every page does when its main() fails: the error goes to window.benchError (the host
+// tools read it), the body's data-state, the #status line and the #error box, and the console.
+export function showPageError(error) {
+  window.benchError = String((error && error.stack) || error);
+  document.body.dataset.state = "error";
+  const status = document.querySelector("#status");
+  if (status) status.textContent = "Failed.";
+  const box = document.querySelector("#error");
+  if (box) {
+    box.hidden = false;
+    box.textContent = window.benchError;
+  }
+  console.error(error);
+}
