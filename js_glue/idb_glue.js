@@ -57,23 +57,10 @@
     return [a, b, c, d];
   };
   // The same rounds in WebAssembly (i32.rotl, no bounds checks: ~2x the JS loop), over blocks
-  // of 256 KiB copied into its memory (they stay in cache). The module, 252 bytes:
-  //   (module
-  //     (memory (export "memory") 5)  ;; the 4 lanes at 0, the block from 16
-  //     (func (export "rounds") (param $n i32)  ;; $n bytes at 16, a multiple of 16
-  //       (local $p i32) (local $end i32) (local $a i32) (local $b i32) (local $c i32) (local $d i32)
-  //       (local.set $a (i32.load (i32.const 0)))  ;; $b, $c, $d from 4, 8, 12
-  //       (local.set $p (i32.const 16))
-  //       (local.set $end (i32.add (local.get $n) (i32.const 16)))
-  //       (block $done (loop $stripe
-  //         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
-  //         (local.set $a (i32.mul (i32.rotl (i32.add (local.get $a)
-  //           (i32.mul (i32.load offset=0 (local.get $p)) (i32.const P2))) (i32.const 13))
-  //           (i32.const P1)))  ;; $b, $c, $d the same with offset=4, 8, 12
-  //         (local.set $p (i32.add (local.get $p) (i32.const 16)))
-  //         (br $stripe)))
-  //       (i32.store (i32.const 0) (local.get $a))))  ;; $b, $c, $d at 4, 8, 12
-  // tests/browser/test_store_browser.py checks it against roundsJS and the Python reference.
+  // of 256 KiB copied into its memory (they stay in cache). The module (252 bytes) is built
+  // from js_glue/xxh32x4.wat by `python tools/build_wasm.py` (wasmtime's wat2wasm; the host
+  // test tests/test_wasm_glue.py checks this string is that build and runs it against the
+  // Python reference); tests/browser/test_store_browser.py checks it against roundsJS.
   const WASM_ROUNDS =
     "AGFzbQEAAAABBQFgAX8AAwIBAAUDAQAFBxMCBm1lbW9yeQIABnJvdW5kcwAACswBAckBAQZ/QQAoAgAhA0EAKAIE" +
     "IQRBACgCCCEFQQAoAgwhBkEQIQEgAEEQaiECAkADQCABIAJPDQEgAyABKAIAQfeUr694bGpBDXdBsfPd8XlsIQMg" +
