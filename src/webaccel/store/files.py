@@ -96,15 +96,6 @@ class FileBackend:
         folder = self._ns_dir(ns)
         return sorted(unquote(p.name) for p in folder.iterdir() if not p.name.startswith("."))
 
-    async def items(self, ns: str) -> dict[str, bytes]:
-        """Every key and value of *ns* (a key removed meanwhile is skipped)."""
-        out = {}
-        for key in await self.keys(ns):
-            value = await self.get(ns, key)
-            if value is not None:
-                out[key] = value
-        return out
-
     async def close(self) -> None:
         return None
 
