@@ -53,6 +53,7 @@ class Trace:
     result_nbytes: list[int] = field(default_factory=list)
     plain_results: bool = True
     positions: tuple[int, ...] = ()  # program output position per result
+    key: tuple[Any, ...] = ()  # its signature: its key in Captured.traces
 
 
 class Captured:
@@ -83,6 +84,7 @@ class Captured:
         trace = self.traces.get(key)
         if trace is None:
             trace = self.traces[key] = self._trace(args)
+            trace.key = key
             self._by_nbytes.clear()
             self._evict()
         elif self.max_traces is not None:
@@ -186,7 +188,7 @@ class Captured:
         except (KeyError, TypeError):
             trace = self._host_trace(inputs)
         if self.max_traces is not None:
-            self._touch(next(k for k, t in self.traces.items() if t is trace))
+            self._touch(trace.key)
         n_res = len(trace.result_nbytes)
         if out is None:
             bufs: list[Any] = [bytearray(n) for n in trace.result_nbytes]
