@@ -64,6 +64,23 @@ def storage(binding: int, name: str, elem: str, write: bool = False) -> str:
     return f"@group(0) @binding({binding}) var<storage, {access}> {name}: array<{elem}>;"
 
 
+def _matmul_bindings(
+    a_elem: str, b_elem: str, has_bias: bool, c_elem: str, bias_elem: str = "f32"
+) -> list[str]:
+    """The matmul kernels' storage bindings: A, B, the optional bias, then C (the params
+    block comes next, at ``len(bindings)``)."""
+    bindings = [storage(0, "A", a_elem), storage(1, "B", b_elem)]
+    if has_bias:
+        bindings.append(storage(2, "bias", bias_elem))
+    bindings.append(storage(len(bindings), "C", c_elem, write=True))
+    return bindings
+
+
+def _elem_of(mode: str) -> str:
+    """A matmul operand's array element: vec4 for the vectorized load modes."""
+    return "vec4<f32>" if mode.endswith("4") else "f32"
+
+
 def loader(k: int, dtype: str) -> str:
     """``fn ld{k}(e: i32) -> T`` reading element e of input k (f16 from packed u32 words)."""
     if dtype == "float16":
@@ -218,14 +235,7 @@ def matmul_source(
     bm, bn, bk, tm, tn = config
     tx, ty = bn // tn, bm // tm
     nt = tx * ty
-    a_elem = "vec4<f32>" if a_load.endswith("4") else "f32"
-    b_elem = "vec4<f32>" if b_load.endswith("4") else "f32"
-    bindings = [storage(0, "A", a_elem), storage(1, "B", b_elem)]
-    nb = 2
-    if has_bias:
-        bindings.append(storage(2, "bias", "f32"))
-        nb = 3
-    bindings.append(storage(nb, "C", "f32", write=True))
+    bindings = _matmul_bindings(_elem_of(a_load), _elem_of(b_load), has_bias, "f32")
     br = batch_rank
     batch = _batch_lines(br)
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
@@ -242,7 +252,7 @@ def matmul_source(
     return template("matmul.wgsl").substitute(
         COMMON=common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else "",
         BINDINGS="\n".join(bindings),
-        PARAMS=params_block(nb + 1, matmul_words(br)),
+        PARAMS=params_block(len(bindings), matmul_words(br)),
         AS_LEN=bm * bk // 4,
         BS_LEN=bn * bk // 4,
         BM=bm,
@@ -604,12 +614,7 @@ def matmul_direct_source(
         raise ValueError(f"no direct matmul for {scalar} in mode {mode!r}")
     tx, ty, tm, tn = config
     elem = scalar if mode == "scalar" else "vec4<f32>"
-    bindings = [storage(0, "A", elem), storage(1, "B", elem)]
-    nb = 2
-    if has_bias:
-        bindings.append(storage(2, "bias", scalar))
-        nb = 3
-    bindings.append(storage(nb, "C", scalar, write=True))
+    bindings = _matmul_bindings(elem, elem, has_bias, scalar, scalar)
     batch = _batch_lines(batch_rank)
     zero = "0.0" if scalar == "f32" else "0i"
     acc = [f"  var acc{i}_{q} = vec4<{scalar}>({zero});" for i in range(tm) for q in range(tn // 4)]
@@ -661,7 +666,7 @@ def matmul_direct_source(
     return template("matmul_direct.wgsl").substitute(
         COMMON=common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else "",
         BINDINGS="\n".join(bindings),
-        PARAMS=params_block(nb + 1, matmul_words(batch_rank)),
+        PARAMS=params_block(len(bindings), matmul_words(batch_rank)),
         TX=tx,
         TY=ty,
         TM=tm,
@@ -758,14 +763,8 @@ def matmul_reg_source(
     bm, bn, bk, tm, tn = config
     tx, ty = bn // tn, bm // tm
     nt, rm, rn = tx * ty, tm // 4, tn // 4
-    a_elem = "vec4<f32>" if a_mode.endswith("4") else "f32"
-    b_elem = "vec4<f32>" if b_mode.endswith("4") else "f32"
-    bindings = [storage(0, "A", a_elem), storage(1, "B", b_elem)]
-    nb = 2
-    if has_bias:
-        bindings.append(storage(2, "bias", "f32"))
-        nb = 3
-    bindings.append(storage(nb, "C", "vec4<f32>" if c_vec4 else "f32", write=True))
+    c_elem = "vec4<f32>" if c_vec4 else "f32"
+    bindings = _matmul_bindings(_elem_of(a_mode), _elem_of(b_mode), has_bias, c_elem)
     a_decl, a_load, a_store = _reg_tile_io("A", a_mode, bm, bk, nt, aligned)
     b_decl, b_load, b_store = _reg_tile_io("B", b_mode, bn, bk, nt, aligned)
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(rn)]
@@ -790,7 +789,7 @@ def matmul_reg_source(
         GUARDS=guards,
         COMMON=common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else "",
         BINDINGS="\n".join(bindings),
-        PARAMS=params_block(nb + 1, matmul_words(batch_rank)),
+        PARAMS=params_block(len(bindings), matmul_words(batch_rank)),
         BM4=bm // 4,
         BN4=bn // 4,
         BM=bm,
@@ -913,12 +912,7 @@ def matmul_subgroup_source(
 ) -> str:
     """A k4 x n4 matmul (A contiguous along K, B along N, 16-byte aligned, K % 4 == 0)."""
     tx, _, tm, tn = config
-    bindings = [storage(0, "A", "vec4<f32>"), storage(1, "B", "vec4<f32>")]
-    nb = 2
-    if has_bias:
-        bindings.append(storage(2, "bias", "f32"))
-        nb = 3
-    bindings.append(storage(nb, "C", "f32", write=True))
+    bindings = _matmul_bindings("vec4<f32>", "vec4<f32>", has_bias, "f32")
     cols = [f"  let cn{q} = i32(min(n0 + {4 * q}u, N - 4u));" for q in range(tn // 4)]
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
     body = [f"    let a{i} = subgroupBroadcast(av, {i}u);" for i in range(tm)]
@@ -933,7 +927,7 @@ def matmul_subgroup_source(
     return template("matmul_subgroup.wgsl").substitute(
         COMMON=common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else "",
         BINDINGS="\n".join(bindings),
-        PARAMS=params_block(nb + 1, matmul_words(batch_rank)),
+        PARAMS=params_block(len(bindings), matmul_words(batch_rank)),
         TX=tx,
         TM=tm,
         TN=tn,
