@@ -130,6 +130,47 @@
     if (raw.byteLength !== size) return [null, "wrong length"];
     return [raw, ""];
   };
+  // The chunk readers in Web Workers (js_glue/idb_worker.js, with this file prepended as its
+  // `glue`): made once per page by startWorkers; `pool` is false where they cannot be made (no
+  // Worker, or a policy that refuses blob: workers), and a worker that fails hands its chunks
+  // back to the page's thread, so a load never waits on a dead worker.
+  let pool = null;
+  let nextId = 0;
+  let turn = 0;
+  const pending = new Map(); // id -> {worker, resolve, reject, onPage}
+  const retire = (worker) => {
+    if (pool) {
+      pool = pool.filter((w) => w !== worker);
+      if (pool.length === 0) pool = false;
+    }
+    for (const [id, p] of pending) {
+      if (p.worker !== worker) continue;
+      pending.delete(id);
+      p.onPage().then(p.resolve, p.reject);
+    }
+    worker.terminate();
+  };
+  const makePool = (source, n) => {
+    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    const workers = [];
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(url, { name: `webaccel-store-${i}` });
+      worker.onmessage = ({ data }) => {
+        const p = pending.get(data.id);
+        if (!p) return;
+        pending.delete(data.id);
+        if (data.error !== undefined) p.reject(new Error(`store worker: ${data.error}`));
+        else p.resolve([data.value ?? null, data.why]);
+      };
+      worker.onerror = (event) => {
+        event.preventDefault?.();
+        retire(worker);
+      };
+      worker.onmessageerror = () => retire(worker);
+      workers.push(worker);
+    }
+    return workers;
+  };
   const readwrite = (db, stores, durability = "strict") => {
     try {
       return db.transaction(stores, "readwrite", { durability });
@@ -251,6 +292,36 @@
       return specs.map(([key, codec, size, check]) =>
         request(store.get(key)).then((value) => checkChunk(value, key, codec, size, check)));
     },
+    // Start the page's chunk-reading workers (once; `source` is js_glue/idb_worker.js with
+    // this file prepended): how many there are, 0 where workers cannot be made.
+    startWorkers(source, n) {
+      if (pool === null) {
+        try {
+          pool = n > 0 && typeof Worker === "function" ? makePool(source, n) : false;
+        } catch {
+          pool = false;
+        }
+      }
+      return pool ? pool.length : 0;
+    },
+    // getChunks, read by the workers (each chunk by the next worker in turn, in its own
+    // readonly transaction: the store's lock keeps writers out meanwhile); `db` is the page's
+    // connection to the same database, for chunks whose worker fails.
+    getChunksOff(db, name, version, stores, specs) {
+      if (!pool) return this.getChunks(db, specs);
+      return specs.map((spec) => new Promise((resolve, reject) => {
+        const id = nextId++;
+        const worker = pool[turn++ % pool.length];
+        const onPage = () => this.getChunks(db, [spec])[0];
+        pending.set(id, { worker, resolve, reject, onPage });
+        worker.postMessage({ id, name, version, stores: Array.from(stores), spec: Array.from(spec) });
+      }));
+    },
+    // The workers drop their connections to database `name` (the store is closing).
+    closeWorkers(name) {
+      for (const worker of pool || []) worker.postMessage({ close: name });
+    },
+    checkChunk,
     async getChunk(db, key, codec, size, check) {
       return (await this.getChunks(db, [[key, codec, size, check]]))[0];
     },

@@ -405,3 +405,63 @@ async def test_load_writes_the_device_from_js_chunks(selenium):
     gc.collect()
     assert dev.live_storages == live  # the half-written tensors' storages were released
     await s.close_async()
+
+
+@run_in_pyodide(packages=["webaccel"])
+async def test_chunks_are_read_in_workers(selenium):
+    """Loads read, verify and decode chunks in the page's Web Workers (the tests above go
+    through them too); with workers=0 on the page's thread; a worker that dies hands its chunks
+    back to the page, so the load still completes."""
+    import random
+
+    import pytest
+    from pyodide.code import run_js
+
+    from webaccel.store import CorruptChunkError, Store, idb
+
+    await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
+        "wa-workers"
+    )
+    raw = random.Random(9).randbytes(5000)
+    s = await Store.open_async("wa-workers", allow_small_chunks=True, chunk_size=1024)
+    assert s.backend.workers >= 2  # this page can make workers: they must be used
+    await s.save_async("m", {"w": (raw, "float32", (1250,))})
+    seen = []  # which path each chunk took
+    glue = idb.idb_glue()
+    for name in ("getChunksOff", "getChunks"):
+        orig = getattr(glue, name)
+        setattr(glue, name, lambda *a, _o=orig, _n=name: (seen.append(_n), _o(*a))[1])
+    try:
+        for workers, path in ((s.backend.workers, "getChunksOff"), (0, "getChunks")):
+            s.backend.workers = workers
+            seen.clear()
+            out = await s.load_async("m", "webgpu", share=False)
+            assert bytes(await out["w"].read_async()) == raw and seen[0] == path
+    finally:
+        idb.idb_glue.cache_clear()  # a fresh glue (and pool) for what follows
+    # workers whose script fails: their chunks are read on the page instead
+    broken = idb.idb_glue()
+    assert broken.startWorkers("throw new Error('no worker today')", 2) == 2
+    s.backend.workers = 2
+    out = await s.load_async("m", "webgpu", share=False)
+    assert bytes(await out["w"].read_async()) == raw
+    assert broken.startWorkers("", 2) == 0  # the dead workers were retired
+    # a corrupt chunk is caught by the worker path too (a fresh, working pool)
+    idb.idb_glue.cache_clear()
+    s.backend.workers = idb.read_workers(2)
+    key = s.manifest("m")["chunks"][3]["key"]
+    await run_js(
+        """async (name, key) => {
+            const db = await new Promise((ok, no) => {
+                const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = no;
+            });
+            const tx = db.transaction(["chunks"], "readwrite");
+            tx.objectStore("chunks").put(new Uint8Array(1024).buffer, key);
+            await new Promise((ok, no) => { tx.oncomplete = ok; tx.onabort = no; });
+            db.close();
+        }"""
+    )("wa-workers", key)
+    with pytest.raises(CorruptChunkError, match="xxh32x4 checksum mismatch") as err:
+        await s.load_async("m", "webgpu", share=False)
+    assert err.value.chunk == key
+    await s.close_async()
