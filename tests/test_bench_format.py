@@ -6,6 +6,7 @@ from __future__ import annotations
 import array
 import asyncio
 import json
+import statistics
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -445,6 +446,22 @@ def test_time_interleaved_alternates_sides_with_a_fake_clock():
     assert timing["a"]["samples"] == 4
     # after 2 warm-up runs each: samples A B, then B A, ...
     assert events[4:] == ["a", "a", "b", "b", "a", "a", "a", "a", "b", "b", "a", "a"]
+
+
+def test_paired_ratio_cancels_drift_that_a_ratio_of_medians_keeps():
+    from webaccel.benchmarks import webnn
+
+    # side a is 5% slower than b in every round, while the machine slows down 3x over the run
+    # and the b samples happen to land more in the slow part
+    drift = [1.0, 1.0, 1.0, 3.0, 3.0]
+    b = [1.0 * d for d in drift]
+    a = [1.05 * d for d in [1.0, 1.0, 1.0, 3.0, 3.0]]
+    b[2] = 3.0  # one b sample caught a slow moment that its a partner did not
+    timing = {"a": {"samples_ms": a}, "b": {"samples_ms": b}}
+    assert webnn.paired_ratio(timing, "a", "b") == pytest.approx(1.05)
+    assert statistics.median(a) / statistics.median(b) == pytest.approx(1.05 / 3.0)
+    with pytest.raises(ValueError):  # sides of different lengths are not pairs
+        webnn.paired_ratio({"a": {"samples_ms": [1.0]}, "b": {"samples_ms": []}}, "a", "b")
 
 
 def test_webnn_bench_on_the_cpu_device():

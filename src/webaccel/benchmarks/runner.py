@@ -445,6 +445,10 @@ def format_webnn_table(result: dict[str, Any]) -> str:
             f"(target <= {result['target_ratio']:.2f}: {verdict})"
         )
         lines.append(
+            f"  ratio: median of {cmp_.get('pairs')} "
+            f"back-to-back pairs; ratio of the medians {_num(cmp_.get('ratio_of_medians'), 3)}"
+        )
+        lines.append(
             f"  plain JS timed inside JS: {_num(cmp_.get('plain_js_inner_ms'), 3)} ms; outputs "
             f"max |diff| {cmp_.get('max_abs_diff')}; {cmp_.get('graph')}"
         )

@@ -8,7 +8,8 @@ device by default) and on CPython (files in a temporary directory, the ``cpu`` d
   (vocab 30522, hidden 384, 6 layers, FFN 1536, 512 positions: 22.7M parameters, 90.9 MB),
   weights drawn from N(0, 0.02) (trained weights look like that: they compress about as badly).
 - Save: ``save_async`` into an emptied store, ``repeats`` times (clearing before each).
-- Load: ``load_async(device, share=False)``: every chunk read, verified (its xxh32x4 checksum;
+- Load: ``load_async(device, share=False)``: every chunk read and verified in the page's Web
+  Workers (its xxh32x4 checksum;
   and again with ``load_check="sha256"``) and its bytes uploaded into the tensors' device
   buffers (on webgpu straight from the chunk's ArrayBuffer: one writeBuffer of the chunk into a
   staging buffer, then GPU copies into the tensors; the copies are submitted, not awaited,
