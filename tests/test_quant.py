@@ -418,3 +418,94 @@ def test_webgpu_quant_sources_fill_completely():
         assert "$" not in src and src.count("{") == src.count("}") and "@compute" in src
     with pytest.raises(ValueError, match="unknown linear_q mode"):
         qkernels.linear_q_source((8, 8, 4, 4), "tiles", 4, False, None)
+
+
+# --- asymmetric: codes spanning each group's [min, max], plus a float32 offset ------------------
+
+
+def ref_quantize_asym(w: np.ndarray, bits: int, group: int | None):
+    """Independent reference: codes (int64, -2^(bits-1)..2^(bits-1)-1), scales, offsets."""
+    levels = (1 << bits) - 1
+    half = 1 << (bits - 1)
+    out, k = w.shape
+    g = group or k
+    ng = -(-k // g)
+    s, off = np.zeros((out, ng), np.float32), np.zeros((out, ng), np.float32)
+    q = np.zeros((out, k), np.int64)
+    for o in range(out):
+        for j, g0 in enumerate(range(0, k, g)):
+            chunk = w[o, g0 : g0 + g].astype(np.float64)
+            lo, hi = chunk.min(), chunk.max()
+            s[o, j] = np.float32((hi - lo) / levels)
+            off[o, j] = np.float32(lo + half * np.float64(s[o, j]))
+            if s[o, j] > 0:
+                u = np.clip(np.rint((chunk - lo) / np.float64(s[o, j])), 0, levels)
+                q[o, g0 : g0 + g] = u - half
+    return q, s, off
+
+
+@pytest.mark.parametrize(("scheme", "group"), [("int4", None), ("int4", 32), ("int8", 32)])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_asymmetric_matches_the_reference_and_errs_by_at_most_half_a_step(scheme, group, shape):
+    w = weights(*shape, seed=shape[1]) * 0.05 + 0.02  # not centred: where asymmetric helps
+    w[0, : min(3, shape[1])] = 0.25  # a group whose values are partly equal
+    qw = quantize(w, scheme, group, asymmetric=True, device="cpu")
+    assert qw.asymmetric and qw.offset.shape == qw.scale.shape
+    bits = 4 if scheme == "int4" else 8
+    q, s, off = ref_quantize_asym(w, bits, qw.group_size)  # int4's default group: 32
+    np.testing.assert_array_equal(codes(qw), q)
+    np.testing.assert_array_equal(scales(qw), s)
+    np.testing.assert_array_equal(qw.offset_2d().numpy(), off)
+    g = qw.group_size
+    full_s = np.repeat(s.astype(np.float64), g, axis=1)[:, : shape[1]]
+    full_o = np.repeat(off.astype(np.float64), g, axis=1)[:, : shape[1]]
+    want = q * full_s + full_o
+    got = qw.dequantize().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert (np.abs(got - w) <= full_s / 2 + 1e-6 * np.abs(w).max()).all()
+    python = quantize(w, scheme, group, asymmetric=True, device="cpu", method="python")
+    assert python.q.to_bytes() == qw.q.to_bytes()
+    assert python.scale.to_bytes() == qw.scale.to_bytes()
+    assert python.offset.to_bytes() == qw.offset.to_bytes()
+    # every code of the type is used: int4 -8..7
+    if shape == (6, 384) and scheme == "int4":
+        assert codes(qw).min() == -8 and codes(qw).max() == 7
+
+
+def test_asymmetric_constant_group_and_bytes():
+    w = np.full((2, 40), -0.5, np.float32)  # every group constant: scale 0, the offset is it
+    qw = quantize(w, "int4", asymmetric=True, device="cpu")
+    assert not scales(qw).any() and (qw.offset_2d().numpy() == -0.5).all()
+    np.testing.assert_array_equal(qw.dequantize().numpy(), w)
+    sym = quantize(w, "int4", device="cpu")
+    assert qw.nbytes == sym.nbytes + 4 * 2 * 2  # the offsets: one float32 per group
+    assert "asymmetric=True" in repr(qw) and qw.to("cpu").offset is not None
+
+
+@pytest.mark.parametrize("x_shape", X_SHAPES, ids=str)
+@pytest.mark.parametrize("k", [37, 64])  # a partial last group; whole groups
+@pytest.mark.parametrize("bias", [True, False])
+def test_asymmetric_linear_matches_float64_reference(x_shape, k, bias):
+    out = 13
+    x_shape = (*x_shape[:-1], k)
+    w = weights(out, k, seed=k) * 0.1 + 0.03
+    qw = quantize(w, "int4", asymmetric=True, device="cpu")
+    x = RNG.standard_normal(x_shape).astype(np.float32)
+    x[..., :1] *= 1e3  # a large input channel (as LayerNorm outputs have)
+    b = RNG.standard_normal(out).astype(np.float32) if bias else None
+    y = wa.linear(wa.tensor(x), qw, wa.tensor(b) if bias else None)
+    w64 = qw.dequantize().numpy().astype(np.float64)
+    want = x.astype(np.float64) @ w64.T + (b if bias else 0)
+    assert y.shape == (*x_shape[:-1], out)
+    scale = max(1.0, float(np.abs(x).max(initial=0.0)))
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5, atol=1e-5 * math.sqrt(k) * scale)
+
+
+def test_asymmetric_weight_errors():
+    qw = quantize(weights(4, 64), "int4", asymmetric=True, device="cpu")
+    with pytest.raises(ops.ShapeError, match="offset must be float32 of scale's shape"):
+        QuantizedWeight(qw.q, qw.scale, 32, wa.zeros((4, 3), device="cpu"))
+    with pytest.raises(ops.ShapeError, match="offset must be float32"):
+        QuantizedWeight(qw.q, qw.scale, 32, qw.offset.cast("float16"))
+    with pytest.raises(TypeError, match="offset must be a webaccel tensor"):
+        QuantizedWeight(qw.q, qw.scale, 32, np.zeros((4, 2), np.float32))

@@ -13,6 +13,14 @@ weight is never stored. Schemes (both symmetric, no zero point):
   two per byte, low nibble first (over the row-major elements: ``in / 2`` bytes per row when
   ``in`` is even), scale float32 ``(out, ceil(in / 32))``.
 
+``quantize(..., asymmetric=True)`` spans each group's [min, max] with every code of the type
+(int4: -8..7, 16 levels instead of 15) and adds a float32 ``offset`` of the scales' shape:
+``scale = (max - min) / 15``, ``q = round((w - min) / scale) - 8``, ``offset = min + 8 *
+scale``, so ``w = q * scale + offset``. Weights whose groups are not centred on zero keep
+more precision (all-MiniLM-L6-v2, int4 g32, min cosine over 18 sentences: 0.872 symmetric,
+0.933 asymmetric, both round to nearest). No kernel changes: ``linear`` adds
+``group_sums(x) @ offset.T`` to the symmetric ``linear_q`` (``linear_q`` below).
+
 ``in`` need not be a multiple of the group: the last group of each row is then partial (fewer
 elements, its own scale), and every backend handles it (WebNN by expanding the scales to one
 per element, as ``dequantizeLinear`` wants whole blocks).
@@ -60,12 +68,20 @@ class QuantizedWeight:
     """A quantized ``(out, in)`` weight: ``q`` (int8 or packed int4) and float32 ``scale``.
 
     ``scale`` is ``(out,)`` for one scale per row (``group_size == in``) or ``(out, groups)``
-    with ``groups = ceil(in / group_size)``. Pass it as the weight of ``webaccel.linear``.
+    with ``groups = ceil(in / group_size)``. ``offset`` (asymmetric schemes; None for the
+    symmetric ones) is float32 of ``scale``'s shape: ``w = q * scale + offset`` per group.
+    Pass it as the weight of ``webaccel.linear``.
     """
 
-    __slots__ = ("group_size", "q", "scale")
+    __slots__ = ("group_size", "offset", "q", "scale")
 
-    def __init__(self, q: Tensor, scale: Tensor, group_size: int | None = None) -> None:
+    def __init__(
+        self,
+        q: Tensor,
+        scale: Tensor,
+        group_size: int | None = None,
+        offset: Tensor | None = None,
+    ) -> None:
         if not isinstance(q, Tensor) or not isinstance(scale, Tensor):
             raise TypeError("QuantizedWeight(q, scale): q and scale must be webaccel tensors")
         if q.ndim != 2:
@@ -97,7 +113,19 @@ class QuantizedWeight:
             raise ValueError(
                 f"QuantizedWeight: q lives on {q.device.name}, scale on {scale.device.name}"
             )
-        self.q, self.scale, self.group_size = q, scale, group
+        if offset is not None:
+            if not isinstance(offset, Tensor):
+                raise TypeError("QuantizedWeight: offset must be a webaccel tensor or None")
+            if offset.dtype is not float32 or offset.shape != scale.shape:
+                raise ops.ShapeError(
+                    f"QuantizedWeight: offset must be float32 of scale's shape {scale.shape}, "
+                    f"got {offset.dtype.name} {offset.shape}"
+                )
+            if offset.device is not q.device:
+                raise ValueError(
+                    f"QuantizedWeight: q lives on {q.device.name}, offset on {offset.device.name}"
+                )
+        self.q, self.scale, self.group_size, self.offset = q, scale, group, offset
 
     # -- what it is ------------------------------------------------------------------------------
     @property
@@ -110,6 +138,11 @@ class QuantizedWeight:
         return self.q.dtype.name
 
     @property
+    def asymmetric(self) -> bool:
+        """True when there is an ``offset`` (``quantize(..., asymmetric=True)``)."""
+        return self.offset is not None
+
+    @property
     def bits(self) -> int:
         return self.q.dtype.bits
 
@@ -120,8 +153,9 @@ class QuantizedWeight:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the codes and the scales together."""
-        return self.q.nbytes + self.scale.nbytes
+        """Bytes of the codes, the scales and the offsets together."""
+        extra = self.offset.nbytes if self.offset is not None else 0
+        return self.q.nbytes + self.scale.nbytes + extra
 
     @property
     def float_nbytes(self) -> int:
@@ -139,26 +173,63 @@ class QuantizedWeight:
     def __repr__(self) -> str:
         return (
             f"QuantizedWeight(shape={self.shape}, scheme={self.scheme}, "
-            f"group_size={self.group_size}, nbytes={self.nbytes}, device={self.device.name})"
+            f"group_size={self.group_size}, asymmetric={self.asymmetric}, nbytes={self.nbytes}, "
+            f"device={self.device.name})"
         )
 
     # -- using it --------------------------------------------------------------------------------
+    def offset_2d(self) -> Tensor | None:
+        """``offset`` as ``(out, groups)`` (a view), or None."""
+        if self.offset is None or self.offset.ndim == 2:
+            return self.offset
+        return self.offset.reshape(self.shape[0], 1)
+
     def dequantize(self) -> Tensor:
-        """The float32 weight ``q * scale`` (lazy, on the weight's device)."""
-        return apply("dequantize", self.q, self.scale_2d(), group=self.group_size)
+        """The float32 weight ``q * scale (+ offset)`` (lazy, on the weight's device)."""
+        w = apply("dequantize", self.q, self.scale_2d(), group=self.group_size)
+        offset = self.offset_2d()
+        if offset is None:
+            return w
+        # each group's offset over its columns: (out, groups) -> (out, in)
+        return w + offset @ _group_sums_matrix(self.shape[1], self.group_size, w.device).T
 
     def to(self, device: str | Device) -> QuantizedWeight:
         """A copy on *device*."""
-        return QuantizedWeight(self.q.to(device), self.scale.to(device), self.group_size)
+        offset = self.offset.to(device) if self.offset is not None else None
+        return QuantizedWeight(self.q.to(device), self.scale.to(device), self.group_size, offset)
+
+
+def _group_sums_matrix(k: int, group: int, device: Device) -> Tensor:
+    """``(k, groups)`` float32 with 1 where column i belongs to group g (``i // group == g``):
+    ``x @ it`` sums each group of x's last axis (a partial last group too)."""
+    groups = -(-k // group)
+    data = array.array("f", bytes(4 * k * groups))
+    for i in range(k):
+        data[i * groups + i // group] = 1.0
+    return from_buffer(data, (k, groups), float32, device)
 
 
 def linear_q(x: Tensor, weight: QuantizedWeight, bias: Tensor | None = None) -> Tensor:
     """``x @ dequantize(weight).T + bias`` as one ``linear_q`` op (``webaccel.linear`` with a
-    ``QuantizedWeight`` comes here)."""
+    ``QuantizedWeight`` comes here).
+
+    With an ``offset`` (asymmetric), ``x @ (q * s + offset).T`` is ``linear_q`` of the codes
+    plus ``group_sums(x) @ offset.T``, where ``group_sums(x)`` adds each group of 32 inputs:
+    a small second matmul (``in / group`` deep), so the kernels stay the symmetric ones and the
+    float weight is still never stored."""
     if not isinstance(weight, QuantizedWeight):
         raise TypeError(f"linear_q: weight must be a QuantizedWeight, not {type(weight).__name__}")
     b = bias if bias is not None else full((), 0.0, x.dtype, x.device)  # 0-d: no bias
-    return apply("linear_q", x, weight.q, weight.scale_2d(), b, group=weight.group_size)
+    y = apply("linear_q", x, weight.q, weight.scale_2d(), b, group=weight.group_size)
+    offset = weight.offset_2d()
+    if offset is None:
+        return y
+    k, group = weight.shape[1], weight.group_size
+    if k % group == 0:  # whole groups: a reshape and a sum
+        sums = x.reshape(*x.shape[:-1], k // group, group).sum(-1)
+    else:
+        sums = x @ _group_sums_matrix(k, group, x.device)
+    return y + sums @ offset.T
 
 
 def dequantize(weight: QuantizedWeight) -> Tensor:
@@ -176,13 +247,15 @@ def quantize(
     shape: tuple[int, int] | None = None,
     device: str | Device | None = None,
     method: str = "auto",
+    asymmetric: bool = False,
 ) -> QuantizedWeight:
     """Quantize a float ``(out, in)`` weight (see the module docstring for the schemes).
 
     *weight*: a NumPy array, a webaccel float tensor, nested lists, or flat float32 data
     (bytes-like, ``array('f')``) with *shape*. *device*: where the result lives (default: the
     tensor's device, else the default device). *method*: ``"auto"`` (NumPy if importable),
-    ``"numpy"`` or ``"python"`` (the pure-Python path, same bits).
+    ``"numpy"`` or ``"python"`` (the pure-Python path, same bits). *asymmetric*: every code
+    of the type (int4: -8..7) spans each group's [min, max], with a float32 ``offset``.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"quantize: scheme must be one of {sorted(SCHEMES)}, not {scheme!r}")
@@ -198,16 +271,21 @@ def quantize(
     if method == "numpy" and np is None:
         raise ImportError("quantize(method='numpy') needs NumPy; use method='python'")
     if np is not None:
-        out, k, codes, scales = _quantize_numpy(np, weight, scheme, group_size, shape)
+        out, k, codes, scales, offsets = _quantize_numpy(
+            np, weight, scheme, group_size, shape, asymmetric
+        )
     else:
-        out, k, codes, scales = _quantize_python(weight, scheme, group_size, shape)
+        out, k, codes, scales, offsets = _quantize_python(
+            weight, scheme, group_size, shape, asymmetric
+        )
     dtype, _ = SCHEMES[scheme]
     dev = get_device(device)
     q = from_buffer(codes, (out, k), dtype, dev)
     per_row = group_size is None
     s_shape = (out,) if per_row else (out, -(-k // group_size))
     scale = from_buffer(scales, s_shape, float32, dev)
-    return QuantizedWeight(q, scale, k if per_row else group_size)
+    offset = from_buffer(offsets, s_shape, float32, dev) if asymmetric else None
+    return QuantizedWeight(q, scale, k if per_row else group_size, offset)
 
 
 def _numpy() -> Any:
@@ -232,8 +310,8 @@ def _not_finite() -> ValueError:
 
 
 def _quantize_numpy(
-    np: Any, weight: Any, scheme: str, group: int | None, shape: Any
-) -> tuple[int, int, bytes, bytes]:
+    np: Any, weight: Any, scheme: str, group: int | None, shape: Any, asymmetric: bool = False
+) -> tuple[int, int, bytes, bytes, bytes]:
     if isinstance(weight, Tensor):
         if weight.dtype.kind != "f":
             raise ops.DTypeError(f"quantize: needs a float weight, got {weight.dtype.name}")
@@ -254,14 +332,30 @@ def _quantize_numpy(
     dtype, qmax = SCHEMES[scheme]
     g = k if group is None else group
     ng = -(-k // g)
-    a = np.zeros((out, ng * g), np.float32)
-    a[:, :k] = np.abs(w)
-    amax = a.reshape(out, ng, g).max(axis=2)
-    scale = (amax.astype(np.float64) / qmax).astype(np.float32)
-    full = np.repeat(scale.astype(np.float64), g, axis=1)[:, :k]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(full > 0, np.rint(w.astype(np.float64) / full), 0.0)
-    q = np.clip(q, -qmax, qmax).astype(np.int8)
+    offset = b""
+    if asymmetric:  # codes -qmax-1..qmax over [min, max]: w = q * s + (min + (qmax + 1) * s)
+        lo_pad = np.full((out, ng * g), np.inf, np.float32)
+        hi_pad = np.full((out, ng * g), -np.inf, np.float32)
+        lo_pad[:, :k], hi_pad[:, :k] = w, w
+        lo = lo_pad.reshape(out, ng, g).min(axis=2).astype(np.float64)
+        hi = hi_pad.reshape(out, ng, g).max(axis=2).astype(np.float64)
+        scale = ((hi - lo) / (2 * qmax + 1)).astype(np.float32)
+        off = (lo + (qmax + 1) * scale.astype(np.float64)).astype(np.float32)
+        full = np.repeat(scale.astype(np.float64), g, axis=1)[:, :k]
+        base = np.repeat(lo, g, axis=1)[:, :k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.where(full > 0, np.rint((w.astype(np.float64) - base) / full), qmax + 1)
+        q = (np.clip(u, 0, 2 * qmax + 1) - (qmax + 1)).astype(np.int8)
+        offset = off.tobytes()
+    else:
+        a = np.zeros((out, ng * g), np.float32)
+        a[:, :k] = np.abs(w)
+        amax = a.reshape(out, ng, g).max(axis=2)
+        scale = (amax.astype(np.float64) / qmax).astype(np.float32)
+        full = np.repeat(scale.astype(np.float64), g, axis=1)[:, :k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.where(full > 0, np.rint(w.astype(np.float64) / full), 0.0)
+        q = np.clip(q, -qmax, qmax).astype(np.int8)
     if dtype is int4:
         nib = (q.reshape(-1) & 0xF).astype(np.uint8)
         if nib.size % 2:
@@ -269,7 +363,7 @@ def _quantize_numpy(
         codes = (nib[0::2] | (nib[1::2] << 4)).tobytes()
     else:
         codes = q.tobytes()
-    return out, k, codes, scale.tobytes()
+    return out, k, codes, scale.tobytes(), offset
 
 
 def _flat_floats(data: Any) -> array.array:
@@ -316,8 +410,8 @@ def _f32(x: float) -> float:
 
 
 def _quantize_python(
-    weight: Any, scheme: str, group: int | None, shape: Any
-) -> tuple[int, int, bytes, bytes]:
+    weight: Any, scheme: str, group: int | None, shape: Any, asymmetric: bool = False
+) -> tuple[int, int, bytes, bytes, bytes]:
     if isinstance(weight, Tensor):
         if weight.dtype.kind != "f":
             raise ops.DTypeError(f"quantize: needs a float weight, got {weight.dtype.name}")
@@ -348,12 +442,23 @@ def _quantize_python(
     g = k if group is None else group
     codes = array.array("b", bytes(out * k))
     scales = array.array("f")
+    offsets = array.array("f")
+    top = 2 * qmax + 1  # asymmetric: codes 0..top, then shifted by -(qmax + 1)
     for o in range(out):
         row = flat[o * k : (o + 1) * k]
         if not math.isfinite(math.fsum(row)):  # finite float32 values never sum to inf
             raise _not_finite()
         for g0 in range(0, k, g):
             chunk = row[g0 : g0 + g]
+            if asymmetric:
+                lo, hi = min(chunk), max(chunk)
+                s = _f32((hi - lo) / top)
+                scales.append(s)
+                offsets.append(_f32(lo + (qmax + 1) * s))
+                if s > 0:  # (else every code stays 0: the group is its offset)
+                    c = [min(top, max(0, round((v - lo) / s))) - (qmax + 1) for v in chunk]
+                    codes[o * k + g0 : o * k + g0 + len(c)] = array.array("b", c)
+                continue
             amax = max(max(chunk), -min(chunk))
             s = _f32(amax / qmax)
             scales.append(s)
@@ -371,7 +476,8 @@ def _quantize_python(
         packed = codes.tobytes()
     if struct.pack("=f", 1.0) != struct.pack("<f", 1.0):
         scales.byteswap()
-    return out, k, packed, scales.tobytes()
+        offsets.byteswap()
+    return out, k, packed, scales.tobytes(), offsets.tobytes() if asymmetric else b""
 
 
 __all__ = ["SCHEMES", "QuantizedWeight", "dequantize", "linear_q", "quantize"]

@@ -40,10 +40,13 @@ def make_case(
     act: str | None = None,
     transpose_x: bool = False,
     bias: bool = True,
+    asymmetric: bool = False,
 ) -> dict:
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     w = (rng.standard_normal((out, k)) / math.sqrt(k)).astype(np.float32)
-    qw = quantize(w, scheme, group)
+    if asymmetric:
+        w += 0.5 / math.sqrt(k)  # off-centre groups, where the offsets matter
+    qw = quantize(w, scheme, group, asymmetric=asymmetric)
     x = rng.standard_normal((m, k)).astype(np.float32)
     b = (rng.standard_normal(out) * 0.1).astype(np.float32)
     codes = qw.q.to_bytes()
@@ -60,6 +63,7 @@ def make_case(
         "q": codes,
         "s": scales.tobytes(),
         "s_shape": scales.shape,
+        "o": qw.offset_2d().numpy().tobytes() if asymmetric else None,
         "x": (x.T.copy() if transpose_x else x).tobytes(),
         "x_shape": (m, k),
         "transpose_x": transpose_x,
@@ -101,7 +105,10 @@ def run_linear_q(selenium, device, cases, deny=()):
             dtype = "int8" if c["scheme"] == "int8" else "int4"
             q = wa.from_buffer(c["q"], (out, k), dtype, device=device)
             s = wa.from_buffer(c["s"], c["s_shape"], "float32", device=device)
-            qw = QuantizedWeight(q, s, c["group"])
+            o = c.get("o")
+            if o is not None:  # asymmetric: w = q * s + offset
+                o = wa.from_buffer(o, c["s_shape"], "float32", device=device)
+            qw = QuantizedWeight(q, s, c["group"], o)
             if c["transpose_x"]:
                 x = wa.from_buffer(c["x"], (k, m), "float32", device=device).T  # a strided view
             else:
@@ -197,6 +204,8 @@ WEBGPU_CASES = [
     make_case("int8-qkv-m3-xT-nobias", "int8", 384, 384, 3, transpose_x=True, bias=False),
     make_case("int4-partial-group-scalar", "int4", 37, 100, 5),
     make_case("int8-odd-scalar-out1", "int8", 1, 75, 4),
+    make_case("int4-asym-ffn-down-m5-gelu", "int4", 384, 1536, 5, act="gelu", asymmetric=True),
+    make_case("int4-asym-partial-group", "int4", 37, 100, 5, asymmetric=True),
 ]
 
 
@@ -295,6 +304,8 @@ WEBNN_CASES = [
     make_case("webnn-int4-ffn-down-m5-gelu", "int4", 384, 1536, 5, act="gelu"),
     make_case("webnn-int4-partial-group", "int4", 37, 100, 5),
     make_case("webnn-int8-xT-nobias", "int8", 64, 96, 3, transpose_x=True, bias=False),
+    make_case("webnn-int4-asym-qkv-m7", "int4", 384, 384, 7, asymmetric=True),
+    make_case("webnn-int4-asym-partial-group", "int4", 37, 100, 5, asymmetric=True),
 ]
 
 
