@@ -126,11 +126,11 @@ def test_embed_cli_json(lane, reference):
     assert np.abs(np.asarray(result["similarity"]) - reference).max() < TOLERANCE
 
 
-@pytest.mark.parametrize(("scheme", "min_cosine"), [("int8", 0.995), ("int4", 0.90)])
+@pytest.mark.parametrize(("scheme", "min_cosine"), [("int8", 0.995), ("int4", 0.92)])
 def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cosine, embeddings):
     """int8 per channel must keep cosine >= 0.995 to PyTorch's fp32 embeddings (the issue's
-    target). int4 (groups of 32, round to nearest) measures ~0.93 on this model, below the
-    issue's 0.98 (see the closing note); 0.90 guards what it does reach."""
+    target). int4 (groups of 32, asymmetric, round to nearest) measures ~0.93 on this model,
+    below the issue's 0.98 (see the closing note); 0.92 guards what it does reach."""
     from webaccel import embed
 
     want = embeddings
@@ -146,4 +146,4 @@ def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cos
         dense.append(run["dense_weight_bytes"])
     fp32_dense = 42_467_328  # 36 dense layers of all-MiniLM-L6-v2 in float32
     assert len(set(dense)) == 1  # the same codes and scales on every backend
-    assert dense[0] / fp32_dense == pytest.approx(0.252 if scheme == "int8" else 0.156, abs=1e-3)
+    assert dense[0] / fp32_dense == pytest.approx(0.252 if scheme == "int8" else 0.1875, abs=1e-3)
