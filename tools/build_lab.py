@@ -283,6 +283,9 @@ MODEL_FILES = (
     "sentence_bert_config.json",
     "1_Pooling/config.json",
 )
+# int4 weights made ahead of time by tools/int4_weights.py (GPTQ + distillation, ~25 min of
+# CPU), kept in the repository rather than rebuilt on every fresh machine.
+INT4_FILE = "int4_g32.safetensors"
 
 
 def build_models() -> None:
@@ -299,6 +302,7 @@ def build_models() -> None:
     )
     if stamp_ok(target, key):
         log(f"models: up to date ({target})")
+        copy_int4(target)
         return
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -310,7 +314,21 @@ def build_models() -> None:
     (tmp / ".stamp").write_text(key)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
+    copy_int4(target)
     log(f"models: {MODEL_NAME} in {target} (ONNX max |diff| to PyTorch {worst:.2g})")
+
+
+def copy_int4(target: Path) -> None:
+    """The repository's int4 file into the model directory, where it differs (atomic)."""
+    src = lab.repo_root() / "models" / MODEL_NAME / INT4_FILE
+    data = src.read_bytes()
+    dest = target / INT4_FILE
+    if dest.is_file() and dest.read_bytes() == data:
+        return
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(dest)
+    log(f"models: {INT4_FILE} ({len(data) / 2**20:.1f} MiB) into {target}")
 
 
 def main() -> None:

