@@ -303,6 +303,17 @@ def test_int4_weights_made_ahead_of_time_reach_the_target(tmp_path: Path, ref_ve
     assert version.startswith(first.version + "+") and version.endswith(
         hashlib.sha256(changed[INT4_WEIGHTS]).hexdigest()
     )
+    # a file that does not fit the model is named, not run
+    bad = dict(tensors)
+    bad["encoder.layer.0.output.dense.weight.scale"] = bad[
+        "encoder.layer.0.output.dense.weight.scale"
+    ][:, :-1].copy()
+    with pytest.raises(ValueError, match=r"encoder\.layer\.0\.output\.dense\.weight"):
+        SentenceEmbedder.load({**source, INT4_WEIGHTS: save(bad)}, quantize="int4")
+    bad = dict(tensors)
+    bad["encoder.layer.1.output.dense.weight.q"] = np.zeros((384, 1536), np.float32)
+    with pytest.raises(ValueError, match="not uint8"):
+        SentenceEmbedder.load({**source, INT4_WEIGHTS: save(bad)}, quantize="int4")
     # no file: round to nearest at load, as before
     del source[INT4_WEIGHTS]
     rtn = SentenceEmbedder.load(source, quantize="int4")
