@@ -40,7 +40,6 @@ import glob
 import json
 import random
 import re
-import struct
 import sys
 import time
 from pathlib import Path
@@ -380,26 +379,11 @@ def test_sentences() -> set[str]:
 
 
 def write_safetensors(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:
-    codes = {np.dtype(np.uint8): "U8", np.dtype(np.float32): "F32"}
-    header: dict[str, object] = {"__metadata__": meta}
-    pos = 0
-    blobs = []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
-        header[name] = {
-            "dtype": codes[a.dtype],
-            "shape": list(a.shape),
-            "data_offsets": [pos, pos + a.nbytes],
-        }
-        blobs.append(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
-        pos += a.nbytes
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
+    """Through the safetensors library, atomically (a temporary file, then a rename)."""
+    from safetensors.numpy import save_file
+
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(head)) + head)
-        for b in blobs:
-            f.write(b)
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp), metadata=meta)
     tmp.replace(path)
 
 

