@@ -212,7 +212,11 @@
         buf.release();
       }
     },
-    get(db, ns, key) {
+    // Promise-returning calls are async functions: a synchronous throw (a bad key, a closed
+    // connection) becomes a rejection, the one error path the Python side awaits. (Pyodide
+    // 0.27 now and then turned a synchronous throw met mid-await into "SystemError: error
+    // return without exception set".)
+    async get(db, ns, key) {
       const tx = db.transaction([ns], "readonly");
       return request(tx.objectStore(ns).get(key));
     },
@@ -231,7 +235,7 @@
       return keys.map(String);
     },
     // durable=false: "relaxed" durability (no flush to disk before `complete`; still atomic).
-    putMany(db, ns, keys, values, durable = true) {
+    async putMany(db, ns, keys, values, durable = true) {
       const tx = readwrite(db, [ns], durable ? "strict" : "relaxed");
       const finished = done(tx);
       const store = tx.objectStore(ns);
@@ -244,7 +248,7 @@
       }
       return finished;
     },
-    deleteMany(db, ns, keys) {
+    async deleteMany(db, ns, keys) {
       const tx = readwrite(db, [ns]);
       const finished = done(tx);
       const store = tx.objectStore(ns);
