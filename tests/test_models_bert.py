@@ -285,8 +285,23 @@ def test_int4_weights_made_ahead_of_time_reach_the_target(tmp_path: Path, ref_ve
     assert w.q.dtype == wa.int4 and w.q.shape == (384, 1536) and w.scale.shape == (384, 48)
     assert w.offset is not None and w.offset.shape == (384, 48)
     assert {m["name"] for m in store.list_models()} == {MODEL_NAME, MODEL_NAME + INT4_SUFFIX}
+    asked: list[tuple[str, list[str] | None]] = []  # what the store is asked to read
+    real_load = store._load
+
+    async def spy(name, version, device, progress, share=False, model=None, tensors=None):
+        asked.append((name, None if tensors is None else list(tensors)))
+        return await real_load(name, version, device, progress, share, model, tensors)
+
+    store._load = spy
     second = SentenceEmbedder.load(source, store=store, quantize="int4")
+    del store._load
     assert second.source_reads == [] and second.quantized_by == INT4_WEIGHTS
+    # the float weights the int4 file replaces (the whole encoder: its dense layers, and the
+    # biases and LayerNorms trained with them) are not read from the store at all
+    read = [t for name, tensors in asked if name == MODEL_NAME for t in tensors]
+    assert "embeddings.word_embeddings.weight" in read
+    assert not [t for t in read if "encoder." in t], read
+    assert (MODEL_NAME + INT4_SUFFIX, None) in asked
     for emb in (first, second):
         cos, _ = _figures(np.asarray(emb.encode(SENTENCES)), ref_vectors)
         print(f"\nint4 made ahead of time: min cosine {cos.min():.5f}, mean {cos.mean():.5f}")

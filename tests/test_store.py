@@ -285,6 +285,31 @@ def test_progress_monotonic(tmp_path):
     assert seen == [(0, 0)]
 
 
+def test_partial_load_reads_only_the_chunks_it_needs(tmp_path):
+    open_store(tmp_path).save("m", model(3))  # w: 4 chunks of its own, b: 1
+    s = open_store(tmp_path)
+    reads: list[str] = []
+    get = s.backend.get
+
+    async def counted(ns, key):
+        reads.append(ns)
+        return await get(ns, key)
+
+    s.backend.get = counted
+    seen: list[tuple[int, int]] = []
+    out = s.load("m", tensors=["b"], progress=lambda d, t: seen.append((d, t)))
+    assert list(out) == ["b"] and out["b"].to_bytes() == blob(64, 4)
+    assert reads.count("chunks") == 1 and seen[-1] == (64, 64)
+    host = s.read("m", tensors=("w",))
+    assert list(host) == ["w"] and host["w"][0] == blob(4096, 3)
+    assert reads.count("chunks") == 1 + 4
+    assert s.load("m", tensors=[]) == {}
+    with pytest.raises(KeyError, match="has no tensor 'nope' \\(and 1 more\\)"):
+        s.load("m", tensors=["w", "nope", "zz"])
+    with pytest.raises(TypeError, match="list of tensor names"):
+        s.read("m", tensors="w")
+
+
 def test_hot_cache_bound(tmp_path):
     c = HotCache(100)
     c.put("a", 1, 40)

@@ -199,6 +199,17 @@ def _check_name(name: str, what: str = "model name") -> str:
     return name
 
 
+def _wanted(tensors: Iterable[str]) -> set[str]:
+    """The tensor names of a partial load, checked (a bare string would iterate its letters)."""
+    if isinstance(tensors, str | bytes):
+        raise TypeError(f"tensors is a list of tensor names, not the string {tensors!r}")
+    out = set(tensors)
+    bad = [t for t in out if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"tensors: tensor names are strings, not {bad[0]!r}")
+    return out
+
+
 # --- tensors in, chunks out ----------------------------------------------------------------------
 
 
@@ -895,8 +906,10 @@ class Store:
         source: Source = None,
         share: bool = True,
         model: str | None = None,
+        tensors: Iterable[str] | None = None,
     ) -> dict[str, Any]:
-        """The tensors of *name* (latest version unless *version*) on *device*.
+        """The tensors of *name* (latest version unless *version*) on *device*; with
+        *tensors*, only those (a name the model lacks is a KeyError), reading only their chunks.
 
         Checksums are verified; a corrupt chunk raises CorruptChunkError, or, with *source*,
         is re-fetched (``repair``) and the load retried once. With *share* (the default) each
@@ -905,12 +918,12 @@ class Store:
         every tensor is attributed to *model* (default: *name*) in ``memory_report()``.
         """
         try:
-            return await self._load(name, version, device, progress, share, model)
+            return await self._load(name, version, device, progress, share, model, tensors)
         except CorruptChunkError:
             if source is None:
                 raise
             await self.repair_async(name, source, version=version)
-            return await self._load(name, version, device, progress, share, model)
+            return await self._load(name, version, device, progress, share, model, tensors)
 
     def load(
         self,
@@ -922,24 +935,42 @@ class Store:
         source: Source = None,
         share: bool = True,
         model: str | None = None,
+        tensors: Iterable[str] | None = None,
     ) -> dict[str, Any]:
         return run_sync(
             self.load_async(
-                name, device, progress, version=version, source=source, share=share, model=model
+                name,
+                device,
+                progress,
+                version=version,
+                source=source,
+                share=share,
+                model=model,
+                tensors=tensors,
             )
         )
 
     async def read_async(
-        self, name: str, progress: Progress | None = None, *, version: str | None = None
+        self,
+        name: str,
+        progress: Progress | None = None,
+        *,
+        version: str | None = None,
+        tensors: Iterable[str] | None = None,
     ) -> dict[str, tuple[bytearray, str, tuple[int, ...]]]:
-        """The tensors of *name* as host bytes, verified like ``load``, on no device:
-        ``{tensor: (bytearray, dtype, shape)}`` (what ``save`` accepts)."""
-        return await self._load(name, version, False, progress)
+        """The tensors of *name* (or only *tensors*) as host bytes, verified like ``load``, on
+        no device: ``{tensor: (bytearray, dtype, shape)}`` (what ``save`` accepts)."""
+        return await self._load(name, version, False, progress, tensors=tensors)
 
     def read(
-        self, name: str, progress: Progress | None = None, *, version: str | None = None
+        self,
+        name: str,
+        progress: Progress | None = None,
+        *,
+        version: str | None = None,
+        tensors: Iterable[str] | None = None,
     ) -> dict[str, tuple[bytearray, str, tuple[int, ...]]]:
-        return run_sync(self.read_async(name, progress, version=version))
+        return run_sync(self.read_async(name, progress, version=version, tensors=tensors))
 
     async def _load(
         self,
@@ -949,13 +980,26 @@ class Store:
         progress: Progress | None,
         share: bool = False,
         model: str | None = None,
+        tensors: Iterable[str] | None = None,
     ) -> dict[str, Any]:
         from ..devices import get_device
 
         dev = None if device is False else get_device(device)
+        wanted = None if tensors is None else _wanted(tensors)
         async with self._locked(exclusive=False):  # no page deletes this version meanwhile
             manifest = self._find(name, version)
             mkey = manifest_key(name, manifest["version"])
+            selected = manifest["tensors"]
+            if wanted is not None:
+                have = {t["name"] for t in selected}
+                missing = sorted(wanted - have)
+                if missing:
+                    raise KeyError(
+                        f"model {name!r} version {manifest['version']!r} has no tensor "
+                        f"{missing[0]!r}"
+                        + (f" (and {len(missing) - 1} more)" if missing[1:] else "")
+                    )
+                selected = [t for t in selected if t["name"] in wanted]
             # The use is stamped (LRU order) while the chunks are read, not after: a small
             # write of its own that the reads do not wait for (IndexedDB: a readwrite
             # transaction on the manifests beside the readonly one on the chunks). It has
@@ -964,7 +1008,9 @@ class Store:
             manifest["used_seq"] = self._tick()
             stamp = asyncio.ensure_future(self._stamp_use(mkey, manifest))
             try:
-                out = await self._load_tensors(manifest, mkey, dev, progress, share, model or name)
+                out = await self._load_tensors(
+                    manifest, selected, mkey, dev, progress, share, model or name
+                )
             except BaseException:
                 with contextlib.suppress(Exception):  # landed under the lock; the load's error
                     await stamp  # is the one to raise
@@ -982,6 +1028,7 @@ class Store:
     async def _load_tensors(
         self,
         manifest: dict[str, Any],
+        selected: list[dict[str, Any]],
         mkey: str,
         dev: Any,
         progress: Progress | None,
@@ -995,7 +1042,7 @@ class Store:
         from ..sharing import REGISTRY, shared_tensor
         from ..tensor import _buffer_tensor, from_buffer
 
-        total = manifest["total_bytes"]
+        total = sum(t["nbytes"] for t in selected)
         done = 0
         if progress is not None:
             progress(0, total)
@@ -1004,7 +1051,7 @@ class Store:
         aliases: list[tuple[dict[str, Any], str]] = []  # same content as a tensor being read
         reading: set[str] = set()
         share = share and dev is not None
-        for t in manifest["tensors"]:
+        for t in selected:
             hit = None if dev is None else self.hot.get((mkey, t["name"], dev.name))
             key = tensor_key(manifest, t) if share else ""
             if hit is None and share:
@@ -1138,7 +1185,7 @@ class Store:
             done += t["nbytes"]
             if progress is not None and t["nbytes"]:
                 progress(done, total)
-        return {t["name"]: found[t["name"]] for t in manifest["tensors"]}
+        return {t["name"]: found[t["name"]] for t in selected}
 
     def _read_chunks(
         self, manifest: dict[str, Any], idxs: list[int], owners: Mapping[int, str]
