@@ -4,8 +4,10 @@ token ids, hidden states, pooled embeddings, batching/padding, capture, async, t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from webaccel.models.embedder import (
     INT4_SUFFIX,
     INT4_WEIGHTS,
     MODEL_NAME,
+    QUANTIZED_SUFFIX,
     WEIGHTS,
     default_model_dir,
 )
@@ -271,6 +274,60 @@ def test_weight_only_quantization_plugs_into_the_dense_layers(tmp_path: Path, em
         SentenceEmbedder.load(quantize="int2")
 
 
+@contextlib.contextmanager
+def reads_of(store: Store) -> Iterator[list[tuple[str, list[str] | None]]]:
+    """What *store* is asked to read meanwhile: (model, its tensors named, or None: all)."""
+    asked: list[tuple[str, list[str] | None]] = []
+    real = store._load
+
+    async def spy(name, version, device, progress, share=False, model=None, tensors=None):
+        asked.append((name, None if tensors is None else list(tensors)))
+        return await real(name, version, device, progress, share, model, tensors)
+
+    store._load = spy
+    try:
+        yield asked
+    finally:
+        del store._load
+
+
+def test_weights_quantized_at_load_are_kept_in_the_store(tmp_path: Path):
+    """The first quantized load keeps the codes and scales in the store (model name + "/int8"
+    or "/int4_g32_rtn", at the float weights' version); the next one reads them back and never
+    reads the dense layers' floats: the same embeddings, without quantizing again."""
+    texts = SENTENCES[:2]
+    store = Store.open(tmp_path)
+    for scheme, suffix in QUANTIZED_SUFFIX.items():
+        first = SentenceEmbedder.load(store=store, quantize=scheme)
+        assert store.info(MODEL_NAME + suffix)["versions"] == [first.version]
+        dense = [k for k, w in first.model.weights.items() if type(w).__name__ == "QuantizedWeight"]
+        assert len(dense) == 36
+        with reads_of(store) as asked:
+            second = SentenceEmbedder.load(store=store, quantize=scheme)
+        assert second.quantized_by == "load" and second.source_reads == []
+        read = {t for name, tensors in asked if name == MODEL_NAME for t in tensors}
+        assert read and not read & set(dense), sorted(read & set(dense))
+        assert (MODEL_NAME + suffix, None) in asked
+        w = second.model.weights[dense[0]]
+        assert w.q.dtype == (wa.int8 if scheme == "int8" else wa.int4)
+        np.testing.assert_array_equal(first.encode(texts), second.encode(texts))
+    # a kept copy that does not fit the model is named, not run
+    key = MODEL_NAME + QUANTIZED_SUFFIX["int8"]
+    kept = store.read(key)
+    data, dtype, shape = kept["encoder.layer.2.output.dense.weight.scale"]
+    kept["encoder.layer.2.output.dense.weight.scale"] = (data[:-4], dtype, (shape[0] - 1,))
+    data, dtype, shape = kept["encoder.layer.2.output.dense.weight.q"]
+    kept["encoder.layer.2.output.dense.weight.q"] = (
+        data[: -shape[1]],
+        dtype,
+        (shape[0] - 1, shape[1]),
+    )
+    store.delete(key)
+    store.save(key, kept, version=first.version)
+    with pytest.raises(ValueError, match=r"encoder\.layer\.2\.output\.dense\.weight"):
+        SentenceEmbedder.load(store=store, quantize="int8")
+
+
 def test_int4_weights_made_ahead_of_time_reach_the_target(tmp_path: Path, ref_vectors):
     """The repository's int4 file (GPTQ + distillation, groups of 32): min cosine to
     sentence-transformers >= 0.98 over every test sentence (the issue's int4 target); a store
@@ -285,16 +342,8 @@ def test_int4_weights_made_ahead_of_time_reach_the_target(tmp_path: Path, ref_ve
     assert w.q.dtype == wa.int4 and w.q.shape == (384, 1536) and w.scale.shape == (384, 48)
     assert w.offset is not None and w.offset.shape == (384, 48)
     assert {m["name"] for m in store.list_models()} == {MODEL_NAME, MODEL_NAME + INT4_SUFFIX}
-    asked: list[tuple[str, list[str] | None]] = []  # what the store is asked to read
-    real_load = store._load
-
-    async def spy(name, version, device, progress, share=False, model=None, tensors=None):
-        asked.append((name, None if tensors is None else list(tensors)))
-        return await real_load(name, version, device, progress, share, model, tensors)
-
-    store._load = spy
-    second = SentenceEmbedder.load(source, store=store, quantize="int4")
-    del store._load
+    with reads_of(store) as asked:
+        second = SentenceEmbedder.load(source, store=store, quantize="int4")
     assert second.source_reads == [] and second.quantized_by == INT4_WEIGHTS
     # the float weights the int4 file replaces (the whole encoder: its dense layers, and the
     # biases and LayerNorms trained with them) are not read from the store at all

@@ -146,6 +146,31 @@ def test_quantize_without_numpy(monkeypatch):
         quantize(w.tolist(), "int8", method="numpy")
 
 
+@pytest.mark.parametrize(
+    ("scheme", "group", "asymmetric", "shape"),
+    [("int8", None, False, (5, 33)), ("int4", 32, True, (3, 70)), ("int4", 16, False, (1, 1))],
+)
+def test_host_parts_kept_in_a_store_give_the_same_weight(
+    tmp_path, scheme, group, asymmetric, shape
+):
+    """quantize_host's parts (what the embedder keeps in the store), saved, read back and
+    uploaded with from_host, are quantize()'s weight bit for bit (odd sizes: partial groups)."""
+    from webaccel.store import Store
+
+    w = weights(*shape, seed=11)
+    want = quantize(w, scheme, group, asymmetric=asymmetric)
+    parts = quant.quantize_host(w, scheme, group, asymmetric=asymmetric)
+    assert sorted(parts) == (["offset", "q", "scale"] if asymmetric else ["q", "scale"])
+    assert parts["q"][1:] == (scheme, shape)
+    store = Store.open(tmp_path)
+    store.save("m", parts)
+    got = quant.from_host(store.read("m"), group, "cpu")
+    assert got.q.to_bytes() == want.q.to_bytes() and got.scale.shape == want.scale.shape
+    assert got.group_size == want.group_size
+    assert (got.offset is None) == (want.offset is None)
+    np.testing.assert_array_equal(got.dequantize().numpy(), want.dequantize().numpy())
+
+
 def test_quantize_float16_tensor_and_device():
     w = weights(4, 32, seed=9)
     got = quantize(wa.tensor(w.astype(np.float16)), "int8")

@@ -53,6 +53,7 @@ from __future__ import annotations
 import array
 import math
 import struct
+from collections.abc import Mapping
 from typing import Any
 
 from . import ops
@@ -257,6 +258,26 @@ def quantize(
     ``"numpy"`` or ``"python"`` (the pure-Python path, same bits). *asymmetric*: every code
     of the type (int4: -8..7) spans each group's [min, max], with a float32 ``offset``.
     """
+    if device is None and isinstance(weight, Tensor):
+        device = weight.device
+    parts = quantize_host(
+        weight, scheme, group_size, shape=shape, method=method, asymmetric=asymmetric
+    )
+    return from_host(parts, DEFAULT_GROUP[scheme] if group_size is None else group_size, device)
+
+
+def quantize_host(
+    weight: Any,
+    scheme: str = "int8",
+    group_size: int | None = None,
+    *,
+    shape: tuple[int, int] | None = None,
+    method: str = "auto",
+    asymmetric: bool = False,
+) -> dict[str, tuple[Any, str, tuple[int, ...]]]:
+    """``quantize`` without the upload: ``{"q": (codes, "int8" | "int4", (out, in)), "scale":
+    (bytes, "float32", shape)[, "offset": ...]}`` as host bytes, in the form ``Store.save``
+    takes (so quantized weights can be kept); ``from_host`` puts them on a device."""
     if scheme not in SCHEMES:
         raise ValueError(f"quantize: scheme must be one of {sorted(SCHEMES)}, not {scheme!r}")
     if method not in ("auto", "numpy", "python"):
@@ -265,8 +286,6 @@ def quantize(
         group_size = DEFAULT_GROUP[scheme]
     elif not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
         raise ValueError(f"quantize: group_size must be a positive int, not {group_size!r}")
-    if device is None and isinstance(weight, Tensor):
-        device = weight.device
     np = _numpy() if method != "python" else None
     if method == "numpy" and np is None:
         raise ImportError("quantize(method='numpy') needs NumPy; use method='python'")
@@ -279,13 +298,27 @@ def quantize(
             weight, scheme, group_size, shape, asymmetric
         )
     dtype, _ = SCHEMES[scheme]
+    s_shape = (out,) if group_size is None else (out, -(-k // group_size))
+    parts = {"q": (codes, dtype.name, (out, k)), "scale": (scales, "float32", s_shape)}
+    if asymmetric:
+        parts["offset"] = (offsets, "float32", s_shape)
+    return parts
+
+
+def from_host(
+    parts: Mapping[str, tuple[Any, Any, tuple[int, ...]]],
+    group_size: int | None = None,
+    device: str | Device | None = None,
+) -> QuantizedWeight:
+    """The ``QuantizedWeight`` of ``quantize_host``'s *parts* (or ``Store.read``'s tuples of
+    them), uploaded to *device*. *group_size*: as given to ``quantize_host`` (None: one scale
+    per row, a 1-D scale)."""
     dev = get_device(device)
-    q = from_buffer(codes, (out, k), dtype, dev)
-    per_row = group_size is None
-    s_shape = (out,) if per_row else (out, -(-k // group_size))
-    scale = from_buffer(scales, s_shape, float32, dev)
-    offset = from_buffer(offsets, s_shape, float32, dev) if asymmetric else None
-    return QuantizedWeight(q, scale, k if per_row else group_size, offset)
+    q, scale = (from_buffer(d, s, t, dev) for d, t, s in (parts["q"], parts["scale"]))
+    offset = parts.get("offset")
+    if offset is not None:
+        offset = from_buffer(offset[0], offset[2], offset[1], dev)
+    return QuantizedWeight(q, scale, group_size, offset)
 
 
 def _numpy() -> Any:

@@ -53,6 +53,11 @@ FILE_PREFIX = "file:"
 INT4_WEIGHTS = "int4_g32.safetensors"
 INT4_GROUP = 32
 INT4_SUFFIX = "/int4_g32"  # the store keeps the file as model ``name + INT4_SUFFIX``
+# Weights quantized at load are kept in the store too, as model ``name + QUANTIZED_SUFFIX[q]``
+# at the float weights' version (codes, scales, offsets per dense layer, as in the int4 file):
+# the next load reads them instead of quantizing again (seconds in pure Python, where
+# Pyodide has no NumPy).
+QUANTIZED_SUFFIX = {"int8": "/int8", "int4": "/int4_g32_rtn"}
 Progress = Callable[[int, int], Any]
 
 
@@ -221,9 +226,11 @@ class SentenceEmbedder:
         *quantize*: ``"int8"`` (per output channel, symmetric) or ``"int4"`` (groups of 32,
         asymmetric: codes, scales and offsets) weight-only quantization of every dense layer
         (``webaccel.quant``), done at load from the float weights (the store keeps the file's
-        float tensors). For int4, the source's optional ``int4_g32.safetensors`` (made ahead of
-        time by ``tools/int4_weights.py``: min cosine to fp32 0.98+ against ~0.93 rounded at
-        load) is used where present, and kept in the store as ``name + "/int4_g32"``.
+        float tensors, and the codes and scales as ``name + QUANTIZED_SUFFIX[quantize]``, so
+        the next load reads them instead of quantizing again). For int4, the source's optional
+        ``int4_g32.safetensors`` (made ahead of time by ``tools/int4_weights.py``: min cosine
+        to fp32 0.98+ against ~0.93 rounded at load) is used where present, and kept in the
+        store as ``name + "/int4_g32"``.
         """
         if quantize not in (None, "int8", "int4"):
             raise ValueError(f"quantize is None, 'int8' or 'int4', not {quantize!r}")
@@ -231,24 +238,39 @@ class SentenceEmbedder:
         src = _Files(source)
         if store is not None and version is None and src.in_memory(WEIGHTS):
             version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
-        given: dict[str, Any] = {}
-        if store is not None and _has(store, name, version):
-            version = version or store.manifest(name)["version"]
-            if quantize == "int4":
-                given = await _int4_weights(src, store, name, version, dev)
-            weights, files = await _from_store(store, name, version, dev, progress, quantize, given)
+        hit = store is not None and _has(store, name, version)
+        if hit:
+            version = version or store.manifest(name)["version"]  # type: ignore[union-attr]
+        elif store is not None and version is None:  # only a store needs the version
+            version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
+        given: dict[str, Any] = {}  # weights that replace the float file's
+        by = None if quantize is None else "load"
+        if quantize == "int4":
+            given = await _int4_weights(src, store, name, version, dev)
+            by = INT4_WEIGHTS if given else by
+        if quantize is not None and not given and store is not None:  # quantized before
+            given = await _kept_quantized(store, name + QUANTIZED_SUFFIX[quantize], version, dev)
+        if hit:
+            weights, files, made = await _from_store(
+                store,  # type: ignore[arg-type]
+                name,
+                version,  # type: ignore[arg-type]
+                dev,
+                progress,
+                quantize,
+                given,
+            )
         else:
-            if store is not None and version is None:  # only a store needs the version
-                version = hashlib.sha256(await src.get(WEIGHTS)).hexdigest()  # type: ignore[arg-type]
-            if quantize == "int4":
-                given = await _int4_weights(src, store, name, version, dev)
-            weights, files, version = await _from_source(
+            weights, files, made = await _from_source(
                 src, dev, store, name, version, progress, quantize, given
             )
+        if made and store is not None:  # keep what was quantized, for the next load
+            entries = {f"{k}.{part}": v for k, parts in made.items() for part, v in parts.items()}
+            key = name + QUANTIZED_SUFFIX[quantize]  # type: ignore[index]
+            await store.save_async(key, entries, version=version)
         embedder = cls._build(weights, files, max_length, version, tokenizer)
         embedder.source_reads = src.reads
-        if quantize is not None:
-            embedder.quantized_by = INT4_WEIGHTS if given else "load"
+        embedder.quantized_by = by
         return embedder
 
     @classmethod
@@ -338,7 +360,9 @@ async def _from_source(
     progress: Progress | None,
     quantize: str | None,
     given: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The model's weights from the source's files (saved to *store* first, where given), the
+    small files, and the host parts of the dense layers quantized here."""
     buffer = await src.get(WEIGHTS)
     files: dict[str, Any] = {}
     for fname in FILES:
@@ -361,19 +385,20 @@ async def _from_source(
         raise KeyError(f"{WEIGHTS} lacks {missing[:4]} ({len(missing)} tensors missing)")
     dense = set(_dense_weights(files)) if quantize is not None else set()
     total = sum(by_name[k].nbytes for k in wanted)
-    done, weights = 0, {}
+    done, weights, made = 0, {}, {}
     for k in wanted:
         if k in given:  # the int4 file's (its codes, or its trained biases and LayerNorms)
             weights[k] = _same_shape(given[k], by_name[k].shape, k)
         elif k in dense:  # quantized straight from the file's bytes: the float never uploads
-            data, dtype, shape = safetensors.host_data(buffer, by_name[k])
-            weights[k] = _quantized(data, dtype, shape, quantize, dev)  # type: ignore[arg-type]
+            data, dtype, _ = safetensors.host_data(buffer, by_name[k])
+            made[k] = _quantize_host(data, dtype, by_name[k].shape, quantize)  # type: ignore[arg-type]
+            weights[k] = _upload(made[k], quantize, dev)  # type: ignore[arg-type]
         else:
             weights[k] = safetensors.to_tensor(buffer, by_name[k], dev)
         done += by_name[k].nbytes
         if progress is not None and store is None:
             progress(done, total)
-    return weights, files, version
+    return weights, files, made
 
 
 def _dense_weights(files: Mapping[str, Any]) -> list[str]:
@@ -381,7 +406,7 @@ def _dense_weights(files: Mapping[str, Any]) -> list[str]:
     return [f"{n}.weight" for n in dense_layers(config)]
 
 
-def _quantized(data: Any, dtype: str, shape: tuple[int, ...], scheme: str, dev: Device) -> Any:
+def _quantize_host(data: Any, dtype: str, shape: Sequence[int], scheme: str) -> dict[str, Any]:
     from .. import quant
 
     if dtype == "float16":  # typed, so quantize reads halves rather than float32s
@@ -390,14 +415,31 @@ def _quantized(data: Any, dtype: str, shape: tuple[int, ...], scheme: str, dev: 
         raise TypeError(f"{scheme} quantization takes float32 or float16 weights, not {dtype}")
     # int4 is asymmetric (16 codes over each group's [min, max], plus an offset): on this
     # model's dense layers its min cosine to fp32 is 0.933 against 0.872 symmetric
-    return quant.quantize(data, scheme, shape=shape, device=dev, asymmetric=scheme == "int4")
+    return quant.quantize_host(data, scheme, shape=tuple(shape), asymmetric=scheme == "int4")
+
+
+def _upload(parts: Mapping[str, Any], scheme: str, dev: Device) -> Any:
+    from .. import quant
+
+    return quant.from_host(parts, quant.DEFAULT_GROUP[scheme], dev)
+
+
+async def _kept_quantized(
+    store: Store, key: str, version: str | None, dev: Device
+) -> dict[str, Any]:
+    """The weights quantized at an earlier load (model *key* at *version*), {} if none."""
+    if version is None or not _has(store, key, version):
+        return {}
+    entries = await store.load_async(key, dev, version=version)
+    return _quantized_weights(entries, None if key.endswith("/int8") else INT4_GROUP, key)
 
 
 def _same_shape(value: Any, shape: Sequence[int], key: str) -> Any:
+    """*value* (from the int4 file, or quantized at an earlier load) if it fits the model."""
     if tuple(value.shape) != tuple(shape):
         raise ValueError(
-            f"{INT4_WEIGHTS}: {key} has shape {tuple(value.shape)}, "
-            f"but the model's is {tuple(shape)}"
+            f"{key} from {INT4_WEIGHTS} or the store's quantized copy has shape "
+            f"{tuple(value.shape)}, but the model's is {tuple(shape)}"
         )
     return value
 
@@ -442,6 +484,14 @@ async def _int4_weights(
             digest = digest or hashlib.sha256(buffer).hexdigest()  # type: ignore[arg-type]
             await store.save_async(key, raw, version=f"{version}+{digest}")  # old: keep_versions
         entries = {k: from_buffer(d, shape, dtype, dev) for k, (d, dtype, shape) in raw.items()}
+    return _quantized_weights(entries, INT4_GROUP, INT4_WEIGHTS, offsets=True)
+
+
+def _quantized_weights(
+    entries: Mapping[str, Any], group: int | None, what: str, offsets: bool = False
+) -> dict[str, Any]:
+    """Tensors named ``<w>.q``, ``<w>.scale`` (``<w>.offset``) as QuantizedWeight *w*, the
+    others as they are, by checkpoint name; errors name *what* holds them."""
     from ..quant import QuantizedWeight
 
     out: dict[str, Any] = {}
@@ -449,13 +499,14 @@ async def _int4_weights(
         if k.endswith(".q"):
             base = k[: -len(".q")]
             try:
-                scale, offset = entries[base + ".scale"], entries[base + ".offset"]
+                scale = entries[base + ".scale"]
+                offset = entries[base + ".offset"] if offsets else entries.get(base + ".offset")
             except KeyError as e:
-                raise ValueError(f"{INT4_WEIGHTS}: {base} has codes but no {e.args[0]}") from None
+                raise ValueError(f"{what}: {base} has codes but no {e.args[0]}") from None
             try:
-                out[checkpoint_name(base)] = QuantizedWeight(t, scale, INT4_GROUP, offset)
+                out[checkpoint_name(base)] = QuantizedWeight(t, scale, group, offset)
             except ValueError as e:
-                raise ValueError(f"{INT4_WEIGHTS}: {base}: {e}") from None
+                raise ValueError(f"{what}: {base}: {e}") from None
         elif not k.endswith((".scale", ".offset")):
             out[checkpoint_name(k)] = t
     return out
@@ -469,10 +520,10 @@ async def _from_store(
     progress: Progress | None,
     quantize: str | None,
     given: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The model's weights from the store, reading only what is used: the small files as host
-    bytes; the dense layers to quantize as host bytes (they never upload as floats); the
-    weights that *given* (the int4 file) replaces not at all; the rest straight to *dev*."""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``_from_source``'s figures from the store, reading only what is used: the small files
+    as host bytes; the dense layers to quantize as host bytes (they never upload as floats);
+    the weights that *given* replaces not at all; the rest straight to *dev*."""
     layout = {t["name"]: t for t in store.manifest(name, version)["tensors"]}
     file_keys = [k for k in layout if k.startswith(FILE_PREFIX)]
     read = await store.read_async(name, version=version, tensors=file_keys)
@@ -498,12 +549,13 @@ async def _from_store(
         loaded = await store.load_async(name, dev, step(0), version=version, tensors=device)
     if host:
         floats = await store.read_async(name, step(sizes[0]), version=version, tensors=host)
-    weights = {}
+    weights, made = {}, {}
     for k in wanted:
-        if k in given:  # the int4 file's
+        if k in given:
             weights[k] = _same_shape(given[k], layout[by_name[k]]["shape"], k)
         elif k in dense:
-            weights[k] = _quantized(*floats[by_name[k]], quantize, dev)  # type: ignore[arg-type]
+            made[k] = _quantize_host(*floats[by_name[k]], quantize)  # type: ignore[arg-type]
+            weights[k] = _upload(made[k], quantize, dev)  # type: ignore[arg-type]
         else:
             weights[k] = loaded[by_name[k]]
-    return weights, files
+    return weights, files, made
