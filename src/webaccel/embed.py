@@ -32,14 +32,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "repeat": 3,  # timed encodes after the first
     "quantize": None,  # None, "int8" or "int4" (weight-only)
 }
-FILES = (
-    "model.safetensors",
-    "config.json",
-    "tokenizer.json",
-    "sentence_bert_config.json",
-    "1_Pooling/config.json",
-    "int4_g32.safetensors",  # int4 made ahead of time (models.embedder.INT4_WEIGHTS); optional
-)
 
 
 def resolve_config(config: Any = None) -> dict[str, Any]:
@@ -68,7 +60,9 @@ def similarity(vectors: Sequence[Sequence[float]]) -> list[list[float]]:
 
 
 def _fetcher(base: str, fetched: list[str]) -> dict[str, Callable[[], Any]]:
-    """Lazy sources for the embedder: each file is fetched only if the store lacks the model."""
+    """Lazy sources for the embedder: each file is fetched only if the store lacks the model
+    (a missing optional file, such as the int4 weights, is None)."""
+    from .models.embedder import REQUIRED, SOURCE_FILES
 
     def one(name: str) -> Callable[[], Any]:
         async def get() -> Any:
@@ -76,7 +70,7 @@ def _fetcher(base: str, fetched: list[str]) -> dict[str, Callable[[], Any]]:
 
             response = await pyfetch(base + name)
             if not response.ok:
-                if name in ("model.safetensors", "config.json", "tokenizer.json"):
+                if name in REQUIRED:
                     raise OSError(f"fetching {base + name}: HTTP {response.status}")
                 return None
             fetched.append(name)
@@ -84,7 +78,7 @@ def _fetcher(base: str, fetched: list[str]) -> dict[str, Callable[[], Any]]:
 
         return get
 
-    return {name: one(name) for name in FILES}
+    return {name: one(name) for name in SOURCE_FILES}
 
 
 async def run_backend(

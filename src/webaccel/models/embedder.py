@@ -58,6 +58,9 @@ INT4_SUFFIX = "/int4_g32"  # the store keeps the file as model ``name + INT4_SUF
 # the next load reads them instead of quantizing again (seconds in pure Python, where
 # Pyodide has no NumPy).
 QUANTIZED_SUFFIX = {"int8": "/int8", "int4": "/int4_g32_rtn"}
+# Every file of a model directory the embedder reads; all but REQUIRED are optional.
+SOURCE_FILES = (WEIGHTS, *FILES, INT4_WEIGHTS)
+REQUIRED = (WEIGHTS, "config.json", "tokenizer.json")
 Progress = Callable[[int, int], Any]
 
 
@@ -366,7 +369,7 @@ async def _from_source(
     buffer = await src.get(WEIGHTS)
     files: dict[str, Any] = {}
     for fname in FILES:
-        data = await src.get(fname, required=fname in ("config.json", "tokenizer.json"))
+        data = await src.get(fname, required=fname in REQUIRED)
         if data is not None:
             files[fname] = data
     infos = safetensors.load(buffer)
