@@ -252,7 +252,7 @@ class SentenceEmbedder:
             given = await _int4_weights(src, store, name, version, dev)
             by = INT4_WEIGHTS if given else by
         if quantize is not None and not given and store is not None:  # quantized before
-            given = await _kept_quantized(store, name + QUANTIZED_SUFFIX[quantize], version, dev)
+            given = await _kept_quantized(store, name, version, quantize, dev)
         if hit:
             weights, files, made = await _from_store(
                 store,  # type: ignore[arg-type]
@@ -428,13 +428,17 @@ def _upload(parts: Mapping[str, Any], scheme: str, dev: Device) -> Any:
 
 
 async def _kept_quantized(
-    store: Store, key: str, version: str | None, dev: Device
+    store: Store, name: str, version: str | None, scheme: str, dev: Device
 ) -> dict[str, Any]:
-    """The weights quantized at an earlier load (model *key* at *version*), {} if none."""
+    """The dense layers quantized with *scheme* at an earlier load of *name* at *version*
+    (kept as model ``name + QUANTIZED_SUFFIX[scheme]``), {} if the store has none."""
+    from ..quant import DEFAULT_GROUP
+
+    key = name + QUANTIZED_SUFFIX[scheme]
     if version is None or not _has(store, key, version):
         return {}
     entries = await store.load_async(key, dev, version=version)
-    return _quantized_weights(entries, None if key.endswith("/int8") else INT4_GROUP, key)
+    return _quantized_weights(entries, DEFAULT_GROUP[scheme], key)
 
 
 def _same_shape(value: Any, shape: Sequence[int], key: str) -> Any:
