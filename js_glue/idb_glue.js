@@ -214,8 +214,8 @@
     },
     // Promise-returning calls are async functions: a synchronous throw (a bad key, a closed
     // connection) becomes a rejection, the one error path the Python side awaits. (Pyodide
-    // 0.27 now and then turned a synchronous throw met mid-await into "SystemError: error
-    // return without exception set".)
+    // 0.27 once turned such a throw, from a call inside an awaited expression, into
+    // "SystemError: error return without exception set".)
     async get(db, ns, key) {
       const tx = db.transaction([ns], "readonly");
       return request(tx.objectStore(ns).get(key));

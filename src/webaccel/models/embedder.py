@@ -383,9 +383,7 @@ async def _from_source(
     config = BertConfig.from_json(files["config.json"])
     by_name = {checkpoint_name(k): info for k, info in infos.items()}
     wanted = needed_weights(config)
-    missing = [k for k in wanted if k not in by_name]
-    if missing:
-        raise KeyError(f"{WEIGHTS} lacks {missing[:4]} ({len(missing)} tensors missing)")
+    _check_complete(wanted, by_name, WEIGHTS)
     dense = set(_dense_weights(files)) if quantize is not None else set()
     total = sum(by_name[k].nbytes for k in wanted)
     done, weights, made = 0, {}, {}
@@ -394,8 +392,7 @@ async def _from_source(
             weights[k] = _same_shape(given[k], by_name[k].shape, k)
         elif k in dense:  # quantized straight from the file's bytes: the float never uploads
             data, dtype, _ = safetensors.host_data(buffer, by_name[k])
-            made[k] = _quantize_host(data, dtype, by_name[k].shape, quantize)  # type: ignore[arg-type]
-            weights[k] = _upload(made[k], quantize, dev)  # type: ignore[arg-type]
+            made[k], weights[k] = _quantized(data, dtype, by_name[k].shape, quantize, dev)  # type: ignore[arg-type]
         else:
             weights[k] = safetensors.to_tensor(buffer, by_name[k], dev)
         done += by_name[k].nbytes
@@ -409,7 +406,16 @@ def _dense_weights(files: Mapping[str, Any]) -> list[str]:
     return [f"{n}.weight" for n in dense_layers(config)]
 
 
-def _quantize_host(data: Any, dtype: str, shape: Sequence[int], scheme: str) -> dict[str, Any]:
+def _check_complete(wanted: Sequence[str], by_name: Mapping[str, Any], where: str) -> None:
+    missing = [k for k in wanted if k not in by_name]
+    if missing:
+        raise KeyError(f"{where} lacks {missing[:4]} ({len(missing)} tensors missing)")
+
+
+def _quantized(
+    data: Any, dtype: str, shape: Sequence[int], scheme: str, dev: Device
+) -> tuple[dict[str, Any], Any]:
+    """(the host parts to keep in the store, the QuantizedWeight on *dev*) of a float weight."""
     from .. import quant
 
     if dtype == "float16":  # typed, so quantize reads halves rather than float32s
@@ -418,13 +424,8 @@ def _quantize_host(data: Any, dtype: str, shape: Sequence[int], scheme: str) -> 
         raise TypeError(f"{scheme} quantization takes float32 or float16 weights, not {dtype}")
     # int4 is asymmetric (16 codes over each group's [min, max], plus an offset): on this
     # model's dense layers its min cosine to fp32 is 0.933 against 0.872 symmetric
-    return quant.quantize_host(data, scheme, shape=tuple(shape), asymmetric=scheme == "int4")
-
-
-def _upload(parts: Mapping[str, Any], scheme: str, dev: Device) -> Any:
-    from .. import quant
-
-    return quant.from_host(parts, quant.DEFAULT_GROUP[scheme], dev)
+    parts = quant.quantize_host(data, scheme, shape=tuple(shape), asymmetric=scheme == "int4")
+    return parts, quant.from_host(parts, quant.DEFAULT_GROUP[scheme], dev)
 
 
 async def _kept_quantized(
@@ -538,9 +539,7 @@ async def _from_store(
     config = BertConfig.from_json(files["config.json"])
     by_name = {checkpoint_name(k): k for k in layout if not k.startswith(FILE_PREFIX)}
     wanted = needed_weights(config)
-    missing = [k for k in wanted if k not in by_name]
-    if missing:
-        raise KeyError(f"store model {name!r} lacks {missing[:4]} ({len(missing)} tensors missing)")
+    _check_complete(wanted, by_name, f"store model {name!r}")
     dense = set(_dense_weights(files)) if quantize is not None else set()
     host = [by_name[k] for k in wanted if k in dense and k not in given]
     device = [by_name[k] for k in wanted if k not in dense and k not in given]
@@ -561,8 +560,7 @@ async def _from_store(
         if k in given:
             weights[k] = _same_shape(given[k], layout[by_name[k]]["shape"], k)
         elif k in dense:
-            made[k] = _quantize_host(*floats[by_name[k]], quantize)  # type: ignore[arg-type]
-            weights[k] = _upload(made[k], quantize, dev)  # type: ignore[arg-type]
+            made[k], weights[k] = _quantized(*floats[by_name[k]], quantize, dev)  # type: ignore[arg-type]
         else:
             weights[k] = loaded[by_name[k]]
     return weights, files, made
