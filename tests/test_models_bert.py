@@ -278,17 +278,17 @@ def test_weight_only_quantization_plugs_into_the_dense_layers(tmp_path: Path, em
 def reads_of(store: Store) -> Iterator[list[tuple[str, list[str] | None]]]:
     """What *store* is asked to read meanwhile: (model, its tensors named, or None: all)."""
     asked: list[tuple[str, list[str] | None]] = []
-    real = store._load
+    real = store.reading  # every read, to host bytes or onto a device, opens one
 
-    async def spy(name, version, device, progress, share=False, model=None, tensors=None):
+    def spy(name, version=None, tensors=None):
         asked.append((name, None if tensors is None else list(tensors)))
-        return await real(name, version, device, progress, share, model, tensors)
+        return real(name, version, tensors)
 
-    store._load = spy
+    store.reading = spy
     try:
         yield asked
     finally:
-        del store._load
+        del store.reading
 
 
 def test_weights_quantized_at_load_are_kept_in_the_store(tmp_path: Path):

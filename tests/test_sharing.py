@@ -1,5 +1,6 @@
-"""Refcounted storages, cross-model sharing (webaccel.sharing) and the memory report, on the
-host's cpu device; the store's load path deduplicating weights across models."""
+"""Refcounted storages, cross-model sharing (webaccel.weights.sharing) and the memory report, on
+the host's cpu device; loading from the store (webaccel.weights.load) deduplicating weights
+across models."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import webaccel as wa
-from webaccel import sharing
-from webaccel.store import Store
-from webaccel.store.core import tensor_key
+from webaccel import weights
+from webaccel.store import Store, tensor_key
+from webaccel.weights import sharing
 
 CPU = wa.get_device("cpu")
 
@@ -229,9 +230,9 @@ def test_store_load_shares_across_models(tmp_path, baseline):
 
     s.backend.get = counting_get
     live0 = CPU.live_bytes
-    a = s.load("a", "cpu")
+    a = weights.load(s, "a", "cpu")
     first_reads = len(reads)
-    b = s.load("b", "cpu")
+    b = weights.load(s, "b", "cpu")
     assert CPU.live_bytes - live0 == unique  # emb once, for both models and both names
     assert a["emb"]._node.storage is b["emb"]._node.storage is b["tied"]._node.storage
     assert b["emb"].to_bytes() == emb and b["w1"].to_bytes() == blob(2048, 2)
@@ -244,11 +245,11 @@ def test_store_load_shares_across_models(tmp_path, baseline):
     assert r.backend("cpu").saved_bytes == 3 * len(emb)
 
     # share=False: private copies, nothing registered
-    c = s.load("a", "cpu", share=False)
+    c = weights.load(s, "a", "cpu", share=False)
     assert c["emb"]._node.storage is not a["emb"]._node.storage
     assert sharing.shared_models(c["emb"]) == []
     # model= attributes to another name
-    d = s.load("b", "cpu", model="b-again")
+    d = weights.load(s, "b", "cpu", model="b-again")
     assert "b-again" in sharing.shared_models(d["w1"])
     del a, b, c, d
 
@@ -266,6 +267,6 @@ def test_store_layout_key_without_sha256(tmp_path, baseline):
     ma, mb = s.manifest("a"), s.manifest("b")
     assert tensor_key(ma, ma["tensors"][0]).startswith("layout:")
     assert tensor_key(ma, ma["tensors"][0]) == tensor_key(mb, mb["tensors"][0])
-    a, b = s.load("a", "cpu"), s.load("b", "cpu")
+    a, b = weights.load(s, "a", "cpu"), weights.load(s, "b", "cpu")
     assert a["emb"]._node.storage is b["emb"]._node.storage
     del a, b

@@ -18,17 +18,18 @@ from pathlib import Path
 import pytest
 
 import webaccel as wa
+from webaccel import weights
 from webaccel.store import (
     SCHEMA_VERSION,
     CorruptChunkError,
     CorruptExportError,
     FileBackend,
-    HotCache,
     QuotaExceededError,
     Store,
     StoreError,
     migrate,
 )
+from webaccel.weights import HotCache
 
 CHUNK = 1024  # small chunks for tests
 
@@ -64,10 +65,10 @@ def test_round_trip_dtypes_and_empty(tmp_path):
         "big": (bytes(5000), "uint8", (5000,)),  # compressible
         "empty": (b"", "float32", (0, 3)),
     }
-    info = s.save("m", tensors, source="https://example.com/m")
+    info = weights.save(s, "m", tensors, source="https://example.com/m")  # tensors read back
     assert info["version"] == "1" and info["tensors"] == 6 and info["source"].startswith("https")
     s2 = open_store(tmp_path)
-    out = s2.load("m")
+    out = weights.load(s2, "m")
     assert out["f32"].tolist() == [[1.5, -2.0, 3.25]]
     assert out["f16"].tolist() == [1.0, 2.0, -0.5, 65504.0]
     assert out["i8"].dtype is wa.int8 and out["i8"].shape == (2, 2)
@@ -81,7 +82,7 @@ def test_round_trip_dtypes_and_empty(tmp_path):
     assert host["i8"] == (bytearray([0, 1, 255, 128]), "int8", (2, 2))
     assert host["big"][0] == bytes(5000) and host["empty"] == (bytearray(), "float32", (0, 3))
     s2.save("copy", host)
-    assert s2.load("copy")["f16"].tolist() == [1.0, 2.0, -0.5, 65504.0]
+    assert weights.load(s2, "copy")["f16"].tolist() == [1.0, 2.0, -0.5, 65504.0]
 
 
 def test_dedup_across_models(tmp_path):
@@ -94,7 +95,7 @@ def test_dedup_across_models(tmp_path):
     assert len(chunk_files(tmp_path)) == files_a + 1  # only b's small tensor is new
     assert s.used_bytes == used_a + 100
     s.delete("a")
-    assert s.load("b")["emb"].to_bytes() == shared  # shared chunks survive (refcounted)
+    assert weights.load(s, "b")["emb"].to_bytes() == shared  # shared chunks survive (refcounted)
     s.delete("b")
     assert chunk_files(tmp_path) == [] and s.used_bytes == 0
 
@@ -104,12 +105,12 @@ def test_versions(tmp_path):
     s.save("m", model(1))
     s.save("m", model(2))
     assert s.info("m")["versions"] == ["1", "2"]
-    assert s.load("m")["w"].to_bytes() == blob(4096, 2)
-    assert s.load("m", version="1")["w"].to_bytes() == blob(4096, 1)
+    assert weights.load(s, "m")["w"].to_bytes() == blob(4096, 2)
+    assert weights.load(s, "m", version="1")["w"].to_bytes() == blob(4096, 1)
     s.save("m", model(3), version="v-three")
     assert s.info("m")["versions"] == ["2", "v-three"]  # keep_versions=2 dropped "1"
     with pytest.raises(StoreError, match="no model 'm' version '1'"):
-        s.load("m", version="1")
+        weights.load(s, "m", version="1")
     s1 = open_store(tmp_path / "one")  # keep_versions=1: the old version goes after commit
     s1.save("m", model(1))
     s1.save("m", model(2))
@@ -143,7 +144,7 @@ def test_crash_before_manifest_keeps_previous_version(tmp_path):
     assert len(chunk_files(tmp_path)) > len(s.manifest("m")["chunks"])  # orphans written
     again = open_store(tmp_path)
     assert again.info("m")["versions"] == ["1"]
-    assert again.load("m")["w"].to_bytes() == blob(4096, 1)
+    assert weights.load(again, "m")["w"].to_bytes() == blob(4096, 1)
     assert len(chunk_files(tmp_path)) == len(again.manifest("m")["chunks"])  # orphans GC'd
 
 
@@ -167,7 +168,7 @@ def test_killed_process_mid_save(tmp_path):
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     again = open_store(tmp_path)
     assert again.info("m")["versions"] == ["1"]
-    assert again.load("m")["w"].to_bytes() == blob(4096, 1)
+    assert weights.load(again, "m")["w"].to_bytes() == blob(4096, 1)
     assert len(chunk_files(tmp_path)) == len(again.manifest("m")["chunks"])
 
 
@@ -195,16 +196,16 @@ def test_corruption_detected_and_repaired(tmp_path):
     data[10] ^= 0xFF
     path.write_bytes(data)
     with pytest.raises(CorruptChunkError) as err:
-        s.load("m")
+        weights.load(s, "m")
     msg = str(err.value)
     assert "'m'" in msg and "'w'" in msg and victim in msg
     assert err.value.tensor == "w" and err.value.chunk == victim
     assert s.verify("m") == [victim]
     assert s.repair("m", tensors) == [victim]
     assert s.verify("m") == []
-    assert s.load("m")["w"].to_bytes() == blob(4096, 1)
+    assert weights.load(s, "m")["w"].to_bytes() == blob(4096, 1)
     path.write_bytes(b"garbage")
-    out = s.load("m", source=lambda: tensors)  # load re-fetches from the source
+    out = weights.load(s, "m", source=lambda: tensors)  # load re-fetches from the source
     assert out["w"].to_bytes() == blob(4096, 1)
 
 
@@ -213,7 +214,7 @@ def test_lru_eviction_and_pins(tmp_path):
     s = open_store(tmp_path, budget=3 * one)
     for i, name in enumerate("abc"):
         s.save(name, model(i))
-    s.load("a")  # a is now the most recently used; b is the LRU
+    weights.load(s, "a")  # a is now the most recently used; b is the LRU
     s.save("d", model(3))
     assert [m["name"] for m in s.list_models()] == ["a", "c", "d"]
     with s.pin("c"):
@@ -253,7 +254,7 @@ def test_export_import_round_trip_and_corruption(tmp_path):
     other = open_store(tmp_path / "b")
     info = other.import_(io.BytesIO(data))
     assert info["source"] == "hf://org/m"
-    assert other.load("m")["w"].to_bytes() == blob(4096, 7)
+    assert weights.load(other, "m")["w"].to_bytes() == blob(4096, 7)
     s.export("m", tmp_path / "m.wastore")
     assert open_store(tmp_path / "c").import_(tmp_path / "m.wastore")["name"] == "m"
     bad = bytearray(data)
@@ -266,7 +267,7 @@ def test_export_import_round_trip_and_corruption(tmp_path):
     victim = other.manifest("m")["chunks"][0]["key"]
     (tmp_path / "b" / "chunks" / victim).write_bytes(b"x")
     assert other.repair("m", tmp_path / "m.wastore") == [victim]
-    assert other.load("m")["b"].to_bytes() == blob(64, 8)
+    assert weights.load(other, "m")["b"].to_bytes() == blob(64, 8)
 
 
 def test_progress_monotonic(tmp_path):
@@ -277,7 +278,7 @@ def test_progress_monotonic(tmp_path):
     assert seen[-1] == (total, total) and all(t == total for _, t in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) > 2
     seen.clear()
-    s.load("m", progress=lambda d, t: seen.append((d, t)))
+    weights.load(s, "m", progress=lambda d, t: seen.append((d, t)))
     assert seen[0] == (0, total) and seen[-1] == (total, total)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     seen.clear()
@@ -297,15 +298,15 @@ def test_partial_load_reads_only_the_chunks_it_needs(tmp_path):
 
     s.backend.get = counted
     seen: list[tuple[int, int]] = []
-    out = s.load("m", tensors=["b"], progress=lambda d, t: seen.append((d, t)))
+    out = weights.load(s, "m", tensors=["b"], progress=lambda d, t: seen.append((d, t)))
     assert list(out) == ["b"] and out["b"].to_bytes() == blob(64, 4)
     assert reads.count("chunks") == 1 and seen[-1] == (64, 64)
     host = s.read("m", tensors=("w",))
     assert list(host) == ["w"] and host["w"][0] == blob(4096, 3)
     assert reads.count("chunks") == 1 + 4
-    assert s.load("m", tensors=[]) == {}
+    assert weights.load(s, "m", tensors=[]) == {}
     with pytest.raises(KeyError, match="has no tensor 'nope' \\(and 1 more\\)"):
-        s.load("m", tensors=["w", "nope", "zz"])
+        weights.load(s, "m", tensors=["w", "nope", "zz"])
     with pytest.raises(TypeError, match="list of tensor names"):
         s.read("m", tensors="w")
 
@@ -319,11 +320,17 @@ def test_hot_cache_bound(tmp_path):
     assert "b" not in c and "a" in c and "c" in c and c.nbytes == 80
     c.put("huge", 4, 101)
     assert "huge" not in c and c.nbytes <= 100
-    s = open_store(tmp_path, hot_cache_bytes=10_000)
+    s = open_store(tmp_path)
+    hot = HotCache(10_000)
     s.save("m", model(1))
-    first = s.load("m")
-    assert s.load("m")["w"] is first["w"]  # served from the hot cache
-    assert s.hot.nbytes <= 10_000
+    first = weights.load(s, "m", cache=hot)
+    assert weights.load(s, "m", cache=hot)["w"] is first["w"]  # served from the hot cache
+    assert hot.nbytes <= 10_000
+    # a version saved again is never served from the cache: its entries go at the next load
+    s.save("m", model(2), version="1")
+    again = weights.load(s, "m", cache=hot)
+    assert again["w"] is not first["w"] and again["w"].to_bytes() == blob(4096, 2)
+    assert len(hot) == 2 and hot.nbytes <= 10_000
 
 
 def test_schema_migration(tmp_path):
@@ -353,7 +360,7 @@ def test_schema_migration(tmp_path):
     assert new["schema_version"] == SCHEMA_VERSION and new["version"] == "1"
     assert new["tensors"][1]["ranges"][0] == [0, 1000, 24]
     s = open_store(tmp_path)
-    out = s.load("old")
+    out = weights.load(s, "old")
     assert out["a"].to_bytes() + out["b"].to_bytes() == raw
     assert s.manifest("old")["schema_version"] == SCHEMA_VERSION
     with pytest.raises(StoreError, match="newer"):
@@ -366,7 +373,7 @@ def test_open_defaults_and_chunk_size_rules(tmp_path, monkeypatch):
     assert s.backend.root == tmp_path / "env" and s.chunk_size == 32 * 1024 * 1024
     with pytest.raises(ValueError, match="16-64 MiB"):
         Store.open(tmp_path, chunk_size=CHUNK)
-    monkeypatch.setattr("webaccel.store.core.IN_PYODIDE", True)
+    monkeypatch.setattr("webaccel.store.store.IN_PYODIDE", True)
     with pytest.raises(StoreError, match="no IndexedDB on this host"):
         asyncio.run(Store.open_async(tmp_path))
 
@@ -401,7 +408,7 @@ def test_two_stores_saving_one_model_at_once(tmp_path):
     s = open_store(tmp_path)
     assert s.info("m")["versions"] == [last]
     assert s.verify("m") == []
-    assert s.load("m")["w"].to_bytes() == blob(8192, int(last))
+    assert weights.load(s, "m")["w"].to_bytes() == blob(8192, int(last))
     assert {p.name for p in chunk_files(tmp_path)} == {c["key"] for c in s.manifest("m")["chunks"]}
 
 
@@ -439,7 +446,7 @@ def test_store_lock_across_processes(tmp_path):
     assert proc.returncode == 0
     FileBackend(tmp_path)  # nobody holds the lock: leftovers go
     assert not stray.exists()
-    assert open_store(tmp_path).load("m")["w"].to_bytes() == blob(4096, 2)
+    assert weights.load(open_store(tmp_path), "m")["w"].to_bytes() == blob(4096, 2)
 
 
 @pytest.mark.parametrize("codec", ["gzip", "deflate", "zlib"])
@@ -454,6 +461,35 @@ def test_codecs_on_the_host(tmp_path, codec):
     assert info["stored_bytes"] < info["total_bytes"]
     first = (tmp_path / "chunks" / chunks[0]["key"]).read_bytes()
     assert first.startswith(b"\x1f\x8b") == (codec == "gzip")  # gzip's magic
-    assert open_store(tmp_path).load("m")["t"].to_bytes() == text
+    assert weights.load(open_store(tmp_path), "m")["t"].to_bytes() == text
     with pytest.raises(ValueError, match="compress is a bool or one of"):
         open_store(tmp_path / "x", compress="brotli")
+
+
+def test_deprecated_tensor_calls_still_work(tmp_path):
+    """One release: Store.load / load_async give tensors on a device (through webaccel.weights,
+    with the store's own hot cache), device tensors may be given to Store.save and repair, and
+    the old module paths import; each says what replaces it."""
+    s = open_store(tmp_path, hot_cache_bytes=10_000)
+    with pytest.warns(DeprecationWarning, match=r"webaccel\.weights\.save_async"):
+        s.save("m", {"w": wa.tensor([1.0, 2.0, 3.0]), "b": (b"\x01\x02", "uint8", (2,))})
+    with pytest.warns(DeprecationWarning, match=r"use webaccel\.weights\.load\(store"):
+        first = s.load("m", "cpu", model="old-api")
+    assert first["w"].tolist() == [1.0, 2.0, 3.0] and first["b"].to_bytes() == b"\x01\x02"
+    assert "old-api" in wa.sharing.shared_models(first["w"])
+    with pytest.warns(DeprecationWarning, match="load_async"):
+        again = asyncio.run(s.load_async("m", "cpu", tensors=["w"]))
+    assert list(again) == ["w"] and again["w"] is first["w"]  # the store's hot cache
+    assert s.hot.nbytes == 14 and isinstance(s.hot, HotCache)
+    victim = s.manifest("m")["chunks"][0]["key"]
+    (tmp_path / "chunks" / victim).write_bytes(b"x")
+    with pytest.warns(DeprecationWarning, match="repair"):
+        fixed = s.repair("m", {"w": wa.tensor([1.0, 2.0, 3.0]), "b": (b"\x01\x02", "uint8", (2,))})
+    assert fixed == [victim] and s.verify("m") == []
+    with pytest.warns(DeprecationWarning, match=r"webaccel\.weights\.HotCache"):
+        from webaccel.store import HotCache as Old
+    assert Old is HotCache
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = wa.store.Nope
+    with pytest.raises(TypeError, match=r"webaccel\.weights\.save"):
+        s.save("bad", {"w": object()})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from webaccel.store.core import xxh32x4
+from webaccel.store import xxh32x4
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("build_wasm", ROOT / "tools" / "build_wasm.py")

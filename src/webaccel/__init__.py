@@ -6,7 +6,7 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
-from . import sharing, store
+from . import sharing, store, weights
 from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
 from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
 from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
@@ -58,8 +58,8 @@ from .functional import (
 from .ops import OPS, DTypeError, ShapeError
 from .placement import allow, deny, explain
 from .selection import init, init_async
-from .sharing import memory_report, share, share_async, shared_tensor
 from .tensor import Tensor, from_buffer, full, ones, set_eager, tensor, zeros
+from .weights import memory_report, share, share_async, shared_tensor
 
 __version__ = "0.1.0"
 
@@ -146,6 +146,7 @@ __all__ = [
     "tensor",
     "transpose",
     "uint8",
+    "weights",
     "where",
     "zeros",
 ]

@@ -67,6 +67,14 @@ def navigator() -> Any | None:
     return getattr(js, "navigator", None)
 
 
+def js_global(name: str) -> Any | None:
+    """The JS global *name* (``Uint8Array``, ``indexedDB`` ...), or None where there is none
+    (CPython, or a host without it)."""
+    if not IN_PYODIDE:
+        return None
+    return js_get(js, name)
+
+
 def js_get(obj: Any, name: str, default: Any = None) -> Any:
     """``obj[name]`` for a JS object, with *default* for undefined/null/missing."""
     try:

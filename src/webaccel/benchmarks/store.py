@@ -8,9 +8,9 @@ device by default) and on CPython (files in a temporary directory, the ``cpu`` d
   (vocab 30522, hidden 384, 6 layers, FFN 1536, 512 positions: 22.7M parameters, 90.9 MB),
   weights drawn from N(0, 0.02) (trained weights look like that: they compress about as badly).
 - Save: ``save_async`` into an emptied store, ``repeats`` times (clearing before each).
-- Load: ``load_async(device, share=False)``: every chunk read and verified in the page's Web
-  Workers (its xxh32x4 checksum;
-  and again with ``load_check="sha256"``) and its bytes uploaded into the tensors' device
+- Load: ``weights.load_async(store, name, device, share=False)``: every chunk read and
+  verified in the page's Web Workers (its xxh32x4 checksum; and again with
+  ``load_check="sha256"``) and its bytes uploaded into the tensors' device
   buffers (on webgpu straight from the chunk's ArrayBuffer: one writeBuffer of the chunk into a
   staging buffer, then GPU copies into the tensors; the copies are submitted, not awaited,
   as the uploads were before);
@@ -37,7 +37,7 @@ import time
 from typing import Any
 
 import webaccel
-from webaccel import _compat
+from webaccel import _compat, weights
 from webaccel.store import Store
 
 MB = 1e6
@@ -259,7 +259,7 @@ async def bench_codec(
             info = await store.save_async("a", model)
             saves.append(_now_ms() - t0)
             t0 = _now_ms()
-            out = await store.load_async("a", dev, share=False)
+            out = await weights.load_async(store, "a", dev, share=False)
             loads.append(_now_ms() - t0)
             del out
             gc.collect()
@@ -325,7 +325,7 @@ async def run_async(config: Any = None) -> str:
                 store.load_check = check
                 gc.collect()
                 t0 = _now_ms()
-                out = await store.load_async("a", dev, share=False)
+                out = await weights.load_async(store, "a", dev, share=False)
                 loads[check].append(_now_ms() - t0)
                 del out
             store.load_check = "fast"
@@ -392,8 +392,8 @@ async def bench_sharing(
     for share in (True, False):
         gc.collect()
         base = dev.live_bytes
-        a = await store.load_async("a", dev, share=share)
-        b = await store.load_async("b", dev, share=share)
+        a = await weights.load_async(store, "a", dev, share=share)
+        b = await weights.load_async(store, "b", dev, share=share)
         resident["shared" if share else "unshared"] = dev.live_bytes - base
         if share:
             report = str(webaccel.memory_report([dev]))

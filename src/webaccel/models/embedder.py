@@ -31,6 +31,7 @@ from .. import _compat
 from ..devices import Device, get_device
 from ..store import ModelNotFoundError, Store
 from ..tensor import Tensor, from_buffer
+from ..weights import load_async as load_weights_async
 from . import safetensors
 from .bert import BertConfig, BertModel, checkpoint_name, dense_layers, needed_weights
 from .tokenizer import WordPieceTokenizer
@@ -438,7 +439,7 @@ async def _kept_quantized(
     key = name + QUANTIZED_SUFFIX[scheme]
     if version is None or not _has(store, key, version):
         return {}
-    entries = await store.load_async(key, dev, version=version)
+    entries = await load_weights_async(store, key, dev, version=version)
     return _quantized_weights(entries, DEFAULT_GROUP[scheme], key)
 
 
@@ -474,7 +475,7 @@ async def _int4_weights(
             ours = [v for v in store.info(key)["versions"] if v.startswith(version + "+")]
             held = ours[-1] if ours else None
     if held is not None:
-        entries = await store.load_async(key, dev, version=held)  # type: ignore[union-attr]
+        entries = await load_weights_async(store, key, dev, version=held)  # type: ignore[arg-type]
     else:
         buffer = await src.get(INT4_WEIGHTS, required=False)
         if buffer is None:
@@ -552,7 +553,9 @@ async def _from_store(
 
     loaded = floats = {}
     if device:
-        loaded = await store.load_async(name, dev, step(0), version=version, tensors=device)
+        loaded = await load_weights_async(
+            store, name, dev, step(0), version=version, tensors=device
+        )
     if host:
         floats = await store.read_async(name, step(sizes[0]), version=version, tensors=host)
     weights, made = {}, {}
