@@ -27,7 +27,9 @@ from typing import Any, BinaryIO
 
 from .._compat import IN_PYODIDE, run_sync
 from . import archive, codecs, legacy
+from .backends import idb
 from .backends.base import Adapted, Backend
+from .backends.files import FileBackend
 from .backends.memory import MemoryBackend
 from .chunks import (
     DEFAULT_CHUNK_SIZE,
@@ -158,8 +160,6 @@ class Store:
         """
         if backend is None:
             if IN_PYODIDE:
-                from .backends import idb  # the IndexedDB glue is only needed in a browser
-
                 if not idb.indexeddb_available():
                     raise StoreUnavailableError(
                         "no IndexedDB on this host (Node.js, or a browser that blocks it): "
@@ -169,8 +169,6 @@ class Store:
                 if budget is None:
                     budget = await idb.quota_estimate()
             else:
-                from .backends.files import FileBackend
-
                 backend = FileBackend(path if path is not None else default_path())
         store = cls(backend, budget=budget, **options)
         async with store._locked():

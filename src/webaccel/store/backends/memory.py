@@ -18,7 +18,7 @@ class MemoryBackend(Backend):
         return f"MemoryBackend({sum(len(v) for v in self.data.values())} keys)"
 
     async def get(self, ns: str, key: str) -> bytes | None:
-        return self.data[check_namespace(ns)].get(key)
+        return self.data[check_namespace(ns)].get(check_key(key))
 
     async def put_many(self, ns: str, items: Mapping[str, Value]) -> None:
         """All or none: every value is copied before any lands."""
@@ -27,7 +27,7 @@ class MemoryBackend(Backend):
 
     async def delete_many(self, ns: str, keys: Iterable[str]) -> None:
         space = self.data[check_namespace(ns)]
-        for k in list(keys):
+        for k in [check_key(k) for k in keys]:
             space.pop(k, None)
 
     async def keys(self, ns: str) -> list[str]:
