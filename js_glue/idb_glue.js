@@ -26,7 +26,7 @@
   // The fast chunk checksum "xxh32x4": four xxHash32 lanes over 16-byte stripes (little-endian
   // words; the tail zero-padded to a stripe), the length folded in, the lanes as 32 hex digits.
   // Not cryptographic, but any change within one word always changes its lane (each round is a
-  // bijection). webaccel.store.core.xxh32x4 is the reference (Python).
+  // bijection). webaccel.store.chunks.xxh32x4 is the reference (Python).
   // Speed (Chromium, 32 MiB): the WebAssembly rounds below ~10 ms (half of it copying the data
   // into wasm memory), the JS loop ~23 ms, crypto.subtle's SHA-256 ~100 ms. Loads verify every
   // chunk, so this is on the load's critical path.

@@ -1,4 +1,4 @@
-"""webaccel.sharing in the browser: two models from IndexedDB sharing weights on the webgpu
+"""webaccel.weights.sharing in the browser: two models from IndexedDB sharing weights on the webgpu
 device, the memory report, and a refcount stress test (live bytes back to the baseline)."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ async def test_two_models_from_indexeddb_share_weights_on_webgpu(selenium):
     from pyodide.code import run_js
 
     import webaccel as wa
-    from webaccel import sharing
+    from webaccel import weights
     from webaccel.store import Store
+    from webaccel.weights import sharing
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
         "wa-sharing"
@@ -25,19 +26,19 @@ async def test_two_models_from_indexeddb_share_weights_on_webgpu(selenium):
     emb = rng.randbytes(6000)
     layers = {m: {f"l{i}": rng.randbytes(1024) for i in range(3)} for m in ("enc", "dec")}
 
-    def weights(m):
+    def model(m):
         out = {"emb": (emb, "float32", (1500,))}
         out.update({k: (v, "float32", (16, 16)) for k, v in layers[m].items()})
         return out
 
     s = await Store.open_async("wa-sharing", allow_small_chunks=True, chunk_size=1024)
-    await s.save_async("enc", weights("enc"))
-    await s.save_async("dec", weights("dec"))
+    await s.save_async("enc", model("enc"))
+    await s.save_async("dec", model("dec"))
     dev = wa.get_device("webgpu")
     gc.collect()
     base = dev.memory()
-    enc = await s.load_async("enc", "webgpu")
-    dec = await s.load_async("dec", "webgpu")
+    enc = await weights.load_async(s, "enc", "webgpu")
+    dec = await weights.load_async(s, "dec", "webgpu")
     unique = len(emb) + 6 * 1024
     assert dev.live_bytes - base["live_bytes"] == unique
     assert enc["emb"]._node.storage is dec["emb"]._node.storage
@@ -51,7 +52,7 @@ async def test_two_models_from_indexeddb_share_weights_on_webgpu(selenium):
     assert "enc" in str(r) and "webgpu" in str(r)
     assert ET.fromstring(r.svg()).tag.endswith("svg")
     # without sharing each model holds its own copy
-    private = await s.load_async("enc", "webgpu", share=False)
+    private = await weights.load_async(s, "enc", "webgpu", share=False)
     assert dev.live_bytes - base["live_bytes"] == unique + len(emb) + 3 * 1024
     assert sharing.shared_models(private["emb"]) == []
     del enc, dec, private, r
@@ -71,7 +72,7 @@ async def test_refcount_stress_on_webgpu(selenium):
     import random
 
     import webaccel as wa
-    from webaccel import sharing
+    from webaccel.weights import sharing
 
     dev = wa.get_device("webgpu")
     gc.collect()

@@ -12,8 +12,9 @@ async def test_round_trip_through_indexeddb(selenium):
 
     from pyodide.code import run_js
 
+    from webaccel import weights
     from webaccel.store import Store
-    from webaccel.store.idb import IDBBackend
+    from webaccel.store.backends.idb import IDBBackend
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
         "wa-round-trip"
@@ -27,7 +28,7 @@ async def test_round_trip_through_indexeddb(selenium):
     await s.close_async()
 
     s2 = await Store.open_async("wa-round-trip", allow_small_chunks=True, chunk_size=1024)
-    out = await s2.load_async("m", "webgpu")
+    out = await weights.load_async(s2, "m", "webgpu")
     assert bytes(await out["w"].read_async()) == raw and out["e"].shape == (0,)
     host = await s2.read_async("m")  # verified bytes, on no device
     assert host["w"] == (bytearray(raw), "uint8", (5000,)) and host["e"][0] == b""
@@ -53,11 +54,12 @@ async def test_round_trip_through_indexeddb(selenium):
 
 @run_in_pyodide(packages=["webaccel"])
 def test_sync_open_through_jspi(selenium):
+    from webaccel import weights
     from webaccel.store import Store
 
     s = Store.open("wa-sync", allow_small_chunks=True, chunk_size=1024, budget=1 << 20)
     s.save("m", {"w": (bytes(range(256)) * 8, "uint8", (2048,))})
-    assert s.load("m", "webgpu")["w"].to_bytes() == bytes(range(256)) * 8
+    assert weights.load(s, "m", "webgpu")["w"].to_bytes() == bytes(range(256)) * 8
     s.delete("m")
     assert s.list_models() == []
 
@@ -68,7 +70,7 @@ async def test_an_aborted_put_many_writes_nothing(selenium):
     from pyodide.code import run_js
     from pyodide.ffi import JsException, to_js
 
-    from webaccel.store.idb import IDBBackend, idb_glue
+    from webaccel.store.backends.idb import IDBBackend, idb_glue
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
         "wa-abort"
@@ -122,8 +124,8 @@ async def test_corrupt_chunk_in_indexeddb(selenium):
     import pytest
     from pyodide.code import run_js
 
-    from webaccel.store import CorruptChunkError, Store
-    from webaccel.store.core import xxh32x4
+    from webaccel import weights
+    from webaccel.store import CorruptChunkError, Store, xxh32x4
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
         "wa-corrupt"
@@ -149,15 +151,15 @@ async def test_corrupt_chunk_in_indexeddb(selenium):
         }"""
     )("wa-corrupt", key)
     with pytest.raises(CorruptChunkError) as err:
-        await s.load_async("m", "webgpu")  # the chunk's fast checksum catches it
+        await weights.load_async(s, "m", "webgpu")  # the chunk's fast checksum catches it
     assert err.value.chunk == key and "xxh32x4 checksum mismatch" in str(err.value)
     s.load_check = "sha256"
     with pytest.raises(CorruptChunkError, match="sha-256 mismatch"):
-        await s.load_async("m", "webgpu")
+        await weights.load_async(s, "m", "webgpu")
     s.load_check = "fast"
     assert await s.verify_async("m") == [key]  # always sha-256
     assert await s.repair_async("m", {"w": (raw, "uint8", (3000,))}) == [key]
-    out = await s.load_async("m", "webgpu")
+    out = await weights.load_async(s, "m", "webgpu")
     assert bytes(await out["w"].read_async()) == raw
     await s.close_async()
 
@@ -169,6 +171,7 @@ async def test_eviction_with_a_small_budget(selenium):
     import pytest
     from pyodide.code import run_js
 
+    from webaccel import weights
     from webaccel.store import QuotaExceededError, Store
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
@@ -182,7 +185,7 @@ async def test_eviction_with_a_small_budget(selenium):
     assert s.budget == 2 * 4096
     await s.save_async("a", model(0))
     await s.save_async("b", model(1))
-    await s.load_async("a", "webgpu")  # b is now the least recently used
+    await weights.load_async(s, "a", "webgpu")  # b is now the least recently used
     await s.save_async("c", model(2))
     assert [m["name"] for m in s.list_models()] == ["a", "c"]
     assert len(await s.backend.keys("chunks")) == 8
@@ -200,6 +203,7 @@ async def test_export_import(selenium):
     import pytest
     from pyodide.code import run_js
 
+    from webaccel import weights
     from webaccel.store import CorruptExportError, Store
 
     for name in ("wa-export-a", "wa-export-b"):
@@ -216,7 +220,7 @@ async def test_export_import(selenium):
     b = await Store.open_async("wa-export-b", allow_small_chunks=True, chunk_size=1024)
     info = await b.import_async(io.BytesIO(buf.getvalue()), name="copy")
     assert info["name"] == "copy" and info["source"] == "https://example.com/m"
-    out = await b.load_async("copy", "webgpu")
+    out = await weights.load_async(b, "copy", "webgpu")
     assert bytes(await out["w"].read_async()) == raw
     assert (await b.import_async("/tmp/m.wastore"))["name"] == "m"
     bad = bytearray(buf.getvalue())
@@ -237,9 +241,10 @@ await s.close_async()
 """
 
 LOAD = """
+from webaccel import weights
 from webaccel.store import Store
 s = await Store.open_async("wa-reload", allow_small_chunks=True, chunk_size=1024)
-out = bytes(await (await s.load_async("m", "webgpu"))["w"].read_async())
+out = bytes(await (await weights.load_async(s, "m", "webgpu"))["w"].read_async())
 version = s.info("m")["version"]
 await s.clear_async()
 await s.close_async()
@@ -270,8 +275,8 @@ async def test_compression_through_compression_stream(selenium):
     import pytest
     from pyodide.code import run_js
 
-    from webaccel.store import CorruptChunkError, Store
-    from webaccel.store.core import xxh32x4
+    from webaccel import weights
+    from webaccel.store import CorruptChunkError, Store, xxh32x4
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
         "wa-codec"
@@ -298,7 +303,7 @@ async def test_compression_through_compression_stream(selenium):
             zlib.decompress(await s.backend.compress(codec, raw), 31 if codec == "gzip" else 15)
             == raw
         )
-        out = await s.load_async(codec, "webgpu", share=False)
+        out = await weights.load_async(s, codec, "webgpu", share=False)
         assert bytes(await out["t"].read_async()) == text
         assert bytes(await out["n"].read_async()) == noise
         assert await s.verify_async(codec) == []
@@ -318,7 +323,7 @@ async def test_compression_through_compression_stream(selenium):
         {json.dumps(["gzip", m["version"]], separators=(",", ":")): json.dumps(m).encode()},
     )
     with pytest.raises(CorruptChunkError, match="gzip will not decode"):
-        await s.load_async("gzip", "webgpu")
+        await weights.load_async(s, "gzip", "webgpu")
     await s.close_async()
 
 
@@ -326,8 +331,8 @@ async def test_compression_through_compression_stream(selenium):
 async def test_xxh32x4_wasm_js_and_python_agree(selenium):
     import random
 
-    from webaccel.store.core import xxh32x4
-    from webaccel.store.idb import idb_glue
+    from webaccel.store import xxh32x4
+    from webaccel.store.backends.idb import idb_glue
 
     glue = idb_glue()
     assert glue.wasmChecksum()  # Chromium runs the WebAssembly rounds
@@ -357,6 +362,7 @@ async def test_load_writes_the_device_from_js_chunks(selenium):
     from pyodide.code import run_js
 
     import webaccel
+    from webaccel import weights
     from webaccel.store import CorruptChunkError, Store
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
@@ -377,7 +383,7 @@ async def test_load_writes_the_device_from_js_chunks(selenium):
     write = dev.write_from_js
     dev.write_from_js = lambda data, pieces: (writes.append(len(pieces)), write(data, pieces))
     for share in (False, True):
-        out = await s.load_async("m", dev, share=share)
+        out = await weights.load_async(s, "m", dev, share=share)
         for name, (raw, dtype, shape) in tensors.items():
             assert out[name].dtype.name == dtype and out[name].shape == shape
             assert bytes(await out[name].read_async()) == raw, name
@@ -404,7 +410,7 @@ async def test_load_writes_the_device_from_js_chunks(selenium):
         }"""
     )("wa-direct", key)
     with pytest.raises(CorruptChunkError, match="xxh32x4 checksum mismatch"):
-        await s.load_async("m", dev, share=False)
+        await weights.load_async(s, "m", dev, share=False)
     gc.collect()
     assert dev.live_storages == live  # the half-written tensors' storages were released
     await s.close_async()
@@ -420,7 +426,9 @@ async def test_chunks_are_read_in_workers(selenium):
     import pytest
     from pyodide.code import run_js
 
-    from webaccel.store import CorruptChunkError, Store, idb
+    from webaccel import weights
+    from webaccel.store import CorruptChunkError, Store
+    from webaccel.store.backends import idb
 
     await run_js("(n) => new Promise((r) => { indexedDB.deleteDatabase(n).onsuccess = r; })")(
         "wa-workers"
@@ -438,7 +446,7 @@ async def test_chunks_are_read_in_workers(selenium):
         for workers, path in ((s.backend.workers, "getChunksOff"), (0, "getChunks")):
             s.backend.workers = workers
             seen.clear()
-            out = await s.load_async("m", "webgpu", share=False)
+            out = await weights.load_async(s, "m", "webgpu", share=False)
             assert bytes(await out["w"].read_async()) == raw and seen[0] == path
     finally:
         idb.idb_glue.cache_clear()  # a fresh glue (and pool) for what follows
@@ -446,7 +454,7 @@ async def test_chunks_are_read_in_workers(selenium):
     broken = idb.idb_glue()
     assert broken.startWorkers("throw new Error('no worker today')", 2) == 2
     s.backend.workers = 2
-    out = await s.load_async("m", "webgpu", share=False)
+    out = await weights.load_async(s, "m", "webgpu", share=False)
     assert bytes(await out["w"].read_async()) == raw
     assert broken.startWorkers("", 2) == 0  # the dead workers were retired
     # a corrupt chunk is caught by the worker path too (a fresh, working pool)
@@ -465,6 +473,6 @@ async def test_chunks_are_read_in_workers(selenium):
         }"""
     )("wa-workers", key)
     with pytest.raises(CorruptChunkError, match="xxh32x4 checksum mismatch") as err:
-        await s.load_async("m", "webgpu", share=False)
+        await weights.load_async(s, "m", "webgpu", share=False)
     assert err.value.chunk == key
     await s.close_async()

@@ -161,9 +161,10 @@ CHECK = (
     WEIGHTS
     + """
 import asyncio
+from webaccel.weights import load_async as load_weights_async
 s = await asyncio.wait_for(open_store(), 30)  # the lock of a closed page is free again
 m = s.manifest("m")
-out = await s.load_async("m", "webgpu")
+out = await load_weights_async(s, "m", "webgpu")  # onto the device
 ok = [
     bytes(await out[name].read_async()) == weights(int(m["version"][-1]))[name][0]
     for name in ("emb", "layer")
