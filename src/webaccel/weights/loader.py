@@ -290,6 +290,9 @@ async def _onto_device(
         for d in dests.values():  # device storages of tensors never finished
             if not isinstance(d, bytearray):
                 d.release()
+        # and the finished ones: the error's traceback holds this frame, and the event loop may
+        # hold the error a while (a failed chunk read's task, until its callbacks have run)
+        found.clear()
         raise
     for t, key in aliases:  # now resident: another holder of the same storage
         hit = REGISTRY.lookup(key, dev, as_dtype(t["dtype"]), t["shape"], owner)
