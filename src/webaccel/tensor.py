@@ -17,12 +17,11 @@ from typing import Any
 
 from . import _compat, graph, ops
 from .devices import Device, get_device
-from .dtypes import DType, as_dtype, float32, int32
+from .dtypes import BY_JS_ARRAY, BY_STRUCT, DType, as_dtype, float32, int32
 from .graph import Node, Ref
 from .view import View, normalize_slice
 
 _EAGER = [False]
-_STRUCT = {"float32": "f", "float16": "e", "int32": "i", "uint8": "B", "int8": "b"}
 
 
 def set_eager(flag: bool) -> bool:
@@ -515,7 +514,7 @@ def tensor(
             else float32
         )
     )
-    fmt = _STRUCT.get(target.name)
+    fmt = target.struct
     if fmt is None:
         raise TypeError(
             f"tensor: cannot build {target.name} from Python numbers; give bytes or a NumPy array"
@@ -526,7 +525,9 @@ def tensor(
 
 def _format_dtype(data: Any) -> str:
     fmt = memoryview(data).format
-    return {"f": "float32", "e": "float16", "i": "int32", "b": "int8"}.get(fmt, "float32")
+    # Plain bytes ("B") are raw float32 data, not uint8 codes; int8 memoryviews stay int8.
+    found = BY_STRUCT.get(fmt)
+    return found.name if found is not None and fmt != "B" else "float32"
 
 
 def _from_js(js_value: Any, dtype: Any, device: Any, shape: Any) -> Tensor:
@@ -534,22 +535,14 @@ def _from_js(js_value: Any, dtype: Any, device: Any, shape: Any) -> Tensor:
     import js  # type: ignore[import-not-found]
 
     name = str(js_value.constructor.name)
-    by_ctor = {
-        "Float32Array": "float32",
-        "Int32Array": "int32",
-        "Uint8Array": "uint8",
-        "Int8Array": "int8",
-        "Float16Array": "float16",
-        "Uint16Array": "float16",
-    }
     if name == "ArrayBuffer":
         if dtype is None:
             raise ValueError("tensor(ArrayBuffer): give dtype (and shape)")
         js_value = js.Uint8Array.new(js_value)
     elif dtype is None:
-        if name not in by_ctor:
+        if name not in BY_JS_ARRAY:
             raise TypeError(f"tensor: unsupported JS value {name}")
-        dtype = by_ctor[name]
+        dtype = BY_JS_ARRAY[name]
     data = bytearray(js_value.byteLength)
     js.Uint8Array.new(js_value.buffer, js_value.byteOffset, js_value.byteLength).assign_to(data)
     target = as_dtype(dtype)
@@ -592,7 +585,7 @@ def _resolve_shape(
 
 
 def _typed_memoryview(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> memoryview:
-    fmt = _STRUCT.get(dtype.name)
+    fmt = dtype.struct
     mv = memoryview(data)
     if fmt is None or fmt == "e" or 0 in shape:  # memoryview.cast has no float16 ("e")
         return mv
@@ -600,7 +593,7 @@ def _typed_memoryview(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> 
 
 
 def _to_list(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> Any:
-    fmt = _STRUCT.get(dtype.name)
+    fmt = dtype.struct
     if fmt is None:
         raise TypeError(f"tolist: {dtype.name} has no Python element type; cast it first")
     flat = list(struct.unpack(f"<{len(data) // struct.calcsize(fmt)}{fmt}", data))

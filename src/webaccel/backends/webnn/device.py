@@ -21,7 +21,7 @@ from typing import Any
 
 from ... import _compat
 from ...devices import Device, Storage, forget_device, register_device
-from ...dtypes import DType, uint8
+from ...dtypes import DType, as_dtype, uint8
 from ...graph import Program, Step
 from ...view import View
 from .lower import Emitter, Limits, Lowering, Unsupported, Val, output_value
@@ -70,14 +70,6 @@ class NNBuffer:
         return f"<NNBuffer {self.dtype}[{self.numel}]>"
 
 
-_TYPED = {
-    "float32": "Float32Array",
-    "float16": "Float16Array",
-    "int32": "Int32Array",
-    "int8": "Int8Array",
-    "uint8": "Uint8Array",
-    "int4": "Uint8Array",
-}
 
 
 class JSBuilder:
@@ -116,7 +108,7 @@ class JSBuilder:
     def constant(self, dtype: str, shape: list[int], data: bytes) -> Any:
         u8 = self.js.Uint8Array.new(len(data))
         u8.assign(data)
-        name = _TYPED[dtype]
+        name = as_dtype(dtype).js_array
         if name == "Float16Array" and _compat.js_get(self.js, name) is None:
             name = "Uint16Array"
         if name != "Uint8Array":

@@ -25,7 +25,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from ...dtypes import DType
+from ...dtypes import DType, as_dtype
 from ...graph import Program, Step
 from ...view import View, contiguous_strides
 
@@ -97,9 +97,6 @@ class Limits:
             raise Unsupported(f"WebNN graph {kind}s of rank {rank} are not supported here")
 
 
-_PACK = {"float32": "f", "float16": "e", "int32": "i", "int8": "b", "uint8": "B"}
-
-
 def _vals(obj: Any) -> list[Val]:
     """The Vals inside nested lists/tuples/dicts of builder arguments."""
     if isinstance(obj, Val):
@@ -146,7 +143,7 @@ class Emitter:
             if isinstance(values, bytes | bytearray):
                 data = bytes(values)
             else:
-                data = struct.pack(f"<{len(values)}{_PACK[dtype]}", *values)
+                data = struct.pack(f"<{len(values)}{as_dtype(dtype).struct}", *values)
             js = self.backend.constant(dtype, list(shape), data)
         return Val(js, dtype, tuple(shape), "const")
 
