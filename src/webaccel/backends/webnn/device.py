@@ -70,8 +70,6 @@ class NNBuffer:
         return f"<NNBuffer {self.dtype}[{self.numel}]>"
 
 
-
-
 class JSBuilder:
     """The ``Emitter`` backend over a real ``MLGraphBuilder``."""
 
