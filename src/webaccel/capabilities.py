@@ -55,7 +55,7 @@ async def detect_async(*, webgpu: bool = True, webnn: bool = True, storage: bool
         "python": platform.python_version(),
         "platform": sys.platform,
         "user_agent": str(js_get(navigator(), "userAgent", "")) or None,
-        "jspi": _compat.IN_PYODIDE and _compat.can_run_sync(),
+        "jspi": _compat.host().in_pyodide and _compat.can_run_sync(),
         "numpy": _installed_version("numpy"),
         "webgpu": await _guard(_probe_webgpu)
         if webgpu
@@ -103,7 +103,7 @@ def _not_in_js(what: str) -> dict[str, Any]:
 
 
 async def _probe_webgpu() -> dict[str, Any]:
-    if not _compat.IN_PYODIDE:
+    if not _compat.host().in_pyodide:
         return _not_in_js("WebGPU")
     gpu = js_get(navigator(), "gpu")
     if gpu is None:
@@ -149,7 +149,7 @@ async def _probe_webgpu() -> dict[str, Any]:
 
 async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
     """Run ``wgsl/probe.wgsl`` on 100 floats and check every answer."""
-    import js  # type: ignore[import-not-found]
+    js = _compat.js_namespace()
 
     from .resources import read_text
 
@@ -201,7 +201,7 @@ async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
 
 
 async def _probe_webnn() -> dict[str, Any]:
-    if not _compat.IN_PYODIDE:
+    if not _compat.host().in_pyodide:
         return _not_in_js("WebNN")
     ml = js_get(navigator(), "ml")
     if ml is None:
@@ -261,7 +261,7 @@ async def _probe_webnn() -> dict[str, Any]:
 
 async def _dispatch_probe(context: Any) -> tuple[list[str] | None, bool]:
     """Build ``a + [1, 2, 3, 4]``, dispatch it through MLTensors and read the answer back."""
-    import js  # type: ignore[import-not-found]
+    js = _compat.js_namespace()
 
     desc = {"dataType": "float32", "shape": [4]}
     builder = js.MLGraphBuilder.new(context)
@@ -284,7 +284,7 @@ async def _dispatch_probe(context: Any) -> tuple[list[str] | None, bool]:
 
 
 async def _probe_storage() -> dict[str, Any]:
-    if not _compat.IN_PYODIDE:
+    if not _compat.host().in_pyodide:
         return {
             "indexeddb": False,
             "quota": None,
@@ -292,7 +292,7 @@ async def _probe_storage() -> dict[str, Any]:
             "persisted": None,
             "error": "no browser storage under CPython (the store uses local files there)",
         }
-    import js  # type: ignore[import-not-found]
+    js = _compat.js_namespace()
 
     result: dict[str, Any] = {
         "quota": None,

@@ -25,9 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _compat, graph
-from .devices import Storage
-from .graph import Node, Program
+from . import _compat
+from .device import Storage
+from .engine.passes import optimize
+from .ir import Node, Program, lower, pending_nodes
 from .tensor import Tensor, _buffer_tensor, apply
 from .view import View
 
@@ -113,11 +114,9 @@ class Captured:
         # Each result must come out of the program as a step; a result that is an argument
         # or a constant gets a copy step so that replays hand back fresh storage.
         results = [r if not r._node.realized else apply("contiguous", r) for r in results]
-        nodes = graph.pending_nodes([r._node for r in results])
-        program, input_nodes, output_nodes = graph.lower(nodes, {r._node.id for r in results})
+        nodes = pending_nodes([r._node for r in results])
+        program, input_nodes, output_nodes = lower(nodes, {r._node.id for r in results})
         device = results[0].device
-        from .passes import optimize
-
         arg_ids = {a._node.id: i for i, a in enumerate(args)}
         sources: list[tuple[str, int]] = []
         consts: list[Node] = []

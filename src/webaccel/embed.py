@@ -88,7 +88,7 @@ async def run_backend(
     store: Any = None,
 ) -> dict[str, Any]:
     """Load, encode once, time ``repeat`` encodes on *backend*; the figures and the results."""
-    from .devices import get_device
+    from .device import get_device
     from .models import SentenceEmbedder
 
     out: dict[str, Any] = {"backend": backend}

@@ -57,7 +57,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ops
-from .devices import Device, get_device
+from .device import Device, get_device
 from .dtypes import DType, float32, int4, int8
 from .tensor import Tensor, apply, from_buffer, full
 

@@ -9,19 +9,17 @@ on each and keeps the fastest. The calibration result is cached per browser prof
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from . import _compat
 from .capabilities import detect_async
-from .devices import Device, adopt_device, get_device, set_default_device
+from .device import Device, adopt_device, get_device, set_default_device
+from .errors import WebAccelError
 
 BACKENDS = ("webnn", "webgpu", "cpu")
-CACHE_KEY = "webaccel.calibration.v1"
+CACHE_NAME = "calibration"  # localStorage "webaccel.calibration", or calibration.json
 _TIER_ORDER = {
     "hardware-gpu": ("webgpu", "webnn", "cpu"),
     "webnn": ("webnn", "webgpu", "cpu"),
@@ -57,7 +55,7 @@ async def init_async(backend: str = "auto", *, calibrate: bool = True) -> Device
     if backend != "auto":
         if usable[backend] is not None:
             have = [b for b in BACKENDS if usable[b] is None] or ["none"]
-            raise _compat.WebAccelError(
+            raise WebAccelError(
                 f"backend {backend!r} is not available here ({usable[backend]}); "
                 f"available: {', '.join(have)}"
             )
@@ -65,7 +63,7 @@ async def init_async(backend: str = "auto", *, calibrate: bool = True) -> Device
         return set_default_device(backend)
     ranked = candidates(report)
     if not ranked:
-        raise _compat.WebAccelError(
+        raise WebAccelError(
             "no backend is available: " + "; ".join(f"{b}: {why}" for b, why in usable.items())
         )
     choice = ranked[0]
@@ -147,42 +145,9 @@ async def calibration_ms_async(device: Device, size: int = 128, runs: int = 3) -
     return statistics.median([await once() for _ in range(runs)])
 
 
-def _cache_path() -> Path:
-    return (
-        Path(os.environ.get("WEBACCEL_CACHE_DIR") or Path.home() / ".cache" / "webaccel")
-        / "calibration.json"
-    )
-
-
 def _load_cache() -> dict[str, Any]:
-    try:
-        if _compat.IN_PYODIDE:
-            import js  # type: ignore[import-not-found]
-
-            storage = getattr(js, "localStorage", None)
-            text = storage.getItem(CACHE_KEY) if storage is not None else None
-        else:
-            path = _cache_path()
-            text = path.read_text() if path.is_file() else None
-        return json.loads(text) if text else {}
-    except Exception:  # a broken cache is a cold cache
-        return {}
+    return _compat.recall(CACHE_NAME)
 
 
 def _save_cache(cache: dict[str, Any]) -> None:
-    text = json.dumps(cache)
-    try:
-        if _compat.IN_PYODIDE:
-            import js  # type: ignore[import-not-found]
-
-            storage = getattr(js, "localStorage", None)
-            if storage is not None:
-                storage.setItem(CACHE_KEY, text)
-        else:
-            path = _cache_path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
-    except Exception:
-        pass  # calibration still chose; it will just run again next time
+    _compat.remember(CACHE_NAME, cache)  # if it cannot be kept, calibration just runs again

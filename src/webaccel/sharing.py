@@ -32,10 +32,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ._compat import IN_PYODIDE, JsProxy, WebAccelError, run_sync
-from .devices import Device, Storage, get_device, running_devices
+from . import _compat
+from ._compat import run_sync
+from .device import Device, Storage, get_device, running_devices
 from .dtypes import DType, as_dtype
-from .graph import Node
+from .errors import WebAccelError
+from .ir import Node
 from .tensor import Tensor, _buffer_tensor, apply
 
 UNNAMED = "(unnamed)"  # the model of tensors shared without model=
@@ -172,13 +174,12 @@ REGISTRY = SharingRegistry()
 
 
 def _bytes_of(data: Any, dtype: Any, shape: Any) -> tuple[memoryview, DType, tuple[int, ...]]:
-    if IN_PYODIDE and isinstance(data, JsProxy):
-        import js  # type: ignore[import-not-found]
-
+    if _compat.is_js(data):
+        u8 = _compat.js_global("Uint8Array")
         if str(data.constructor.name) != "ArrayBuffer":
-            data = js.Uint8Array.new(data.buffer, data.byteOffset, data.byteLength)
+            data = u8.new(data.buffer, data.byteOffset, data.byteLength)
         else:
-            data = js.Uint8Array.new(data)
+            data = u8.new(data)
         buf = bytearray(data.byteLength)
         data.assign_to(buf)
         data = buf

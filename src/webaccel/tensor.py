@@ -15,10 +15,11 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import _compat, graph, ops
-from .devices import Device, get_device
+from . import _compat, ops
+from .device import Device, get_device
 from .dtypes import BY_JS_ARRAY, BY_STRUCT, DType, as_dtype, float32, int32
-from .graph import Node, Ref
+from .engine import explain_nodes, realize
+from .ir import Node, Ref
 from .view import View, normalize_slice
 
 _EAGER = [False]
@@ -28,6 +29,11 @@ def set_eager(flag: bool) -> bool:
     """Eager mode realizes after every op (for debugging and the overhead benchmark)."""
     previous, _EAGER[0] = _EAGER[0], bool(flag)
     return previous
+
+
+def explain(*tensors: object) -> str:
+    """Where each pending op behind *tensors* would run, and why (also printed)."""
+    return explain_nodes([t._node for t in tensors if isinstance(t, Tensor)])
 
 
 class Tensor:
@@ -295,7 +301,7 @@ class Tensor:
 
     # -- materializing ----------------------------------------------------------------------------
     def realize(self) -> Tensor:
-        graph.realize([self._node])
+        realize([self._node])
         return self
 
     def _dense(self) -> Tensor:
@@ -477,7 +483,7 @@ def tensor(
     if isinstance(data, Tensor):
         t = data.to(device) if device is not None else data
         return t.cast(dtype) if dtype is not None else t
-    if _compat.IN_PYODIDE and isinstance(data, _compat.JsProxy):
+    if _compat.is_js(data):
         return _from_js(data, dtype, device, shape)
     if hasattr(data, "__array_interface__") or type(data).__module__ == "numpy":
         import numpy as np
@@ -532,19 +538,18 @@ def _format_dtype(data: Any) -> str:
 
 def _from_js(js_value: Any, dtype: Any, device: Any, shape: Any) -> Tensor:
     """From a JS typed array or ArrayBuffer: one copy into Python memory, then the upload."""
-    import js  # type: ignore[import-not-found]
-
+    u8 = _compat.js_global("Uint8Array")
     name = str(js_value.constructor.name)
     if name == "ArrayBuffer":
         if dtype is None:
             raise ValueError("tensor(ArrayBuffer): give dtype (and shape)")
-        js_value = js.Uint8Array.new(js_value)
+        js_value = u8.new(js_value)
     elif dtype is None:
         if name not in BY_JS_ARRAY:
             raise TypeError(f"tensor: unsupported JS value {name}")
         dtype = BY_JS_ARRAY[name]
     data = bytearray(js_value.byteLength)
-    js.Uint8Array.new(js_value.buffer, js_value.byteOffset, js_value.byteLength).assign_to(data)
+    u8.new(js_value.buffer, js_value.byteOffset, js_value.byteLength).assign_to(data)
     target = as_dtype(dtype)
     if shape is None:
         shape = (len(data) // target.itemsize,)

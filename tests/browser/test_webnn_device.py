@@ -84,14 +84,14 @@ def test_supports_follows_the_real_limits(selenium):
     import pytest
 
     import webaccel as wa
-    from webaccel import graph
+    from webaccel import ir
 
     dev = wa.get_device("webnn")
     limits = dev.limits.raw
 
     def step_of(t):
-        nodes = graph.pending_nodes([t._node])
-        program, _, _ = graph.lower(nodes, {t._node.id})
+        nodes = ir.pending_nodes([t._node])
+        program, _, _ = ir.lower(nodes, {t._node.id})
         return program.steps[-1]
 
     f = wa.tensor(array.array("f", range(6)), device="webnn").reshape(2, 3)
@@ -119,7 +119,7 @@ def test_supports_follows_the_real_limits(selenium):
     from webaccel.backends.webnn.device import WebNNUnsupportedError
 
     with pytest.raises(WebNNUnsupportedError, match=r"matmul.*int32.*rank"):
-        dev.compile(graph.lower(graph.pending_nodes([(i @ i.T)._node]), set())[0])
+        dev.compile(ir.lower(ir.pending_nodes([(i @ i.T)._node]), set())[0])
     try:
         (i @ i.T).tolist()
     except NotImplementedError as exc:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..devices import Device, Storage, register_device
+from ..device import Device, Storage, register_device
 from ..dtypes import DType, float32
-from ..graph import Program, Step
+from ..ir import Program, Step
 
 np: Any = None  # NumPy, bound on first use
 

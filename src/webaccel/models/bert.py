@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import functional as F
 from ..capture import capture
-from ..devices import Device
+from ..device import Device
 from ..tensor import Tensor
 
 # Added to the attention scores of padded keys. HF adds finfo(dtype).min; anything this

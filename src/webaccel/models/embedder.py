@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _compat
-from ..devices import Device, get_device
+from ..device import Device, get_device
 from ..store import ModelNotFoundError, Store
 from ..tensor import Tensor, from_buffer
 from . import safetensors
@@ -117,7 +117,7 @@ class _Files:
 def _as_bytes(value: Any) -> Any:
     if isinstance(value, str):
         return value.encode()
-    if _compat.IN_PYODIDE and isinstance(value, _compat.JsProxy):  # ArrayBuffer, Uint8Array
+    if _compat.is_js(value):  # ArrayBuffer, Uint8Array
         return value.to_bytes()
     return value
 

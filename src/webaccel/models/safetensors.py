@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..devices import Device
+from ..device import Device
 from ..tensor import Tensor, from_buffer
 
 MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own bound

@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from .._compat import IN_PYODIDE, WebAccelError, run_sync
+from .. import _compat
+from .._compat import run_sync
 from ..dtypes import as_dtype
+from ..errors import WebAccelError
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK_SIZE = 32 * MiB
@@ -499,7 +501,7 @@ class Store:
         the budget defaults to the ``navigator.storage.estimate()`` quota.
         """
         if backend is None:
-            if IN_PYODIDE:
+            if _compat.host().in_pyodide:
                 from .idb import DB_NAME, IDBBackend, indexeddb_available, quota_estimate
 
                 if not indexeddb_available():
@@ -982,7 +984,7 @@ class Store:
         model: str | None = None,
         tensors: Iterable[str] | None = None,
     ) -> dict[str, Any]:
-        from ..devices import get_device
+        from ..device import get_device
 
         dev = None if device is False else get_device(device)
         wanted = None if tensors is None else _wanted(tensors)

@@ -54,7 +54,8 @@ import functools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
-from .._compat import IN_PYODIDE, JsProxy, js_get, run_js, to_js, to_py
+from .. import _compat
+from .._compat import js_get, js_global, run_js, to_js, to_py
 from .core import ChunkCheckError
 
 DB_NAME = "webaccel-store"
@@ -75,9 +76,7 @@ def default_read_workers() -> int:
     worker mostly waits on IndexedDB, so more workers than cores still pays: on a 2-core machine
     (``webaccel bench store``, 3 chunks of 32 MiB) load / raw read was 0.76-0.87 with 2 workers
     and 0.92-1.11 with 3."""
-    import js  # type: ignore[import-not-found]
-
-    cores = js_get(js_get(js, "navigator"), "hardwareConcurrency") or 2
+    cores = js_get(js_global("navigator"), "hardwareConcurrency") or 2
     return max(3, min(4, int(cores)))
 
 
@@ -98,16 +97,12 @@ def read_workers(n: int) -> int:
 
 def indexeddb_available() -> bool:
     """True inside Pyodide on a host with ``indexedDB``."""
-    if not IN_PYODIDE:
-        return False
-    import js  # type: ignore[import-not-found]
-
-    return js_get(js, "indexedDB") is not None
+    return js_global("indexedDB") is not None
 
 
 async def quota_estimate() -> int | None:
     """``navigator.storage.estimate()``'s quota in bytes, or None where there is none."""
-    if not IN_PYODIDE:
+    if not _compat.host().in_pyodide:
         return None
     try:
         quota = await idb_glue().estimateQuota()
@@ -163,8 +158,7 @@ class IDBBackend:
         glue = idb_glue()
         keys = [_key(k) for k in items]
         buffers = [
-            v if isinstance(v, JsProxy) else glue.copyIn(memoryview(v).cast("B"))
-            for v in items.values()
+            v if _compat.is_js(v) else glue.copyIn(memoryview(v).cast("B")) for v in items.values()
         ]
         await glue.putMany(self._conn(), _ns(ns), to_js(keys), to_js(buffers), durable)
 
@@ -213,10 +207,8 @@ class IDBBackend:
 
     def copy_range(self, data: Any, start: int, length: int, dest: memoryview) -> None:
         """Copy bytes [start, start+length) of ArrayBuffer *data* into *dest* (one copy)."""
-        import js  # type: ignore[import-not-found]
-
         if length:
-            js.Uint8Array.new(data, start, length).assign_to(dest)
+            js_global("Uint8Array").new(data, start, length).assign_to(dest)
 
     async def digest(self, data: memoryview) -> str:
         """The sha-256 hex of *data*, hashed by WebCrypto."""

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ... import _compat, fusion
-from ...devices import Device, Storage, forget_device, register_device
+from ... import _compat
+from ...device import Device, Storage, forget_device, register_device
 from ...dtypes import DType
-from ...graph import Program, Step
+from ...engine import fusion
+from ...errors import SyncUnavailableError, WebAccelError
+from ...ir import Program, Step
 from ...view import View
 from . import kernels, qkernels
 from .runtime import GPUContext
@@ -356,13 +358,13 @@ QUANT_LOWERINGS: dict[str, Callable[[Any, Step, list[Any]], StridedView]] = {
 
 
 def _make() -> WebGPUDevice:
-    if not _compat.IN_PYODIDE:
-        raise _compat.WebAccelError(
+    if not _compat.host().in_pyodide:
+        raise WebAccelError(
             "the webgpu backend runs inside Pyodide (a browser, or Node.js with Dawn); "
             "on CPython use backend='cpu'"
         )
-    if _compat.IN_PYODIDE and not _compat.can_run_sync():
-        raise _compat.SyncUnavailableError(
+    if _compat.host().in_pyodide and not _compat.can_run_sync():
+        raise SyncUnavailableError(
             "creating the webgpu device waits for the browser; without JSPI call "
             "`await webaccel.init_async('webgpu')` first"
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
-from ...devices import Storage
+from ...device import Storage
 from .runtime import GPUBufferHandle, GPUContext, _buffer_of
 
 
@@ -92,8 +92,7 @@ class ReplayPlan:
     def __init__(
         self, device: Any, compiled: Any, inputs: list[Storage], sources: list[tuple[str, int]]
     ) -> None:
-        import js  # type: ignore[import-not-found]
-
+        js = _compat.js_namespace()
         self.device, self.ctx = device, device.ctx
         program = compiled.program
         n = program.n_inputs

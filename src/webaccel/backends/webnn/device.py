@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import _compat
-from ...devices import Device, Storage, forget_device, register_device
+from ...device import Device, Storage, forget_device, register_device
 from ...dtypes import DType, as_dtype, uint8
-from ...graph import Program, Step
+from ...errors import SyncUnavailableError, WebAccelError
+from ...ir import Program, Step
 from ...view import View
 from .lower import Emitter, Limits, Lowering, Unsupported, Val, output_value
 
@@ -31,7 +32,7 @@ REQUIRED_METHODS = ("createTensor", "writeTensor", "readTensor", "dispatch", "op
 POOL_CAP_BYTES = 256 << 20
 
 
-class WebNNError(_compat.WebAccelError):
+class WebNNError(WebAccelError):
     """WebNN is missing, too old, or failed."""
 
 
@@ -74,8 +75,7 @@ class JSBuilder:
     """The ``Emitter`` backend over a real ``MLGraphBuilder``."""
 
     def __init__(self, ctx: Any) -> None:
-        import js  # type: ignore[import-not-found]
-
+        js = _compat.js_namespace()
         self.js = js
         self.ctx = ctx
         self.builder = js.MLGraphBuilder.new(ctx)
@@ -160,7 +160,7 @@ class WebNNDevice(Device):
                 "navigator.ml is missing: this browser does not expose WebNN "
                 "(Chromium needs --enable-features=WebMachineLearningNeuralNetwork)"
             )
-        if _compat.js_get(_compat.js, "MLGraphBuilder") is None:
+        if _compat.js_global("MLGraphBuilder") is None:
             raise WebNNError("this browser has navigator.ml but no MLGraphBuilder")
         try:
             ctx = await ml.createContext(_compat.to_js_object(options or {}))
@@ -310,7 +310,7 @@ class WebNNDevice(Device):
         return self.compile(program, consts)
 
     def compile(self, program: Program, consts: dict[int, Any] | None = None) -> Compiled:
-        if not _compat.IN_PYODIDE:
+        if not _compat.host().in_pyodide:
             raise WebNNError("the webnn backend runs inside Pyodide in a browser")
         backend = JSBuilder(self.ctx)
         try:
@@ -372,13 +372,13 @@ def _one_step_program(step: Step) -> Program:
 
 
 def _make() -> WebNNDevice:
-    if not _compat.IN_PYODIDE:
-        raise _compat.WebAccelError(
+    if not _compat.host().in_pyodide:
+        raise WebAccelError(
             "the webnn backend runs inside Pyodide in a browser with WebNN; "
             "on CPython use backend='cpu'"
         )
     if not _compat.can_run_sync():
-        raise _compat.SyncUnavailableError(
+        raise SyncUnavailableError(
             "creating the webnn device waits for the browser; without JSPI create it with "
             "`await webaccel.init_async('webnn')`"
         )

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ...dtypes import DType, as_dtype
-from ...graph import Program, Step
+from ...ir import Program, Step
 from ...view import View, contiguous_strides
 
 Shape = tuple[int, ...]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
-from ...devices import Storage
+from ...device import Storage
 
 
 @functools.cache

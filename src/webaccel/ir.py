@@ -1,25 +1,21 @@
-"""Lazy graph capture: ops record nodes; materialization compiles the pending graph and runs it.
+"""The graph IR: nodes recorded by ops, and programs lowered from them. Data only, no execution.
 
 A ``Node`` is one op's output (or a realized buffer). Tensors point at a node through a
-``View``; views never make nodes. ``realize`` walks the unrealized nodes behind the requested
-tensors, lowers them to a ``Program`` (steps over numbered inputs, each input a storage seen
-through a view), looks the program up by its structural key (ops, attrs, shapes, views, dtypes)
-in the device's cache, compiles it on a miss, and runs it as one submission. Outputs are the
-requested nodes and any other node a live Tensor still holds.
+``View``; views never make nodes. ``lower`` turns the pending nodes behind some tensors into a
+``Program``: steps over numbered inputs, each input a storage seen through a view, hashable by
+its structure (ops, attrs, shapes, views, dtypes) so that a device caches what it compiled.
+Running programs is the engine's job (``webaccel.engine.realize``).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from .dtypes import DType
 from .view import View
-
-if TYPE_CHECKING:
-    from .devices import Device, Storage
 
 _ids = itertools.count()
 
@@ -47,8 +43,8 @@ class Node:
         attrs: tuple[tuple[str, Any], ...],
         shape: tuple[int, ...],
         dtype: DType,
-        device: Device,
-        storage: Storage | None = None,
+        device: Any,  # a device.Device (the IR sits below the device layer: no import)
+        storage: Any = None,  # a device.Storage once realized
     ) -> None:
         self.op, self.srcs, self.attrs = op, srcs, attrs
         self.shape, self.dtype, self.device = shape, dtype, device
@@ -104,22 +100,6 @@ class Program:
         return len(self.inputs)
 
 
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    runs: int = 0
-    compiled: dict[Hashable, Any] = field(default_factory=dict, repr=False)
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "runs": self.runs,
-            "programs": len(self.compiled),
-        }
-
-
 def pending_nodes(roots: Sequence[Node]) -> list[Node]:
     """Unrealized nodes behind *roots*, in topological order (inputs first)."""
     order: list[Node] = []
@@ -163,53 +143,3 @@ def lower(nodes: list[Node], requested: set[int]) -> tuple[Program, list[Node], 
         tuple(outputs),
     )
     return program, input_nodes, [nodes[i] for i in outputs]
-
-
-def realize(roots: Sequence[Node]) -> None:
-    """Compute every pending node behind *roots* and keep the outputs.
-
-    Nodes are placed per op (``placement``): usually the whole graph runs on its home backend
-    as one program; ops the home backend lacks run on another backend, in maximal
-    same-backend partitions, with tensors copied across only at partition edges.
-    """
-    nodes = pending_nodes(roots)
-    if not nodes:
-        return
-    from .placement import partition, place_node
-
-    where = {n.id: place_node(n).device for n in nodes}
-    groups = partition(nodes, where)
-    wanted = {n.id for n in roots}
-    for i, (device, group) in enumerate(groups):
-        later_reads = {r.node.id for _, g in groups[i + 1 :] for n in g for r in n.srcs}
-        _run_group(device, group, wanted | later_reads)
-
-
-def _run_group(device: Device, nodes: list[Node], requested: set[int]) -> None:
-    program, input_nodes, output_nodes = lower(nodes, requested)
-    stats = device.cache
-    compiled = stats.compiled.get(program)
-    if compiled is None:
-        stats.misses += 1
-        from .passes import optimize  # graph-level rewrites; cached under the original program
-
-        compiled = device.compile(optimize(program, device))
-        stats.compiled[program] = compiled
-    else:
-        stats.hits += 1
-    stats.runs += 1
-    inputs, moved = [], []
-    for node in input_nodes:
-        storage = node.storage
-        if storage.device is not device:  # a partition edge: copy across once
-            storage = device.transfer(storage)
-            moved.append(storage)
-        inputs.append(storage)
-    try:
-        storages = device.run(compiled, inputs)
-    finally:
-        for storage in moved:
-            storage.release()
-    for node, storage in zip(output_nodes, storages, strict=True):
-        node.storage = storage
-        node.srcs = ()  # the graph behind a realized node can go

@@ -1,6 +1,6 @@
 """Graph-level rewrites of a lowered ``Program``, shared by every backend.
 
-``optimize(program, device)`` runs before a device compiles a program (``graph._run_group``;
+``optimize(program, device)`` runs before a device compiles a program (``engine.realize``;
 the compiled result is cached under the *original* program, so a cache hit skips the passes
 too). The rewritten program has the same inputs and the same outputs (count, order, shapes,
 dtypes); only what happens between them changes:
@@ -31,10 +31,11 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import ops
-from .dtypes import DType
-from .graph import Program, Step
-from .view import View
+from .. import ops
+from ..dtypes import DType
+from ..ir import Program, Step
+from ..view import View
+from .placement import denied
 
 Ref = tuple[int, View, DType]  # a step source: (slot, view, dtype)
 
@@ -148,8 +149,6 @@ class _Graph:
         device = self.device
         if device is None:
             return True
-        from .placement import denied
-
         if any(denied(op, device.name) for op in (step.op, *extra_ops)):
             return False
         try:

@@ -1,7 +1,7 @@
 """Devices: the small interface each backend implements, refcounted storages, the registry.
 
 A backend is one module with a ``Device`` subclass (the tinygrad shape): ``alloc``/``free``
-raw buffers, ``copy_in``/``copy_out`` bytes, ``compile`` a ``graph.Program`` and ``run`` it.
+raw buffers, ``copy_in``/``copy_out`` bytes, ``compile`` an ``ir.Program`` and ``run`` it.
 Storages are refcounted: views and nodes that share a buffer acquire it; the last release frees
 it (a backend may pool it). A finalizer warns (``StorageLeakWarning``, a ResourceWarning)
 about storages dropped without release, frees them and counts them in ``Device.leaked_storages``.
@@ -11,12 +11,30 @@ Identical weights are shared across models by ``webaccel.sharing`` (one storage,
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
-from ._compat import WebAccelError
+from . import _compat
 from .dtypes import DType
-from .graph import CacheStats, Program
+from .errors import WebAccelError
+from .ir import Program
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    runs: int = 0
+    compiled: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "runs": self.runs,
+            "programs": len(self.compiled),
+        }
 
 
 class StorageLeakWarning(ResourceWarning):
@@ -124,15 +142,13 @@ class Device:
         return storage
 
     def copy_out(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
-        from ._compat import run_sync
-
-        return run_sync(self.copy_out_async(handle, nbytes, offset))
+        return _compat.run_sync(self.copy_out_async(handle, nbytes, offset))
 
     def memory(self) -> dict[str, int]:
         return {"live_bytes": self.live_bytes, "live_storages": self.live_storages}
 
     def supports(self, step: Any) -> bool:
-        """Can this backend run *step* (a ``graph.Step``: op, attrs, input views/dtypes)?"""
+        """Can this backend run *step* (an ``ir.Step``: op, attrs, input views/dtypes)?"""
         return True
 
     def transfer(self, storage: Storage) -> Storage:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .dtypes import DType
-from .graph import Program, Step
-from .ops import OPS
+from ..dtypes import DType
+from ..ir import Program, Step
+from ..ops import OPS
 
 ELEMENTWISE_KINDS = ("unary", "binary", "ternary")
 

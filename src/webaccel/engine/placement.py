@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .devices import Device, running_devices
-from .graph import Node, Step
+from ..device import Device, running_devices
+from ..ir import Node, Step
 
 FALLBACK_ORDER = ("webnn", "webgpu", "cpu")
 _DENY: dict[str, set[str]] = {}
@@ -115,29 +115,3 @@ def partition(nodes: list[Node], where: dict[int, Device]) -> list[tuple[Device,
         done |= members
         remaining = rest
     return groups
-
-
-def explain(*tensors: object) -> str:
-    """Where each pending node behind *tensors* would run, and why (also printed)."""
-    from .graph import pending_nodes
-    from .tensor import Tensor
-
-    roots = [t._node for t in tensors if isinstance(t, Tensor)]
-    nodes = pending_nodes(roots)
-    if not nodes:
-        text = "nothing pending: every tensor is already computed"
-        print(text)
-        return text
-    placed = {n.id: place_node(n) for n in nodes}
-    groups = partition(nodes, {i: p.device for i, p in placed.items()})
-    lines = []
-    for i, (device, group) in enumerate(groups):
-        lines.append(f"partition {i}: {device.name} ({len(group)} ops)")
-        for node in group:
-            shapes = ", ".join(str(r.view.shape) for r in node.srcs)
-            lines.append(
-                f"  {node.op}({shapes}) -> {node.shape} {node.dtype.name}: {placed[node.id].reason}"
-            )
-    text = "\n".join(lines)
-    print(text)
-    return text
