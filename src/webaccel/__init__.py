@@ -6,11 +6,12 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
-from . import sharing, store
+from . import (
+    backends,  # noqa: F401  (each backend registers its row of the backend table)
+    sharing,
+    store,
+)
 from ._compat import IN_PYODIDE
-from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
-from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
-from .backends.webnn import device as _webnn  # noqa: F401  (registers the webnn device)
 from .capabilities import detect, detect_async, format_report
 from .capture import capture
 from .device import Device, StorageLeakWarning, get_device, set_default_device

@@ -103,9 +103,8 @@ class Captured:
             trace = self.traces.pop(oldest)
             self._by_nbytes.clear()
             self.evicted += 1
-            close = getattr(trace.runner, "close", None)
-            if close is not None:  # free the device's graph and plan now, not at GC
-                close()
+            if trace.runner is not None:  # free the device's graph and plan now, not at GC
+                trace.runner.close()
 
     def _trace(self, args: tuple[Tensor, ...]) -> Trace:
         result = self.fn(*args)
@@ -127,9 +126,8 @@ class Captured:
                 sources.append(("const", len(consts)))
                 consts.append(node)
         optimized = optimize(program, device)  # same passes as realize
-        captured = getattr(device, "compile_captured", None)  # may build weights in (webnn)
-        if captured is not None:
-            compiled = captured(optimized, [n.storage for n in input_nodes], sources)
+        if device.compile_captured is not None:  # may build weights in (webnn)
+            compiled = device.compile_captured(optimized, [n.storage for n in input_nodes], sources)
         else:
             compiled = device.compile(optimized)
         outputs = [(output_nodes.index(r._node), r._view, r.dtype) for r in results]
@@ -146,11 +144,12 @@ class Captured:
         trace.positions = tuple(p for p, _, _, _ in trace.results)
         used = {p for p, _, _ in outputs}
         trace.unused = [i for i in range(len(program.outputs)) if i not in used]
-        make_runner = getattr(device, "capture_runner", None)
-        if make_runner is not None:
-            trace.runner = make_runner(compiled, [n.storage for n in input_nodes], sources)
+        if device.capture_runner is not None:
+            trace.runner = device.capture_runner(
+                compiled, [n.storage for n in input_nodes], sources
+            )
             if trace.plain_results:
-                trace.host_call = getattr(trace.runner, "host_call", None)
+                trace.host_call = trace.runner.host_call
         return trace
 
     def _run(self, trace: Trace, args: Sequence[Tensor]) -> Any:

@@ -1,6 +1,6 @@
-"""Devices: the small interface each backend implements, refcounted storages, the registry.
+"""Devices: the small interface each backend implements, refcounted storages, the backend table.
 
-A backend is one module with a ``Device`` subclass (the tinygrad shape): ``alloc``/``free``
+A backend is one package with a ``Device`` subclass (the tinygrad shape): ``alloc``/``free``
 raw buffers, ``copy_in``/``copy_out`` bytes, ``compile`` an ``ir.Program`` and ``run`` it.
 Storages are refcounted: views and nodes that share a buffer acquire it; the last release frees
 it (a backend may pool it). A finalizer warns (``StorageLeakWarning``, a ResourceWarning)
@@ -11,9 +11,9 @@ Identical weights are shared across models by ``webaccel.sharing`` (one storage,
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from . import _compat
 from .dtypes import DType
@@ -102,9 +102,28 @@ class Storage:
 
 
 class Device:
-    """Base class of backends. Subclasses set ``name`` and implement the six methods."""
+    """Base class of backends. Subclasses set ``name``, their op table, and implement the six
+    methods of the backend interface.
+
+    The op table: ``ops`` maps every op of ``webaccel.ops.OPS`` this backend runs to its
+    implementation (whatever the backend's compiler calls: a NumPy function, a WGSL kernel
+    launcher, a WebNN builder); ``unsupported`` maps each other op to the reason it falls back
+    (placement moves it to the next backend). A test checks every backend covers ``OPS``.
+
+    Optional capabilities are declared here as ``None`` and overridden by the backends that have
+    them (never found with ``getattr``):
+    ``compile_captured(program, consts)`` builds captured weights into the compiled program
+    (WebNN constants); ``capture_runner(compiled, inputs, sources)`` gives a replay plan that
+    runs a captured program with fewer Python steps; ``write_from_js(handle, chunks)`` uploads
+    straight from JS buffers (the store's chunks) without a copy through Python.
+    """
 
     name = "abstract"
+    ops: ClassVar[Mapping[str, Any]] = {}
+    unsupported: ClassVar[Mapping[str, str]] = {}
+    compile_captured: Callable[..., Any] | None = None
+    capture_runner: Callable[..., Any] | None = None
+    write_from_js: Callable[..., Any] | None = None
 
     def __init__(self) -> None:
         self.cache = CacheStats()
@@ -148,7 +167,11 @@ class Device:
         return {"live_bytes": self.live_bytes, "live_storages": self.live_storages}
 
     def supports(self, step: Any) -> bool:
-        """Can this backend run *step* (an ``ir.Step``: op, attrs, input views/dtypes)?"""
+        """Can this backend run *step* (an ``ir.Step``: op, attrs, input views/dtypes)? The
+        op table first; backends narrow it by dtype, rank and limits in ``_supports``."""
+        return step.op in self.ops and self._supports(step)
+
+    def _supports(self, step: Any) -> bool:
         return True
 
     def transfer(self, storage: Storage) -> Storage:
@@ -160,13 +183,58 @@ class Device:
         return f"<webaccel device {self.name}>"
 
 
-_FACTORIES: dict[str, Callable[[], Device]] = {}
+class Replay:
+    """What ``Device.capture_runner`` returns: runs a captured program on new inputs
+    (``replay(storages) -> storages``). ``host_call`` is an optional fast path (declared: None
+    where a plan has none) that ``Captured.run_async`` calls with host buffers; ``close`` frees
+    the plan's device objects now rather than at garbage collection."""
+
+    host_call: Callable[..., Any] | None = None
+
+    def __call__(self, inputs: list[Storage]) -> list[Storage]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One row of the backend table: what placement, ``init()``, ``detect()`` and the lab's
+    command line know about a backend, registered by the backend's own package."""
+
+    name: str
+    fallback_rank: int  # placement tries running backends by rank, lowest first
+    device_class: type[Device]  # its op table is the backend's
+    create: Callable[[], Device]  # a device now (may wait through JSPI)
+    create_async: Callable[[], Awaitable[Device]]  # a fresh device (adapter, context ...)
+    probe_async: Callable[[], Awaitable[dict[str, Any]]]  # detect()'s section for it
+    needs: str  # what it runs on, for people ("NumPy", "WebGPU", "WebNN")
+
+
+_BACKENDS: dict[str, Backend] = {}
 _DEVICES: dict[str, Device] = {}
 _DEFAULT: list[str] = ["cpu"]
 
 
-def register_device(name: str, factory: Callable[[], Device]) -> None:
-    _FACTORIES[name] = factory
+def register_backend(backend: Backend) -> None:
+    _BACKENDS[backend.name] = backend
+
+
+def backends() -> list[Backend]:
+    """The registered backends, in fallback order."""
+    return sorted(_BACKENDS.values(), key=lambda b: b.fallback_rank)
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(b.name for b in backends())
+
+
+def get_backend(name: str) -> Backend:
+    try:
+        return _BACKENDS[name]
+    except KeyError:
+        raise WebAccelError(f"unknown backend {name!r}; registered: {sorted(_BACKENDS)}") from None
 
 
 def get_device(name: str | Device | None = None) -> Device:
@@ -175,10 +243,14 @@ def get_device(name: str | Device | None = None) -> Device:
         return name
     name = name or _DEFAULT[0]
     if name not in _DEVICES:
-        if name not in _FACTORIES:
-            raise WebAccelError(f"unknown backend {name!r}; registered: {sorted(_FACTORIES)}")
-        _DEVICES[name] = _FACTORIES[name]()
+        _DEVICES[name] = get_backend(name).create()
     return _DEVICES[name]
+
+
+async def create_device_async(name: str) -> Device:
+    """A ready device of backend *name* (a fresh context for browser backends), made the one
+    its name resolves to."""
+    return adopt_device(await get_backend(name).create_async())
 
 
 def set_default_device(name: str) -> Device:

@@ -15,10 +15,9 @@ from typing import Any
 
 from . import _compat
 from .capabilities import detect_async
-from .device import Device, adopt_device, get_device, set_default_device
+from .device import Device, backend_names, create_device_async, set_default_device
 from .errors import WebAccelError
 
-BACKENDS = ("webnn", "webgpu", "cpu")
 CACHE_NAME = "calibration"  # localStorage "webaccel.calibration", or calibration.json
 _TIER_ORDER = {
     "hardware-gpu": ("webgpu", "webnn", "cpu"),
@@ -30,31 +29,32 @@ _TIER_ORDER = {
 
 def available(report: dict[str, Any]) -> dict[str, str | None]:
     """Each backend -> None when usable here, else the reason it is not."""
-    return {
-        "webnn": None if report["webnn"].get("available") else report["webnn"].get("error"),
-        "webgpu": None if report["webgpu"].get("available") else report["webgpu"].get("error"),
-        "cpu": None if report.get("numpy") else "NumPy is not installed",
-    }
+    usable: dict[str, str | None] = {}
+    for name in backend_names():
+        section = report.get(name) or {"error": "not probed"}
+        usable[name] = None if section.get("available") else section.get("error")
+    return usable
 
 
 def candidates(report: dict[str, Any]) -> list[str]:
     """Usable backends, best first by the detected tier."""
     usable = available(report)
     order = _TIER_ORDER[report["tier"]]
-    return [b for b in order if usable[b] is None] + [
-        b for b in BACKENDS if b not in order and usable[b] is None
+    return [b for b in order if usable.get(b, "unknown") is None] + [
+        b for b in backend_names() if b not in order and usable[b] is None
     ]
 
 
 async def init_async(backend: str = "auto", *, calibrate: bool = True) -> Device:
     """Choose (and create) the default backend; see the module docstring."""
-    if backend not in ("auto", *BACKENDS):
-        raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, not {backend!r}")
+    names = backend_names()
+    if backend not in ("auto", *names):
+        raise ValueError(f"backend must be 'auto' or one of {names}, not {backend!r}")
     report = await detect_async(storage=False)
     usable = available(report)
     if backend != "auto":
         if usable[backend] is not None:
-            have = [b for b in BACKENDS if usable[b] is None] or ["none"]
+            have = [b for b in names if usable[b] is None] or ["none"]
             raise WebAccelError(
                 f"backend {backend!r} is not available here ({usable[backend]}); "
                 f"available: {', '.join(have)}"
@@ -79,15 +79,7 @@ def init(backend: str = "auto", *, calibrate: bool = True) -> Device:
 
 
 async def _create(backend: str) -> Device:
-    if backend == "webgpu":
-        from .backends.webgpu.device import create_device_async
-
-        return adopt_device(await create_device_async())
-    if backend == "webnn":
-        from .backends.webnn.device import create_device_async as create_webnn
-
-        return adopt_device(await create_webnn())
-    return get_device(backend)
+    return await create_device_async(backend)
 
 
 def _host_key(report: dict[str, Any]) -> str:

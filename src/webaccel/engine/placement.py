@@ -3,9 +3,9 @@
 A graph belongs to a *home* backend (where its tensors were made). Each node stays home when
 the home backend supports its op, dtypes and rank (``Device.supports(step)``, from the
 backend's real limits: WebNN's ``opSupportLimits()``) and the user has not denied the op
-there; otherwise it goes to the first backend of ``FALLBACK_ORDER`` that is already running and
-supports it. The graph is then cut into maximal same-backend partitions, run in order; tensors
-cross backends only at partition edges (read back, then written).
+there; otherwise it goes to the first backend, in the backend table's fallback order, that is
+already running and supports it. The graph is then cut into maximal same-backend partitions,
+run in order; tensors cross backends only at partition edges (read back, then written).
 
 Why not WebNN's ``createExportableTensor`` / ``exportToGPU`` at WebNN -> WebGPU edges: the
 headless shell (153) has both methods, but ``createExportableTensor`` fails with "Context is
@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..device import Device, running_devices
+from ..device import Device, backend_names, running_devices
 from ..ir import Node, Step
 
-FALLBACK_ORDER = ("webnn", "webgpu", "cpu")
 _DENY: dict[str, set[str]] = {}
 
 
@@ -69,7 +68,7 @@ def place_node(node: Node) -> Placement:
     else:
         why_not.append(f"{home.name} does not support {_describe(step)}")
     running = running_devices()
-    for name in FALLBACK_ORDER:
+    for name in backend_names():  # the backend table's fallback order
         device = running.get(name)
         if device is None or device is home:
             continue

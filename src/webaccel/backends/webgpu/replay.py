@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
-from ...device import Storage
+from ...device import Replay, Storage
 from .runtime import GPUBufferHandle, GPUContext, _buffer_of
 
 
@@ -86,7 +86,7 @@ def _glue() -> Any:
     return _compat.run_js(read_text("js_glue", "webgpu_replay.js"))
 
 
-class ReplayPlan:
+class ReplayPlan(Replay):
     """A captured program, ready to run with new argument storages."""
 
     def __init__(

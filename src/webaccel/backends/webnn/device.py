@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ... import _compat
-from ...device import Device, Storage, forget_device, register_device
+from ...device import Device, Storage
 from ...dtypes import DType, as_dtype, uint8
 from ...errors import SyncUnavailableError, WebAccelError
 from ...ir import Program, Step
 from ...view import View
-from .lower import Emitter, Limits, Lowering, Unsupported, Val, output_value
+from .lower import LOWERINGS, Emitter, Limits, Lowering, Unsupported, Val, output_value
 
 # MLContext methods of the current WebNN API (MLTensor + dispatch); the 2023 shape had compute()
 REQUIRED_METHODS = ("createTensor", "writeTensor", "readTensor", "dispatch", "opSupportLimits")
@@ -135,6 +136,8 @@ class Compiled:
 
 class WebNNDevice(Device):
     name = "webnn"
+    ops = LOWERINGS  # op -> its builder (lower.Lowering.op_<name>)
+    unsupported: ClassVar[Mapping[str, str]] = {}  # every op of OPS lowers; limits decide per step
 
     def __init__(self, ctx: Any, limits: dict[str, Any] | None = None, ieee: bool = True) -> None:
         super().__init__()
@@ -255,7 +258,7 @@ class WebNNDevice(Device):
             return str(exc)
         return None
 
-    def supports(self, step: Step) -> bool:
+    def _supports(self, step: Step) -> bool:
         """Whether *step* runs here: every WebNN op its lowering uses is in the limits, with
         the input data types allowed and the ranks in range (a dry lowering, no builder)."""
         return self.why_unsupported(step) is None
@@ -371,7 +374,7 @@ def _one_step_program(step: Step) -> Program:
     return Program(tuple(inputs), (step._replace(srcs=tuple(srcs)),), (0,))
 
 
-def _make() -> WebNNDevice:
+def create_device() -> WebNNDevice:
     if not _compat.host().in_pyodide:
         raise WebAccelError(
             "the webnn backend runs inside Pyodide in a browser with WebNN; "
@@ -386,11 +389,8 @@ def _make() -> WebNNDevice:
 
 
 async def create_device_async(options: dict[str, Any] | None = None) -> WebNNDevice:
-    forget_device("webnn")
     return await WebNNDevice.create_async(options)
 
-
-register_device("webnn", _make)
 
 __all__ = [
     "Compiled",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from ...dtypes import DType, as_dtype
@@ -496,10 +496,10 @@ class Lowering:
                     raise Unsupported("a bitcast view of a storage")
             return Val(None, natural(step.dtype), tuple(step.shape))
         srcs = [self.src(r) for r in step.srcs] if step.op not in QUANT else self.codes(step)
-        fn = getattr(self, "op_" + step.op, None)
+        fn = LOWERINGS.get(step.op)
         if fn is None:
             raise Unsupported(f"the webnn backend has no lowering for {step.op!r}")
-        out = fn(step, srcs)
+        out = fn(self, step, srcs)
         want = natural(step.dtype)
         if out.dtype != want:
             out = self.e.cast(out, want)
@@ -917,6 +917,12 @@ class Lowering:
             [x, fixed],
             {"axis": axis},
         )
+
+
+# The op table: op -> its builder (``Lowering.op_<name>``), for every op this backend lowers.
+LOWERINGS: dict[str, Callable[[Lowering, Step, list[Val]], Val]] = {
+    name.removeprefix("op_"): fn for name, fn in vars(Lowering).items() if name.startswith("op_")
+}
 
 
 # --- IEEE guards ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
-from ...device import Storage
+from ...device import Replay, Storage
 
 
 @functools.cache
@@ -31,7 +31,7 @@ def _glue() -> Any:
     return _compat.run_js(read_text("js_glue", "webnn_replay.js"))
 
 
-class ReplayPlan:
+class ReplayPlan(Replay):
     """A captured webnn program, ready to run with new argument storages."""
 
     def __init__(

@@ -1,23 +1,23 @@
-"""The CPU backend on NumPy: the reference implementation of every op in ``ops.OPS``.
+"""The CPU backend's op table: NumPy implementations, the reference for every op of ``OPS``.
 
-Buffers are flat NumPy byte arrays; a view is ``as_strided`` over them (no copy). float16 is
-stored as float16 and computed in float32, as on a GPU without shader-f16. NumPy is imported
-only when this device is first used, so ``import webaccel`` never needs it.
+Each entry takes the step (its attrs and shape) and its input arrays, already in compute dtype
+(float16 computed in float32, as on a GPU without shader-f16), and returns the result array.
+NumPy is bound on first use (``load_numpy``), so ``import webaccel`` never needs it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
-from ..device import Device, Storage, register_device
-from ..dtypes import DType, float32
-from ..ir import Program, Step
+from ...dtypes import DType
+from ...ir import Step
 
 np: Any = None  # NumPy, bound on first use
 
 
-def _numpy() -> Any:
+def load_numpy() -> Any:
     global np
     if np is None:
         try:
@@ -279,59 +279,6 @@ def _gather(x: Any, idx: Any, axis: int) -> Any:
     return np.take(x, np.where(idx < 0, idx + n, idx), axis=axis)
 
 
-def execute(step: Step, args: list[Any]) -> Any:
-    """Run one program step on NumPy arrays (already in compute dtype)."""
-    op, a = step.op, dict(step.attrs)
-    if op in UNARY:
-        return UNARY[op](args[0])
-    if op == "gelu":
-        return _gelu(args[0], a.get("approximate", "none"))
-    if op in BINARY:
-        return BINARY[op](*args)
-    if op in ("sum", "mean", "max", "min"):
-        return _reduce(op, args[0], a["axes"], a.get("keepdims", False))
-    if op == "where":
-        return np.where(args[0] != 0, args[1], args[2])
-    if op in ("cast", "contiguous"):
-        return args[0]
-    if op == "full":
-        return np.full(step.shape, a["value"], np_dtype(step.dtype))
-    if op == "matmul":
-        return np.matmul(args[0], args[1])
-    if op == "linear":
-        y = args[0] @ args[1].T
-        y = y + args[2] if args[2].ndim else y
-        act = a.get("activation")  # set by graph passes (passes.py): act(x @ w.T + b)
-        if act is None:
-            return y
-        y = np.asarray(y, np.float32)
-        if act in ("gelu", "gelu_tanh"):
-            return _gelu(y, "tanh" if act == "gelu_tanh" else "none")
-        return UNARY[act](y)
-    if op == "conv":
-        return _conv(*args, a["stride"], a["padding"], a["dilation"], a["groups"], a["layout"])
-    if op in ("max_pool2d", "avg_pool2d"):
-        return _pool(op, args[0], a["kernel"], a["stride"], a["padding"], a["layout"])
-    if op == "softmax":
-        return _softmax(args[0], a["axis"])
-    if op == "layer_norm":
-        return _layer_norm(*args, a["axes"], a["eps"])
-    if op == "batch_norm":
-        return _batch_norm(*args, a["axis"], a["eps"])
-    if op == "concat":
-        return np.concatenate(args, axis=a["axis"])
-    if op == "gather":
-        return _gather(args[0], args[1], a["axis"])
-    if op == "dequantize":
-        return dequantize_array(args[0], args[1], a["group"])
-    if op == "linear_q":  # the reference: dequantize, then the float linear (same attrs)
-        x, q, scale, bias = args
-        return execute(
-            step._replace(op="linear"), [x, dequantize_array(q, scale, a["group"]), bias]
-        )
-    raise NotImplementedError(f"cpu backend has no kernel for {op!r}")
-
-
 def dequantize_array(q: Any, scale: Any, group: int) -> Any:
     """Weight-only dequantization (``ops.OPS["dequantize"]``): q (out, in) ints, scale
     (out, ceil(in / group)) -> float32 ``q[o, i] * scale[o, i // group]``."""
@@ -339,9 +286,6 @@ def dequantize_array(q: Any, scale: Any, group: int) -> Any:
     if s.shape[1] != 1:
         s = np.repeat(s, group, axis=1)[:, : q.shape[1]]
     return q.astype(np.float32) * s
-
-
-# --- the device --------------------------------------------------------------------------------
 
 
 def np_dtype(dtype: DType) -> Any:
@@ -363,88 +307,80 @@ def pack_int4(values: Any) -> Any:
     return nib[0::2] | (nib[1::2] << 4)
 
 
-class CPUDevice(Device):
-    name = "cpu"
-
-    def __init__(self) -> None:
-        super().__init__()
-        _numpy()
-
-    def alloc(self, nbytes: int) -> Any:
-        return np.empty(nbytes, np.uint8)
-
-    def free(self, handle: Any, nbytes: int) -> None:
-        pass  # NumPy's allocator pools for us
-
-    def copy_in(self, handle: Any, data: memoryview) -> None:
-        handle[: data.nbytes] = np.frombuffer(data, np.uint8)
-
-    async def copy_out_async(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
-        return bytearray(handle[offset : offset + nbytes].tobytes())
-
-    def copy_out(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
-        return bytearray(handle[offset : offset + nbytes].tobytes())
-
-    def array(self, storage: Storage, view: Any, dtype: DType) -> Any:
-        """The NumPy view of *storage* through *view* (no copy)."""
-        if dtype.bits == 4:
-            flat = unpack_int4(storage.handle, storage.numel)
-        elif dtype.numpy is None:
-            raise TypeError(f"{dtype.name} has no NumPy view; cast it first")
-        else:
-            flat = storage.handle.view(np_dtype(dtype))
-        item = flat.itemsize
-        lo, hi = view.span()
-        if view.numel and (lo < 0 or hi >= flat.size):
-            raise IndexError(f"view {view} reaches outside a {flat.size}-element storage")
-        base = flat[view.offset :] if view.numel else flat[:0]
-        return np.lib.stride_tricks.as_strided(
-            base, view.shape, tuple(s * item for s in view.strides), writeable=False
-        )
-
-    def compile(self, program: Program) -> Program:
-        return program  # NumPy interprets the steps; nothing to build
-
-    def run(self, program: Program, inputs: list[Storage]) -> list[Storage]:
-        values: list[Any] = []
-        for storage in inputs:
-            values.append(storage)
-        n = program.n_inputs
-        for step in program.steps:
-            args = []
-            for slot, view, dtype in step.srcs:
-                if slot < n:
-                    arr = self.array(values[slot], view, dtype)
-                else:
-                    src = values[slot]
-                    if src.dtype != np_dtype(dtype):  # a bitcast view of an intermediate
-                        src = src.reshape(-1).view(np_dtype(dtype))
-                    arr = np.lib.stride_tricks.as_strided(
-                        src.reshape(-1)[view.offset :] if src.size else src.reshape(-1),
-                        view.shape,
-                        tuple(s * src.itemsize for s in view.strides),
-                        writeable=False,
-                    )
-                if arr.dtype == np.float16:
-                    arr = arr.astype(np.float32)
-                args.append(arr)
-            with np.errstate(all="ignore"):  # the cast to the step's dtype too (NaN -> int)
-                out = execute(step, args)
-                out = np.ascontiguousarray(out, dtype=np_dtype(step.dtype)).reshape(step.shape)
-            if step.dtype.bits == 4:  # int4 wraps to [-8, 7] already in the graph
-                out = (((out.astype(np.int16) + 8) & 0xF) - 8).astype(np.int8)
-            values.append(out)
-        result = []
-        for index in program.outputs:
-            arr = values[n + index]
-            storage = self.storage(arr.size, program.steps[index].dtype)
-            if program.steps[index].dtype.bits == 4:
-                storage.handle[:] = pack_int4(arr)
-            else:
-                storage.handle[:] = arr.reshape(-1).view(np.uint8)  # reshape first: 0-d outputs
-            result.append(storage)
-        return result
+def _linear(step: Step, args: list[Any]) -> Any:
+    y = args[0] @ args[1].T
+    y = y + args[2] if args[2].ndim else y
+    act = step.attr("activation")  # set by graph passes (engine/passes.py): act(x @ w.T + b)
+    if act is None:
+        return y
+    y = np.asarray(y, np.float32)
+    if act in ("gelu", "gelu_tanh"):
+        return _gelu(y, "tanh" if act == "gelu_tanh" else "none")
+    return UNARY[act](y)
 
 
-register_device("cpu", CPUDevice)
-__all__ = ["CPUDevice", "erf", "float32"]
+def _linear_q(step: Step, args: list[Any]) -> Any:
+    """The reference: dequantize, then the float linear (same attrs)."""
+    x, q, scale, bias = args
+    return _linear(step, [x, dequantize_array(q, scale, step.attr("group")), bias])
+
+
+def _unary(fn: Callable[[Any], Any]) -> Impl:
+    return lambda step, args: fn(args[0])
+
+
+def _binary(fn: Callable[[Any, Any], Any]) -> Impl:
+    return lambda step, args: fn(args[0], args[1])
+
+
+def _reduction(op: str) -> Impl:
+    return lambda step, args: _reduce(op, args[0], step.attr("axes"), step.attr("keepdims", False))
+
+
+def _pooling(op: str) -> Impl:
+    def run(step: Step, args: list[Any]) -> Any:
+        a = dict(step.attrs)
+        return _pool(op, args[0], a["kernel"], a["stride"], a["padding"], a["layout"])
+
+    return run
+
+
+def _conv_step(step: Step, args: list[Any]) -> Any:
+    a = dict(step.attrs)
+    return _conv(*args, a["stride"], a["padding"], a["dilation"], a["groups"], a["layout"])
+
+
+Impl = Callable[[Step, list[Any]], Any]
+
+# op -> implementation, for every op of ``ops.OPS`` (the CPU backend is the reference: it has
+# them all, so its ``unsupported`` table is empty).
+IMPLS: dict[str, Impl] = {
+    **{op: _unary(fn) for op, fn in UNARY.items()},
+    "gelu": lambda step, args: _gelu(args[0], step.attr("approximate", "none")),
+    **{op: _binary(fn) for op, fn in BINARY.items()},
+    **{op: _reduction(op) for op in ("sum", "mean", "max", "min")},
+    "where": lambda step, args: np.where(args[0] != 0, args[1], args[2]),
+    "cast": lambda step, args: args[0],  # the device casts every result to the step's dtype
+    "contiguous": lambda step, args: args[0],
+    "full": lambda step, args: np.full(step.shape, step.attr("value"), np_dtype(step.dtype)),
+    "matmul": lambda step, args: np.matmul(args[0], args[1]),
+    "linear": _linear,
+    "conv": _conv_step,
+    "max_pool2d": _pooling("max_pool2d"),
+    "avg_pool2d": _pooling("avg_pool2d"),
+    "softmax": lambda step, args: _softmax(args[0], step.attr("axis")),
+    "layer_norm": lambda step, args: _layer_norm(*args, step.attr("axes"), step.attr("eps")),
+    "batch_norm": lambda step, args: _batch_norm(*args, step.attr("axis"), step.attr("eps")),
+    "concat": lambda step, args: np.concatenate(args, axis=step.attr("axis")),
+    "gather": lambda step, args: _gather(args[0], args[1], step.attr("axis")),
+    "dequantize": lambda step, args: dequantize_array(args[0], args[1], step.attr("group")),
+    "linear_q": _linear_q,
+}
+
+
+def execute(step: Step, args: list[Any]) -> Any:
+    """Run one program step on NumPy arrays (already in compute dtype)."""
+    impl = IMPLS.get(step.op)
+    if impl is None:
+        raise NotImplementedError(f"cpu backend has no kernel for {step.op!r}")
+    return impl(step, args)

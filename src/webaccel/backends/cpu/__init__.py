@@ -1,0 +1,28 @@
+"""The CPU backend (NumPy): ``device.py`` (CPUDevice), ``impls.py`` (the op table, the
+reference implementation of every op), ``probe.py`` (what ``detect()`` reports)."""
+
+from __future__ import annotations
+
+from ...device import Backend, Device, register_backend, running_devices
+from .device import CPUDevice
+from .probe import probe_async
+
+
+async def _create_async() -> Device:
+    # One NumPy device per process: there is no context to acquire again, and tensors already
+    # on it stay valid, so init("cpu") keeps the running one.
+    return running_devices().get("cpu") or CPUDevice()
+
+
+BACKEND = Backend(
+    name="cpu",
+    fallback_rank=2,
+    device_class=CPUDevice,
+    create=CPUDevice,
+    create_async=_create_async,
+    probe_async=probe_async,
+    needs="NumPy",
+)
+register_backend(BACKEND)
+
+__all__ = ["BACKEND", "CPUDevice"]
