@@ -323,7 +323,7 @@ def from_host(
 
 def _numpy() -> Any:
     try:
-        import numpy
+        import numpy  # optional: the pure-Python path serves hosts without it (Pyodide 314)
     except ImportError:
         return None
     return numpy

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import statistics
 import time
+from array import array
 from typing import Any
 
 from . import _compat
 from .capabilities import detect_async
 from .device import Device, backend_names, create_device_async, set_default_device
 from .errors import WebAccelError
+from .functional import softmax
+from .tensor import tensor
 
 CACHE_NAME = "calibration"  # localStorage "webaccel.calibration", or calibration.json
 _TIER_ORDER = {
@@ -118,11 +121,6 @@ async def _calibrated_choice(report: dict[str, Any], ranked: list[str]) -> str:
 
 async def calibration_ms_async(device: Device, size: int = 128, runs: int = 3) -> float:
     """Median ms of a small transformer-like block (matmul, gelu, softmax) on *device*."""
-    from array import array
-
-    from .functional import softmax
-    from .tensor import tensor
-
     values = array("f", [((i * 37) % 17 - 8) / 16 for i in range(size * size)])
     x = tensor(values, device=device).reshape(size, size)
     w = tensor(values, device=device).reshape(size, size)

@@ -336,14 +336,14 @@ class Tensor:
         return _to_list(await self.read_async(), self.dtype, self.shape)
 
     def numpy(self) -> Any:
-        import numpy as np
+        import numpy as np  # optional: only callers asking for NumPy need it
 
         if self.dtype.numpy is None:
             raise TypeError(f"{self.dtype.name} has no NumPy dtype; cast it first")
         return np.frombuffer(self.read(), dtype=self.dtype.numpy).reshape(self.shape)
 
     async def numpy_async(self) -> Any:
-        import numpy as np
+        import numpy as np  # optional: only callers asking for NumPy need it
 
         data = await self.read_async()
         return np.frombuffer(data, dtype=self.dtype.numpy).reshape(self.shape)
@@ -486,7 +486,7 @@ def tensor(
     if _compat.is_js(data):
         return _from_js(data, dtype, device, shape)
     if hasattr(data, "__array_interface__") or type(data).__module__ == "numpy":
-        import numpy as np
+        import numpy as np  # optional: the data is an array, so NumPy is there
 
         arr = np.asarray(data)
         target = as_dtype(dtype if dtype is not None else arr.dtype)

@@ -21,7 +21,7 @@ def load_numpy() -> Any:
     global np
     if np is None:
         try:
-            import numpy
+            import numpy  # optional: bound when a cpu device is made, never at import
         except ImportError as exc:
             raise ImportError(
                 "the cpu backend needs NumPy (in Pyodide: `await pyodide.loadPackage('numpy')`)"
