@@ -4,7 +4,7 @@ reference implementation of every op), ``probe.py`` (what ``detect()`` reports).
 from __future__ import annotations
 
 from ...device import Backend, Device, register_backend, running_devices
-from ...dtypes import float32  # noqa: F401  (was in this module's __all__ in 0.1.0)
+from ...dtypes import float32  # in this module's __all__ since 0.1.0
 from .device import CPUDevice
 from .impls import erf
 from .probe import probe_async
