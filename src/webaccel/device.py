@@ -217,8 +217,9 @@ _DEVICES: dict[str, Device] = {}
 _DEFAULT: list[str] = ["cpu"]
 
 
-def register_backend(backend: Backend) -> None:
+def register_backend(backend: Backend) -> Backend:
     _BACKENDS[backend.name] = backend
+    return backend
 
 
 def backends() -> list[Backend]:

@@ -228,64 +228,10 @@ class Tensor:
     def softmax(self, axis: int = -1) -> Tensor:
         return apply("softmax", self, axis=ops.normalize_axis("softmax", axis, self.ndim))
 
-    def exp(self) -> Tensor:
-        return apply("exp", self)
-
-    def log(self) -> Tensor:
-        return apply("log", self)
-
-    def sqrt(self) -> Tensor:
-        return apply("sqrt", self)
-
-    def rsqrt(self) -> Tensor:
-        return apply("rsqrt", self)
-
-    def relu(self) -> Tensor:
-        return apply("relu", self)
-
-    def sigmoid(self) -> Tensor:
-        return apply("sigmoid", self)
-
-    def tanh(self) -> Tensor:
-        return apply("tanh", self)
-
-    def erf(self) -> Tensor:
-        return apply("erf", self)
-
     def gelu(self, approximate: str = "none") -> Tensor:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return apply("gelu", self, approximate=approximate)
-
-    def __add__(self, o: Any) -> Tensor:
-        return binary("add", self, o)
-
-    def __radd__(self, o: Any) -> Tensor:
-        return binary("add", o, self)
-
-    def __sub__(self, o: Any) -> Tensor:
-        return binary("sub", self, o)
-
-    def __rsub__(self, o: Any) -> Tensor:
-        return binary("sub", o, self)
-
-    def __mul__(self, o: Any) -> Tensor:
-        return binary("mul", self, o)
-
-    def __rmul__(self, o: Any) -> Tensor:
-        return binary("mul", o, self)
-
-    def __truediv__(self, o: Any) -> Tensor:
-        return binary("div", self, o)
-
-    def __rtruediv__(self, o: Any) -> Tensor:
-        return binary("div", o, self)
-
-    def __pow__(self, o: Any) -> Tensor:
-        return binary("pow", self, o)
-
-    def __rpow__(self, o: Any) -> Tensor:
-        return binary("pow", o, self)
 
     def __matmul__(self, o: Any) -> Tensor:
         return self.matmul(o)
@@ -371,6 +317,37 @@ class Tensor:
 
 
 # --- building nodes ------------------------------------------------------------------------------
+
+
+# Elementwise methods and arithmetic operators, generated from the op table (the
+# array-api-strict way): ``t.exp()`` records ``exp``; ``a + b`` and ``2 + a`` record ``add``.
+UNARY_METHODS = ("exp", "log", "sqrt", "rsqrt", "relu", "sigmoid", "tanh", "erf")
+OPERATORS = {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div", "pow": "pow"}
+
+
+def _unary_method(op: str) -> Any:
+    def method(self: Tensor) -> Tensor:
+        return apply(op, self)
+
+    method.__name__, method.__qualname__ = op, f"Tensor.{op}"
+    method.__doc__ = f"Elementwise {op} (``webaccel.ops.OPS[{op!r}]``)."
+    return method
+
+
+def _operator(name: str, op: str, reflected: bool) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return binary(op, other, self) if reflected else binary(op, self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    method.__qualname__ = f"Tensor.{method.__name__}"
+    return method
+
+
+for _op in UNARY_METHODS:
+    setattr(Tensor, _op, _unary_method(_op))
+for _name, _op in OPERATORS.items():
+    setattr(Tensor, f"__{_name}__", _operator(_name, _op, False))
+    setattr(Tensor, f"__r{_name}__", _operator(_name, _op, True))
 
 
 def apply(op: str, *inputs: Tensor, **attrs: Any) -> Tensor:

@@ -16,15 +16,9 @@ async def _create_async() -> Device:
     return running_devices().get("cpu") or CPUDevice()
 
 
-BACKEND = Backend(
-    name="cpu",
-    fallback_rank=2,
-    device_class=CPUDevice,
-    create=CPUDevice,
-    create_async=_create_async,
-    probe_async=probe_async,
-    needs="NumPy",
+# name, fallback rank, device class, create, create_async, probe, needs
+BACKEND = register_backend(
+    Backend("cpu", 2, CPUDevice, CPUDevice, _create_async, probe_async, "NumPy")
 )
-register_backend(BACKEND)
 
 __all__ = ["BACKEND", "CPUDevice", "erf", "float32"]

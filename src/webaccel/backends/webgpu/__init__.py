@@ -17,16 +17,10 @@ from .probe import probe_async
 from .runtime import Batch, DeviceLostError, GPUBufferHandle, GPUContext, Pipeline, WebGPUError
 from .views import StridedView
 
-BACKEND = Backend(
-    name="webgpu",
-    fallback_rank=1,
-    device_class=WebGPUDevice,
-    create=create_device,
-    create_async=create_device_async,
-    probe_async=probe_async,
-    needs="WebGPU",
+# name, fallback rank, device class, create, create_async, probe, needs
+BACKEND = register_backend(
+    Backend("webgpu", 1, WebGPUDevice, create_device, create_device_async, probe_async, "WebGPU")
 )
-register_backend(BACKEND)
 
 __all__ = [
     "BACKEND",

@@ -12,15 +12,9 @@ from .device import WebNNDevice, create_device, create_device_async
 from .lower import Limits, Unsupported
 from .probe import probe_async
 
-BACKEND = Backend(
-    name="webnn",
-    fallback_rank=0,
-    device_class=WebNNDevice,
-    create=create_device,
-    create_async=create_device_async,
-    probe_async=probe_async,
-    needs="WebNN",
+# name, fallback rank, device class, create, create_async, probe, needs
+BACKEND = register_backend(
+    Backend("webnn", 0, WebNNDevice, create_device, create_device_async, probe_async, "WebNN")
 )
-register_backend(BACKEND)
 
 __all__ = ["BACKEND", "Limits", "Unsupported", "WebNNDevice"]
