@@ -56,6 +56,7 @@ from .functional import (
     where,
 )
 from .ops import OPS, DTypeError, ShapeError
+from .pipelines import pipeline, pipeline_async
 from .placement import allow, deny, explain
 from .selection import init, init_async
 from .sharing import memory_report, share, share_async, shared_tensor
@@ -125,6 +126,8 @@ __all__ = [
     "mul",
     "neg",
     "ones",
+    "pipeline",
+    "pipeline_async",
     "pow",
     "relu",
     "reshape",

@@ -33,6 +33,11 @@ def check_pooling(mode: str | Sequence[str]) -> Pooling:
     return modes[0] if len(modes) == 1 else modes
 
 
+def pooled_width(mode: Pooling, hidden_size: int) -> int:
+    """The width of ``pool``'s result for token states of *hidden_size*."""
+    return hidden_size * (1 if isinstance(mode, str) else len(mode))
+
+
 def pool(states: Tensor, attention_mask: Tensor, mode: Pooling) -> Tensor:
     """(B, S, H) token states and their (B, S) mask -> (B, H) (or (B, n * H) for n modes);
     ``"none"`` gives the states back."""

@@ -80,7 +80,8 @@ class SentenceEmbedder:
 
     @property
     def dim(self) -> int:
-        return self.model.config.hidden_size
+        """The width of the embeddings."""
+        return self.model.output_dim
 
     @property
     def device(self) -> Device:

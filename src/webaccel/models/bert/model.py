@@ -23,7 +23,7 @@ from ... import functional as F
 from ...capture import Captured, capture
 from ...devices import Device
 from ...tensor import Tensor
-from ..pooling import Pooling, check_pooling, l2_normalize, pool
+from ..pooling import Pooling, check_pooling, l2_normalize, pool, pooled_width
 from .config import BertConfig
 from .names import checkpoint_name, needed_weights
 
@@ -70,6 +70,11 @@ class BertModel:
     @property
     def device(self) -> Device:
         return self.weights["embeddings.word_embeddings.weight"].device
+
+    @property
+    def output_dim(self) -> int:
+        """The width of ``encode``'s vectors (hidden_size, times the pooling modes)."""
+        return pooled_width(self.pooling, self.config.hidden_size)
 
     def _linear(self, x: Tensor, name: str) -> Tensor:
         """Every dense layer: ``x @ W.T + b`` for weight ``{name}.weight`` (out, in)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .load import LoadedModel, load_async
 from .quantized import INT4_GROUP, SCHEMES, check_scheme
+from .resolve import Resolved, directory_name, resolve_model
 from .sources import ModelFiles, Source, url_files
 from .stored import FILE_PREFIX, INT4_SUFFIX, QUANTIZED_SUFFIX
 from .types import Progress
@@ -31,8 +32,11 @@ __all__ = [
     "LoadedModel",
     "ModelFiles",
     "Progress",
+    "Resolved",
     "Source",
     "check_scheme",
+    "directory_name",
     "load_async",
+    "resolve_model",
     "url_files",
 ]

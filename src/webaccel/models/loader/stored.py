@@ -128,3 +128,8 @@ async def save_int4(
 ) -> None:
     """Keep the int4 file's tensors (older versions go, as the store's keep_versions says)."""
     await store.save_async(name + INT4_SUFFIX, dict(tensors), version=f"{version}+{digest}")
+
+
+async def open_default() -> Store:
+    """The default store (IndexedDB ``webaccel-store`` in a page, files on the host)."""
+    return await Store.open_async()
