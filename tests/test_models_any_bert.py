@@ -12,10 +12,14 @@ the files (float32) to 1e-5.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import http.server
 import json
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 
@@ -173,6 +177,51 @@ def test_pipeline_models_from_a_files_dict_and_from_the_store(checkpoints, refer
     np.testing.assert_array_equal(got, from_dir(tb.SENTENCES, pooling="cls"))
     _check(got, want, "pipeline from a store name")
     assert variant.normalize is False
+
+
+@contextlib.contextmanager
+def serving(root: Path):
+    """An HTTP server over *root* (the standard library's), on a free local port."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *_: None  # quiet
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_pipeline_over_http_and_fetch_bytes(checkpoints, references, tmp_path):
+    """A model directory's URL: each file fetched when needed (a missing optional one is a
+    404, None), kept in the store under the directory's name; the next load fetches nothing."""
+    from webaccel.io import fetch_bytes
+
+    name = "mean_max"
+    want = references[name].pooled(("mean",), True)
+    root = checkpoints[name].parent
+    store = Store.open(tmp_path)
+    with serving(root) as base:
+        config = asyncio.run(fetch_bytes(f"{base}{name}/config.json"))
+        assert config == (root / name / "config.json").read_bytes()
+        assert asyncio.run(fetch_bytes(f"{base}{name}/no-such-file.json")) is None
+        assert asyncio.run(fetch_bytes(str(root / name / "config.json"))) == config
+        assert asyncio.run(fetch_bytes((root / name / "config.json").as_uri())) == config
+        assert asyncio.run(fetch_bytes((root / name / "missing.json").as_uri())) is None
+        extractor = webaccel.pipeline(
+            "feature-extraction", model=f"{base}{name}/", device="cpu", store=store
+        )
+        reads = extractor.embedder.source_reads
+        assert reads[0] == "model.safetensors" and "tokenizer.json" in reads
+        assert "vocab.txt" not in reads  # tokenizer.json was there: its alternative is not read
+        _check(extractor(tb.SENTENCES, pooling="mean", normalize=True), want, "over HTTP")
+    assert [m["name"] for m in store.list_models()] == [name]
+    again = webaccel.pipeline(
+        "feature-extraction", model=f"{base}{name}/", device="cpu", store=store
+    )  # the server is gone: only the store can give it
+    assert again.embedder.source_reads == []
 
 
 def test_pipeline_errors(checkpoints, tmp_path):

@@ -170,6 +170,7 @@ def test_parse_never_needs_numpy():
         import struct
         from webaccel.io import safetensors as st
         from webaccel.models import SentenceEmbedder, BertModel  # import without NumPy too
+        import webaccel.models.loader, webaccel.pipelines.feature_extraction, webaccel.tokenizers
         buf = sys.stdin.buffer.read()
         infos = st.load(buf)
         bf = st.host_data(buf, infos["bf"])
