@@ -62,11 +62,6 @@ class ModelSpec:
         extra = () if self.int4_weights is None else (self.int4_weights,)
         return (self.weights, *self.small_files, *extra)
 
-    @property
-    def required(self) -> tuple[str, ...]:
-        """The files a source must hold (an alternative group counts when one is there)."""
-        return (self.weights, CONFIG, *(f for f in self.files if isinstance(f, str)))
-
 
 def config_model_type(files: Mapping[str, Any]) -> str | None:
     """``model_type`` of the ``config.json`` among *files* (None where it has none)."""
