@@ -14,7 +14,8 @@ import itertools
 from ...view import View
 from .emitter import Emitter, Val
 
-# A view with more real axes (size > 1, stride != 0) than this is gathered instead of sliced.
+# A view with more real axes (size > 1, stride != 0) than this is gathered instead of sliced
+# (the headless shell's slice takes rank <= 5).
 MAX_SLICED_AXES = 5
 
 
@@ -40,7 +41,9 @@ def read_view(e: Emitter, flat: Val, view: View) -> Val:
         return gather_view(e, flat, view)
     sizes = [n for _, n, _ in order]
     strides = [abs(s) for _, _, s in order]
-    if len(order) == 1:
+    if not order:  # every axis broadcast (stride 0) or of size 1: one element, expanded
+        block = e.slice(flat, [view.offset], [1], [1])
+    elif len(order) == 1:
         block = e.slice(flat, [lo], [(sizes[0] - 1) * strides[0] + 1], [strides[0]])
     else:
         # rows of the outermost stride; each inner axis nests in the row of the one outside it
