@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ...dtypes import DType
 from ...ir import Step
 from ...ops import broadcast_shapes
 from ...view import View
@@ -30,7 +31,7 @@ class Lowering(Protocol):
     e: Emitter
     ieee: bool  # add the guards of ``ieee`` to float32 values
 
-    def src(self, ref: tuple[int, View, Any]) -> Val:
+    def src(self, ref: tuple[int, View, DType]) -> Val:
         """Read source *ref* (slot, view, dtype) of the program, in its natural form."""
         ...
 
