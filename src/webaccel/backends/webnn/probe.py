@@ -1,13 +1,15 @@
-"""What ``detect()`` reports for WebNN, found by trying: create a context, read
-``opSupportLimits()``, then build, dispatch and read back a tiny graph."""
+"""What ``detect()`` reports for WebNN, found by trying: create a context (as the device does,
+``context.create_context``), read ``opSupportLimits()``, then build, dispatch and read back a
+tiny graph."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ... import _compat
-from ..._compat import js_get, navigator, to_js_object, to_py
+from ..._compat import js_get, to_js_object, to_py
 from ...probing import not_in_js, probe_error
+from .context import WebNNError, create_context, read_limits
 
 # Keys of opSupportLimits() that describe graph inputs/outputs, not operators.
 WEBNN_NON_OPS = ("input", "constant", "output")
@@ -16,35 +18,11 @@ WEBNN_NON_OPS = ("input", "constant", "output")
 async def probe_async() -> dict[str, Any]:
     if not _compat.host().in_pyodide:
         return not_in_js("WebNN")
-    ml = js_get(navigator(), "ml")
-    if ml is None:
-        if _compat.host_kind() == "node":
-            return {"available": False, "error": "Node.js has no WebNN (navigator.ml)"}
-        return {
-            "available": False,
-            "error": "navigator.ml is missing: this browser does not expose WebNN "
-            "(Chromium needs --enable-features=WebMachineLearningNeuralNetwork)",
-        }
     try:
-        context = await ml.createContext()
-    except Exception as exc:
-        return {
-            "available": False,
-            "error": f"navigator.ml.createContext() failed: {probe_error(exc)}",
-        }
-    missing = [
-        m
-        for m in ("dispatch", "createTensor", "readTensor", "writeTensor", "opSupportLimits")
-        if js_get(context, m) is None
-    ]
-    if missing:
-        return {
-            "available": False,
-            "error": "this browser exposes an older WebNN API shape (no MLContext."
-            + "/".join(missing)
-            + "); webaccel needs the current one: MLTensor, dispatch() and readTensor()",
-        }
-    limits = to_py(context.opSupportLimits())
+        context = await create_context()  # the device's own acquisition and error texts
+    except WebNNError as exc:
+        return {"available": False, "error": str(exc)}
+    limits = read_limits(context)
     ops = sorted(k for k, v in limits.items() if isinstance(v, dict) and k not in WEBNN_NON_OPS)
     inputs = limits.get("input", {})
     result: dict[str, Any] = {

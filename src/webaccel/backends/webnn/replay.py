@@ -22,12 +22,11 @@ from typing import Any
 
 from ... import _compat
 from ...device import Replay, Storage
+from ...resources import read_text
 
 
 @functools.cache
 def _glue() -> Any:
-    from ...resources import read_text
-
     return _compat.run_js(read_text("js_glue", "webnn_replay.js"))
 
 
