@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import webaccel
+from webaccel import _compat
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "backends": ["webnn", "webgpu", "cpu"],
@@ -427,8 +428,6 @@ async def compare_plain_js(
     builds the graph (weights as graph constants: the same graph webaccel's capture builds)
     and returns a handle with ``run()`` (writeTensor, dispatch, await readTensor), ``output()``
     (the last output's bytes) and ``inner_ms`` (its own clock)."""
-    from .. import _compat
-
     b = cfg["block"]
     weights = block_weights(b)
     spec = {k: int(v) for k, v in b.items()}
