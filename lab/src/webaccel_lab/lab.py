@@ -8,10 +8,12 @@ wheels they install; ``serve`` serves the pages; ``doctor`` runs ``detect()`` in
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,9 +226,6 @@ def page_url(base_url: str, lane: Lane) -> str:
 
 def read_page_report(driver: Any, timeout: float = 240.0) -> dict[str, Any]:
     """Wait for the static page to finish and return the report it shows in its DOM."""
-    import json
-    import time
-
     deadline = time.monotonic() + timeout
     state = "loading"
     while time.monotonic() < deadline:

@@ -26,7 +26,7 @@ from webaccel.models.bert import dense_layers
 from webaccel.selection import init_async
 from webaccel.store import Store
 
-from .benchmarks.webnn import resolve_config as resolve_with_defaults
+from .config import merge_config
 from .sources import url_sources
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -46,7 +46,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 def resolve_config(config: Any = None) -> dict[str, Any]:
     """*config* (None, a dict, a JSON string or a JS object) over ``DEFAULT_CONFIG``, checked."""
-    out = resolve_with_defaults(config, DEFAULT_CONFIG)
+    out = merge_config(config, DEFAULT_CONFIG)
     sentences = out["sentences"]
     if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
         raise TypeError("config: sentences must be a list of strings")

@@ -23,6 +23,7 @@ from webaccel.models import SentenceEmbedder
 from webaccel.models.embedder import INT4_WEIGHTS
 from webaccel.tensor import from_buffer
 
+from ..config import merge_config
 from ..sources import url_sources
 from . import webnn as timing_protocol
 
@@ -52,7 +53,7 @@ CORPUS = (
 
 
 def resolve_config(config: Any = None) -> dict[str, Any]:
-    return timing_protocol.resolve_config(config, DEFAULT_CONFIG)
+    return merge_config(config, DEFAULT_CONFIG)
 
 
 def token_ids(tokenizer: Any, seq: int, batch: int) -> tuple[array.array, array.array]:
