@@ -19,11 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from webaccel import _compat
-from webaccel.devices import get_device
+from webaccel import _compat, get_device, init_async
 from webaccel.models import SentenceEmbedder
 from webaccel.models.bert import dense_layers
-from webaccel.selection import init_async
 from webaccel.store import Store
 
 from .config import merge_config

@@ -18,10 +18,9 @@ import json
 import statistics
 from typing import Any
 
-from webaccel import _compat
+from webaccel import _compat, from_buffer
 from webaccel.models import SentenceEmbedder
 from webaccel.models.embedder import INT4_WEIGHTS
-from webaccel.tensor import from_buffer
 
 from ..config import merge_config
 from ..sources import url_sources
