@@ -35,12 +35,13 @@ of 32 ``1/8 + 1/32`` (0.156: float32 scales are a fifth of it).
 Where it runs (one op definition, ``ops.OPS["linear_q"]`` / ``["dequantize"]``): cpu
 dequantizes with NumPy then runs the float linear (the reference); webgpu runs
 ``matmul_q.wgsl``, which unpacks the codes word by word inside the matmul loop
-(``backends/webgpu/kernels/matmul_q.py``); webnn feeds ``dequantizeLinear`` (int8/int4 input, float32
-block-wise scale) into ``gemm`` when ``opSupportLimits()`` allows it, else placement runs the
-op on webgpu (or cpu); per-row int8 is ``(x @ cast(q).T) * scale`` there instead (faster in
-these browsers, which dequantize on every dispatch: ``backends/webnn/builders.py``).
-``linear(x, dequantize(q, s), b)`` written by hand becomes the same ``linear_q`` step
-(``engine/passes/linear.py``), and ``linear_q`` takes a following bias and activation.
+(``backends/webgpu/kernels/matmul_q.py``); webnn feeds ``dequantizeLinear`` (int8/int4
+input, float32 block-wise scale) into ``gemm`` when ``opSupportLimits()`` allows it, else
+placement runs the op on webgpu (or cpu); per-row int8 is ``(x @ cast(q).T) * scale`` there
+instead (faster in these browsers, which dequantize on every dispatch:
+``backends/webnn/builders.py``). ``linear(x, dequantize(q, s), b)`` written by hand becomes the
+same ``linear_q`` step (``engine/passes/linear.py``), and ``linear_q`` takes a following bias
+and activation.
 
 ``quantize`` runs on the host: with NumPy when it is importable (vectorized), else in pure
 Python (``array``/``struct``; Pyodide 314 has no NumPy), with bit-identical results. It takes a

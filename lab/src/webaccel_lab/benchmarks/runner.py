@@ -1,9 +1,11 @@
-"""``webaccel bench ops``, host side: serve the site, open ``bench.html`` in a lane's browser, wait
-for its result, and shape it as a table for people or as JSON.
+"""``webaccel bench ops`` (and ``--backend webnn``, ``bench bert``), host side: serve the site,
+open the page in a lane's browser, wait for its result, and shape it as a table for people or as
+JSON. ``run_page`` drives any page that leaves its result in ``window.benchResult`` (the embed
+page too).
 
-The page times TF.js's WebGPU backend and runs ``webaccel.benchmarks.ops.run_async`` on the same
-adapter; this module only drives the browser and formats (``shape_result``, ``format_table`` are
-pure functions over the page's result).
+The page times TF.js's WebGPU backend and runs ``webaccel_pages.benchmarks.ops.run_async`` on the
+same adapter; this module only drives the browser and formats (``shape_result``, ``format_table``
+are pure functions over the page's result).
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from webaccel_pages.benchmarks import bert
+
 from .. import lab
+from ..serve import serving
+from ..text import columns, last_line
 
 DEFAULT_TIMEOUT = 900.0
 
@@ -72,8 +78,6 @@ def run_page(
     lane = lab.LANES[lane_name]
     if lane.browser is None:
         raise lab.LabError(f"bench ops runs in a browser lane, not {lane_name!r}")
-    from ..serve import serving
-
     with serving(pyodide_version=lane.pyodide) as base_url:
         driver = lab.start_driver(lane)
         try:
@@ -88,13 +92,6 @@ def run_page(
 
 def _ratio(ours: float | None, theirs: float | None) -> float | None:
     return ours / theirs if ours and theirs else None
-
-
-def _last_line(text: str | None) -> str | None:
-    if not text:
-        return None
-    lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else None
 
 
 def _pair(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
@@ -137,8 +134,8 @@ def shape_result(page: dict[str, Any], lane: str) -> dict[str, Any]:
     overhead = ours.get("overhead_us") or {}
     keys = ("eager_per_op", "graph_per_run", "graph_per_op")
     errors = {
-        "webaccel": _last_line(page.get("webaccel_error")),
-        "tfjs": _last_line(page.get("tfjs_error")),
+        "webaccel": last_line(page.get("webaccel_error")),
+        "tfjs": last_line(page.get("tfjs_error")),
     }
     if overhead.get("error"):
         errors["overhead"] = overhead["error"]
@@ -183,19 +180,6 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _columns(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            (c.ljust(w) if i == 0 else c.rjust(w))
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
-
-
 def format_table(result: dict[str, Any]) -> str:
     """The result for people: one row per case, then the Python overhead, then any errors."""
     dev = result["device"]
@@ -235,7 +219,7 @@ def format_table(result: dict[str, Any]) -> str:
                 _num(r.get("tfjs_ms")),
             )
         )
-    lines += _columns(rows)
+    lines += columns(rows)
     gpu_rows = [(n, r) for n, r in cases if r.get("gpu_gflops") or r.get("tfjs_gpu_gflops")]
     if gpu_rows:
         lines.append("")
@@ -250,7 +234,7 @@ def format_table(result: dict[str, Any]) -> str:
     ov = result.get("overhead_us") or {}
     lines.append("")
     numel = ov.get("numel")
-    lines += _columns(
+    lines += columns(
         [
             (
                 "python overhead (us)",
@@ -286,7 +270,7 @@ def format_table(result: dict[str, Any]) -> str:
             if r.get(key):
                 lines.append(
                     f"ERROR {name} ({'TF.js' if key == 'tfjs_error' else 'webaccel'}): "
-                    f"{_last_line(r[key])}"
+                    f"{last_line(r[key])}"
                 )
     return "\n".join(lines)
 
@@ -347,7 +331,7 @@ def shape_webnn_result(page: dict[str, Any], lane: str) -> dict[str, Any]:
     compare = block.get("vs_plain_js") or {}
     errors: dict[str, str] = {}
     if page.get("webaccel_error"):
-        errors["webaccel"] = _last_line(page["webaccel_error"]) or "failed"
+        errors["webaccel"] = last_line(page["webaccel_error"]) or "failed"
     for name, message in (block.get("errors") or {}).items():
         errors[f"block {name}"] = message
     result: dict[str, Any] = {
@@ -432,7 +416,7 @@ def format_webnn_table(result: dict[str, Any]) -> str:
             _num(_ratio(bm.get("webgpu"), bm.get("webnn")), 1),
         )
     )
-    lines += _columns(rows)
+    lines += columns(rows)
     lines.append("")
     cmp_ = result.get("vs_plain_js") or {}
     ratio = result.get("vs_plain_js_ratio")
@@ -468,7 +452,7 @@ def format_webnn_table(result: dict[str, Any]) -> str:
         for backend, message in (r.get("errors") or {}).items():
             if backend in (result.get("unavailable") or {}):
                 continue
-            lines.append(f"ERROR {r.get('op')} ({backend}): {_last_line(message)}")
+            lines.append(f"ERROR {r.get('op')} ({backend}): {last_line(message)}")
     return "\n".join(lines)
 
 
@@ -486,8 +470,6 @@ def run_bert(
     """``webaccel bench bert``: run ``bench_bert.html`` in *lane*, shaped. A page that runs
     out of *timeout* still gives the rows it measured, with the timeout under ``errors``."""
     lane_ = lab.LANES[lane]
-    from ..serve import serving
-
     with serving(pyodide_version=lane_.pyodide) as base_url:
         driver = lab.start_driver(lane_)
         try:
@@ -505,8 +487,6 @@ def run_bert(
 def shape_bert_result(page: dict[str, Any], lane: str) -> dict[str, Any]:
     """The page's rows as the command's JSON, with the median ratio per pair and the best
     CPU-side ratio (webnn or cpu against ORT's wasm EP, per case) beside the targets."""
-    from . import bert
-
     rows = page.get("rows") or []
     summary = bert.summary(rows)
     cpu_side = []
@@ -553,7 +533,7 @@ def format_bert_table(result: dict[str, Any]) -> str:
                 "-" if diff is None else f"{diff:.1e}",
             )
         )
-    lines = _columns(table)
+    lines = columns(table)
     lines.append("")
     for pair, ratio in result["median_ratio"].items():
         target = result["targets"].get(pair)

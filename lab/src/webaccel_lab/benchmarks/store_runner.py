@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .runner import DEFAULT_TIMEOUT, _columns, _last_line, run_page
+from ..text import columns, last_line
+from .runner import DEFAULT_TIMEOUT, run_page
 
 PAGE = "bench_store.html"
 TARGET_LOAD_RATIO = 0.8  # our load MB/s / the raw IndexedDB read's, at least
@@ -54,7 +55,7 @@ def shape_result(page: dict[str, Any], lane: str) -> dict[str, Any]:
         }
     errors: dict[str, str] = {}
     if page.get("webaccel_error"):
-        errors["webaccel"] = _last_line(page["webaccel_error"]) or "failed"
+        errors["webaccel"] = last_line(page["webaccel_error"]) or "failed"
     for name, c in codecs.items():
         if c.get("error"):
             errors[f"codec {name}"] = c["error"]
@@ -148,7 +149,7 @@ def format_table(result: dict[str, Any]) -> str:
     rows.append(("none, read to host memory", "1.000", "-", _num(result.get("read_mb_s"))))
     raw_name = "raw read of the chunk files" if result.get("backend") == "FileBackend" else None
     rows.append((raw_name or "raw IndexedDB read", "-", "-", _num(result.get("raw_load_mb_s"))))
-    lines += _columns(rows)
+    lines += columns(rows)
     lines.append("")
     ratio = result.get("load_ratio")
     target = result["target_load_ratio"]

@@ -33,6 +33,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import webaccel
+from webaccel import _compat
+
+from ..config import merge_config
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "backends": ["webnn", "webgpu", "cpu"],
@@ -70,27 +73,7 @@ Run = Callable[[], Awaitable[Any]]
 def resolve_config(config: Any = None, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """*config* (None, a dict, a JSON string or a JS object) over *defaults* (``DEFAULT_CONFIG``);
     nested dicts merge, unknown keys are an error naming the known ones."""
-    defaults = DEFAULT_CONFIG if defaults is None else defaults
-    if config is None or config == "":
-        given: dict[str, Any] = {}
-    elif isinstance(config, str):
-        given = json.loads(config)
-    elif isinstance(config, dict):
-        given = dict(config)
-    elif hasattr(config, "to_py"):
-        given = config.to_py()
-    else:
-        raise TypeError(f"config: give a dict or a JSON string, not {type(config).__name__}")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ValueError(f"config: unknown keys {unknown}; known: {sorted(defaults)}")
-    out = json.loads(json.dumps(defaults))
-    for key, value in given.items():
-        if isinstance(out[key], dict) and isinstance(value, dict):
-            out[key].update(value)
-        else:
-            out[key] = value
-    return out
+    return merge_config(config, DEFAULT_CONFIG if defaults is None else defaults)
 
 
 def resolve_config_json(config: Any = None) -> str:
@@ -427,8 +410,6 @@ async def compare_plain_js(
     builds the graph (weights as graph constants: the same graph webaccel's capture builds)
     and returns a handle with ``run()`` (writeTensor, dispatch, await readTensor), ``output()``
     (the last output's bytes) and ``inner_ms`` (its own clock)."""
-    from .. import _compat
-
     b = cfg["block"]
     weights = block_weights(b)
     spec = {k: int(v) for k, v in b.items()}

@@ -43,6 +43,8 @@ from typing import Any
 
 import webaccel
 
+from ..config import merge_config
+
 DEFAULT_CONFIG: dict[str, Any] = {
     "device": "webgpu",
     "sizes": [256, 512, 1024],
@@ -70,25 +72,7 @@ Clock = Callable[[], float]
 
 def resolve_config(config: Any = None) -> dict[str, Any]:
     """*config* (None, a dict, a JSON string or a JS object) over ``DEFAULT_CONFIG``."""
-    if config is None or config == "":
-        given: dict[str, Any] = {}
-    elif isinstance(config, str):
-        given = json.loads(config)
-    elif isinstance(config, dict):
-        given = dict(config)
-    elif hasattr(config, "to_py"):  # a JS object from the page
-        given = config.to_py()
-    else:
-        raise TypeError(f"config: give a dict or a JSON string, not {type(config).__name__}")
-    unknown = sorted(set(given) - set(DEFAULT_CONFIG))
-    if unknown:
-        raise ValueError(f"config: unknown keys {unknown}; known: {sorted(DEFAULT_CONFIG)}")
-    out = json.loads(json.dumps(DEFAULT_CONFIG))  # a deep copy
-    for key, value in given.items():
-        if isinstance(out[key], dict) and isinstance(value, dict):
-            out[key].update(value)
-        else:
-            out[key] = value
+    out = merge_config(config, DEFAULT_CONFIG)
     out["sizes"] = [int(n) for n in out["sizes"]]
     return out
 

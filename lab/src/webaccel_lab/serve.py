@@ -1,10 +1,10 @@
-"""``webaccel serve``: the static page, a local Pyodide and the freshly built wheel on 127.0.0.1.
+"""``webaccel serve``: the static pages, a local Pyodide and the freshly built wheels on 127.0.0.1.
 
 Routes: ``/`` is ``static_site/``; ``/pyodide/<version>/`` the lab's Pyodide distributions;
-``/wheels/`` the built wheel; ``/peers/`` the lab's peer libraries (TF.js, ONNX Runtime Web, for
-the benchmark pages); ``/models/<name>/`` the lab's model files (all-MiniLM-L6-v2: safetensors,
-tokenizer, configs, and its ONNX export for the peers); ``/webaccel-config.json`` tells the page
-where they are.
+``/wheels/`` the built wheels (the runtime's and the pages'); ``/peers/`` the lab's peer
+libraries (TF.js, ONNX Runtime Web, for the benchmark pages); ``/models/<name>/`` the lab's model
+files (all-MiniLM-L6-v2: safetensors, tokenizer, configs, and its ONNX export for the peers);
+``/webaccel-config.json`` tells the page where they are.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from . import lab
+from . import lab, wheels
 
 MIME_TYPES = {
     ".wasm": "application/wasm",
@@ -49,11 +49,12 @@ class _Handler(SimpleHTTPRequestHandler):
         *args: Any,
         site: Path,
         wheel: Path,
+        pages_wheel: Path,
         pyodide_source: str,
         pyodide_version: str,
         **kwargs: Any,
     ) -> None:
-        self.site, self.wheel = site, wheel
+        self.site, self.wheel, self.pages_wheel = site, wheel, pages_wheel
         self.pyodide_source, self.pyodide_version = pyodide_source, pyodide_version
         super().__init__(*args, directory=str(site), **kwargs)
 
@@ -64,6 +65,7 @@ class _Handler(SimpleHTTPRequestHandler):
                     "pyodide_source": self.pyodide_source,
                     "pyodide_version": self.pyodide_version,
                     "wheel": f"wheels/{self.wheel.name}",
+                    "pages_wheel": f"wheels/{self.pages_wheel.name}",
                 }
             ).encode()
             self.send_response(200)
@@ -82,8 +84,10 @@ class _Handler(SimpleHTTPRequestHandler):
             return str(lab.lab_dir().joinpath("peers", *parts[1:]))
         if parts and parts[0] == "models":  # model files (build_lab's build_models)
             return str(lab.lab_dir().joinpath("models", *parts[1:]))
-        if len(parts) == 2 and parts[0] == "wheels" and parts[1] == self.wheel.name:
-            return str(self.wheel)
+        if len(parts) == 2 and parts[0] == "wheels":
+            for wheel in (self.wheel, self.pages_wheel):
+                if parts[1] == wheel.name:
+                    return str(wheel)
         return super().translate_path(path)
 
     def end_headers(self) -> None:
@@ -100,16 +104,20 @@ def make_server(
     pyodide_source: str = "local",
     pyodide_version: str = lab.PYODIDE_VERSIONS[0],
     wheel: Path | None = None,
+    pages_wheel: Path | None = None,
 ) -> ThreadingHTTPServer:
-    """A server bound to 127.0.0.1:*port* (0 picks a free port); the wheel is built if not given."""
+    """A server bound to 127.0.0.1:*port* (0 picks a free port); the runtime's and the pages'
+    wheels are built from the checkout unless given."""
     if pyodide_source not in ("local", "cdn"):
         raise ValueError(f"pyodide source must be 'local' or 'cdn', not {pyodide_source!r}")
     site = lab.repo_root() / "static_site"
-    wheel = wheel or lab.build_wheel()
+    wheel = wheel or wheels.build_wheel(project=wheels.RUNTIME)
+    pages_wheel = pages_wheel or wheels.build_wheel(project=wheels.PAGES)
     handler = functools.partial(
         _Handler,
         site=site,
         wheel=wheel,
+        pages_wheel=pages_wheel,
         pyodide_source=pyodide_source,
         pyodide_version=pyodide_version,
     )

@@ -413,5 +413,5 @@ def run(config: Any = None) -> str:
     return _compat.run_sync(run_async(config))
 
 
-if __name__ == "__main__":  # python -m webaccel.benchmarks.store '{"repeats": 1}'
+if __name__ == "__main__":  # python -m webaccel_pages.benchmarks.store '{"repeats": 1}'
     print(run(sys.argv[1] if len(sys.argv) > 1 else None))

