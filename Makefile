@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` and `make test` (both set up the lab first).
-.PHONY: setup demo doctor test lint format serve $(addprefix test-,host chromium headless-shell pyodide-0.27 node-lavapipe)
+.PHONY: setup demo doctor footprint test lint format serve $(addprefix test-,host chromium headless-shell pyodide-0.27 node-lavapipe)
 
 VENV := .venv/bin
 
@@ -14,6 +14,10 @@ demo: setup
 
 doctor: setup
 	$(VENV)/webaccel doctor
+
+# The runtime wheel's size and the cold `import webaccel` time in the headless shell's Pyodide.
+footprint: setup
+	$(VENV)/webaccel footprint
 
 test: setup lint
 	$(VENV)/python tools/run_lanes.py

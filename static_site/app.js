@@ -1,13 +1,6 @@
 // The page users open: load Pyodide, install webaccel with micropip, show what detect() finds.
-// Loading (config, Pyodide source, wheel) lives in pyodide_loader.js, shared with bench.html.
-import { loadWebaccel } from "./pyodide_loader.js";
-
-const $ = (sel) => document.querySelector(sel);
-const params = new URLSearchParams(location.search);
-
-function status(text) {
-  $("#status").textContent = text;
-}
+// Loading, the status line, tables and the done / error protocol live in page.js.
+import { $, fillKeyValueRows, finish, loadWebaccel, runPage, showResult, status } from "./page.js";
 
 function cell(value) {
   const td = document.createElement("td");
@@ -41,42 +34,24 @@ function render(report) {
     ["IndexedDB", report.storage.indexeddb],
     ["Storage quota (bytes)", report.storage.quota],
   ];
-  const body = $("#report tbody");
-  body.replaceChildren();
-  for (const [name, value] of rows) {
-    const tr = document.createElement("tr");
-    const th = document.createElement("th");
-    th.textContent = name;
-    tr.append(th, cell(value));
-    body.append(tr);
-  }
+  fillKeyValueRows($("#report tbody"), rows, cell);
   $("#tier").textContent = report.tier;
   $("#recommendations").replaceChildren(...report.recommendations.map((text) => {
     const li = document.createElement("li");
     li.textContent = text;
     return li;
   }));
-  $("#report-json").textContent = JSON.stringify(report, null, 2);
-  $("#summary").hidden = false;
+  showResult(report, { global: "webaccelReport", json: "#report-json" });
 }
 
 async function main() {
-  const pyodide = await loadWebaccel(params, status);
+  const pyodide = await loadWebaccel({ pages: false }); // detect() needs only the runtime
   status("Probing WebGPU, WebNN and storage …");
   const json = await pyodide.runPythonAsync(
     "import json, webaccel\njson.dumps(await webaccel.detect_async())");
   const report = JSON.parse(json);
-  window.webaccelReport = report;
   render(report);
-  status(`Done: tier ${report.tier}.`);
-  document.body.dataset.state = "done";
+  finish(`Done: tier ${report.tier}.`);
 }
 
-main().catch((error) => {
-  window.webaccelError = String(error && error.stack || error);
-  document.body.dataset.state = "error";
-  status("Failed.");
-  $("#error").hidden = false;
-  $("#error").textContent = window.webaccelError;
-  console.error(error);
-});
+runPage(main);

@@ -1,16 +1,11 @@
 // The benchmark page: TF.js (WebGPU backend) and webaccel (Python in Pyodide) on the same
 // WebGPU adapter, in the same page. The config (sizes, timing protocol) comes from
-// webaccel.benchmarks.ops.resolve_config, so both sides are timed by the same rules: warm up,
+// webaccel_pages.benchmarks.ops.resolve_config, so both sides are timed by the same rules: warm up,
 // then samples of `reps` back-to-back runs that each wait once for completion; median.
 // The result is shown and left in window.benchResult and #result-json (body[data-state=done]).
-import { loadWebaccel, showPageError } from "./pyodide_loader.js";
-
-const $ = (sel) => document.querySelector(sel);
-const params = new URLSearchParams(location.search);
-
-function status(text) {
-  $("#status").textContent = text;
-}
+import {
+  $, fillKeyValueRows, fillRows, finish, fmt, loadWebaccel, params, runPage, showResult, status,
+} from "./page.js";
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -19,7 +14,7 @@ const median = (xs) => {
 };
 const gflops = (flop, ms) => (ms > 0 ? flop / (ms * 1e-3) / 1e9 : null);
 
-// The protocol of webaccel.benchmarks.ops.time_runs, in JS. run() launches one run and returns
+// The protocol of webaccel_pages.benchmarks.ops.time_runs, in JS. run() launches one run and returns
 // a handle; await sync(handle) waits for completion; dispose(handle) frees it.
 async function timeRuns(run, sync, dispose, cfg) {
   const warmStart = performance.now();
@@ -85,7 +80,7 @@ async function tfjsSide(config) {
   const dispose = (t) => t.dispose();
 
   // GPU timestamps (tf.time's kernelMs) where the adapter has timestamp-query: up to
-  // gpu_timestamp_runs extra runs within budget_ms, as webaccel.benchmarks.ops.timestamp_runs.
+  // gpu_timestamp_runs extra runs within budget_ms, as webaccel_pages.benchmarks.ops.timestamp_runs.
   async function kernelMs(run, medianMs) {
     if (!backend.supportTimestampQuery || config.gpu_timestamp_runs <= 0) return null;
     const runs = Math.min(config.gpu_timestamp_runs,
@@ -162,8 +157,6 @@ async function adapterInfo() {
   };
 }
 
-const fmt = (x, digits = 2) => (typeof x === "number" ? x.toFixed(digits) : "—");
-
 function render(result) {
   const a = result.adapter;
   $("#adapter").textContent = a.available
@@ -179,39 +172,24 @@ function render(result) {
   if (theirs.conv2d || ours.conv2d) {
     rows.push(["conv2d", (ours.conv2d || {}).gflops, (theirs.conv2d || {}).gflops]);
   }
-  $("#results tbody").replaceChildren(...rows.map(([name, o, p]) => {
-    const tr = document.createElement("tr");
-    for (const text of [name, fmt(o), fmt(p), o && p ? fmt(o / p, 3) : "—"]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      tr.append(td);
-    }
-    return tr;
-  }));
+  fillRows($("#results tbody"), rows.map(([name, o, p]) =>
+    [name, fmt(o), fmt(p), o && p ? fmt(o / p, 3) : "—"]));
   const ov = ours.overhead_us || {};
-  $("#overhead tbody").replaceChildren(...[
+  fillKeyValueRows($("#overhead tbody"), [
     ["eager µs per op", ov.eager_per_op],
     ["graph µs per run", ov.graph_per_run],
     ["graph µs per op", ov.graph_per_op],
     ["webaccel error", result.webaccel_error],
     ["TF.js error", result.tfjs_error],
-  ].filter(([, v]) => v !== undefined && v !== null).map(([name, v]) => {
-    const tr = document.createElement("tr");
-    const th = document.createElement("th");
-    th.textContent = name;
-    const td = document.createElement("td");
-    td.textContent = typeof v === "number" ? fmt(v, 1) : v;
-    tr.append(th, td);
-    return tr;
-  }));
-  $("#result-json").textContent = JSON.stringify(result, null, 2);
-  $("#summary").hidden = false;
+  ].filter(([, v]) => v !== undefined && v !== null)
+    .map(([name, v]) => [name, typeof v === "number" ? fmt(v, 1) : v]));
+  showResult(result);
 }
 
 async function main() {
-  const pyodide = await loadWebaccel(params, status);
+  const pyodide = await loadWebaccel();
   window.benchPyodide = pyodide; // for the console (and host scripts) after the run
-  const ops = pyodide.pyimport("webaccel.benchmarks.ops");
+  const ops = pyodide.pyimport("webaccel_pages.benchmarks.ops");
   const config = JSON.parse(ops.resolve_config_json(params.get("config") || ""));
   const result = {
     config,
@@ -229,16 +207,14 @@ async function main() {
   try {
     const globals = pyodide.toPy({ config_json: JSON.stringify(config) });
     const json = await pyodide.runPythonAsync(
-      "from webaccel.benchmarks import ops\nawait ops.run_async(config_json)", { globals });
+      "from webaccel_pages.benchmarks import ops\nawait ops.run_async(config_json)", { globals });
     globals.destroy();
     result.webaccel = JSON.parse(json);
   } catch (error) {
     result.webaccel_error = String(error && error.message || error);
   }
-  window.benchResult = result;
   render(result);
-  status("Done.");
-  document.body.dataset.state = "done";
+  finish();
 }
 
-main().catch(showPageError);
+runPage(main);

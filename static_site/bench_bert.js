@@ -1,11 +1,7 @@
-// The BERT benchmark page: webaccel.benchmarks.bert.run_async times webaccel's all-MiniLM-L6-v2
+// The BERT benchmark page: webaccel_pages.benchmarks.bert.run_async times webaccel's all-MiniLM-L6-v2
 // and `ortSide` below (onnxruntime-web 1.30, global `ort`, on model.onnx exported from the same
-// safetensors) interleaved, in this page; the chart is drawn by webaccel.benchmarks.chart.
-import { loadWebaccel, showPageError } from "./pyodide_loader.js";
-
-const params = new URLSearchParams(location.search);
-const $ = (sel) => document.querySelector(sel);
-const status = (text) => { $("#status").textContent = text; };
+// safetensors) interleaved, in this page; the chart is drawn by webaccel_pages.benchmarks.chart.
+import { $, finish, loadWebaccel, params, runPage, showResult, status } from "./page.js";
 
 function loadScript(src) {
   return new Promise((resolve, reject) => {
@@ -63,8 +59,8 @@ export const ortSide = {
 };
 
 async function main() {
-  const pyodide = await loadWebaccel(params, status);
-  const bert = pyodide.pyimport("webaccel.benchmarks.bert");
+  const pyodide = await loadWebaccel();
+  const bert = pyodide.pyimport("webaccel_pages.benchmarks.bert");
   const config = JSON.parse(bert.resolve_config_json(params.get("config") || ""));
   const result = { config, user_agent: navigator.userAgent, pyodide: pyodide.version };
   status("webaccel vs onnxruntime-web: " + config.pairs.map((p) => p.join(" vs ")).join(", ") + " …");
@@ -78,15 +74,12 @@ async function main() {
     };
     const json = await bert.run_async(JSON.stringify(config), ortSide, report);
     Object.assign(result, JSON.parse(json));
-    $("#chart").innerHTML = pyodide.pyimport("webaccel.benchmarks.chart").ratio_svg(json);
+    $("#chart").innerHTML = pyodide.pyimport("webaccel_pages.benchmarks.chart").ratio_svg(json);
   } catch (error) {
     result.webaccel_error = String(error && error.message || error);
   }
-  window.benchResult = result;
-  $("#result-json").textContent = JSON.stringify(result, null, 2);
-  $("#summary").hidden = false;
-  status("Done.");
-  document.body.dataset.state = "done";
+  showResult(result);
+  finish();
 }
 
-main().catch(showPageError);
+runPage(main);

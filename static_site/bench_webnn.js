@@ -1,13 +1,9 @@
-// The WebNN benchmark page: webaccel.benchmarks.webnn.run_async measures webaccel's ops and a
+// The WebNN benchmark page: webaccel_pages.benchmarks.webnn.run_async measures webaccel's ops and a
 // transformer block on WebNN, WebGPU and CPU, and times its captured block on WebNN against
 // `plainWebNN` below: the same block built and dispatched with the raw WebNN API (MLGraphBuilder,
 // MLTensor, writeTensor, dispatch, readTensor) on the same MLContext.
 // The result is left in window.benchResult and #result-json (body[data-state=done]).
-import { loadWebaccel, showPageError } from "./pyodide_loader.js";
-
-const $ = (sel) => document.querySelector(sel);
-const params = new URLSearchParams(location.search);
-const status = (text) => { $("#status").textContent = text; };
+import { finish, loadWebaccel, params, runPage, showResult, status } from "./page.js";
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -15,7 +11,7 @@ const median = (xs) => {
   return s.length ? (s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) : null;
 };
 
-// The block as webaccel.benchmarks.webnn.make_block writes it (pre-LN, heads by
+// The block as webaccel_pages.benchmarks.webnn.make_block writes it (pre-LN, heads by
 // reshape/transpose, GELU MLP); weights are graph constants, as in the graph webaccel's capture
 // builds. One run: writeTensor(x), dispatch, await readTensor(y).
 export const plainWebNN = {
@@ -73,9 +69,9 @@ export const plainWebNN = {
 };
 
 async function main() {
-  const pyodide = await loadWebaccel(params, status);
+  const pyodide = await loadWebaccel();
   window.benchPyodide = pyodide;
-  const bench = pyodide.pyimport("webaccel.benchmarks.webnn");
+  const bench = pyodide.pyimport("webaccel_pages.benchmarks.webnn");
   const config = JSON.parse(bench.resolve_config_json(params.get("config") || ""));
   const result = {
     config,
@@ -89,18 +85,15 @@ async function main() {
     const globals = pyodide.toPy({ config_json: JSON.stringify(config) });
     globals.set("plain", result.webnn_api ? plainWebNN : null);
     const json = await pyodide.runPythonAsync(
-      "from webaccel.benchmarks import webnn\nawait webnn.run_async(config_json, plain)",
+      "from webaccel_pages.benchmarks import webnn\nawait webnn.run_async(config_json, plain)",
       { globals });
     globals.destroy();
     result.webaccel = JSON.parse(json);
   } catch (error) {
     result.webaccel_error = String(error && error.message || error);
   }
-  window.benchResult = result;
-  $("#result-json").textContent = JSON.stringify(result, null, 2);
-  $("#summary").hidden = false;
-  status("Done.");
-  document.body.dataset.state = "done";
+  showResult(result);
+  finish();
 }
 
-main().catch(showPageError);
+runPage(main);

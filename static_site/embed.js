@@ -1,11 +1,9 @@
-// The sentence-similarity page: webaccel.embed.run_async in Pyodide does the work; this file
+// The sentence-similarity page: webaccel_pages.embed.run_async in Pyodide does the work; this file
 // only wires the form, the progress bar and the result table. With ?config=... it runs once at
 // load (how `webaccel embed` drives it) and leaves the result in window.benchResult.
-import { loadWebaccel, showPageError } from "./pyodide_loader.js";
-
-const params = new URLSearchParams(location.search);
-const $ = (sel) => document.querySelector(sel);
-const status = (text) => { $("#status").textContent = text; };
+import {
+  $, fail, finish, loadWebaccel, params, runPage, setState, showResult, status,
+} from "./page.js";
 
 function progress(backend, done, total) {
   const bar = $("#progress");
@@ -21,8 +19,9 @@ function show(result) {
   const runs = result.runs.filter((r) => !r.error);
   const run = runs[0];
   $("#output").hidden = false;
-  $("#result-json").textContent = JSON.stringify(result, (k, v) =>
-    k === "embeddings" ? v.map((e) => e.slice(0, 8)) : v, 2);
+  showResult(result, {
+    replacer: (k, v) => (k === "embeddings" ? v.map((e) => e.slice(0, 8)) : v),
+  });
   $("#timing").textContent = result.runs.map((r) => r.error
     ? `${r.backend}: not run (${r.error})`
     : `${r.backend}${r.quantize ? " " + r.quantize : ""}: ${r.encode_ms.toFixed(1)} ms per encode, `
@@ -46,25 +45,23 @@ function show(result) {
 }
 
 async function run(pyodide, config) {
-  document.body.dataset.state = "running";
+  setState("running");
   $("#run").disabled = true;
   try {
-    const embed = pyodide.pyimport("webaccel.embed");
+    const embed = pyodide.pyimport("webaccel_pages.embed");
     const json = await embed.run_async(JSON.stringify(config), progress);
     const result = JSON.parse(json);
-    window.benchResult = result;
     show(result);
     const failed = result.runs.filter((r) => r.error);
-    status(failed.length === result.runs.length ? "Failed: " + failed[0].error : "Done.");
     $("#progress").hidden = true;
-    document.body.dataset.state = "done";
+    finish(failed.length === result.runs.length ? "Failed: " + failed[0].error : "Done.");
   } finally {
     $("#run").disabled = false;
   }
 }
 
 async function main() {
-  const pyodide = await loadWebaccel(params, status);
+  const pyodide = await loadWebaccel();
   const model = params.get("model");
   const given = params.get("config");
   if (given) {
@@ -73,7 +70,7 @@ async function main() {
     await run(pyodide, config);
     return;
   }
-  document.body.dataset.state = "ready";
+  setState("ready");
   status("Ready: type sentences and press Compare.");
   $("#run").disabled = false;
   $("#form").addEventListener("submit", (event) => {
@@ -83,8 +80,8 @@ async function main() {
     const config = { sentences, backends: [backend], repeat: 1 };
     if ($("#weights").value) config.quantize = $("#weights").value;
     if (model) config.model_url = model;
-    run(pyodide, config).catch(showPageError);
+    run(pyodide, config).catch(fail);
   });
 }
 
-main().catch(showPageError);
+runPage(main);

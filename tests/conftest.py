@@ -1,10 +1,11 @@
 """Test lanes: ``pytest`` runs the host lane; ``pytest --lane NAME`` runs one browser lane.
 
 A browser lane runs ``tests/browser`` in that lane's headless browser through pytest-pyodide
-(``--rt chrome`` and the lane's Pyodide dist are set here), after building the wheel and adding
-it to that dist's lock. A node lane (``node-lavapipe``) runs ``tests/node``, whose tests start
-Pyodide under Node + Dawn themselves (``webaccel.lab.run_node``). A lane missing a piece of its
-browser, driver, runtime or dist fails at start with the reason; it never skips. Tests marked
+(``--rt chrome`` and the lane's Pyodide dist are set here), after building the runtime's and the
+pages' wheels and adding them to that dist's lock. A node lane (``node-lavapipe``) runs
+``tests/node``, whose tests start Pyodide under Node + Dawn themselves
+(``webaccel_lab.lab.run_node``). A lane missing a piece of its browser, driver, runtime or dist
+fails at start with the reason; it never skips. Tests marked
 ``@pytest.mark.lanes(...)`` are deselected in other lanes (deselected, not skipped).
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from webaccel import lab
+from webaccel_lab import lab, wheels
 
 BROWSER_TESTS = Path(__file__).parent / "browser"
 NODE_TESTS = Path(__file__).parent / "node"
@@ -25,7 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--lane",
         default="host",
         choices=list(lab.LANES),
-        help="the lane to test in (default: host); see webaccel.lab.LANES",
+        help="the lane to test in (default: host); see webaccel_lab.lab.LANES",
     )
 
 
@@ -47,8 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Runs before pytest-pyodide reads these options.
     config.option.runtime = "chrome"
     config.option.dist_dir = str(lab.pyodide_dist(lane.pyodide))
-    wheel = lab.build_wheel()
-    lab.add_wheel_to_dist(wheel, lane.pyodide)
+    wheels.install_in_dist(lane.pyodide)  # the runtime's and the pages' wheels
     _use_lane_driver(lane)
 
 

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from webaccel import cli, lab
-from webaccel.benchmarks import ops, runner
+from webaccel_lab import cli, lab
+from webaccel_lab.benchmarks import runner
+from webaccel_pages.benchmarks import ops
 
 
 def page(ours=True, theirs=True):
@@ -423,7 +424,7 @@ def test_webnn_page_url():
 
 
 def test_time_interleaved_alternates_sides_with_a_fake_clock():
-    from webaccel.benchmarks import webnn
+    from webaccel_pages.benchmarks import webnn
 
     now = [0.0]
     events = []
@@ -449,7 +450,7 @@ def test_time_interleaved_alternates_sides_with_a_fake_clock():
 
 
 def test_paired_ratio_cancels_drift_that_a_ratio_of_medians_keeps():
-    from webaccel.benchmarks import webnn
+    from webaccel_pages.benchmarks import webnn
 
     # side a is 5% slower than b in every round, while the machine slows down 3x over the run
     # and the b samples happen to land more in the slow part
@@ -466,7 +467,7 @@ def test_paired_ratio_cancels_drift_that_a_ratio_of_medians_keeps():
 
 def test_webnn_bench_on_the_cpu_device():
     """The harness on CPython: only the cpu backend runs here; the others say why not."""
-    from webaccel.benchmarks import webnn
+    from webaccel_pages.benchmarks import webnn
 
     small = {
         "backends": ["cpu", "webnn"],

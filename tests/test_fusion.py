@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 import webaccel as wa
-from webaccel import fusion, graph
+from webaccel import ir
+from webaccel.engine import fusion
 
 
-def program_of(*tensors: wa.Tensor) -> graph.Program:
-    nodes = graph.pending_nodes([t._node for t in tensors])
-    program, _, _ = graph.lower(nodes, {t._node.id for t in tensors})
+def program_of(*tensors: wa.Tensor) -> ir.Program:
+    nodes = ir.pending_nodes([t._node for t in tensors])
+    program, _, _ = ir.lower(nodes, {t._node.id for t in tensors})
     return program
 
 

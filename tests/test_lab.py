@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from webaccel import lab
+from webaccel_lab import lab
 
 
 def test_five_lanes_with_their_requirements():

@@ -18,17 +18,11 @@ from threadpoolctl import threadpool_limits
 
 import webaccel as wa
 from webaccel.models import BertModel, SentenceEmbedder
-from webaccel.models.bert import MASK_VALUE, dense_layers, needed_weights
-from webaccel.models.embedder import (
-    FILE_PREFIX,
-    FILES,
-    INT4_SUFFIX,
-    INT4_WEIGHTS,
-    MODEL_NAME,
-    QUANTIZED_SUFFIX,
-    WEIGHTS,
-    default_model_dir,
-)
+from webaccel.models.bert import INT4_WEIGHTS, MASK_VALUE, dense_layers, needed_weights
+from webaccel.models.loader import FILE_PREFIX, INT4_SUFFIX, QUANTIZED_SUFFIX
+from webaccel.models.sentence_embedder import MODEL_NAME, default_model_dir
+from webaccel.models.sentence_transformers import FILES as ST_FILES
+from webaccel.models.spec import WEIGHTS
 from webaccel.store import Store
 
 MODEL_DIR = default_model_dir()
@@ -332,7 +326,7 @@ def test_int4_weights_made_ahead_of_time_reach_the_target(tmp_path: Path, ref_ve
     """The repository's int4 file (GPTQ + distillation, groups of 32): min cosine to
     sentence-transformers >= 0.98 over every test sentence (the issue's int4 target); a store
     keeps it, so the second load reads neither it nor the float weights from the source."""
-    names = [WEIGHTS, *FILES, INT4_WEIGHTS]
+    names = [WEIGHTS, "config.json", "tokenizer.json", *ST_FILES, INT4_WEIGHTS]
     paths = {n: (INT4_FILE if n == INT4_WEIGHTS else MODEL_DIR / n) for n in names}
     source = {n: (lambda p=p: p.read_bytes() if p.is_file() else None) for n, p in paths.items()}
     store = Store.open(tmp_path)

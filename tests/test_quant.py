@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import webaccel as wa
-from webaccel import graph, ops, passes, quant
+from webaccel import ir, ops, quant
+from webaccel.engine import passes
 from webaccel.quant import QuantizedWeight, quantize
 from webaccel.tensor import apply
 
@@ -251,9 +252,9 @@ def test_activation_folds_into_linear_q(act, scheme):
         np.testing.assert_allclose(y.numpy(), ref(linear_ref(x, qw, b)), rtol=1e-5, atol=1e-5)
 
 
-def lowered(y: wa.Tensor) -> graph.Program:
-    nodes = graph.pending_nodes([y._node])
-    return graph.lower(nodes, {y._node.id})[0]
+def lowered(y: wa.Tensor) -> ir.Program:
+    nodes = ir.pending_nodes([y._node])
+    return ir.lower(nodes, {y._node.id})[0]
 
 
 def test_fused_path_never_materializes_the_float_weight():

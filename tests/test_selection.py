@@ -45,7 +45,8 @@ REPORTS = {
 @pytest.mark.parametrize("tier", list(REPORTS))
 def test_candidates_follow_the_tier(tier):
     gpu, nn, numpy, want = REPORTS[tier]
-    report = {"tier": tier, "webgpu": gpu, "webnn": nn, "numpy": numpy}
+    cpu = {"available": True, "error": None} if numpy else {"available": False, "error": "z"}
+    report = {"tier": tier, "webgpu": gpu, "webnn": nn, "cpu": cpu, "numpy": numpy}
     assert selection.candidates(report) == want
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import webaccel as wa
-from webaccel import weights
+from webaccel import _compat, weights
+from webaccel._compat.cpython_host import CPythonHost
 from webaccel.store import (
     SCHEMA_VERSION,
     CorruptChunkError,
@@ -367,15 +368,20 @@ def test_schema_migration(tmp_path):
         migrate({"schema_version": SCHEMA_VERSION + 1, "name": "x"})
 
 
+class NodeWithoutIndexedDB(CPythonHost):
+    kind = "node"
+    in_pyodide = True
+
+
 def test_open_defaults_and_chunk_size_rules(tmp_path, monkeypatch):
     monkeypatch.setenv("WEBACCEL_STORE_DIR", str(tmp_path / "env"))
     s = Store.open()
     assert s.backend.root == tmp_path / "env" and s.chunk_size == 32 * 1024 * 1024
     with pytest.raises(ValueError, match="16-64 MiB"):
         Store.open(tmp_path, chunk_size=CHUNK)
-    monkeypatch.setattr("webaccel.store.store.IN_PYODIDE", True)
-    with pytest.raises(StoreError, match="no IndexedDB on this host"):
-        asyncio.run(Store.open_async(tmp_path))
+    with _compat.use_host(NodeWithoutIndexedDB()):  # Pyodide under Node: no IndexedDB
+        with pytest.raises(StoreError, match="no IndexedDB on this host"):
+            asyncio.run(Store.open_async(tmp_path))
 
 
 def test_two_stores_saving_one_model_at_once(tmp_path):

@@ -397,29 +397,32 @@ def test_a_corrupt_chunk_names_its_model_version_and_tensor():
 
 def test_the_store_imports_nothing_above_it():
     """webaccel.store is bytes only: besides itself it may import the compatibility layer, the
-    dtypes table and the resource reader, at module level or inside functions (until
-    import-linter's contracts check the whole package)."""
+    dtypes table, the base errors and the resource reader, at module level or inside functions
+    (the layers contract of `lint-imports` says the same for the whole package)."""
     import ast
     from pathlib import Path
 
     import webaccel.store
 
     root = Path(webaccel.store.__file__).parent
-    allowed = {"webaccel._compat", "webaccel.dtypes", "webaccel.resources"}
+    allowed = {"webaccel._compat", "webaccel.dtypes", "webaccel.errors", "webaccel.resources"}
     found = {}
     for path in root.rglob("*.py"):
         package = "webaccel." + ".".join(path.relative_to(root.parent).parent.parts)
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            elif isinstance(node, ast.ImportFrom):
-                target = node.module or ""
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                # `from .. import _compat` imports webaccel._compat, not webaccel itself
+                targets = [base] if node.module else [f"{base}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
-                target = node.names[0].name
+                targets = [a.name for a in node.names]
             else:
                 continue
-            if target.startswith("webaccel") and not target.startswith("webaccel.store"):
-                found[f"{path.relative_to(root)}:{node.lineno}"] = target
+            for target in targets:
+                if target.startswith("webaccel") and not target.startswith("webaccel.store"):
+                    found[f"{path.relative_to(root)}:{node.lineno}:{target}"] = target
     assert {k: v for k, v in found.items() if v not in allowed} == {}
     assert set(found.values()) == allowed  # the check sees the imports it allows

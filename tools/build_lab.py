@@ -29,7 +29,8 @@ from pathlib import Path
 from pyodide_lock import PyodideLockSpec
 from pyodide_lock.utils import add_wheels_to_spec
 
-from webaccel import lab
+from webaccel_lab import lab
+from webaccel_lab.wheels import read_lock, write_lock
 
 # The wheels each dist holds: micropip for the page, pytest + tblib (+ deps) for pytest-pyodide.
 TEST_WHEELS = [
@@ -146,7 +147,7 @@ def build_pyodide(version: str) -> None:
             if not member.isfile() or "/" in rel or rel.endswith(SKIP_SUFFIXES):
                 continue
             (tmp / rel).write_bytes(tar.extractfile(member).read())
-    original, info = lab.read_lock(tmp / "pyodide-lock.json")
+    original, info = read_lock(tmp / "pyodide-lock.json")
     # The npm core ships no wheels: keep no lock entry whose file we do not supply.
     spec = original.model_copy(deep=True)
     spec.packages = {}
@@ -158,7 +159,7 @@ def build_pyodide(version: str) -> None:
     for whl in wheels:
         shutil.copy2(whl, tmp / whl.name)
     spec = add_wheels_to_spec(spec, [tmp / w.name for w in wheels], base_path=tmp)
-    lab.write_lock(tmp / "pyodide-lock.json", spec, info)
+    write_lock(tmp / "pyodide-lock.json", spec, info)
     (tmp / ".stamp").write_text(key)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)

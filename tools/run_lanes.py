@@ -1,4 +1,4 @@
-"""Run the test lanes (every lane of ``webaccel.lab.LANES`` by default), then count their tests.
+"""Run the test lanes (every lane of ``webaccel_lab.lab.LANES`` by default), then count their tests.
 
 The lanes: host, the three browser lanes, and node-lavapipe (tests/node: Pyodide under Node +
 Dawn on Mesa lavapipe).
@@ -17,7 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from webaccel import lab
+from webaccel_lab import lab
 
 
 def run_lane(name: str, workdir: Path, extra: list[str]) -> dict:

@@ -28,18 +28,25 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
 fi
 
-# 2. The project venv with pinned tools; webaccel itself installed editable.
+# 2. The project venv with pinned tools; the repository's three distributions installed
+#    editable: webaccel (the runtime, at the root), webaccel-pages (pages/: the pages' Python)
+#    and webaccel-lab (lab/: the host tools and the `webaccel` command).
 if ! [ -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $($PY --version)"
   $PY -m venv .venv
 fi
 req_stamp=".venv/.requirements.sha256"
-want=$(sha256sum tools/requirements-dev.txt tools/requirements-ref.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(sha256sum tools/requirements-dev.txt tools/requirements-ref.txt pyproject.toml \
+  pages/pyproject.toml lab/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$req_stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing pinned dev tools into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-dev.txt \
     -r tools/requirements-ref.txt
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  # The runtime first, on its own: replacing an older webaccel (which carried the `webaccel`
+  # script) must be over before webaccel-lab writes the script again.
+  pip_e=(.venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation)
+  "${pip_e[@]}" -e .
+  "${pip_e[@]}" -e ./pages -e ./lab
   echo "$want" > "$req_stamp"
 fi
 

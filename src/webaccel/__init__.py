@@ -6,15 +6,19 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
-from . import sharing, store, weights
-from ._compat import IN_PYODIDE, SyncUnavailableError, WebAccelError
-from .backends import cpu as _cpu  # noqa: F401  (registers the cpu device)
-from .backends.webgpu import device as _webgpu  # noqa: F401  (registers the webgpu device)
-from .backends.webnn import device as _webnn  # noqa: F401  (registers the webnn device)
+from . import (
+    backends,  # noqa: F401  (each backend registers its row of the backend table)
+    sharing,
+    store,
+    weights,
+)
+from ._compat import IN_PYODIDE
 from .capabilities import detect, detect_async, format_report
 from .capture import capture
-from .devices import Device, StorageLeakWarning, get_device, set_default_device
+from .device import Device, StorageLeakWarning, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
+from .engine import allow, deny
+from .errors import DTypeError, ShapeError, SyncUnavailableError, WebAccelError
 from .functional import (
     abs,
     add,
@@ -55,10 +59,10 @@ from .functional import (
     transpose,
     where,
 )
-from .ops import OPS, DTypeError, ShapeError
-from .placement import allow, deny, explain
+from .ops import OPS
+from .pipelines import pipeline, pipeline_async
 from .selection import init, init_async
-from .tensor import Tensor, from_buffer, full, ones, set_eager, tensor, zeros
+from .tensor import Tensor, explain, from_buffer, full, ones, set_eager, tensor, zeros
 from .weights import memory_report, share, share_async, shared_tensor
 
 __version__ = "0.1.0"
@@ -125,6 +129,8 @@ __all__ = [
     "mul",
     "neg",
     "ones",
+    "pipeline",
+    "pipeline_async",
     "pow",
     "relu",
     "reshape",

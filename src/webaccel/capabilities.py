@@ -1,72 +1,53 @@
 """``detect()``: what this host can really do, found by trying, not by sniffing names.
 
-WebGPU: request an adapter, read its info, features and limits, then open a device and run a
-small compute shader (``wgsl/probe.wgsl``) and check its answer. WebNN: create a context, read
-``opSupportLimits()``, then build, dispatch and read back a tiny graph. Storage: estimate the
-quota and open an IndexedDB database. From that, a ``tier`` and plain-language advice.
+Each registered backend probes itself (``backends/<name>/probe.py``: WebGPU runs a compute
+shader, WebNN dispatches a tiny graph, the CPU backend checks NumPy); storage estimates the quota
+and opens an IndexedDB database. From that, a ``tier`` and plain-language advice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import platform
 import sys
 from typing import Any
 
 from . import _compat
-from ._compat import glue, js_get, navigator, to_js_object, to_py
+from ._compat import glue, js_get, navigator, to_py
+from .device import backend_names, backends
+from .probing import guard, not_probed, probe_error
 
 TIERS = ("hardware-gpu", "webnn", "software-gpu", "cpu-only")
-# Adapter names that mean a CPU emulating a GPU; backs up `isFallbackAdapter`, which Chromium
-# does not set for every software adapter.
-SOFTWARE_ADAPTERS = ("swiftshader", "llvmpipe", "lavapipe", "softpipe", "warp")
-KEY_LIMITS = (
-    "maxBufferSize",
-    "maxStorageBufferBindingSize",
-    "maxComputeWorkgroupStorageSize",
-    "maxComputeInvocationsPerWorkgroup",
-    "maxComputeWorkgroupSizeX",
-    "maxComputeWorkgroupsPerDimension",
-    "maxStorageBuffersPerShaderStage",
-    "minSubgroupSize",
-    "maxSubgroupSize",
-)
-# Keys of opSupportLimits() that describe graph inputs/outputs, not operators.
-WEBNN_NON_OPS = ("input", "constant", "output")
-PROBE_TIMEOUT_S = 30.0
 
 Report = dict[str, Any]
 
 
-def _error(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return f"timed out after {PROBE_TIMEOUT_S:.0f} s"
-    text = str(exc).strip() or type(exc).__name__
-    return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
-
-
-async def detect_async(*, webgpu: bool = True, webnn: bool = True, storage: bool = True) -> Report:
+async def detect_async(*, storage: bool = True, **probe: bool) -> Report:
     """Probe the host and return the report (a JSON-ready dict). Never raises for a missing
-    capability: each section says ``available`` and, when not, the exact ``error``."""
+    capability: each section says ``available`` and, when not, the exact ``error``.
+
+    One section per backend (``webgpu``, ``webnn``, ``cpu``), each probed unless its keyword is
+    False (``detect(webnn=False)``), and ``storage``."""
+    unknown = set(probe) - set(backend_names())
+    if unknown:
+        raise TypeError(
+            f"detect: unknown backend(s) {sorted(unknown)}; backends are {backend_names()}"
+        )
     report: Report = {
         "host": _compat.host_kind(),
         "pyodide": _compat.pyodide_version(),
         "python": platform.python_version(),
         "platform": sys.platform,
         "user_agent": str(js_get(navigator(), "userAgent", "")) or None,
-        "jspi": _compat.IN_PYODIDE and _compat.can_run_sync(),
+        "jspi": _compat.host().in_pyodide and _compat.can_run_sync(),
         "numpy": _installed_version("numpy"),
-        "webgpu": await _guard(_probe_webgpu)
-        if webgpu
-        else {"available": False, "error": "not probed"},
-        "webnn": await _guard(_probe_webnn)
-        if webnn
-        else {"available": False, "error": "not probed"},
-        "storage": await _guard(_probe_storage)
-        if storage
-        else {"indexeddb": False, "error": "not probed"},
     }
+    for backend in backends():
+        wanted = probe.get(backend.name, True)
+        report[backend.name] = await guard(backend.probe_async) if wanted else not_probed()
+    report["storage"] = (
+        await guard(_probe_storage) if storage else {"indexeddb": False, "error": "not probed"}
+    )
     report["tier"] = tier_of(report)
     report["recommendations"] = recommendations(report)
     return report
@@ -77,13 +58,6 @@ def detect(**kwargs: Any) -> Report:
     return _compat.run_sync(detect_async(**kwargs))
 
 
-async def _guard(probe: Any) -> dict[str, Any]:
-    try:
-        return await asyncio.wait_for(probe(), PROBE_TIMEOUT_S)
-    except Exception as exc:  # a probe that breaks reports why, it never breaks detect()
-        return {"available": False, "error": _error(exc)}
-
-
 def _installed_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
@@ -91,200 +65,11 @@ def _installed_version(name: str) -> str | None:
         return None
 
 
-def _not_in_js(what: str) -> dict[str, Any]:
-    return {
-        "available": False,
-        "error": f"not running under Pyodide ({sys.implementation.name} "
-        f"{platform.python_version()}): {what} needs a browser or Node.js host",
-    }
-
-
-# --- WebGPU ---------------------------------------------------------------------------------
-
-
-async def _probe_webgpu() -> dict[str, Any]:
-    if not _compat.IN_PYODIDE:
-        return _not_in_js("WebGPU")
-    gpu = js_get(navigator(), "gpu")
-    if gpu is None:
-        return {
-            "available": False,
-            "error": "navigator.gpu is missing: this browser does not expose WebGPU "
-            "(Chromium on Linux needs --enable-unsafe-webgpu)",
-        }
-    adapter = await gpu.requestAdapter()
-    if adapter is None or type(adapter).__name__ == "JsNull":  # null is jsnull in Pyodide 314
-        return {"available": False, "error": "navigator.gpu.requestAdapter() returned null"}
-    info = to_py(glue().adapterInfo(adapter))
-    features = list(to_py(glue().features(adapter.features)))
-    limits = to_py(glue().plain(adapter.limits))
-    names = " ".join(str(info.get(k, "")) for k in ("vendor", "architecture", "description"))
-    is_fallback = bool(info.get("isFallbackAdapter", False))
-    result: dict[str, Any] = {
-        "available": True,
-        "error": None,
-        "vendor": info.get("vendor") or None,
-        "architecture": info.get("architecture") or None,
-        "device": info.get("device") or None,
-        "description": info.get("description") or None,
-        "is_fallback": is_fallback,
-        "software": is_fallback or any(s in names.lower() for s in SOFTWARE_ADAPTERS),
-        "shader_f16": "shader-f16" in features,
-        "subgroups": "subgroups" in features,
-        "features": features,
-        "limits": {k: limits[k] for k in KEY_LIMITS if k in limits},
-    }
-    device = await adapter.requestDevice()
-    try:
-        result["compute_ok"], result["compute_error"] = await _run_probe_shader(device)
-    finally:
-        device.destroy()
-    if not result["compute_ok"]:
-        result["available"] = False
-        result["error"] = (
-            f"the adapter exists but its compute probe failed: {result['compute_error']}"
-        )
-    return result
-
-
-async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
-    """Run ``wgsl/probe.wgsl`` on 100 floats and check every answer."""
-    import js  # type: ignore[import-not-found]
-
-    from .resources import read_text
-
-    n = 100
-    values = [float(i) - 50.0 for i in range(n)]
-    usage = js.GPUBufferUsage
-    src = device.createBuffer(
-        to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_DST})
-    )
-    dst = device.createBuffer(
-        to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_SRC})
-    )
-    staging = device.createBuffer(
-        to_js_object({"size": 4 * n, "usage": usage.MAP_READ | usage.COPY_DST})
-    )
-    device.queue.writeBuffer(src, 0, js.Float32Array.new(_compat.to_js(values)))
-    module = device.createShaderModule(to_js_object({"code": read_text("wgsl", "probe.wgsl")}))
-    pipeline = device.createComputePipeline(
-        to_js_object({"layout": "auto", "compute": {"module": module, "entryPoint": "main"}})
-    )
-    entries = [
-        {"binding": 0, "resource": {"buffer": src}},
-        {"binding": 1, "resource": {"buffer": dst}},
-    ]
-    bind_group = device.createBindGroup(
-        to_js_object({"layout": pipeline.getBindGroupLayout(0), "entries": entries})
-    )
-    encoder = device.createCommandEncoder()
-    compute = encoder.beginComputePass()
-    compute.setPipeline(pipeline)
-    compute.setBindGroup(0, bind_group)
-    compute.dispatchWorkgroups((n + 63) // 64)
-    compute.end()
-    encoder.copyBufferToBuffer(dst, 0, staging, 0, 4 * n)
-    device.queue.submit(_compat.to_js([encoder.finish()]))
-    await staging.mapAsync(js.GPUMapMode.READ)
-    got = js.Float32Array.new(staging.getMappedRange()).to_py().tolist()
-    staging.unmap()
-    for b in (src, dst, staging):
-        b.destroy()
-    bad = [i for i, (v, g) in enumerate(zip(values, got, strict=True)) if g != v * 2.0 + 1.0]
-    if bad:
-        i = bad[0]
-        return False, f"{len(bad)} of {n} wrong; [{i}] = {got[i]}, expected {values[i] * 2 + 1}"
-    return True, None
-
-
-# --- WebNN ----------------------------------------------------------------------------------
-
-
-async def _probe_webnn() -> dict[str, Any]:
-    if not _compat.IN_PYODIDE:
-        return _not_in_js("WebNN")
-    ml = js_get(navigator(), "ml")
-    if ml is None:
-        if _compat.host_kind() == "node":
-            return {"available": False, "error": "Node.js has no WebNN (navigator.ml)"}
-        return {
-            "available": False,
-            "error": "navigator.ml is missing: this browser does not expose WebNN "
-            "(Chromium needs --enable-features=WebMachineLearningNeuralNetwork)",
-        }
-    try:
-        context = await ml.createContext()
-    except Exception as exc:
-        return {"available": False, "error": f"navigator.ml.createContext() failed: {_error(exc)}"}
-    missing = [
-        m
-        for m in ("dispatch", "createTensor", "readTensor", "writeTensor", "opSupportLimits")
-        if js_get(context, m) is None
-    ]
-    if missing:
-        return {
-            "available": False,
-            "error": "this browser exposes an older WebNN API shape (no MLContext."
-            + "/".join(missing)
-            + "); webaccel needs the current one: MLTensor, dispatch() and readTensor()",
-        }
-    limits = to_py(context.opSupportLimits())
-    ops = sorted(k for k, v in limits.items() if isinstance(v, dict) and k not in WEBNN_NON_OPS)
-    inputs = limits.get("input", {})
-    result: dict[str, Any] = {
-        "available": True,
-        "error": None,
-        "op_count": len(ops),
-        "ops": ops,
-        "preferred_layout": limits.get("preferredInputLayout"),
-        "data_types": sorted(inputs.get("dataTypes", [])),
-        "rank_range": inputs.get("rankRange"),
-        "max_tensor_bytes": limits.get("maxTensorByteLength"),
-    }
-    try:
-        result["devices"], result["dispatch_ok"] = await _dispatch_probe(context)
-        result["dispatch_error"] = None if result["dispatch_ok"] else "wrong answer from add"
-    except Exception as exc:
-        result["devices"], result["dispatch_ok"], result["dispatch_error"] = (
-            None,
-            False,
-            _error(exc),
-        )
-    if not result["dispatch_ok"]:
-        result["available"] = False
-        result["error"] = f"the context exists but a tiny graph failed: {result['dispatch_error']}"
-    destroy = js_get(context, "destroy")
-    if destroy is not None:
-        context.destroy()
-    return result
-
-
-async def _dispatch_probe(context: Any) -> tuple[list[str] | None, bool]:
-    """Build ``a + [1, 2, 3, 4]``, dispatch it through MLTensors and read the answer back."""
-    import js  # type: ignore[import-not-found]
-
-    desc = {"dataType": "float32", "shape": [4]}
-    builder = js.MLGraphBuilder.new(context)
-    a = builder.input("a", to_js_object(desc))
-    b = builder.constant(to_js_object(desc), js.Float32Array.new(_compat.to_js([1, 2, 3, 4])))
-    graph = await builder.build(to_js_object({"out": builder.add(a, b)}))
-    t_in = await context.createTensor(to_js_object({**desc, "writable": True}))
-    t_out = await context.createTensor(to_js_object({**desc, "readable": True}))
-    context.writeTensor(t_in, js.Float32Array.new(_compat.to_js([10, 20, 30, 40])))
-    context.dispatch(graph, to_js_object({"a": t_in}), to_js_object({"out": t_out}))
-    got = js.Float32Array.new(await context.readTensor(t_out)).to_py().tolist()
-    devices = js_get(graph, "devices")
-    for t in (t_in, t_out):
-        t.destroy()
-    graph.destroy()
-    return (list(to_py(devices)) if devices is not None else None), got == [11, 22, 33, 44]
-
-
 # --- storage --------------------------------------------------------------------------------
 
 
 async def _probe_storage() -> dict[str, Any]:
-    if not _compat.IN_PYODIDE:
+    if not _compat.host().in_pyodide:
         return {
             "indexeddb": False,
             "quota": None,
@@ -292,7 +77,7 @@ async def _probe_storage() -> dict[str, Any]:
             "persisted": None,
             "error": "no browser storage under CPython (the store uses local files there)",
         }
-    import js  # type: ignore[import-not-found]
+    js = _compat.js_namespace()
 
     result: dict[str, Any] = {
         "quota": None,
@@ -318,7 +103,7 @@ async def _probe_storage() -> dict[str, Any]:
         await glue().idbRequest(idb.deleteDatabase(name))
         result["indexeddb"] = True
     except Exception as exc:
-        result["error"] = f"IndexedDB open failed: {_error(exc)}"
+        result["error"] = f"IndexedDB open failed: {probe_error(exc)}"
     return result
 
 

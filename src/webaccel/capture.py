@@ -25,9 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _compat, graph
-from .devices import Storage
-from .graph import Node, Program
+from . import _compat
+from .device import Storage
+from .engine.passes import optimize
+from .ir import Node, Program, lower, pending_nodes
 from .tensor import Tensor, _buffer_tensor, apply
 from .view import View
 
@@ -102,9 +103,8 @@ class Captured:
             trace = self.traces.pop(oldest)
             self._by_nbytes.clear()
             self.evicted += 1
-            close = getattr(trace.runner, "close", None)
-            if close is not None:  # free the device's graph and plan now, not at GC
-                close()
+            if trace.runner is not None:  # free the device's graph and plan now, not at GC
+                trace.runner.close()
 
     def _trace(self, args: tuple[Tensor, ...]) -> Trace:
         result = self.fn(*args)
@@ -113,11 +113,9 @@ class Captured:
         # Each result must come out of the program as a step; a result that is an argument
         # or a constant gets a copy step so that replays hand back fresh storage.
         results = [r if not r._node.realized else apply("contiguous", r) for r in results]
-        nodes = graph.pending_nodes([r._node for r in results])
-        program, input_nodes, output_nodes = graph.lower(nodes, {r._node.id for r in results})
+        nodes = pending_nodes([r._node for r in results])
+        program, input_nodes, output_nodes = lower(nodes, {r._node.id for r in results})
         device = results[0].device
-        from .passes import optimize
-
         arg_ids = {a._node.id: i for i, a in enumerate(args)}
         sources: list[tuple[str, int]] = []
         consts: list[Node] = []
@@ -128,9 +126,8 @@ class Captured:
                 sources.append(("const", len(consts)))
                 consts.append(node)
         optimized = optimize(program, device)  # same passes as realize
-        captured = getattr(device, "compile_captured", None)  # may build weights in (webnn)
-        if captured is not None:
-            compiled = captured(optimized, [n.storage for n in input_nodes], sources)
+        if device.compile_captured is not None:  # may build weights in (webnn)
+            compiled = device.compile_captured(optimized, [n.storage for n in input_nodes], sources)
         else:
             compiled = device.compile(optimized)
         outputs = [(output_nodes.index(r._node), r._view, r.dtype) for r in results]
@@ -147,11 +144,12 @@ class Captured:
         trace.positions = tuple(p for p, _, _, _ in trace.results)
         used = {p for p, _, _ in outputs}
         trace.unused = [i for i in range(len(program.outputs)) if i not in used]
-        make_runner = getattr(device, "capture_runner", None)
-        if make_runner is not None:
-            trace.runner = make_runner(compiled, [n.storage for n in input_nodes], sources)
+        if device.capture_runner is not None:
+            trace.runner = device.capture_runner(
+                compiled, [n.storage for n in input_nodes], sources
+            )
             if trace.plain_results:
-                trace.host_call = getattr(trace.runner, "host_call", None)
+                trace.host_call = trace.runner.host_call
         return trace
 
     def _run(self, trace: Trace, args: Sequence[Tensor]) -> Any:

@@ -163,32 +163,30 @@ def _conv(
     )
 
 
-def conv1d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
-    groups: int = 1,
-    layout: str = "ncw",
-) -> Tensor:
-    """1-D convolution; x (N, C, W) or (N, W, C); weight (O, C/groups, K)."""
-    return _conv(1, x, weight, bias, stride, padding, dilation, groups, layout)
+def _conv_entry(dims: int, default_layout: str, doc: str) -> Any:
+    """``conv1d`` / ``conv2d``: one signature, two defaults (rank and layout)."""
+
+    def conv(
+        x: Tensor,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        layout: str = default_layout,
+    ) -> Tensor:
+        return _conv(dims, x, weight, bias, stride, padding, dilation, groups, layout)
+
+    conv.__name__ = conv.__qualname__ = f"conv{dims}d"
+    conv.__doc__ = doc
+    return conv
 
 
-def conv2d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
-    groups: int = 1,
-    layout: str = "nchw",
-) -> Tensor:
-    """2-D convolution; x NCHW or NHWC; weight (O, C/groups, KH, KW)."""
-    return _conv(2, x, weight, bias, stride, padding, dilation, groups, layout)
+conv1d = _conv_entry(
+    1, "ncw", "1-D convolution; x (N, C, W) or (N, W, C); weight (O, C/groups, K)."
+)
+conv2d = _conv_entry(2, "nchw", "2-D convolution; x NCHW or NHWC; weight (O, C/groups, KH, KW).")
 
 
 def _pool(op: str, x: Tensor, kernel: Any, stride: Any, padding: Any, layout: str) -> Tensor:

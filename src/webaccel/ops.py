@@ -15,16 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .dtypes import DType, as_dtype, float32, int32, result_type
+from .errors import DTypeError, ShapeError
 
 Shape = tuple[int, ...]
-
-
-class ShapeError(ValueError):
-    """An op got shapes its rule rejects; the message names the op, the shapes and the rule."""
-
-
-class DTypeError(TypeError):
-    """An op got dtypes its rule rejects."""
 
 
 class FloatAttr(float):

@@ -34,13 +34,14 @@ of 32 ``1/8 + 1/32`` (0.156: float32 scales are a fifth of it).
 
 Where it runs (one op definition, ``ops.OPS["linear_q"]`` / ``["dequantize"]``): cpu
 dequantizes with NumPy then runs the float linear (the reference); webgpu runs
-``wgsl/matmul_q.wgsl``, which unpacks the codes word by word inside the matmul loop
-(``backends/webgpu/qkernels.py``); webnn feeds ``dequantizeLinear`` (int8/int4 input, float32
-block-wise scale) into ``gemm`` when ``opSupportLimits()`` allows it, else placement runs the
-op on webgpu (or cpu); per-row int8 is ``(x @ cast(q).T) * scale`` there instead (faster in
-these browsers, which dequantize on every dispatch: ``backends/webnn/lower.py``).
-``linear(x, dequantize(q, s), b)`` written by hand becomes the same ``linear_q`` step
-(``passes.py``), and ``linear_q`` takes a following bias and activation.
+``matmul_q.wgsl``, which unpacks the codes word by word inside the matmul loop
+(``backends/webgpu/kernels/matmul_q.py``); webnn feeds ``dequantizeLinear`` (int8/int4
+input, float32 block-wise scale) into ``gemm`` when ``opSupportLimits()`` allows it, else
+placement runs the op on webgpu (or cpu); per-row int8 is ``(x @ cast(q).T) * scale`` there
+instead (faster in these browsers, which dequantize on every dispatch:
+``backends/webnn/builders.py``). ``linear(x, dequantize(q, s), b)`` written by hand becomes the
+same ``linear_q`` step (``engine/passes/linear.py``), and ``linear_q`` takes a following bias
+and activation.
 
 ``quantize`` runs on the host: with NumPy when it is importable (vectorized), else in pure
 Python (``array``/``struct``; Pyodide 314 has no NumPy), with bit-identical results. It takes a
@@ -57,7 +58,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ops
-from .devices import Device, get_device
+from .device import Device, get_device
 from .dtypes import DType, float32, int4, int8
 from .tensor import Tensor, apply, from_buffer, full
 
@@ -323,7 +324,7 @@ def from_host(
 
 def _numpy() -> Any:
     try:
-        import numpy
+        import numpy  # optional: the pure-Python path serves hosts without it (Pyodide 314)
     except ImportError:
         return None
     return numpy

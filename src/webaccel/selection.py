@@ -9,19 +9,19 @@ on each and keeps the fastest. The calibration result is cached per browser prof
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import time
-from pathlib import Path
+from array import array
 from typing import Any
 
 from . import _compat
 from .capabilities import detect_async
-from .devices import Device, adopt_device, get_device, set_default_device
+from .device import Device, backend_names, create_device_async, set_default_device
+from .errors import WebAccelError
+from .functional import softmax
+from .tensor import tensor
 
-BACKENDS = ("webnn", "webgpu", "cpu")
-CACHE_KEY = "webaccel.calibration.v1"
+CACHE_NAME = "calibration"  # localStorage "webaccel.calibration", or calibration.json
 _TIER_ORDER = {
     "hardware-gpu": ("webgpu", "webnn", "cpu"),
     "webnn": ("webnn", "webgpu", "cpu"),
@@ -32,32 +32,33 @@ _TIER_ORDER = {
 
 def available(report: dict[str, Any]) -> dict[str, str | None]:
     """Each backend -> None when usable here, else the reason it is not."""
-    return {
-        "webnn": None if report["webnn"].get("available") else report["webnn"].get("error"),
-        "webgpu": None if report["webgpu"].get("available") else report["webgpu"].get("error"),
-        "cpu": None if report.get("numpy") else "NumPy is not installed",
-    }
+    usable: dict[str, str | None] = {}
+    for name in backend_names():
+        section = report.get(name) or {"error": "not probed"}
+        usable[name] = None if section.get("available") else section.get("error")
+    return usable
 
 
 def candidates(report: dict[str, Any]) -> list[str]:
     """Usable backends, best first by the detected tier."""
     usable = available(report)
     order = _TIER_ORDER[report["tier"]]
-    return [b for b in order if usable[b] is None] + [
-        b for b in BACKENDS if b not in order and usable[b] is None
+    return [b for b in order if usable.get(b, "unknown") is None] + [
+        b for b in backend_names() if b not in order and usable[b] is None
     ]
 
 
 async def init_async(backend: str = "auto", *, calibrate: bool = True) -> Device:
     """Choose (and create) the default backend; see the module docstring."""
-    if backend not in ("auto", *BACKENDS):
-        raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, not {backend!r}")
+    names = backend_names()
+    if backend not in ("auto", *names):
+        raise ValueError(f"backend must be 'auto' or one of {names}, not {backend!r}")
     report = await detect_async(storage=False)
     usable = available(report)
     if backend != "auto":
         if usable[backend] is not None:
-            have = [b for b in BACKENDS if usable[b] is None] or ["none"]
-            raise _compat.WebAccelError(
+            have = [b for b in names if usable[b] is None] or ["none"]
+            raise WebAccelError(
                 f"backend {backend!r} is not available here ({usable[backend]}); "
                 f"available: {', '.join(have)}"
             )
@@ -65,7 +66,7 @@ async def init_async(backend: str = "auto", *, calibrate: bool = True) -> Device
         return set_default_device(backend)
     ranked = candidates(report)
     if not ranked:
-        raise _compat.WebAccelError(
+        raise WebAccelError(
             "no backend is available: " + "; ".join(f"{b}: {why}" for b, why in usable.items())
         )
     choice = ranked[0]
@@ -81,15 +82,7 @@ def init(backend: str = "auto", *, calibrate: bool = True) -> Device:
 
 
 async def _create(backend: str) -> Device:
-    if backend == "webgpu":
-        from .backends.webgpu.device import create_device_async
-
-        return adopt_device(await create_device_async())
-    if backend == "webnn":
-        from .backends.webnn.device import create_device_async as create_webnn
-
-        return adopt_device(await create_webnn())
-    return get_device(backend)
+    return await create_device_async(backend)
 
 
 def _host_key(report: dict[str, Any]) -> str:
@@ -128,11 +121,6 @@ async def _calibrated_choice(report: dict[str, Any], ranked: list[str]) -> str:
 
 async def calibration_ms_async(device: Device, size: int = 128, runs: int = 3) -> float:
     """Median ms of a small transformer-like block (matmul, gelu, softmax) on *device*."""
-    from array import array
-
-    from .functional import softmax
-    from .tensor import tensor
-
     values = array("f", [((i * 37) % 17 - 8) / 16 for i in range(size * size)])
     x = tensor(values, device=device).reshape(size, size)
     w = tensor(values, device=device).reshape(size, size)
@@ -147,42 +135,9 @@ async def calibration_ms_async(device: Device, size: int = 128, runs: int = 3) -
     return statistics.median([await once() for _ in range(runs)])
 
 
-def _cache_path() -> Path:
-    return (
-        Path(os.environ.get("WEBACCEL_CACHE_DIR") or Path.home() / ".cache" / "webaccel")
-        / "calibration.json"
-    )
-
-
 def _load_cache() -> dict[str, Any]:
-    try:
-        if _compat.IN_PYODIDE:
-            import js  # type: ignore[import-not-found]
-
-            storage = getattr(js, "localStorage", None)
-            text = storage.getItem(CACHE_KEY) if storage is not None else None
-        else:
-            path = _cache_path()
-            text = path.read_text() if path.is_file() else None
-        return json.loads(text) if text else {}
-    except Exception:  # a broken cache is a cold cache
-        return {}
+    return _compat.recall(CACHE_NAME)
 
 
 def _save_cache(cache: dict[str, Any]) -> None:
-    text = json.dumps(cache)
-    try:
-        if _compat.IN_PYODIDE:
-            import js  # type: ignore[import-not-found]
-
-            storage = getattr(js, "localStorage", None)
-            if storage is not None:
-                storage.setItem(CACHE_KEY, text)
-        else:
-            path = _cache_path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
-    except Exception:
-        pass  # calibration still chose; it will just run again next time
+    _compat.remember(CACHE_NAME, cache)  # if it cannot be kept, calibration just runs again

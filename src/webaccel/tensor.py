@@ -15,20 +15,25 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import _compat, graph, ops
-from .devices import Device, get_device
-from .dtypes import DType, as_dtype, float32, int32
-from .graph import Node, Ref
+from . import _compat, ops
+from .device import Device, get_device
+from .dtypes import BY_JS_ARRAY, BY_STRUCT, DType, as_dtype, float32, int32
+from .engine import explain_nodes, realize
+from .ir import Node, Ref
 from .view import View, normalize_slice
 
 _EAGER = [False]
-_STRUCT = {"float32": "f", "float16": "e", "int32": "i", "uint8": "B", "int8": "b"}
 
 
 def set_eager(flag: bool) -> bool:
     """Eager mode realizes after every op (for debugging and the overhead benchmark)."""
     previous, _EAGER[0] = _EAGER[0], bool(flag)
     return previous
+
+
+def explain(*tensors: object) -> str:
+    """Where each pending op behind *tensors* would run, and why (also printed)."""
+    return explain_nodes([t._node for t in tensors if isinstance(t, Tensor)])
 
 
 class Tensor:
@@ -223,64 +228,10 @@ class Tensor:
     def softmax(self, axis: int = -1) -> Tensor:
         return apply("softmax", self, axis=ops.normalize_axis("softmax", axis, self.ndim))
 
-    def exp(self) -> Tensor:
-        return apply("exp", self)
-
-    def log(self) -> Tensor:
-        return apply("log", self)
-
-    def sqrt(self) -> Tensor:
-        return apply("sqrt", self)
-
-    def rsqrt(self) -> Tensor:
-        return apply("rsqrt", self)
-
-    def relu(self) -> Tensor:
-        return apply("relu", self)
-
-    def sigmoid(self) -> Tensor:
-        return apply("sigmoid", self)
-
-    def tanh(self) -> Tensor:
-        return apply("tanh", self)
-
-    def erf(self) -> Tensor:
-        return apply("erf", self)
-
     def gelu(self, approximate: str = "none") -> Tensor:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return apply("gelu", self, approximate=approximate)
-
-    def __add__(self, o: Any) -> Tensor:
-        return binary("add", self, o)
-
-    def __radd__(self, o: Any) -> Tensor:
-        return binary("add", o, self)
-
-    def __sub__(self, o: Any) -> Tensor:
-        return binary("sub", self, o)
-
-    def __rsub__(self, o: Any) -> Tensor:
-        return binary("sub", o, self)
-
-    def __mul__(self, o: Any) -> Tensor:
-        return binary("mul", self, o)
-
-    def __rmul__(self, o: Any) -> Tensor:
-        return binary("mul", o, self)
-
-    def __truediv__(self, o: Any) -> Tensor:
-        return binary("div", self, o)
-
-    def __rtruediv__(self, o: Any) -> Tensor:
-        return binary("div", o, self)
-
-    def __pow__(self, o: Any) -> Tensor:
-        return binary("pow", self, o)
-
-    def __rpow__(self, o: Any) -> Tensor:
-        return binary("pow", o, self)
 
     def __matmul__(self, o: Any) -> Tensor:
         return self.matmul(o)
@@ -296,7 +247,7 @@ class Tensor:
 
     # -- materializing ----------------------------------------------------------------------------
     def realize(self) -> Tensor:
-        graph.realize([self._node])
+        realize([self._node])
         return self
 
     def _dense(self) -> Tensor:
@@ -331,14 +282,14 @@ class Tensor:
         return _to_list(await self.read_async(), self.dtype, self.shape)
 
     def numpy(self) -> Any:
-        import numpy as np
+        import numpy as np  # optional: only callers asking for NumPy need it
 
         if self.dtype.numpy is None:
             raise TypeError(f"{self.dtype.name} has no NumPy dtype; cast it first")
         return np.frombuffer(self.read(), dtype=self.dtype.numpy).reshape(self.shape)
 
     async def numpy_async(self) -> Any:
-        import numpy as np
+        import numpy as np  # optional: only callers asking for NumPy need it
 
         data = await self.read_async()
         return np.frombuffer(data, dtype=self.dtype.numpy).reshape(self.shape)
@@ -366,6 +317,37 @@ class Tensor:
 
 
 # --- building nodes ------------------------------------------------------------------------------
+
+
+# Elementwise methods and arithmetic operators, generated from the op table (the
+# array-api-strict way): ``t.exp()`` records ``exp``; ``a + b`` and ``2 + a`` record ``add``.
+UNARY_METHODS = ("exp", "log", "sqrt", "rsqrt", "relu", "sigmoid", "tanh", "erf")
+OPERATORS = {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div", "pow": "pow"}
+
+
+def _unary_method(op: str) -> Any:
+    def method(self: Tensor) -> Tensor:
+        return apply(op, self)
+
+    method.__name__, method.__qualname__ = op, f"Tensor.{op}"
+    method.__doc__ = f"Elementwise {op} (``webaccel.ops.OPS[{op!r}]``)."
+    return method
+
+
+def _operator(name: str, op: str, reflected: bool) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return binary(op, other, self) if reflected else binary(op, self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    method.__qualname__ = f"Tensor.{method.__name__}"
+    return method
+
+
+for _op in UNARY_METHODS:
+    setattr(Tensor, _op, _unary_method(_op))
+for _name, _op in OPERATORS.items():
+    setattr(Tensor, f"__{_name}__", _operator(_name, _op, False))
+    setattr(Tensor, f"__r{_name}__", _operator(_name, _op, True))
 
 
 def apply(op: str, *inputs: Tensor, **attrs: Any) -> Tensor:
@@ -478,10 +460,10 @@ def tensor(
     if isinstance(data, Tensor):
         t = data.to(device) if device is not None else data
         return t.cast(dtype) if dtype is not None else t
-    if _compat.IN_PYODIDE and isinstance(data, _compat.JsProxy):
+    if _compat.is_js(data):
         return _from_js(data, dtype, device, shape)
     if hasattr(data, "__array_interface__") or type(data).__module__ == "numpy":
-        import numpy as np
+        import numpy as np  # optional: the data is an array, so NumPy is there
 
         arr = np.asarray(data)
         target = as_dtype(dtype if dtype is not None else arr.dtype)
@@ -515,7 +497,7 @@ def tensor(
             else float32
         )
     )
-    fmt = _STRUCT.get(target.name)
+    fmt = target.struct
     if fmt is None:
         raise TypeError(
             f"tensor: cannot build {target.name} from Python numbers; give bytes or a NumPy array"
@@ -526,32 +508,25 @@ def tensor(
 
 def _format_dtype(data: Any) -> str:
     fmt = memoryview(data).format
-    return {"f": "float32", "e": "float16", "i": "int32", "b": "int8"}.get(fmt, "float32")
+    # Plain bytes ("B") are raw float32 data, not uint8 codes; int8 memoryviews stay int8.
+    found = BY_STRUCT.get(fmt)
+    return found.name if found is not None and fmt != "B" else "float32"
 
 
 def _from_js(js_value: Any, dtype: Any, device: Any, shape: Any) -> Tensor:
     """From a JS typed array or ArrayBuffer: one copy into Python memory, then the upload."""
-    import js  # type: ignore[import-not-found]
-
+    u8 = _compat.js_global("Uint8Array")
     name = str(js_value.constructor.name)
-    by_ctor = {
-        "Float32Array": "float32",
-        "Int32Array": "int32",
-        "Uint8Array": "uint8",
-        "Int8Array": "int8",
-        "Float16Array": "float16",
-        "Uint16Array": "float16",
-    }
     if name == "ArrayBuffer":
         if dtype is None:
             raise ValueError("tensor(ArrayBuffer): give dtype (and shape)")
-        js_value = js.Uint8Array.new(js_value)
+        js_value = u8.new(js_value)
     elif dtype is None:
-        if name not in by_ctor:
+        if name not in BY_JS_ARRAY:
             raise TypeError(f"tensor: unsupported JS value {name}")
-        dtype = by_ctor[name]
+        dtype = BY_JS_ARRAY[name]
     data = bytearray(js_value.byteLength)
-    js.Uint8Array.new(js_value.buffer, js_value.byteOffset, js_value.byteLength).assign_to(data)
+    u8.new(js_value.buffer, js_value.byteOffset, js_value.byteLength).assign_to(data)
     target = as_dtype(dtype)
     if shape is None:
         shape = (len(data) // target.itemsize,)
@@ -592,7 +567,7 @@ def _resolve_shape(
 
 
 def _typed_memoryview(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> memoryview:
-    fmt = _STRUCT.get(dtype.name)
+    fmt = dtype.struct
     mv = memoryview(data)
     if fmt is None or fmt == "e" or 0 in shape:  # memoryview.cast has no float16 ("e")
         return mv
@@ -600,7 +575,7 @@ def _typed_memoryview(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> 
 
 
 def _to_list(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> Any:
-    fmt = _STRUCT.get(dtype.name)
+    fmt = dtype.struct
     if fmt is None:
         raise TypeError(f"tolist: {dtype.name} has no Python element type; cast it first")
     flat = list(struct.unpack(f"<{len(data) // struct.calcsize(fmt)}{fmt}", data))

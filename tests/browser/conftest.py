@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from webaccel import lab
+from webaccel_lab import lab
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import op_cases
 
 import webaccel as wa
-from webaccel import graph
+from webaccel import ir
 from webaccel.tensor import apply
 
 
@@ -64,8 +64,8 @@ def record(case: op_cases.OpCase) -> tuple:
     out = case.fn(*tensors)
     outs = list(out) if isinstance(out, list | tuple) else [out]
     dense = [apply("contiguous", t) for t in outs]  # every output as its own dense buffer
-    nodes = graph.pending_nodes([t._node for t in dense])
-    program, input_nodes, output_nodes = graph.lower(nodes, {t._node.id for t in dense})
+    nodes = ir.pending_nodes([t._node for t in dense])
+    program, input_nodes, output_nodes = ir.lower(nodes, {t._node.id for t in dense})
     inputs = [(bytes(n.storage.handle), n.storage.numel, n.storage.dtype.name) for n in input_nodes]
     positions = [output_nodes.index(t._node) for t in dense]
     meta = [(t.shape, t.dtype.numpy) for t in dense]

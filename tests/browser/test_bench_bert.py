@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from webaccel.benchmarks import runner
+from webaccel_lab.benchmarks import runner
 
 pytestmark = pytest.mark.lanes("headless-shell")
 

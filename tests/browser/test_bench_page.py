@@ -15,7 +15,7 @@ import sys
 import pytest
 
 import webaccel
-from webaccel.benchmarks import runner
+from webaccel_lab.benchmarks import runner
 
 SMALL = {
     "sizes": [64, 128],
@@ -99,7 +99,7 @@ def test_bench_cli_json(lane):
         [
             sys.executable,
             "-m",
-            "webaccel",
+            "webaccel_lab",
             "bench",
             "ops",
             "--json",

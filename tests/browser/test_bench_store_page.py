@@ -3,7 +3,8 @@ IndexedDB, the raw read beside it, a codec, and two models sharing weights on we
 
 from __future__ import annotations
 
-from webaccel.benchmarks import store, store_runner
+from webaccel_lab.benchmarks import store_runner
+from webaccel_pages.benchmarks import store
 
 SMALL = {
     "model": {"vocab": 2000, "hidden": 64, "layers": 2, "ffn": 256, "positions": 64},

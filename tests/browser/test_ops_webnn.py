@@ -10,8 +10,9 @@ as in the WebGPU lane, subnormal inputs are replaced by signed zeros before a ca
 sides) and subnormal results count as zero; everything else is compared as on the host.
 
 Unlike WebGPU, WebNN takes uint8/int8/int4 storage (``cast`` and ``dequantizeLinear``), so those
-cases run too. No case is dropped silently: ``EXCLUDED`` lists every case that does not run
-here, with its reason, and ``test_exclusions_are_real`` checks each one against the browser: a
+cases run too. No case is dropped silently: ``EXCLUDED`` (``tests/webnn_exclusions.py``, shared
+with the host lane's check against the recorded limits) lists every case that does not run here,
+with its reason, and ``test_exclusions_are_real`` checks each one against the browser: a
 ``"limits"`` exclusion must be refused by ``supports()`` from the real ``opSupportLimits()``, a
 ``"spec"`` exclusion must really give a different answer (so a fixed browser un-excludes it).
 """
@@ -23,25 +24,13 @@ import pickle
 import pytest
 from pytest_pyodide import run_in_pyodide
 from recorded_ops import check, flush_subnormals, op_cases, ops_used, record, run_cases
+from webnn_exclusions import EXCLUDED  # importable: recorded_ops put tests/ on sys.path
 
 import webaccel as wa
 
 pytestmark = pytest.mark.lanes("headless-shell")
 
 CHUNK = 80  # programs per browser call
-
-# case id -> (kind, reason). kind "limits": opSupportLimits() refuses an op/dtype/rank the case
-# needs (checked against the real object); "spec": WebNN defines the op differently.
-EXCLUDED: dict[str, tuple[str, str]] = {
-    "matmul-int32": ("limits", "WebNN matmul takes float32/float16 only (no int32 matmul)"),
-    "gelu-tail": (
-        "spec",
-        "WebNN defines gelu as 0.5 * x * (1 + erf(x / sqrt(2))); evaluated in float32 that "
-        "cancels to -0 for x < -5.5 (absolute error < 6e-7), where webaccel's gelu keeps relative "
-        "accuracy (0.5 * x * erfc(-x / sqrt(2)))",
-    ),
-}
-
 
 CASES = [flush_subnormals(c) for c in op_cases.CASES]
 RUN = [c for c in CASES if c.id not in EXCLUDED]

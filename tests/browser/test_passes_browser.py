@@ -49,7 +49,7 @@ def run_block(selenium, backend, inputs, shapes):
     import math
 
     import webaccel as wa
-    from webaccel import graph
+    from webaccel import ir
 
     if backend == "webnn":
         wa.init("webnn")
@@ -69,8 +69,8 @@ def run_block(selenium, backend, inputs, shapes):
         return e / e.sum(-1, keepdims=True)
 
     y = block()
-    nodes = graph.pending_nodes([y._node])
-    program, _, _ = graph.lower(nodes, {y._node.id})
+    nodes = ir.pending_nodes([y._node])
+    program, _, _ = ir.lower(nodes, {y._node.id})
     out = y.tolist()
     compiled = dev.cache.compiled[program]  # cached under the program as recorded
     info = {

@@ -131,7 +131,8 @@ def allocations_of_a_quantized_linear(selenium, q_bytes, scheme, out, k, m):
     import array
 
     import webaccel as wa
-    from webaccel import graph, passes
+    from webaccel import ir
+    from webaccel.engine import passes
     from webaccel.quant import QuantizedWeight
 
     dev = wa.get_device("webgpu")
@@ -148,8 +149,8 @@ def allocations_of_a_quantized_linear(selenium, q_bytes, scheme, out, k, m):
         ("dequantize_alone", lambda: qw.dequantize()),
     ):
         y = make()
-        nodes = graph.pending_nodes([y._node])
-        program = passes.optimize(graph.lower(nodes, {y._node.id})[0], dev)
+        nodes = ir.pending_nodes([y._node])
+        program = passes.optimize(ir.lower(nodes, {y._node.id})[0], dev)
         compiled = dev.compile(program)
         sizes = []
         real = dev.ctx.alloc
@@ -335,8 +336,8 @@ def without_dequantize_linear(selenium, cases):
     (supports() from the limits) and placed on webgpu; per-row int8 needs only a cast."""
     import webaccel as wa
     from webaccel.backends.webnn.device import WebNNDevice
-    from webaccel.devices import adopt_device
-    from webaccel.placement import step_of
+    from webaccel.device import adopt_device
+    from webaccel.engine.placement import step_of
     from webaccel.quant import QuantizedWeight
 
     real = wa.get_device("webnn")

@@ -8,8 +8,8 @@ import sys
 
 from selenium.webdriver.common.by import By
 
-from webaccel import lab
-from webaccel.serve import serving
+from webaccel_lab import lab
+from webaccel_lab.serve import serving
 
 
 def test_page_installs_webaccel_and_shows_the_report(lane):
@@ -35,7 +35,7 @@ def test_page_installs_webaccel_and_shows_the_report(lane):
 
 def test_doctor_json_for_this_lane(lane):
     out = subprocess.run(
-        [sys.executable, "-m", "webaccel", "doctor", "--json", "--lane", lane.name],
+        [sys.executable, "-m", "webaccel_lab", "doctor", "--json", "--lane", lane.name],
         capture_output=True,
         text=True,
         timeout=300,

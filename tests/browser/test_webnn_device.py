@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 from pytest_pyodide import run_in_pyodide
 
 pytestmark = pytest.mark.lanes("headless-shell")
+
+# The host lane's copy of this browser's opSupportLimits() (tests/test_webnn_lowering.py).
+RECORDED_LIMITS = Path(__file__).parents[1] / "fixtures" / "webnn_op_support_limits.json"
 
 
 @run_in_pyodide(packages=["webaccel"])
@@ -35,6 +42,10 @@ def test_graph_runs_on_webnn(selenium):
     assert (u.cast("float32") * 2.0).tolist() == [0.0, 14.0, 510.0]
     h = wa.tensor(array.array("f", [1.5, -2.0]), device="webnn").cast("float16")
     assert h.dtype == wa.float16 and (h * 2.0).cast("float32").tolist() == [3.0, -4.0]
+    # a view whose every axis is broadcast (stride 0): one element, expanded
+    one = wa.tensor(array.array("f", [5.0]), device="webnn")
+    assert (one.expand(3) + 1.0).tolist() == [6.0, 6.0, 6.0]
+    assert (a[1:2, 2:3].expand(2, 3) * 1.0).tolist() == [[6.0] * 3] * 2
 
 
 @run_in_pyodide(packages=["webaccel"])
@@ -84,14 +95,14 @@ def test_supports_follows_the_real_limits(selenium):
     import pytest
 
     import webaccel as wa
-    from webaccel import graph
+    from webaccel import ir
 
     dev = wa.get_device("webnn")
     limits = dev.limits.raw
 
     def step_of(t):
-        nodes = graph.pending_nodes([t._node])
-        program, _, _ = graph.lower(nodes, {t._node.id})
+        nodes = ir.pending_nodes([t._node])
+        program, _, _ = ir.lower(nodes, {t._node.id})
         return program.steps[-1]
 
     f = wa.tensor(array.array("f", range(6)), device="webnn").reshape(2, 3)
@@ -119,7 +130,7 @@ def test_supports_follows_the_real_limits(selenium):
     from webaccel.backends.webnn.device import WebNNUnsupportedError
 
     with pytest.raises(WebNNUnsupportedError, match=r"matmul.*int32.*rank"):
-        dev.compile(graph.lower(graph.pending_nodes([(i @ i.T)._node]), set())[0])
+        dev.compile(ir.lower(ir.pending_nodes([(i @ i.T)._node]), set())[0])
     try:
         (i @ i.T).tolist()
     except NotImplementedError as exc:
@@ -143,3 +154,36 @@ def test_older_api_shape_gives_a_clear_error(selenium):
     assert "dispatch" in str(info.value) and "readTensor" in str(info.value)
     with pytest.raises(WebNNError, match="dispatch"):
         WebNNDevice(old)
+
+
+@run_in_pyodide(packages=["webaccel"])
+def live_limits(selenium):
+    import json
+
+    import webaccel as wa
+    from webaccel import _compat
+
+    limits = wa.get_device("webnn").limits.raw
+    return json.dumps({"userAgent": str(_compat.navigator().userAgent), "limits": limits})
+
+
+def test_recorded_limits_are_this_browsers(selenium):
+    """The host lane lowers against a recording of this browser's ``opSupportLimits()``; after
+    a browser update, ``WEBACCEL_RECORD_WEBNN_LIMITS=1`` and this test re-record it."""
+    live = json.loads(live_limits(selenium))
+    if os.environ.get("WEBACCEL_RECORD_WEBNN_LIMITS") == "1":
+        note = "opSupportLimits() of the lab's headless shell (re-record: see test_webnn_device.py)"
+        text = json.dumps({"_recorded": note, **live}, indent=1, sort_keys=True)
+        RECORDED_LIMITS.write_text(text + "\n")
+    recorded = json.loads(RECORDED_LIMITS.read_text())
+    changed = sorted(
+        k
+        for k in set(live["limits"]) | set(recorded["limits"])
+        if live["limits"].get(k) != recorded["limits"].get(k)
+    )
+    assert not changed, (
+        f"this browser ({live['userAgent']}) is not the one recorded "
+        f"({recorded['userAgent']}): limits differ for {changed}; re-record with "
+        "WEBACCEL_RECORD_WEBNN_LIMITS=1 pytest --lane headless-shell "
+        "tests/browser/test_webnn_device.py -k recorded_limits"
+    )

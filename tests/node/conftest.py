@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from webaccel import lab
+from webaccel_lab import lab, wheels
 
 
 @pytest.fixture(scope="session")
@@ -15,4 +15,4 @@ def lane(pytestconfig: pytest.Config) -> lab.Lane:
 @pytest.fixture(scope="session")
 def wheel() -> Path:
     """The package as it is in this checkout, built once per run."""
-    return lab.build_wheel()
+    return wheels.build_wheel()

@@ -15,7 +15,7 @@ import pickle
 import numpy as np
 import pytest
 
-from webaccel import lab
+from webaccel_lab import lab
 
 RNG = np.random.default_rng(77)
 TUNE = (96, 64, 80)

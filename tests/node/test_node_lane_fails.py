@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from webaccel import lab
+from webaccel_lab import lab
 
 
 def test_no_adapter_fails_the_run(lane, wheel, tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ import pytest
 from recorded_ops import check, ops_used, record
 
 import webaccel as wa
-from webaccel import lab
+from webaccel_lab import lab
 
 CASES = node_cases.lane_cases()
 TIMEOUT = 1200.0  # s; ~1 min cold on an idle 2-core machine

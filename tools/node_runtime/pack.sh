@@ -9,7 +9,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(cd "$here/../.." && pwd)"
 "$here/fetch.sh" >/dev/null
-"$repo/.venv/bin/python" -c "from webaccel import lab; lab.build_wheel()"  # the checkout as it is
+"$repo/.venv/bin/python" -c "from webaccel_lab import wheels; wheels.build_wheel()"  # the checkout as it is
 mkdir -p "$repo/.node_pack"
 if [ ! -s "$repo/.node_pack/rt.tar.xz" ]; then  # the runtime: made once (xz -9 takes minutes)
   stage="$(mktemp -d)"; rt="$stage/rt"; mkdir -p "$rt/node" "$rt/pyodide"

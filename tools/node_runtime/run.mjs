@@ -38,7 +38,7 @@ if (code === null) { console.error("usage: node run.mjs [options] (FILE.py | -c 
 if (!opt.wheel) {
   const dir = path.join(repo, ".lab/wheels");
   const whls = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^webaccel-.*\.whl$/.test(f)).sort() : [];
-  if (!whls.length) { console.error(`no webaccel wheel in ${dir}: build it with lab.build_wheel()`); process.exit(2); }
+  if (!whls.length) { console.error(`no webaccel wheel in ${dir}: build it with webaccel_lab.wheels.build_wheel()`); process.exit(2); }
   opt.wheel = path.join(dir, whls[whls.length - 1]);
 }
 

@@ -1,8 +1,13 @@
-"""Models written with webaccel ops: a BERT sentence embedder (all-MiniLM-L6-v2) and the
-safetensors reader it loads weights with.
+"""Models written with webaccel ops, and the generic loader they share.
+
+``loader`` (files, a URL or the store -> weights on a device, driven by a per-architecture
+``spec``), ``bert/`` (the first architecture), ``pooling`` and ``sentence_transformers`` (how
+token states become sentence vectors), ``SentenceEmbedder`` (text -> embeddings).
 
 Submodules import lazily (``webaccel.models.SentenceEmbedder`` imports the embedder on first
-use), so ``import webaccel`` stays light.
+use), so ``import webaccel`` stays light. ``safetensors``, ``tokenizer`` and ``embedder`` are
+the pre-move names of ``webaccel.io.safetensors``, ``webaccel.tokenizers.wordpiece`` and
+``sentence_embedder``: they work for one more release, with a DeprecationWarning.
 """
 
 from __future__ import annotations
@@ -10,21 +15,46 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# name -> (submodule, attribute or None for the module itself)
 _LAZY = {
-    "BertConfig": "bert",
-    "BertModel": "bert",
-    "SentenceEmbedder": "embedder",
-    "safetensors": None,
-    "bert": None,
-    "embedder": None,
+    "BertConfig": ("bert", "BertConfig"),
+    "BertModel": ("bert", "BertModel"),
+    "LoadedModel": ("loader", "LoadedModel"),
+    "ModelSpec": ("spec", "ModelSpec"),
+    "SentenceEmbedder": ("sentence_embedder", "SentenceEmbedder"),
+    "architectures": ("architectures", None),
+    "bert": ("bert", None),
+    "loader": ("loader", None),
+    "pooling": ("pooling", None),
+    "sentence_embedder": ("sentence_embedder", None),
+    "sentence_transformers": ("sentence_transformers", None),
+    "spec": ("spec", None),
+    # deprecated aliases (one release)
+    "embedder": ("embedder", None),
+    "safetensors": ("safetensors", None),
+    "tokenizer": ("tokenizer", None),
 }
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'webaccel.models' has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
-    return module if _LAZY[name] is None else getattr(module, name)
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    return module if attr is None else getattr(module, attr)
 
 
-__all__ = ["BertConfig", "BertModel", "SentenceEmbedder", "bert", "embedder", "safetensors"]
+__all__ = [
+    "BertConfig",
+    "BertModel",
+    "LoadedModel",
+    "ModelSpec",
+    "SentenceEmbedder",
+    "architectures",
+    "bert",
+    "loader",
+    "pooling",
+    "sentence_embedder",
+    "sentence_transformers",
+    "spec",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._compat import WebAccelError
+from ..errors import WebAccelError
 
 
 class StoreError(WebAccelError):

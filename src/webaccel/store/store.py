@@ -25,7 +25,8 @@ from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mappin
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .._compat import IN_PYODIDE, run_sync
+from .. import _compat
+from .._compat import run_sync
 from . import archive, codecs, legacy
 from .backends import idb
 from .backends.base import Adapted, Backend
@@ -159,7 +160,7 @@ class Store:
         the budget defaults to the ``navigator.storage.estimate()`` quota.
         """
         if backend is None:
-            if IN_PYODIDE:
+            if _compat.host().in_pyodide:
                 if not idb.indexeddb_available():
                     raise StoreUnavailableError(
                         "no IndexedDB on this host (Node.js, or a browser that blocks it): "

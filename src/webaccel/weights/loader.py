@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._compat import run_sync
-from ..devices import Device, get_device
+from ..device import Device, get_device
 from ..dtypes import as_dtype
 from ..store import CorruptChunkError, Reading, Store, tensor_key
 from ..tensor import Tensor, _buffer_tensor, from_buffer
@@ -226,7 +226,7 @@ async def _onto_device(
     # hands back JS buffers (IndexedDB), the device can write from them (webgpu: an optional
     # Device method) and its ranges are whole words; else its bytes are gathered in a
     # bytearray and uploaded once whole.
-    write_from_js = getattr(dev, "write_from_js", None) if reading.js_chunks else None
+    write_from_js = dev.write_from_js if reading.js_chunks else None
     direct = [
         write_from_js is not None
         and as_dtype(t["dtype"]).nbytes(math.prod(t["shape"])) == t["nbytes"]

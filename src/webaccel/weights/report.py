@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..devices import Device, get_device, running_devices
+from ..device import Device, get_device, running_devices
 from ..store.errors import human as human_bytes
 from .sharing import REGISTRY
 

@@ -30,10 +30,12 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from .._compat import IN_PYODIDE, JsProxy, WebAccelError, js_global, run_sync
-from ..devices import Device, Storage, get_device
+from .. import _compat
+from .._compat import run_sync
+from ..device import Device, Storage, get_device
 from ..dtypes import DType, as_dtype
-from ..graph import Node
+from ..errors import WebAccelError
+from ..ir import Node
 from ..tensor import Tensor, _buffer_tensor, apply
 
 UNNAMED = "(unnamed)"  # the model of tensors shared without model=
@@ -170,8 +172,8 @@ REGISTRY = SharingRegistry()
 
 
 def _bytes_of(data: Any, dtype: Any, shape: Any) -> tuple[memoryview, DType, tuple[int, ...]]:
-    if IN_PYODIDE and isinstance(data, JsProxy):  # a JS typed array or ArrayBuffer: one copy
-        u8 = js_global("Uint8Array")
+    if _compat.is_js(data):  # a JS typed array or ArrayBuffer: one copy
+        u8 = _compat.js_global("Uint8Array")
         if str(data.constructor.name) != "ArrayBuffer":
             data = u8.new(data.buffer, data.byteOffset, data.byteLength)
         else:

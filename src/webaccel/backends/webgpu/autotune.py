@@ -20,9 +20,7 @@ sampled rows differ is rejected, whatever its speed.
 from __future__ import annotations
 
 import array
-import json
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -32,8 +30,8 @@ from ... import _compat
 from . import codegen, kernels
 from .views import StridedView
 
-STORAGE_KEY = "webaccel.matmul_tuning.v1"
-CACHE_FILE = "matmul_tuning.json"
+CACHE_NAME = "matmul_tuning"  # localStorage "webaccel.matmul_tuning", or matmul_tuning.json
+CACHE_FILE = f"{CACHE_NAME}.json"
 SOFTWARE_CANDIDATES = (
     "direct_8x8_8x8",
     "direct_8x8_4x8",
@@ -119,47 +117,17 @@ def usable(ctx: Any, name: str) -> bool:
 
 
 def cache_path() -> Path:
-    base = os.environ.get("WEBACCEL_CACHE_DIR") or Path.home() / ".cache" / "webaccel"
-    return Path(base) / CACHE_FILE
-
-
-def _local_storage() -> Any:
-    if _compat.IN_PYODIDE and _compat.host_kind() == "browser":
-        import js  # type: ignore[import-not-found]
-
-        return getattr(js, "localStorage", None)
-    return None
+    return _compat.cache_file(CACHE_NAME)
 
 
 def load_cache() -> dict[str, Any]:
     """Everything tuned so far: {adapter key: {shape class: entry}} (a broken cache is empty)."""
-    try:
-        storage = _local_storage()
-        if storage is not None:
-            text = storage.getItem(STORAGE_KEY)
-        else:
-            path = cache_path()
-            text = path.read_text() if path.is_file() else None
-        data = json.loads(text) if text else {}
-        return data if isinstance(data, dict) else {}
-    except Exception:
-        return {}
+    return _compat.recall(CACHE_NAME)
 
 
 def save_cache(data: dict[str, Any]) -> None:
-    text = json.dumps(data, indent=1, sort_keys=True)
-    try:
-        storage = _local_storage()
-        if storage is not None:
-            storage.setItem(STORAGE_KEY, text)
-            return
-        path = cache_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    except Exception:
-        pass  # the choice still holds for this context; it is just not remembered
+    """Remember *data* (the choice still holds for this context if it cannot be kept)."""
+    _compat.remember(CACHE_NAME, data)
 
 
 def _table(ctx: Any) -> dict[str, Any]:

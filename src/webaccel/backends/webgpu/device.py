@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ... import _compat, fusion
-from ...devices import Device, Storage, forget_device, register_device
+from ... import _compat
+from ...device import Device, Storage
 from ...dtypes import DType
-from ...graph import Program, Step
+from ...engine import fusion
+from ...errors import SyncUnavailableError, WebAccelError
+from ...ir import Program, Step
+from ...ops import OPS
 from ...view import View
-from . import kernels, qkernels
+from . import expr, kernels, qkernels
 from .runtime import GPUContext
 from .views import StridedView
 
@@ -64,7 +67,7 @@ class WebGPUDevice(Device):
     async def create_async(cls) -> WebGPUDevice:
         return cls(await GPUContext.create_async())
 
-    def supports(self, step: Step) -> bool:
+    def _supports(self, step: Step) -> bool:
         """Every op of the table, on float32/float16/int32 data (int8/uint8/int4 are weight
         storage here, read only by the dequantizing ops ``linear_q`` and ``dequantize``)."""
         if step.op in QUANT_LOWERINGS:
@@ -355,14 +358,14 @@ QUANT_LOWERINGS: dict[str, Callable[[Any, Step, list[Any]], StridedView]] = {
 }
 
 
-def _make() -> WebGPUDevice:
-    if not _compat.IN_PYODIDE:
-        raise _compat.WebAccelError(
+def create_device() -> WebGPUDevice:
+    if not _compat.host().in_pyodide:
+        raise WebAccelError(
             "the webgpu backend runs inside Pyodide (a browser, or Node.js with Dawn); "
             "on CPython use backend='cpu'"
         )
-    if _compat.IN_PYODIDE and not _compat.can_run_sync():
-        raise _compat.SyncUnavailableError(
+    if _compat.host().in_pyodide and not _compat.can_run_sync():
+        raise SyncUnavailableError(
             "creating the webgpu device waits for the browser; without JSPI call "
             "`await webaccel.init_async('webgpu')` first"
         )
@@ -370,8 +373,17 @@ def _make() -> WebGPUDevice:
 
 
 async def create_device_async() -> WebGPUDevice:
-    forget_device("webgpu")
     return await WebGPUDevice.create_async()
 
 
-register_device("webgpu", _make)
+# The op table. Elementwise ops (and scalar ``full``) compile into fused expression kernels
+# (engine.fusion plans them, expr.py writes their WGSL); every other op has its launcher.
+ELEMENTWISE_OPS = frozenset(
+    op for op in OPS if op in expr.UNARY or op in expr.BINARY or op in ("where", "cast", "gelu")
+)
+WebGPUDevice.ops = {
+    **dict.fromkeys(ELEMENTWISE_OPS, _fused_launch),
+    **LOWERINGS,
+    **QUANT_LOWERINGS,
+}
+WebGPUDevice.unsupported = {}  # every op of OPS has a kernel here

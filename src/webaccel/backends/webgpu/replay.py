@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
-from ...devices import Storage
+from ...device import Replay, Storage
 from .runtime import GPUBufferHandle, GPUContext, _buffer_of
 
 
@@ -86,14 +86,13 @@ def _glue() -> Any:
     return _compat.run_js(read_text("js_glue", "webgpu_replay.js"))
 
 
-class ReplayPlan:
+class ReplayPlan(Replay):
     """A captured program, ready to run with new argument storages."""
 
     def __init__(
         self, device: Any, compiled: Any, inputs: list[Storage], sources: list[tuple[str, int]]
     ) -> None:
-        import js  # type: ignore[import-not-found]
-
+        js = _compat.js_namespace()
         self.device, self.ctx = device, device.ctx
         program = compiled.program
         n = program.n_inputs

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import _compat
-from ..._compat import WebAccelError
+from ...errors import WebAccelError
 from .pool import BufferPool
 
 REQUESTED_LIMITS = (
@@ -102,19 +102,15 @@ class GPUContext:
     """One GPUDevice with its buffer pools, pipeline cache and lost-device state."""
 
     def __init__(self, adapter: Any, device: Any, pool_cap_bytes: int = DEFAULT_POOL_CAP) -> None:
-        import js  # type: ignore[import-not-found]
-
-        from ..._compat import to_py
-
-        self._js = js
+        self._js = _compat.js_namespace()
         self.adapter = adapter
         self.device = device
         self.queue = device.queue
         self._glue = webgpu_glue()
         common = _compat.glue()  # plain()/features() live in js_glue/webaccel_glue.js
-        self.info: dict[str, Any] = to_py(common.plain(adapter.info))
-        self.features: frozenset[str] = frozenset(to_py(common.features(device.features)))
-        self.limits: dict[str, int] = to_py(common.plain(device.limits))
+        self.info: dict[str, Any] = _compat.to_py(common.plain(adapter.info))
+        self.features: frozenset[str] = frozenset(_compat.to_py(common.features(device.features)))
+        self.limits: dict[str, int] = _compat.to_py(common.plain(device.limits))
         self.has_f16 = "shader-f16" in self.features
         self.has_subgroups = "subgroups" in self.features
         self.has_timestamps = "timestamp-query" in self.features
@@ -123,7 +119,7 @@ class GPUContext:
         self.software = bool(self.info.get("isFallbackAdapter")) or any(
             s in names.lower() for s in ("swiftshader", "llvmpipe", "lavapipe", "warp")
         )
-        usage = js.GPUBufferUsage
+        usage = self._js.GPUBufferUsage
         self._storage_usage = usage.STORAGE | usage.COPY_SRC | usage.COPY_DST
         self._staging_usage = usage.MAP_READ | usage.COPY_DST
         self._uniform_usage = usage.UNIFORM | usage.COPY_DST
@@ -138,7 +134,7 @@ class GPUContext:
         self._deferred: list[GPUBufferHandle] = []
         self.lost_reason: str | None = None
         self.errors: list[str] = []
-        self._sink = _compat.pyodide.ffi.create_proxy(_Sink(self))
+        self._sink = _compat.create_proxy(_Sink(self))
         self._glue.watch(device, self._sink)
 
     # --- creation -------------------------------------------------------------------------
@@ -148,7 +144,7 @@ class GPUContext:
         cls, power_preference: str | None = None, pool_cap_bytes: int = DEFAULT_POOL_CAP
     ) -> GPUContext:
         """Request an adapter and a device with the adapter's maxima of the key limits."""
-        if not _compat.IN_PYODIDE:
+        if not _compat.host().in_pyodide:
             raise WebAccelError("the WebGPU runtime needs Pyodide in a browser or Node.js")
         gpu = _compat.js_get(_compat.navigator(), "gpu")
         if gpu is None:

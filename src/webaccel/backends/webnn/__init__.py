@@ -1,11 +1,30 @@
 """The WebNN backend: programs lowered to one ``MLGraph`` each, storages as ``MLTensor``s.
 
-``device``: ``WebNNDevice`` (registered as ``"webnn"``), ``check_api``, the errors.
-``lower``: the pure-Python lowering of program steps to checked ``MLGraphBuilder`` calls.
+Read in this order (each module imports only those above it):
+
+``emitter``: ``Emitter``, the checked ``MLGraphBuilder`` calls; ``Limits`` (the context's
+``opSupportLimits()``), ``Val``, ``Unsupported``. A dry emitter (no builder) decides support.
+``views``: a strided view of a flat value as slice/reshape/transpose/reverse/expand, or a gather.
+``ieee``: the NaN/inf and accuracy guards around this browser's WebNN ops.
+``builders``: the op table ``LOWERINGS``, one builder per webaccel op (``@lowers("op")``).
+``lowering``: ``lower_program``, a whole program through the builders (dry or for real).
+``context``: acquiring an ``MLContext`` (``create_context``, shared with the probe), its errors.
+``replay``: replay plans for captured graphs (one JS call per run).
+``device``: ``WebNNDevice`` (its op table is ``builders.LOWERINGS``), the ``MLGraphBuilder``
+adapter, the ``MLTensor`` pool.
+``probe``: what ``detect()`` reports.
 """
 
 from __future__ import annotations
 
-from .lower import Limits, Unsupported
+from ...device import Backend, register_backend
+from .device import WebNNDevice, create_device, create_device_async
+from .emitter import Limits, Unsupported
+from .probe import probe_async
 
-__all__ = ["Limits", "Unsupported"]
+# name, fallback rank, device class, create, create_async, probe, needs
+BACKEND = register_backend(
+    Backend("webnn", 0, WebNNDevice, create_device, create_device_async, probe_async, "WebNN")
+)
+
+__all__ = ["BACKEND", "Limits", "Unsupported", "WebNNDevice"]

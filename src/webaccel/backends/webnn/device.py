@@ -4,9 +4,9 @@ Storages are flat 1-D ``MLTensor``s of the storage dtype (readable and writable)
 (data type, elements) when released. ``copy_in`` is ``writeTensor`` straight from Python memory;
 ``copy_out_async`` is ``readTensor`` into a preallocated bytearray. ``compile`` makes a fresh
 ``MLGraphBuilder``, one graph input per program input storage, the steps as WebNN ops (see
-``lower.py``: views become slice/reshape/transpose/reverse/expand, or one gather), the outputs
-reshaped to flat 1-D, and waits for ``build()`` (through JSPI ``run_sync``). ``run`` takes the
-output tensors from the pool and makes one ``dispatch``.
+``lowering.py``, ``builders.py`` and ``views.py``: views become slice/reshape/transpose/reverse/
+expand, or one gather), the outputs reshaped to flat 1-D, and waits for ``build()`` (through
+JSPI ``run_sync``). ``run`` takes the output tensors from the pool and makes one ``dispatch``.
 
 ``opSupportLimits()`` is read once per context: every WebNN call is checked against it, and
 ``supports(step)`` answers from the same check (a dry lowering without a builder).
@@ -14,48 +14,28 @@ output tensors from the pool and makes one ``dispatch``.
 
 from __future__ import annotations
 
-import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ... import _compat
-from ...devices import Device, Storage, forget_device, register_device
-from ...dtypes import DType, uint8
-from ...graph import Program, Step
+from ...device import Device, Storage
+from ...dtypes import DType, as_dtype, uint8
+from ...errors import SyncUnavailableError, WebAccelError
+from ...ir import Program, Step
 from ...view import View
-from .lower import Emitter, Limits, Lowering, Unsupported, Val, output_value
+from .builders import LOWERINGS
+from .context import WebNNError, check_api, create_context, glue, read_limits
+from .emitter import Limits, Unsupported
+from .lowering import lower_program
+from .replay import ReplayPlan
 
-# MLContext methods of the current WebNN API (MLTensor + dispatch); the 2023 shape had compute()
-REQUIRED_METHODS = ("createTensor", "writeTensor", "readTensor", "dispatch", "opSupportLimits")
 POOL_CAP_BYTES = 256 << 20
-
-
-class WebNNError(_compat.WebAccelError):
-    """WebNN is missing, too old, or failed."""
 
 
 class WebNNUnsupportedError(NotImplementedError):
     """A step this WebNN context cannot run (names op, data type and rank)."""
-
-
-def check_api(ctx: Any) -> None:
-    """Raise ``WebNNError`` naming what is missing when *ctx* is not a current-spec MLContext."""
-    missing = [m for m in REQUIRED_METHODS if _compat.js_get(ctx, m) is None]
-    if missing:
-        raise WebNNError(
-            "this browser exposes an older WebNN API shape: MLContext has no "
-            + ", ".join(missing)
-            + "; webaccel needs the current one (MLTensor, createTensor/writeTensor/readTensor "
-            "and dispatch(); compute() is gone)"
-        )
-
-
-@functools.cache
-def glue() -> Any:
-    from ...resources import read_text
-
-    return _compat.run_js(read_text("js_glue", "webnn_glue.js"))
 
 
 class NNBuffer:
@@ -70,22 +50,11 @@ class NNBuffer:
         return f"<NNBuffer {self.dtype}[{self.numel}]>"
 
 
-_TYPED = {
-    "float32": "Float32Array",
-    "float16": "Float16Array",
-    "int32": "Int32Array",
-    "int8": "Int8Array",
-    "uint8": "Uint8Array",
-    "int4": "Uint8Array",
-}
-
-
 class JSBuilder:
     """The ``Emitter`` backend over a real ``MLGraphBuilder``."""
 
     def __init__(self, ctx: Any) -> None:
-        import js  # type: ignore[import-not-found]
-
+        js = _compat.js_namespace()
         self.js = js
         self.ctx = ctx
         self.builder = js.MLGraphBuilder.new(ctx)
@@ -116,7 +85,7 @@ class JSBuilder:
     def constant(self, dtype: str, shape: list[int], data: bytes) -> Any:
         u8 = self.js.Uint8Array.new(len(data))
         u8.assign(data)
-        name = _TYPED[dtype]
+        name = as_dtype(dtype).js_array
         if name == "Float16Array" and _compat.js_get(self.js, name) is None:
             name = "Uint16Array"
         if name != "Uint8Array":
@@ -145,15 +114,17 @@ class Compiled:
 
 class WebNNDevice(Device):
     name = "webnn"
+    ops = LOWERINGS  # op -> its builder (builders.py)
+    unsupported: ClassVar[Mapping[str, str]] = {}  # every op of OPS lowers; limits decide per step
 
     def __init__(self, ctx: Any, limits: dict[str, Any] | None = None, ieee: bool = True) -> None:
         super().__init__()
-        # NaN/inf guards and accuracy fixes for this browser's WebNN (see lower.IEEE); False
+        # NaN/inf guards and accuracy fixes for this browser's WebNN (see ieee.py); False
         # gives the plain WebNN ops (fewer ops, this implementation's special-value answers)
         self.ieee = ieee
         check_api(ctx)
         self.ctx = ctx
-        raw = limits if limits is not None else _compat.to_py(glue().limits(ctx))
+        raw = limits if limits is not None else read_limits(ctx)
         self.limits = Limits(raw)
         self._pool: dict[tuple[str, int], list[Any]] = {}
         self.pooled_bytes = 0
@@ -164,19 +135,7 @@ class WebNNDevice(Device):
 
     @classmethod
     async def create_async(cls, options: dict[str, Any] | None = None) -> WebNNDevice:
-        ml = _compat.js_get(_compat.navigator(), "ml")
-        if ml is None:
-            raise WebNNError(
-                "navigator.ml is missing: this browser does not expose WebNN "
-                "(Chromium needs --enable-features=WebMachineLearningNeuralNetwork)"
-            )
-        if _compat.js_get(_compat.js, "MLGraphBuilder") is None:
-            raise WebNNError("this browser has navigator.ml but no MLGraphBuilder")
-        try:
-            ctx = await ml.createContext(_compat.to_js_object(options or {}))
-        except Exception as exc:
-            raise WebNNError(f"navigator.ml.createContext() failed: {exc}") from exc
-        return cls(ctx)
+        return cls(await create_context(options))
 
     @classmethod
     def create(cls, options: dict[str, Any] | None = None) -> WebNNDevice:
@@ -260,40 +219,15 @@ class WebNNDevice(Device):
         context's ``opSupportLimits()``, else why not."""
         program = step if isinstance(step, Program) else _one_step_program(step)
         try:
-            self._lower(program, None)
+            lower_program(program, self.limits, None, self.ieee)
         except Unsupported as exc:
             return str(exc)
         return None
 
-    def supports(self, step: Step) -> bool:
+    def _supports(self, step: Step) -> bool:
         """Whether *step* runs here: every WebNN op its lowering uses is in the limits, with
         the input data types allowed and the ranks in range (a dry lowering, no builder)."""
         return self.why_unsupported(step) is None
-
-    def _lower(
-        self, program: Program, backend: Any, consts: dict[int, Any] | None = None
-    ) -> tuple[Lowering, list[Val | None]]:
-        e = Emitter(self.limits, backend)
-        low = Lowering(e, program, [d for _, d in program.inputs], self.ieee, consts)
-        low.run()
-        outs: list[Val | None] = []
-        seen: list[Any] = []
-        for index in program.outputs:
-            step = program.steps[index]
-            value = low.values[index]
-            assert value is not None
-            if math.prod(step.shape) == 0:
-                outs.append(None)
-                continue
-            try:
-                out = output_value(e, value, step.dtype)
-                if backend is not None and any(out.js is js for js in seen):
-                    out = e.identity(out)  # one operand cannot be two graph outputs
-                seen.append(out.js)
-                outs.append(out)
-            except Unsupported as exc:
-                raise Unsupported(f"webnn cannot return a {step.op} result: {exc}") from None
-        return low, outs
 
     # -- graphs --------------------------------------------------------------------------------
     # Captured weights up to this size become graph constants (compile_captured). Constants let
@@ -320,11 +254,11 @@ class WebNNDevice(Device):
         return self.compile(program, consts)
 
     def compile(self, program: Program, consts: dict[int, Any] | None = None) -> Compiled:
-        if not _compat.IN_PYODIDE:
+        if not _compat.host().in_pyodide:
             raise WebNNError("the webnn backend runs inside Pyodide in a browser")
         backend = JSBuilder(self.ctx)
         try:
-            low, outs = self._lower(program, backend, consts)
+            low, outs = lower_program(program, self.limits, backend, self.ieee, consts)
         except Unsupported as exc:
             raise WebNNUnsupportedError(str(exc)) from None
         in_graph = [j for j, v in enumerate(outs) if v is not None]
@@ -366,8 +300,6 @@ class WebNNDevice(Device):
         self, compiled: Compiled, inputs: list[Storage], sources: list[tuple[str, int]]
     ) -> Any:
         """A replay of *compiled* for ``webaccel.capture``: one JS call per run (replay.py)."""
-        from .replay import ReplayPlan
-
         return ReplayPlan(self, compiled, inputs, sources)
 
 
@@ -381,14 +313,14 @@ def _one_step_program(step: Step) -> Program:
     return Program(tuple(inputs), (step._replace(srcs=tuple(srcs)),), (0,))
 
 
-def _make() -> WebNNDevice:
-    if not _compat.IN_PYODIDE:
-        raise _compat.WebAccelError(
+def create_device() -> WebNNDevice:
+    if not _compat.host().in_pyodide:
+        raise WebAccelError(
             "the webnn backend runs inside Pyodide in a browser with WebNN; "
             "on CPython use backend='cpu'"
         )
     if not _compat.can_run_sync():
-        raise _compat.SyncUnavailableError(
+        raise SyncUnavailableError(
             "creating the webnn device waits for the browser; without JSPI create it with "
             "`await webaccel.init_async('webnn')`"
         )
@@ -396,14 +328,13 @@ def _make() -> WebNNDevice:
 
 
 async def create_device_async(options: dict[str, Any] | None = None) -> WebNNDevice:
-    forget_device("webnn")
     return await WebNNDevice.create_async(options)
 
 
-register_device("webnn", _make)
-
 __all__ = [
+    "POOL_CAP_BYTES",
     "Compiled",
+    "JSBuilder",
     "NNBuffer",
     "View",
     "WebNNDevice",

@@ -21,17 +21,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
-from ...devices import Storage
+from ...device import Replay, Storage
+from ...resources import read_text
 
 
 @functools.cache
 def _glue() -> Any:
-    from ...resources import read_text
-
     return _compat.run_js(read_text("js_glue", "webnn_replay.js"))
 
 
-class ReplayPlan:
+class ReplayPlan(Replay):
     """A captured webnn program, ready to run with new argument storages."""
 
     def __init__(

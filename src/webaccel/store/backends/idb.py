@@ -54,7 +54,8 @@ import functools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..._compat import IN_PYODIDE, JsProxy, js_get, js_global, navigator, run_js, to_js, to_py
+from ... import _compat
+from ..._compat import js_get, js_global, navigator, run_js, to_js, to_py
 from ...resources import read_text
 from ..errors import ChunkCheckError
 from .base import NAMESPACES, Backend, Value, check_key, check_namespace
@@ -93,12 +94,12 @@ def read_workers(n: int) -> int:
 
 def indexeddb_available() -> bool:
     """True inside Pyodide on a host with ``indexedDB``."""
-    return IN_PYODIDE and js_global("indexedDB") is not None
+    return js_global("indexedDB") is not None
 
 
 async def quota_estimate() -> int | None:
     """``navigator.storage.estimate()``'s quota in bytes, or None where there is none."""
-    if not IN_PYODIDE:
+    if not _compat.host().in_pyodide:
         return None
     try:
         quota = await idb_glue().estimateQuota()
@@ -151,8 +152,7 @@ class IDBBackend(Backend):
         glue = idb_glue()
         keys = [check_key(k) for k in items]
         buffers = [
-            v if isinstance(v, JsProxy) else glue.copyIn(memoryview(v).cast("B"))
-            for v in items.values()
+            v if _compat.is_js(v) else glue.copyIn(memoryview(v).cast("B")) for v in items.values()
         ]
         await glue.putMany(self._conn(), check_namespace(ns), to_js(keys), to_js(buffers), durable)
 

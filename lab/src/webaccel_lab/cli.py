@@ -1,0 +1,239 @@
+"""The host command line: ``webaccel doctor``, ``serve``, ``embed``, ``bench`` and ``footprint``
+(``python -m webaccel_lab``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import webaccel
+from webaccel_pages.benchmarks.chart import ratio_svg
+
+from . import doctor, embed, footprint, lab
+from .benchmarks import runner, store_runner
+from .serve import make_server
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    reports = doctor.run_doctor(args.lane or list(lab.LANES))
+    print(json.dumps(reports, indent=2) if args.json else doctor.format_table(reports))
+    return 1 if any(doctor.failed(r) for r in reports) else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    server = make_server(args.port, pyodide_source=args.pyodide, pyodide_version=args.version)
+    host, port = server.server_address[:2]
+    print(
+        f"serving static_site/ with Pyodide {args.version} ({args.pyodide}) at http://{host}:{port}/",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.lane is None:
+        args.lane = "headless-shell" if args.target == "bert" else "chromium"
+
+    if args.target == "store":
+        result = store_runner.run_store(args.lane, None, args.timeout)
+        print(json.dumps(result, indent=2) if args.json else store_runner.format_table(result))
+        return 0 if store_runner.complete(result) else 1
+    if args.target == "bert":
+        config: dict[str, Any] = {}
+        if args.cases:
+            config["cases"] = args.cases
+        result = runner.run_bert(args.lane, config, args.timeout)
+        if args.chart:
+            Path(args.chart).write_text(ratio_svg(result))
+        print(json.dumps(result, indent=2) if args.json else runner.format_bert_table(result))
+        return 0 if result["rows"] and not any("error" in r for r in result["rows"]) else 1
+    if getattr(args, "backend", None) == "webnn":
+        lane = args.lane
+        if "webnn" not in lab.LANES[lane].requires:
+            print(f"webaccel: lane {lane} has no WebNN; using headless-shell", file=sys.stderr)
+            lane = "headless-shell"
+        config = {"matmul": args.sizes} if args.sizes else None
+        result = runner.run_webnn(lane, config, args.timeout)
+        print(json.dumps(result, indent=2) if args.json else runner.format_webnn_table(result))
+        return 0 if runner.complete_webnn(result) else 1
+    result = runner.run_ops(args.lane, args.sizes, args.device, args.timeout)
+    print(json.dumps(result, indent=2) if args.json else runner.format_table(result))
+    return 0 if runner.complete(result) else 1
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    backends = args.backend or ["webnn", "webgpu", "cpu"]
+    result = embed.run(
+        args.sentences,
+        backends,
+        lane=args.lane,
+        timeout=args.timeout,
+        quantize=args.quantize,
+        repeat=args.repeat,
+    )
+    print(json.dumps(embed.as_json(result)) if args.json else embed.format_text(result))
+    return 0 if all("error" not in r for r in result["runs"]) else 1
+
+
+def cmd_footprint(args: argparse.Namespace) -> int:
+    result = footprint.measure(
+        args.lane,
+        wheel=Path(args.wheel) if args.wheel else None,
+        pages_wheel=Path(args.pages_wheel) if args.pages_wheel else None,
+        loads=args.loads,
+        timeout=args.timeout,
+    )
+    print(json.dumps(result, indent=2) if args.json else footprint.format_text(result))
+    return 0
+
+
+def _cases(text: str) -> list[list[int]]:
+    try:
+        return [[int(n) for n in case.split("x")] for case in text.split(",") if case.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cases: SEQxBATCH,..., not {text!r}") from None
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes: comma-separated integers, not {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webaccel", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"webaccel {webaccel.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doctor_cmd = sub.add_parser("doctor", help="run detect() in each lane's headless browser")
+    doctor_cmd.add_argument(
+        "--json", action="store_true", help="print a JSON list, one object per lane"
+    )
+    doctor_cmd.add_argument(
+        "--lane",
+        action="append",
+        choices=list(lab.LANES),
+        help="only this lane (repeatable); default: all",
+    )
+    doctor_cmd.set_defaults(func=cmd_doctor)
+
+    serve_cmd = sub.add_parser(
+        "serve", help="serve the static page with a local Pyodide and the wheel"
+    )
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument(
+        "--pyodide",
+        choices=("local", "cdn"),
+        default="local",
+        help="load Pyodide from the lab (local) or from its CDN",
+    )
+    serve_cmd.add_argument(
+        "--version",
+        default=lab.PYODIDE_VERSIONS[0],
+        dest="version",
+        choices=lab.PYODIDE_VERSIONS,
+        help="Pyodide version the page loads",
+    )
+    serve_cmd.set_defaults(func=cmd_serve)
+
+    embed_cmd = sub.add_parser(
+        "embed",
+        help="sentence embeddings (all-MiniLM-L6-v2) and their similarities on each backend",
+    )
+    embed_cmd.add_argument("sentences", nargs="+", help="the sentences to embed")
+    embed_cmd.add_argument(
+        "--backend",
+        action="append",
+        choices=("webnn", "webgpu", "cpu", "auto"),
+        help="repeatable; default webnn, webgpu (in the lane's browser) and cpu (on this "
+        "CPython unless the lane's Pyodide has NumPy)",
+    )
+    embed_cmd.add_argument("--lane", default="headless-shell", choices=lab.BROWSER_LANES)
+    embed_cmd.add_argument("--json", action="store_true", help="print the results as JSON")
+    embed_cmd.add_argument("--quantize", choices=("int8", "int4"), default=None)
+    embed_cmd.add_argument("--repeat", type=int, default=3, help="timed encodes after the first")
+    embed_cmd.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds to wait for the page"
+    )
+    embed_cmd.set_defaults(func=cmd_embed)
+
+    bench_cmd = sub.add_parser("bench", help="benchmarks in a lane's browser (against TF.js)")
+    bench_cmd.add_argument(
+        "target",
+        choices=("ops", "bert", "store"),
+        help="ops: matmul, conv2d, overhead per op; bert: all-MiniLM-L6-v2 vs onnxruntime-web; "
+        "store: model store save/load MB/s vs raw IndexedDB, weight sharing",
+    )
+    bench_cmd.add_argument(
+        "--lane",
+        default=None,
+        choices=lab.BROWSER_LANES,
+        help="default: chromium for ops, headless-shell (WebNN and WebGPU) for bert",
+    )
+    bench_cmd.add_argument(
+        "--cases",
+        type=_cases,
+        default=None,
+        help="bert: SEQxBATCH,... (default 16x1,16x8,128x1,128x8)",
+    )
+    bench_cmd.add_argument("--chart", default=None, help="bert: write the SVG chart to this file")
+    bench_cmd.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench_cmd.add_argument(
+        "--sizes", type=_sizes, default=None, help="matmul sizes, e.g. 256,512,1024 (the default)"
+    )
+    bench_cmd.add_argument("--device", default=None, help="webaccel's device (default: webgpu)")
+    bench_cmd.add_argument(
+        "--backend",
+        choices=("webgpu", "webnn"),
+        default=None,
+        help="webnn: ops and a transformer block on WebNN vs WebGPU vs CPU, and the captured "
+        "block vs plain-JS WebNN (headless-shell lane)",
+    )
+    bench_cmd.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds to wait for the page"
+    )
+    bench_cmd.set_defaults(func=cmd_bench)
+
+    foot_cmd = sub.add_parser(
+        "footprint",
+        help="the runtime wheel's size and the cold `import webaccel` time in a lane's Pyodide",
+    )
+    foot_cmd.add_argument("--lane", default="headless-shell", choices=lab.BROWSER_LANES)
+    foot_cmd.add_argument(
+        "--wheel", default=None, help="measure this runtime wheel (default: built from here)"
+    )
+    foot_cmd.add_argument(
+        "--pages-wheel",
+        default=None,
+        help="report this pages wheel's size (default: built from here unless --wheel is given)",
+    )
+    foot_cmd.add_argument(
+        "--loads", type=int, default=5, help="fresh page loads; the import time is their median"
+    )
+    foot_cmd.add_argument("--json", action="store_true", help="print the results as JSON")
+    foot_cmd.add_argument("--timeout", type=float, default=300.0, help="seconds to wait per load")
+    foot_cmd.set_defaults(func=cmd_footprint)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except lab.LabError as exc:
+        print(f"webaccel: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""What ``detect()`` reports for WebGPU, found by trying: request an adapter, read its info,
+features and limits, then open a device, run a small compute shader (``probe.wgsl``) and check
+its answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import _compat
+from ..._compat import glue, js_get, navigator, to_js_object, to_py
+from ...probing import not_in_js
+from ...resources import read_text
+
+# Adapter names that mean a CPU emulating a GPU; backs up `isFallbackAdapter`, which Chromium
+# does not set for every software adapter.
+SOFTWARE_ADAPTERS = ("swiftshader", "llvmpipe", "lavapipe", "softpipe", "warp")
+KEY_LIMITS = (
+    "maxBufferSize",
+    "maxStorageBufferBindingSize",
+    "maxComputeWorkgroupStorageSize",
+    "maxComputeInvocationsPerWorkgroup",
+    "maxComputeWorkgroupSizeX",
+    "maxComputeWorkgroupsPerDimension",
+    "maxStorageBuffersPerShaderStage",
+    "minSubgroupSize",
+    "maxSubgroupSize",
+)
+
+
+async def probe_async() -> dict[str, Any]:
+    if not _compat.host().in_pyodide:
+        return not_in_js("WebGPU")
+    gpu = js_get(navigator(), "gpu")
+    if gpu is None:
+        return {
+            "available": False,
+            "error": "navigator.gpu is missing: this browser does not expose WebGPU "
+            "(Chromium on Linux needs --enable-unsafe-webgpu)",
+        }
+    adapter = await gpu.requestAdapter()
+    if adapter is None or type(adapter).__name__ == "JsNull":  # null is jsnull in Pyodide 314
+        return {"available": False, "error": "navigator.gpu.requestAdapter() returned null"}
+    info = to_py(glue().adapterInfo(adapter))
+    features = list(to_py(glue().features(adapter.features)))
+    limits = to_py(glue().plain(adapter.limits))
+    names = " ".join(str(info.get(k, "")) for k in ("vendor", "architecture", "description"))
+    is_fallback = bool(info.get("isFallbackAdapter", False))
+    result: dict[str, Any] = {
+        "available": True,
+        "error": None,
+        "vendor": info.get("vendor") or None,
+        "architecture": info.get("architecture") or None,
+        "device": info.get("device") or None,
+        "description": info.get("description") or None,
+        "is_fallback": is_fallback,
+        "software": is_fallback or any(s in names.lower() for s in SOFTWARE_ADAPTERS),
+        "shader_f16": "shader-f16" in features,
+        "subgroups": "subgroups" in features,
+        "features": features,
+        "limits": {k: limits[k] for k in KEY_LIMITS if k in limits},
+    }
+    device = await adapter.requestDevice()
+    try:
+        result["compute_ok"], result["compute_error"] = await _run_probe_shader(device)
+    finally:
+        device.destroy()
+    if not result["compute_ok"]:
+        result["available"] = False
+        result["error"] = (
+            f"the adapter exists but its compute probe failed: {result['compute_error']}"
+        )
+    return result
+
+
+async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
+    """Run ``wgsl/probe.wgsl`` on 100 floats and check every answer."""
+    js = _compat.js_namespace()
+    n = 100
+    values = [float(i) - 50.0 for i in range(n)]
+    usage = js.GPUBufferUsage
+    src = device.createBuffer(
+        to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_DST})
+    )
+    dst = device.createBuffer(
+        to_js_object({"size": 4 * n, "usage": usage.STORAGE | usage.COPY_SRC})
+    )
+    staging = device.createBuffer(
+        to_js_object({"size": 4 * n, "usage": usage.MAP_READ | usage.COPY_DST})
+    )
+    device.queue.writeBuffer(src, 0, js.Float32Array.new(_compat.to_js(values)))
+    module = device.createShaderModule(to_js_object({"code": read_text("wgsl", "probe.wgsl")}))
+    pipeline = device.createComputePipeline(
+        to_js_object({"layout": "auto", "compute": {"module": module, "entryPoint": "main"}})
+    )
+    entries = [
+        {"binding": 0, "resource": {"buffer": src}},
+        {"binding": 1, "resource": {"buffer": dst}},
+    ]
+    bind_group = device.createBindGroup(
+        to_js_object({"layout": pipeline.getBindGroupLayout(0), "entries": entries})
+    )
+    encoder = device.createCommandEncoder()
+    compute = encoder.beginComputePass()
+    compute.setPipeline(pipeline)
+    compute.setBindGroup(0, bind_group)
+    compute.dispatchWorkgroups((n + 63) // 64)
+    compute.end()
+    encoder.copyBufferToBuffer(dst, 0, staging, 0, 4 * n)
+    device.queue.submit(_compat.to_js([encoder.finish()]))
+    await staging.mapAsync(js.GPUMapMode.READ)
+    got = js.Float32Array.new(staging.getMappedRange()).to_py().tolist()
+    staging.unmap()
+    for b in (src, dst, staging):
+        b.destroy()
+    bad = [i for i, (v, g) in enumerate(zip(values, got, strict=True)) if g != v * 2.0 + 1.0]
+    if bad:
+        i = bad[0]
+        return False, f"{len(bad)} of {n} wrong; [{i}] = {got[i]}, expected {values[i] * 2 + 1}"
+    return True, None

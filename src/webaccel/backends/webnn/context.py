@@ -1,0 +1,68 @@
+"""Acquiring a WebNN ``MLContext``: the one place its checks and error texts live.
+
+``create_context`` is what both ``WebNNDevice.create_async`` and the ``detect()`` probe call,
+so a browser without WebNN (or with an older API shape) gets the same message from either.
+``read_limits`` reads ``opSupportLimits()`` as a plain dict, and ``glue`` is the JS helper
+object of ``js_glue/webnn_glue.js`` the device calls on hot paths.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ... import _compat
+from ...errors import WebAccelError
+from ...probing import probe_error
+from ...resources import read_text
+
+# MLContext methods of the current WebNN API (MLTensor + dispatch); the 2023 shape had compute()
+REQUIRED_METHODS = ("createTensor", "writeTensor", "readTensor", "dispatch", "opSupportLimits")
+
+
+class WebNNError(WebAccelError):
+    """WebNN is missing, too old, or failed."""
+
+
+def check_api(ctx: Any) -> None:
+    """Raise ``WebNNError`` naming what is missing when *ctx* is not a current-spec MLContext."""
+    missing = [m for m in REQUIRED_METHODS if _compat.js_get(ctx, m) is None]
+    if missing:
+        raise WebNNError(
+            "this browser exposes an older WebNN API shape: MLContext has no "
+            + ", ".join(missing)
+            + "; webaccel needs the current one (MLTensor, createTensor/writeTensor/readTensor "
+            "and dispatch(); compute() is gone)"
+        )
+
+
+async def create_context(options: dict[str, Any] | None = None) -> Any:
+    """``navigator.ml.createContext(options)``, checked: a ``WebNNError`` says what is missing
+    (WebNN itself, ``MLGraphBuilder``, a working context, the current API shape)."""
+    ml = _compat.js_get(_compat.navigator(), "ml")
+    if ml is None:
+        if _compat.host_kind() == "node":
+            raise WebNNError("Node.js has no WebNN (navigator.ml)")
+        raise WebNNError(
+            "navigator.ml is missing: this browser does not expose WebNN "
+            "(Chromium needs --enable-features=WebMachineLearningNeuralNetwork)"
+        )
+    if _compat.js_global("MLGraphBuilder") is None:
+        raise WebNNError("this browser has navigator.ml but no MLGraphBuilder")
+    try:
+        ctx = await ml.createContext(_compat.to_js_object(options or {}))
+    except Exception as exc:
+        raise WebNNError(f"navigator.ml.createContext() failed: {probe_error(exc)}") from exc
+    check_api(ctx)
+    return ctx
+
+
+@functools.cache
+def glue() -> Any:
+    """The helpers of ``js_glue/webnn_glue.js``, evaluated once."""
+    return _compat.run_js(read_text("js_glue", "webnn_glue.js"))
+
+
+def read_limits(ctx: Any) -> dict[str, Any]:
+    """``ctx.opSupportLimits()`` as a plain dict."""
+    return _compat.to_py(glue().limits(ctx))

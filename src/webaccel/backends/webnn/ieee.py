@@ -1,0 +1,94 @@
+"""The IEEE guards: NaN/inf and accuracy fixes around this browser's WebNN ops (one place).
+
+The headless shell's WebNN (TFLite/XNNPACK on CPU) answers exp(NaN) = 0, log(inf) and
+log(x >= ~2.3e38) = 88.38, log(NaN) = finite, sqrt(inf) = NaN, sqrt(3.4e38) 50 % off, erf with
+1.3e-6 relative error near |x| = 0.1, max/min (binary, reduce, pool) that drop NaN, and an
+average pool that turns NaN into -inf. The guards give IEEE/libm answers with a few cheap ops.
+
+The builders call these only when the device was made with ``ieee=True`` (the default) and the
+value is float32; ``WebNNDevice(ctx, ieee=False)`` gives the plain ops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .emitter import Emitter, Shape, Val
+
+_ERF_SERIES = [
+    (-1) ** n / (math.factorial(n) * (2 * n + 1)) * 2 / math.sqrt(math.pi) for n in range(7)
+]
+
+
+def _keep_nan(e: Emitter, x: Val, y: Val) -> Val:
+    return e.where(e.unary("isNaN", x), x, y)
+
+
+def _exp(e: Emitter, x: Val) -> Val:
+    return _keep_nan(e, x, e.unary("exp", x))
+
+
+def _log(e: Emitter, x: Val) -> Val:
+    y = e.unary("log", x)
+    big = e.binary("greater", x, e.scalar(2.0**64, "float32"))
+    scaled = e.unary("log", e.binary("mul", x, e.scalar(2.0**-64, "float32")))
+    y = e.where(big, e.binary("add", scaled, e.scalar(64 * math.log(2), "float32")), y)
+    y = e.where(e.binary("equal", x, e.scalar(math.inf, "float32")), x, y)
+    return _keep_nan(e, x, y)
+
+
+def _sqrt(e: Emitter, x: Val) -> Val:
+    y = e.unary("sqrt", x)
+    big = e.binary("greater", x, e.scalar(2.0**100, "float32"))
+    scaled = e.unary("sqrt", e.binary("mul", x, e.scalar(2.0**-64, "float32")))
+    y = e.where(big, e.binary("mul", scaled, e.scalar(2.0**32, "float32")), y)
+    return e.where(e.binary("equal", x, e.scalar(math.inf, "float32")), x, y)
+
+
+def _rsqrt(e: Emitter, x: Val) -> Val:
+    return e.unary("reciprocal", _sqrt(e, x))
+
+
+def _erf(e: Emitter, x: Val) -> Val:
+    """erf's Taylor series for |x| < 0.5 (error < 1e-9 there), the native erf elsewhere."""
+    x2 = e.binary("mul", x, x)
+    p = e.scalar(_ERF_SERIES[-1], "float32")
+    for coef in reversed(_ERF_SERIES[:-1]):
+        p = e.binary("add", e.binary("mul", p, x2), e.scalar(coef, "float32"))
+    small = e.binary("lesser", e.unary("abs", x), e.scalar(0.5, "float32"))
+    return e.where(small, e.binary("mul", x, p), e.unary("erf", x))
+
+
+# webaccel op -> its guarded float32 lowering
+UNARY: dict[str, Callable[[Emitter, Val], Val]] = {
+    "exp": _exp,
+    "log": _log,
+    "sqrt": _sqrt,
+    "rsqrt": _rsqrt,
+    "erf": _erf,
+}
+
+
+def nan_binary(e: Emitter, a: Val, b: Val, out: Val) -> Val:
+    """*out* (a binary max/min of *a* and *b*) with NaN wherever either operand is NaN."""
+    nan = e.binary("logicalOr", e.unary("isNaN", a), e.unary("isNaN", b))
+    return e.where(nan, e.binary("add", a, b), out)
+
+
+def nan_reduce(e: Emitter, x: Val, out: Val, shape: Shape, options: dict[str, Any]) -> Val:
+    """*out* (a max/min reduction of *x* with *options*) with NaN where a reduced element is."""
+    m = e.cast(e.unary("isNaN", x), "float32")
+    m = e.call("reduceMax", "float32", shape, {"input": m}, [m], options)
+    nan = e.binary("greater", m, e.scalar(0.0, "float32"))
+    return e.where(nan, e.scalar(float("nan"), "float32"), out)
+
+
+def nan_pool(e: Emitter, x: Val, out: Val, options: dict[str, Any]) -> Val:
+    """*out* (a 2-D pool of *x*) with NaN where a window holds a NaN; *options* are the pool's
+    own, padding included (a padded element is 0 in the NaN mask: not NaN)."""
+    m = e.cast(e.unary("isNaN", x), "float32")
+    m = e.call("maxPool2d", "float32", out.shape, {"input": m}, [m], options)
+    nan = e.binary("greater", m, e.scalar(0.0, "float32"))
+    return e.where(nan, e.scalar(float("nan"), "float32"), out)

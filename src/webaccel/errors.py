@@ -1,0 +1,19 @@
+"""The package's own error types, in one module every layer may import."""
+
+from __future__ import annotations
+
+
+class WebAccelError(RuntimeError):
+    """Base class of webaccel's own errors."""
+
+
+class SyncUnavailableError(WebAccelError):
+    """A synchronous call needs JSPI (``run_sync``), and this host cannot suspend."""
+
+
+class ShapeError(ValueError):
+    """An op got shapes its rule rejects; the message names the op, the shapes and the rule."""
+
+
+class DTypeError(TypeError):
+    """An op got dtypes its rule rejects."""

@@ -1,0 +1,586 @@
+"""The WebNN lowering on the host: programs through the emitter against the recorded limits.
+
+No browser here. ``fixtures/webnn_op_support_limits.json`` is the headless shell's
+``opSupportLimits()`` (``browser/test_webnn_device.py`` checks it still is). What the host can
+check: which steps are refused and why, the builder calls a step becomes, that a dry run (what
+``why_unsupported`` does) and a build make the same calls, that views select the right elements
+(the movement ops evaluated by NumPy as the WebNN spec defines them), and that the device and the
+``detect()`` probe acquire a context with the same checks and texts. The numbers a browser
+computes are checked in the browser lane (``browser/test_ops_webnn.py``).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import op_cases
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from webnn_exclusions import EXCLUDED
+
+import webaccel as wa
+from webaccel import _compat, ir, quant
+from webaccel._compat.cpython_host import CPythonHost
+from webaccel.backends.webnn import builders
+from webaccel.backends.webnn.context import REQUIRED_METHODS, WebNNError, create_context
+from webaccel.backends.webnn.device import WebNNDevice
+from webaccel.backends.webnn.emitter import Emitter, Limits, Unsupported, Val
+from webaccel.backends.webnn.lowering import lower_program
+from webaccel.backends.webnn.probe import probe_async
+from webaccel.backends.webnn.views import read_view
+from webaccel.dtypes import as_dtype
+from webaccel.ir import Program, Step
+from webaccel.ops import OPS
+from webaccel.tensor import apply
+from webaccel.view import View
+
+FIXTURE = Path(__file__).parent / "fixtures" / "webnn_op_support_limits.json"
+RAW: dict[str, Any] = json.loads(FIXTURE.read_text())["limits"]
+LIMITS = Limits(RAW)
+PACKAGE = Path(wa.__file__).parent / "backends" / "webnn"
+
+
+def limits_without(*ops: str) -> Limits:
+    """The recorded limits of a context that lacks *ops*."""
+    return Limits({k: v for k, v in RAW.items() if k not in ops})
+
+
+def program_of(t: wa.Tensor) -> Program:
+    """*t*'s pending graph as the engine lowers it for a device."""
+    return ir.lower(ir.pending_nodes([t._node]), {t._node.id})[0]
+
+
+def case_program(case: op_cases.OpCase) -> Program:
+    """The case's program as the browser lane ships it (every output its own dense buffer)."""
+    out = case.fn(*[wa.tensor(a) for a in case.inputs])
+    dense = [apply("contiguous", t) for t in (out if isinstance(out, list | tuple) else [out])]
+    return ir.lower(ir.pending_nodes([t._node for t in dense]), {t._node.id for t in dense})[0]
+
+
+def dry(program: Program, limits: Limits = LIMITS, ieee: bool = True) -> Emitter:
+    """The emitter after a dry lowering of *program* (raises ``Unsupported`` as a build would)."""
+    return lower_program(program, limits, None, ieee)[0].e
+
+
+def why(program: Program, limits: Limits = LIMITS) -> str | None:
+    try:
+        dry(program, limits)
+    except Unsupported as exc:
+        return str(exc)
+    return None
+
+
+def ops_of(e: Emitter) -> list[str]:
+    return [c.op for c in e.calls]
+
+
+class Recorder:
+    """The emitter's backend interface with no browser behind it: every call is logged and
+    answered with a fresh operand token, as ``MLGraphBuilder`` would answer with an operand."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[Any, ...]] = []
+
+    def _made(self, *entry: Any) -> Any:
+        self.log.append(entry)
+        return object()
+
+    def input(self, name: str, dtype: str, shape: list[int]) -> Any:
+        return self._made("input", name, dtype, tuple(shape))
+
+    def constant(self, dtype: str, shape: list[int], data: bytes) -> Any:
+        return self._made("constant", dtype, tuple(shape), bytes(data))
+
+    def constant_from(self, tensor: Any, dtype: str, shape: list[int], start: int, n: int) -> Any:
+        return self._made("constant_from", dtype, tuple(shape), start, n)
+
+    def call(self, op: str, args: list[Any], options: dict[str, Any] | None) -> Any:
+        return self._made(op)
+
+
+def built(program: Program, limits: Limits = LIMITS) -> tuple[Emitter | str, Recorder]:
+    """Lower *program* for a build (a ``Recorder`` as the builder): its emitter or why not."""
+    rec = Recorder()
+    try:
+        return lower_program(program, limits, rec)[0].e, rec
+    except Unsupported as exc:
+        return str(exc), rec
+
+
+class NumPyMovement(Recorder):
+    """WebNN's movement ops evaluated by NumPy, as the WebNN spec defines them, so that the ops
+    a view lowers to can be checked element by element on the host."""
+
+    def __init__(self, inputs: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self.inputs = inputs
+
+    def input(self, name: str, dtype: str, shape: list[int]) -> Any:
+        return self.inputs[name].reshape(shape)
+
+    def constant(self, dtype: str, shape: list[int], data: bytes) -> Any:
+        return np.frombuffer(data, as_dtype(dtype).numpy).reshape(shape)
+
+    def call(self, op: str, args: list[Any], options: dict[str, Any] | None) -> Any:
+        x, opts = args[0], options or {}
+        if op == "reshape":
+            return x.reshape(args[1])
+        if op == "slice":
+            strides = opts.get("strides", [1] * len(args[1]))
+            return x[
+                tuple(slice(b, b + n, s) for b, n, s in zip(args[1], args[2], strides, strict=True))
+            ]
+        if op == "transpose":
+            return x.transpose(opts["permutation"])
+        if op == "reverse":
+            return np.flip(x, axis=tuple(opts["axes"]))
+        if op == "expand":
+            return np.broadcast_to(x, args[1])
+        if op == "concat":
+            return np.concatenate(x, axis=args[1])
+        if op == "gather":
+            return np.take(x, args[1], axis=opts["axis"])
+        raise AssertionError(f"{op} is not a movement op")
+
+
+# --- every op case, against the recorded limits -----------------------------------------------
+
+CASES = op_cases.CASES
+LIMITED = {i for i, (kind, _) in EXCLUDED.items() if kind == "limits"}
+
+
+def test_the_op_table_is_every_op_and_each_op_has_a_case():
+    assert WebNNDevice.ops is builders.LOWERINGS
+    assert set(builders.LOWERINGS) == set(OPS)
+    lowered = {step.op for case in CASES for step in case_program(case).steps}
+    assert set(OPS) <= lowered, sorted(set(OPS) - lowered)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case_is_refused_only_where_the_browser_lane_excludes_it(case):
+    """What the browser lane's exclusions say, from the recorded limits: a case excluded for
+    the limits is refused with the op, data type and rank named; every other case lowers. A
+    build (a recording builder) makes exactly the calls the dry run checked."""
+    program = case_program(case)
+    reason = why(program)
+    if case.id in LIMITED:
+        assert reason is not None, f"{case.id} is excluded for the limits, yet it lowers"
+        assert "WebNN " in reason and "data type" in reason and "rank" in reason, reason
+    else:
+        assert reason is None, reason
+    emitter, rec = built(program)
+    if reason is not None:
+        assert emitter == reason
+        return
+    assert isinstance(emitter, Emitter)
+    trace = [(c.op, c.out.dtype, c.out.shape) for c in emitter.calls]
+    assert trace == [(c.op, c.out.dtype, c.out.shape) for c in dry(program).calls]
+    made = [entry[0] for entry in rec.log if entry[0] not in ("input", "constant")]
+    assert made == ops_of(emitter)  # each checked call reached the builder, in order
+
+
+def test_matmul_int32_is_refused_naming_op_data_type_and_rank():
+    i = wa.tensor(np.arange(6, dtype=np.int32)).reshape(2, 3)
+    assert why(program_of(i @ i.T)) == (
+        "webnn cannot run step matmul(int32[rank 2], int32[rank 2]) -> int32[rank 2]: "
+        "WebNN matmul: a of data type int32 is not supported here (allowed: float32, float16)"
+    )
+
+
+def test_ranks_beyond_the_limits_are_refused():
+    f = wa.tensor(np.arange(6, dtype=np.float32))
+    softmax7 = why(program_of(f.reshape(1, 1, 1, 1, 1, 2, 3).softmax(-1)))
+    assert softmax7 is not None
+    assert softmax7.endswith("WebNN softmax: input of rank 7 is out of the supported range [1, 6]")
+    div6 = why(program_of(f.reshape(1, 1, 1, 1, 2, 3) / 2.0))
+    assert div6 is not None and div6.endswith(
+        "WebNN div: a of rank 6 is out of the supported range [0, 5]"
+    )
+    assert why(program_of(f.reshape(1, 1, 1, 2, 3) / 2.0)) is None
+
+
+def test_a_missing_op_is_named():
+    f = wa.tensor(np.arange(6, dtype=np.float32)).reshape(2, 3)
+    assert why(program_of(f.gelu()), limits_without("gelu")) == (
+        "webnn cannot run step gelu(float32[rank 2]) -> float32[rank 2]: "
+        "this WebNN context has no 'gelu' op"
+    )
+
+
+def test_int4_results_bitcasts_and_empty_max_are_refused():
+    f = wa.tensor(np.arange(4, dtype=np.float32))
+    assert why(program_of(f.cast("int4"))) == (
+        "webnn cannot return a cast result: "
+        "int4 results (WebNN cannot cast to int4; keep int4 for weights)"
+    )
+    f32, i32 = as_dtype("float32"), as_dtype("int32")
+    bitcast = Program(
+        ((4, f32),), (Step("neg", (), ((0, View((4,), (1,), 0), i32),), (4,), i32),), (0,)
+    )
+    reason = why(bitcast)
+    assert reason is not None and reason.endswith("a float32 storage read as int32 (bitcast view)")
+    # a reduction over an axis of size 0: a sum is 0, a max has no answer
+    over_nothing = {
+        op: Program(
+            ((0, f32),),
+            (
+                Step(
+                    op,
+                    (("axes", (1,)), ("keepdims", False)),
+                    ((0, View((2, 0), (0, 1), 0), f32),),
+                    (2,),
+                    f32,
+                ),
+            ),
+            (0,),
+        )
+        for op in ("sum", "max")
+    }
+    assert ops_of(dry(over_nothing["sum"])) == ["expand"]
+    assert why(over_nothing["max"]) == (
+        "webnn cannot run step max(float32[rank 2]) -> float32[rank 1]: max over an empty axis"
+    )
+
+
+def test_the_device_answers_from_the_same_lowering():
+    """``WebNNDevice.why_unsupported`` / ``supports`` are the dry lowering (a stand-in context:
+    only its method names are read, the limits are the recorded ones)."""
+    dev = WebNNDevice(_Context(), RAW)
+    i = wa.tensor(np.arange(6, dtype=np.int32)).reshape(2, 3)
+    f = wa.tensor(np.arange(6, dtype=np.float32)).reshape(2, 3)
+    int_mm, float_mm = program_of(i @ i.T), program_of(f @ f.T)
+    assert dev.why_unsupported(int_mm) == why(int_mm)
+    assert dev.why_unsupported(float_mm) is None
+    assert dev.supports(float_mm.steps[-1]) and not dev.supports(int_mm.steps[-1])
+    reason = dev.why_unsupported(int_mm.steps[-1])  # one step alone: its sources as inputs
+    assert reason is not None and "matmul" in reason and "int32" in reason and "rank 2" in reason
+
+
+@pytest.mark.parametrize("missing", ["where", "isNaN", "cast", "slice", "gather", "gemm"])
+def test_dry_run_and_build_agree_when_an_op_is_missing(missing):
+    """Take one WebNN op away: every case is refused by the dry run exactly when a build fails,
+    with the same message (one code path)."""
+    limits = limits_without(missing)
+    refused = 0
+    for case in CASES:
+        program = case_program(case)
+        reason = why(program, limits)
+        emitter, _ = built(program, limits)
+        assert emitter == reason if reason is not None else isinstance(emitter, Emitter)
+        if reason is not None:
+            refused += 1
+            assert f"no {missing!r} op" in reason or "WebNN " in reason, reason
+    assert refused, f"no case needs {missing}"
+
+
+# --- the calls a step becomes -----------------------------------------------------------------
+
+
+def test_broadcasting_binary_ops_and_size_0_and_1_dims():
+    a = wa.tensor(np.ones((3, 4), np.float32))
+    b = wa.tensor(np.ones(4, np.float32))
+    e = dry(program_of(a + b))
+    (add,) = [c for c in e.calls if c.op == "add"]
+    assert [v.shape for v in add.args] == [(3, 4), (4,)] and add.out.shape == (3, 4)
+    col, row = wa.tensor(np.ones((3, 1), np.float32)), wa.tensor(np.ones((1, 4), np.float32))
+    (add,) = [c for c in dry(program_of(col * row)).calls if c.op == "mul"]
+    assert [v.shape for v in add.args] == [(3, 1), (1, 4)] and add.out.shape == (3, 4)
+    empty = wa.tensor(np.ones((0, 4), np.float32))
+    low, outs = lower_program(program_of(empty + b), LIMITS)
+    assert low.e.calls == [] and outs == [None]  # nothing to build: the output is empty
+
+
+def test_ieee_guards_are_added_only_when_asked():
+    x = wa.tensor(np.ones((3, 4), np.float32))
+    # the first reshape reads the flat input as (3, 4); the last one is the flat output
+    assert ops_of(dry(program_of(x.exp()), ieee=False)) == ["reshape", "exp", "reshape"]
+    guarded = ops_of(dry(program_of(x.exp())))
+    assert guarded == ["reshape", "exp", "isNaN", "where", "reshape"]
+    assert ops_of(dry(program_of(x.max(1)), ieee=False)) == ["reshape", "reduceMax"]
+    nan_max = ["reshape", "reduceMax", "isNaN", "cast", "reduceMax", "greater", "where"]
+    assert ops_of(dry(program_of(x.max(1)))) == nan_max
+
+
+def test_int4_codes_reach_dequantize_linear_as_stored():
+    rng = np.random.default_rng(0)
+    w = quant.quantize(rng.standard_normal((4, 64)).astype(np.float32), "int4")
+    x = wa.tensor(rng.standard_normal((2, 64)).astype(np.float32))
+    e = dry(program_of(quant.linear_q(x, w)))
+    (deq,) = [c for c in e.calls if c.op == "dequantizeLinear"]
+    codes, scale, zero = deq.args
+    # the codes are the int4 graph input, only reshaped (WebNN has no cast from int4)
+    assert (codes.dtype, codes.shape) == ("int4", (4, 64))
+    (made,) = [c for c in e.calls if c.out is codes]
+    assert (made.op, made.args[0].dtype, made.args[0].source) == ("reshape", "int4", "input")
+    assert (zero.dtype, zero.source, zero.shape) == ("int4", "const", scale.shape)
+    assert scale.shape == (4, 2) and deq.out.dtype == "float32"
+    assert "cast" not in ops_of(e)[: ops_of(e).index("dequantizeLinear")]
+    (gemm,) = [c for c in e.calls if c.op == "gemm"]
+    assert gemm.options == {"bTranspose": True} and gemm.out.shape == (2, 4)
+
+
+def test_int8_per_row_weights_need_no_dequantize_linear():
+    rng = np.random.default_rng(1)
+    w = quant.quantize(rng.standard_normal((4, 16)).astype(np.float32), "int8")
+    x = wa.tensor(rng.standard_normal((2, 16)).astype(np.float32))
+    program = program_of(quant.linear_q(x, w))
+    e = dry(program)
+    assert "dequantizeLinear" not in ops_of(e)
+    # the codes go through a plain cast, the per-row scales multiply the gemm's output
+    main = [(c.op, c.out.shape, c.out.dtype) for c in e.calls if c.op != "reshape"]
+    assert main == [
+        ("cast", (4, 16), "float32"),
+        ("gemm", (2, 4), "float32"),
+        ("mul", (2, 4), "float32"),
+    ]
+    assert why(program, limits_without("dequantizeLinear")) is None
+    w4 = quant.quantize(rng.standard_normal((4, 64)).astype(np.float32), "int4")
+    reason = why(
+        program_of(quant.linear_q(wa.tensor(np.ones((2, 64), np.float32)), w4)),
+        limits_without("dequantizeLinear"),
+    )
+    assert reason is not None and "no 'dequantizeLinear' op" in reason
+
+
+def test_int4_storage_read_by_other_ops_becomes_int32_once():
+    q = wa.from_buffer(bytes([0x21, 0xF3]), (4,), "int4")
+    e = dry(program_of(q.cast("float32") + q.cast("float32")))
+    assert ops_of(e).count("dequantizeLinear") == 1
+    deq = e.calls[0]
+    assert deq.op == "dequantizeLinear" and deq.args[0].dtype == "int4"
+    assert [(c.op, c.out.dtype) for c in e.calls[1:3]] == [("cast", "int32"), ("cast", "float32")]
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+def view_calls(view: View, numel: int) -> list[tuple[Any, ...]]:
+    e = Emitter(LIMITS)
+    out = read_view(e, e.input("x", "float32", (numel,)), view)
+    assert out.shape == view.shape
+    return [(c.op, c.out.shape) for c in e.calls]
+
+
+def read(view: View, flat: np.ndarray) -> Any:
+    """*view* of *flat* through the ops it lowers to, evaluated by NumPy."""
+    e = Emitter(LIMITS, NumPyMovement({"x": flat}))
+    return read_view(e, e.input("x", str(flat.dtype), (flat.size,)), view).js
+
+
+@pytest.mark.parametrize(
+    ("view", "numel", "calls"),
+    [
+        # the whole storage: one reshape
+        (View((3, 4), (4, 1), 0), 12, [("reshape", (3, 4))]),
+        # rows 1..2 (an offset): one slice
+        (View((2, 4), (4, 1), 4), 12, [("slice", (8,)), ("reshape", (2, 4))]),
+        # a size-1 dim takes any stride
+        (View((1, 4), (99, 1), 4), 12, [("slice", (4,)), ("reshape", (1, 4))]),
+        # a transpose: rows of the outer stride, then the permutation
+        (View((4, 3), (1, 4), 0), 12, [("reshape", (3, 4)), ("transpose", (4, 3))]),
+        # a[1:, ::-2] of a 3x4: padded to whole rows, stepped slice, reverse
+        (
+            View((2, 2), (4, -2), 7),
+            12,
+            [
+                ("expand", (1,)),
+                ("concat", (13,)),
+                ("slice", (8,)),
+                ("reshape", (2, 4)),
+                ("slice", (2, 2)),
+                ("reverse", (2, 2)),
+            ],
+        ),
+        # stride 0 (a broadcast row): slice, then expand
+        (View((2, 4), (0, 1), 0), 12, [("slice", (4,)), ("reshape", (1, 4)), ("expand", (2, 4))]),
+        # every axis broadcast: one element, expanded
+        (View((3,), (0,), 5), 12, [("slice", (1,)), ("expand", (3,))]),
+        (View((2, 1, 3), (0, 7, 0), 0), 1, [("reshape", (1, 1, 1)), ("expand", (2, 1, 3))]),
+        # overlapping windows do not nest: one gather
+        (View((3, 2), (1, 1), 0), 4, [("gather", (6,)), ("reshape", (3, 2))]),
+        # nothing to read
+        (View((0, 3), (3, 1), 0), 12, []),
+    ],
+    ids=[
+        "whole",
+        "offset",
+        "size-1",
+        "transpose",
+        "negative",
+        "stride-0",
+        "all-broadcast",
+        "all-broadcast-one",
+        "overlap",
+        "size-0",
+    ],
+)
+def test_view_becomes_these_calls(view, numel, calls):
+    assert view_calls(view, numel) == calls
+    flat = np.arange(numel, dtype=np.float32) + 1
+    got = read(view, flat)
+    if view.numel:
+        np.testing.assert_array_equal(got, reference_view(view, flat))
+
+
+def reference_view(view: View, flat: np.ndarray) -> np.ndarray:
+    """The elements *view* sees, from its definition: offset + sum(index * stride)."""
+    index = np.full(view.shape, view.offset, dtype=np.int64)
+    for axis, stride in enumerate(view.strides):
+        index = index + np.indices(view.shape)[axis] * stride
+    return flat[index]
+
+
+@st.composite
+def strided_views(draw: Any) -> tuple[View, int]:
+    rank = draw(st.integers(0, 6))
+    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=rank, max_size=rank)))
+    strides = tuple(draw(st.lists(st.integers(-7, 7), min_size=rank, max_size=rank)))
+    lo = sum(min(0, (n - 1) * s) for n, s in zip(shape, strides, strict=True) if n)
+    hi = sum(max(0, (n - 1) * s) for n, s in zip(shape, strides, strict=True) if n)
+    offset = -lo + draw(st.integers(0, 3))
+    return View(shape, strides, offset), offset + hi + 1 + draw(st.integers(0, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(strided_views(), st.sampled_from(["float32", "int32", "uint8"]))
+def test_any_view_reads_its_elements(view_numel, dtype):
+    """Any strided view (negative, zero and overlapping strides, offsets, size-0/1 dims, up to
+    rank 6) lowers within the recorded limits to ops that read exactly its elements."""
+    view, numel = view_numel
+    flat = (np.arange(numel) % 251 + 1).astype(dtype)
+    got = read(view, flat)
+    if view.numel == 0:
+        assert got is None
+        return
+    assert got.shape == view.shape
+    np.testing.assert_array_equal(got, reference_view(view, flat))
+    e = Emitter(LIMITS)  # the dry run makes the same calls
+    read_view(e, e.input("x", dtype, (numel,)), view)
+    assert [c.op for c in e.calls] == view_ops(view, flat)
+
+
+def view_ops(view: View, flat: np.ndarray) -> list[str]:
+    e = Emitter(LIMITS, NumPyMovement({"x": flat}))
+    read_view(e, e.input("x", str(flat.dtype), (flat.size,)), view)
+    return ops_of(e)
+
+
+def test_emitter_values_know_their_size():
+    assert Val(None, "float32", (2, 0)).numel == 0 and Val(None, "int32", ()).numel == 1
+
+
+# --- acquiring a context: the device and detect() say the same ---------------------------------
+
+
+class NotSupportedError(Exception):
+    """Stands for the DOMException a browser without a WebNN backend raises."""
+
+
+class _Context:
+    """A stand-in MLContext: the current API's method names, less *missing*."""
+
+    def __init__(self, missing: tuple[str, ...] = ()) -> None:
+        for name in REQUIRED_METHODS:
+            if name not in missing:
+                setattr(self, name, lambda *args: None)
+
+
+class _ML:
+    def __init__(self, context: Any = None, error: Exception | None = None) -> None:
+        self.context, self.error = context, error
+
+    async def createContext(self, options: Any) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.context
+
+
+class _Navigator:
+    def __init__(self, ml: Any = None) -> None:
+        self.ml = ml
+
+
+class FakePage(CPythonHost):
+    """A page (or Node) as far as the host interface goes: the given JS globals only."""
+
+    in_pyodide = True
+
+    def __init__(self, kind: str = "browser", **js_globals: Any) -> None:
+        self.kind = kind
+        self.js_globals = js_globals
+
+    def js_global(self, name: str) -> Any | None:
+        return self.js_globals.get(name)
+
+
+@pytest.mark.parametrize(
+    ("page", "message"),
+    [
+        (FakePage(navigator=_Navigator()), "navigator.ml is missing: this browser does not expose"),
+        (FakePage("node", navigator=_Navigator()), "Node.js has no WebNN (navigator.ml)"),
+        (
+            FakePage(navigator=_Navigator(_ML(_Context()))),
+            "this browser has navigator.ml but no MLGraphBuilder",
+        ),
+        (
+            FakePage(
+                navigator=_Navigator(_ML(error=NotSupportedError("no backend"))),
+                MLGraphBuilder=object,
+            ),
+            "navigator.ml.createContext() failed: NotSupportedError: no backend",
+        ),
+        (
+            FakePage(
+                navigator=_Navigator(_ML(_Context(missing=("dispatch",)))), MLGraphBuilder=object
+            ),
+            "this browser exposes an older WebNN API shape: MLContext has no dispatch",
+        ),
+    ],
+    ids=["no-ml", "node", "no-builder", "create-fails", "old-shape"],
+)
+def test_device_and_probe_report_the_same_context_error(page, message):
+    with _compat.use_host(page):
+        with pytest.raises(WebNNError) as info:
+            asyncio.run(WebNNDevice.create_async())
+        report = asyncio.run(probe_async())
+        with pytest.raises(WebNNError):
+            asyncio.run(create_context())
+    assert message in str(info.value)
+    assert report == {"available": False, "error": str(info.value)}
+
+
+# --- the package's shape ----------------------------------------------------------------------
+
+# Each module imports only modules before it (the order the package docstring reads them in).
+ORDER = [
+    "emitter",
+    "views",
+    "ieee",
+    "builders",
+    "lowering",
+    "context",
+    "replay",
+    "device",
+    "probe",
+    "__init__",
+]
+
+
+def test_modules_import_only_modules_above_them_and_only_at_the_top():
+    assert sorted(ORDER) == sorted(p.stem for p in PACKAGE.glob("*.py"))
+    for name in ORDER:
+        tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                nested = [n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
+                assert not nested, f"{name}.{node.name} imports inside a function"
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps = [node.module] if node.module else [a.name for a in node.names]
+                for dep in deps:
+                    assert ORDER.index(dep) < ORDER.index(name), f"{name} imports {dep}"
