@@ -408,12 +408,13 @@ def test_quantized_weight_errors():
 
 
 def test_webgpu_linear_q_modes():
-    from webaccel.backends.webgpu.qkernels import PackedView, linear_q_mode
+    from webaccel.backends.webgpu.kernels.matmul_q import linear_q_mode
     from webaccel.backends.webgpu.views import StridedView
 
     def mode(k, group, bits=4, q_off=0, q_sn=None, x_strides=None, x_off=0):
         x = StridedView(None, (3, k), x_strides or (k, 1), x_off)
-        return linear_q_mode(x, PackedView(None, (5, k), (q_sn or k, 1), q_off, bits), group)
+        q = StridedView(None, (5, k), (q_sn or k, 1), q_off, "int4" if bits == 4 else "int8")
+        return linear_q_mode(x, q, group)
 
     assert mode(64, 32) == "vec_x4"
     assert mode(64, 32, bits=8) == "vec_x4"
@@ -429,7 +430,7 @@ def test_webgpu_linear_q_modes():
 
 
 def test_webgpu_quant_sources_fill_completely():
-    from webaccel.backends.webgpu import qkernels
+    from webaccel.backends.webgpu.kernels import matmul_q as qkernels
 
     sources = [
         qkernels.linear_q_source(cfg, mode, bits, bias, act)

@@ -7,7 +7,22 @@ import math
 import numpy as np
 import pytest
 
-from webaccel.backends.webgpu import codegen, expr, kernels, views
+from webaccel import shapes
+from webaccel.backends.webgpu import kernels
+from webaccel.backends.webgpu.kernels import expr, launch, shader
+from webaccel.backends.webgpu.kernels.conv import im2col_source
+from webaccel.backends.webgpu.kernels.elementwise import elementwise_source
+from webaccel.backends.webgpu.kernels.gather import gather_source
+from webaccel.backends.webgpu.kernels.matmul import _load_mode
+from webaccel.backends.webgpu.kernels.matmul_direct import (
+    DIRECT_MODES,
+    MATMUL_DIRECT_CONFIGS,
+    matmul_direct_source,
+)
+from webaccel.backends.webgpu.kernels.matmul_tiled import MATMUL_CONFIGS, matmul_source
+from webaccel.backends.webgpu.kernels.pool2d import pool2d_source
+from webaccel.backends.webgpu.kernels.reduce import REDUCE_OPS, reduce_source
+from webaccel.backends.webgpu.kernels.rows import ROW_OPS, rows_source
 from webaccel.backends.webgpu.pool import BufferPool, bucket_size
 from webaccel.backends.webgpu.views import StridedView
 
@@ -82,24 +97,24 @@ def test_view_ops_match_numpy():
 
 
 def test_coalesce_merges_contiguous_runs_only():
-    assert views.coalesce((2, 3, 4), [(12, 4, 1), (12, 4, 1)]) == ((24,), [(1,), (1,)])
-    shape, _strides = views.coalesce((2, 3, 4), [(12, 4, 1), (1, 2, 6)])
+    assert launch.coalesce((2, 3, 4), [(12, 4, 1), (12, 4, 1)]) == ((24,), [(1,), (1,)])
+    shape, _strides = launch.coalesce((2, 3, 4), [(12, 4, 1), (1, 2, 6)])
     assert shape == (2, 3, 4)
-    assert views.coalesce((1, 5, 1), [(0, 1, 0)]) == ((5,), [(1,)])
-    assert views.coalesce((3, 4), [(0, 1), (4, 1)]) == ((3, 4), [(0, 1), (4, 1)])
-    assert views.coalesce((), [()]) == ((1,), [(0,)])
+    assert launch.coalesce((1, 5, 1), [(0, 1, 0)]) == ((5,), [(1,)])
+    assert launch.coalesce((3, 4), [(0, 1), (4, 1)]) == ((3, 4), [(0, 1), (4, 1)])
+    assert launch.coalesce((), [()]) == ((1,), [(0,)])
 
 
 def test_dispatch_stays_under_the_per_dimension_limit():
-    assert views.dispatch_1d(1, 256) == (1, 1, 1)
-    x, y, _z = views.dispatch_1d(100_000_000, 256)
+    assert launch.dispatch_1d(1, 256) == (1, 1, 1)
+    x, y, _z = launch.dispatch_1d(100_000_000, 256)
     assert x <= 65535 and y <= 65535 and x * y * 256 >= 100_000_000
 
 
 def test_broadcast_shapes():
-    assert views.broadcast_shapes((3, 1), (4,), ()) == (3, 4)
+    assert shapes.broadcast_shapes((3, 1), (4,), ()) == (3, 4)
     with pytest.raises(ValueError):
-        views.broadcast_shapes((3,), (4,))
+        shapes.broadcast_shapes((3,), (4,))
 
 
 def test_f32_literals_and_specials():
@@ -167,7 +182,7 @@ def test_erf_approximation_is_within_1e_6():
     xs = np.linspace(-8, 8, 40001, dtype=np.float32)
     err = max(abs(float(_erf_f32(x)) - math.erf(float(x))) for x in xs)
     assert err < 2e-7, err
-    source = codegen.common()
+    source = shader.common()
     for coef in ("-1.72853470e-5", "1.28379166e-1", "0.927734375"):
         assert coef in source  # the host check above evaluates the shipped coefficients
 
@@ -209,7 +224,7 @@ def test_gelu_tail_keeps_relative_precision():
             for x in xs
         )
     assert err < 1e-6, err
-    source = codegen.common()
+    source = shader.common()
     for coef in ("-1.26551223", "0.17087277", "0.693145751953125", "1.4286068202862268e-6"):
         assert coef in source
 
@@ -217,26 +232,26 @@ def test_gelu_tail_keeps_relative_precision():
 def test_int32_division_and_matmul_stay_in_i32():
     lines, _result, t = expr.compile_expr(("div", ("in", 0), ("in", 1)), ["i32", "i32"])
     assert t == "i32" and "wa_idiv" in "".join(lines)
-    src = codegen.matmul_direct_source((8, 8, 4, 4), "scalar", 1, True, "relu", "i32")
+    src = matmul_direct_source((8, 8, 4, 4), "scalar", 1, True, "relu", "i32")
     assert "array<f32>" not in src and "vec4<f32>" not in src and "fma" not in src
     assert "max(v, 0i)" in src
     with pytest.raises(ValueError):
-        codegen.matmul_direct_source((8, 8, 4, 4), "vec", 1, False, None, "i32")
+        matmul_direct_source((8, 8, 4, 4), "vec", 1, False, None, "i32")
 
 
 def test_one_element_views_count_as_contiguous():
-    assert kernels._is_contig((0,), (1,))  # what coalesce makes of a 0-d or (1, 1) tensor
-    assert kernels._is_contig((5, 1), (1, 3))
-    assert not kernels._is_contig((2,), (3,))
+    assert launch.is_contiguous((0,), (1,))  # what coalesce makes of a 0-d or (1, 1) tensor
+    assert launch.is_contiguous((5, 1), (1, 3))
+    assert not launch.is_contiguous((2,), (3,))
 
 
 def test_elementwise_source_is_cached_and_specialised():
     args = (("gelu", ("in", 0)), ("float32",), (True,), "float32", True, 1)
-    src = codegen.elementwise_source(*args)
-    assert codegen.elementwise_source(*args) is src
+    src = elementwise_source(*args)
+    assert elementwise_source(*args) is src
     assert "@compute @workgroup_size(256)" in src and "wa_gelu" in src
     assert "let d0" not in src  # contiguous: no index decomposition
-    strided = codegen.elementwise_source(
+    strided = elementwise_source(
         ("add", ("in", 0), ("in", 1)), ("float32", "float16"), (False, True), "float16", True, 3
     )
     assert "unpack2x16float" in strided and "pack2x16float" in strided and "let d2" in strided
@@ -244,27 +259,27 @@ def test_elementwise_source_is_cached_and_specialised():
 
 def test_all_templates_fill_completely():
     sources = [
-        codegen.matmul_source(cfg, a, b, br, bias, act)
-        for cfg in codegen.MATMUL_CONFIGS.values()
+        matmul_source(cfg, a, b, br, bias, act)
+        for cfg in MATMUL_CONFIGS.values()
         for a, b in (("k4", "n4"), ("m", "k"))
         for br, bias, act in ((1, False, None), (3, True, "gelu"))
     ]
     sources += [
-        codegen.matmul_direct_source(cfg, mode, 2, True, "relu")
-        for cfg in codegen.MATMUL_DIRECT_CONFIGS.values()
-        for mode in codegen.DIRECT_MODES
+        matmul_direct_source(cfg, mode, 2, True, "relu")
+        for cfg in MATMUL_DIRECT_CONFIGS.values()
+        for mode in DIRECT_MODES
     ]
     sources += [
-        codegen.reduce_source(op, dt, 2, 1, mode)
-        for op in codegen.REDUCE_OPS
+        reduce_source(op, dt, 2, 1, mode)
+        for op in REDUCE_OPS
         for dt in ("float32", "int32")
         for mode in ("workgroup", "thread")
     ]
-    sources += [codegen.rows_source(op, "float32", 1, True, True) for op in codegen.ROW_OPS]
+    sources += [rows_source(op, "float32", 1, True, True) for op in ROW_OPS]
     sources += [
-        codegen.im2col_source(("n", "g", "ci", "kh", "kw", "oh", "ow")),
-        codegen.pool2d_source("max", ("n", "oh", "ow", "c"), False),
-        codegen.gather_source("float16", 3),
+        im2col_source(("n", "g", "ci", "kh", "kw", "oh", "ow")),
+        pool2d_source("max", ("n", "oh", "ow", "c"), False),
+        gather_source("float16", 3),
     ]
     for src in sources:
         assert "${" not in src and "$" not in src
@@ -274,11 +289,11 @@ def test_all_templates_fill_completely():
 
 def test_matmul_load_modes():
     # (stride_k, stride_x), (K, X), offset, batch strides
-    assert kernels._load_mode((1, 8), (8, 5), 0, ()) == "k4"  # row-major A, aligned
-    assert kernels._load_mode((1, 7), (7, 5), 0, ()) == "k"  # K not a multiple of 4
-    assert kernels._load_mode((8, 1), (5, 8), 0, ()) == "x4"  # row-major B
-    assert kernels._load_mode((8, 1), (5, 8), 2, ()) == "x"  # misaligned offset
-    assert kernels._load_mode((1, 8), (8, 4), 0, (6,)) == "k"  # batch stride not aligned
+    assert _load_mode((1, 8), (8, 5), 0, ()) == "k4"  # row-major A, aligned
+    assert _load_mode((1, 7), (7, 5), 0, ()) == "k"  # K not a multiple of 4
+    assert _load_mode((8, 1), (5, 8), 0, ()) == "x4"  # row-major B
+    assert _load_mode((8, 1), (5, 8), 2, ()) == "x"  # misaligned offset
+    assert _load_mode((1, 8), (8, 4), 0, (6,)) == "k"  # batch stride not aligned
 
 
 def test_conv_padding_modes():
@@ -291,6 +306,6 @@ def test_conv_padding_modes():
 
 
 def test_pack_words_pads_and_wraps_negatives():
-    data = codegen.pack_words([1, -1, 7], 6)
+    data = shader.pack_words([1, -1, 7], 6)
     assert len(data) == 32
     assert np.frombuffer(data, np.int32).tolist()[:3] == [1, -1, 7]

@@ -1,9 +1,10 @@
 """``detect()``: what this host can really do, found by trying, not by sniffing names.
 
 WebGPU: request an adapter, read its info, features and limits, then open a device and run a
-small compute shader (``wgsl/probe.wgsl``) and check its answer. WebNN: create a context, read
-``opSupportLimits()``, then build, dispatch and read back a tiny graph. Storage: estimate the
-quota and open an IndexedDB database. From that, a ``tier`` and plain-language advice.
+small compute shader (``backends/webgpu/probe.wgsl``) and check its answer. WebNN: create a
+context, read ``opSupportLimits()``, then build, dispatch and read back a tiny graph. Storage:
+estimate the quota and open an IndexedDB database. From that, a ``tier`` and plain-language
+advice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from . import _compat
 from ._compat import glue, js_get, navigator, to_js_object, to_py
+from .backends.webgpu import shaders
 
 TIERS = ("hardware-gpu", "webnn", "software-gpu", "cpu-only")
 # Adapter names that mean a CPU emulating a GPU; backs up `isFallbackAdapter`, which Chromium
@@ -148,10 +150,8 @@ async def _probe_webgpu() -> dict[str, Any]:
 
 
 async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
-    """Run ``wgsl/probe.wgsl`` on 100 floats and check every answer."""
+    """Run ``backends/webgpu/probe.wgsl`` on 100 floats and check every answer."""
     import js  # type: ignore[import-not-found]
-
-    from .resources import read_text
 
     n = 100
     values = [float(i) - 50.0 for i in range(n)]
@@ -166,7 +166,7 @@ async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
         to_js_object({"size": 4 * n, "usage": usage.MAP_READ | usage.COPY_DST})
     )
     device.queue.writeBuffer(src, 0, js.Float32Array.new(_compat.to_js(values)))
-    module = device.createShaderModule(to_js_object({"code": read_text("wgsl", "probe.wgsl")}))
+    module = device.createShaderModule(to_js_object({"code": shaders.probe()}))
     pipeline = device.createComputePipeline(
         to_js_object({"layout": "auto", "compute": {"module": module, "entryPoint": "main"}})
     )

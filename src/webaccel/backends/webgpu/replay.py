@@ -15,6 +15,7 @@ from typing import Any
 
 from ... import _compat
 from ...devices import Storage
+from ...shapes import numel
 from .runtime import GPUBufferHandle, GPUContext, _buffer_of
 
 
@@ -126,10 +127,7 @@ class ReplayPlan:
         self.outputs = []  # (captured buffer, numel, dtype) per program output
         for i in program.outputs:
             step = program.steps[i]
-            numel = 1
-            for d in step.shape:
-                numel *= d
-            self.outputs.append((buffers[n + i], numel, step.dtype))
+            self.outputs.append((buffers[n + i], numel(step.shape), step.dtype))
         align = int(self.ctx.limits.get("minUniformBufferOffsetAlignment", 256))
         commands = [
             [
@@ -142,7 +140,7 @@ class ReplayPlan:
             for p, bufs, data, groups in recorder.commands
         ]
         ins = [[own.buffer, nbytes] for _, own, nbytes in self.arg_targets]
-        outs = [[buf.buffer, _round4(dtype.nbytes(numel))] for buf, numel, dtype in self.outputs]
+        outs = [[buf.buffer, _round4(dtype.nbytes(count))] for buf, count, dtype in self.outputs]
         self.plan = _glue().build(
             self.ctx.device,
             self.ctx.queue,
@@ -159,8 +157,8 @@ class ReplayPlan:
         ctx, device = self.ctx, self.device
         ctx.check()
         outs = [
-            Storage(device, ctx.alloc(max(dtype.nbytes(numel), 4)), numel, dtype)
-            for _, numel, dtype in self.outputs
+            Storage(device, ctx.alloc(max(dtype.nbytes(count), 4)), count, dtype)
+            for _, count, dtype in self.outputs
         ]
         # Buffers go as plain arguments: JsProxies pass through with no to_js conversion.
         self._run(

@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 
 from ...dtypes import DType, as_dtype
 from ...graph import Program, Step
-from ...view import View, contiguous_strides
+from ...shapes import broadcast_shapes, contiguous_strides, numel
+from ...view import View
 
 Shape = tuple[int, ...]
 
@@ -44,7 +45,7 @@ class Val(NamedTuple):
 
     @property
     def numel(self) -> int:
-        return math.prod(self.shape)
+        return numel(self.shape)
 
 
 def natural(dtype: DType) -> str:
@@ -206,7 +207,7 @@ class Emitter:
         return self.call(op, x.dtype, x.shape, {"input": x}, [x], options or None)
 
     def binary(self, op: str, a: Val, b: Val) -> Val:
-        shape = _broadcast(a.shape, b.shape)
+        shape = broadcast_shapes(a.shape, b.shape)
         out = "uint8" if op in _COMPARE else a.dtype
         return self.call(op, out, shape, {"a": a, "b": b}, [a, b])
 
@@ -257,7 +258,7 @@ class Emitter:
         return self.call("identity", x.dtype, x.shape, {"input": x}, [x])
 
     def where(self, cond: Val, a: Val, b: Val) -> Val:
-        shape = _broadcast(_broadcast(cond.shape, a.shape), b.shape)
+        shape = broadcast_shapes(cond.shape, a.shape, b.shape)
         return self.call(
             "where",
             a.dtype,
@@ -276,12 +277,6 @@ def _js(a: Any) -> Any:
 
 
 _COMPARE = ("equal", "notEqual", "greater", "greaterOrEqual", "lesser", "lesserOrEqual")
-
-
-def _broadcast(a: Shape, b: Shape) -> Shape:
-    n = max(len(a), len(b))
-    a2, b2 = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    return tuple(max(x, y) if min(x, y) != 0 else 0 for x, y in zip(a2, b2, strict=True))
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -649,7 +644,7 @@ class Lowering:
         rank = max(len(a2.shape), len(b2.shape))
         a2 = e.reshape(a2, (1,) * (rank - len(a2.shape)) + a2.shape)
         b2 = e.reshape(b2, (1,) * (rank - len(b2.shape)) + b2.shape)
-        batch = _broadcast(a2.shape[:-2], b2.shape[:-2])
+        batch = broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         out = (*batch, a2.shape[-2], b2.shape[-1])
         return e.call("matmul", dt, out, {"a": a2, "b": b2}, [a2, b2])
 
