@@ -4,7 +4,9 @@ of the new kernels. The tuning itself runs in the node-lavapipe lane (tests/node
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -130,3 +132,29 @@ def test_subgroup_wgsl():
     assert src.splitlines()[8] == "enable subgroups;"
     assert src.count("subgroupBroadcast(av,") == 8
     assert "workgroupBarrier" not in src
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Every module *path* imports, at any depth (function-local imports too), absolute."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_the_tuning_table_sits_between_autotune_and_the_kernels():
+    """autotune -> kernels -> tuning: the kernels never import the autotuner, the table neither."""
+    root = Path(autotune.__file__).parent
+    pkg = "webaccel.backends.webgpu"
+    table = _imports(root / "tuning.py", pkg)
+    assert not {m for m in table if m.startswith((f"{pkg}.kernels", f"{pkg}.autotune"))}, table
+    for path in (root / "kernels").glob("*.py"):
+        found = _imports(path, f"{pkg}.kernels")
+        assert f"{pkg}.autotune" not in found, path.name
+    assert f"{pkg}.tuning" in _imports(root / "kernels" / "matmul.py", f"{pkg}.kernels")

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from webaccel import shapes
 from webaccel.backends.webgpu import kernels
-from webaccel.backends.webgpu.kernels import expr, launch, shader
-from webaccel.backends.webgpu.kernels.conv import im2col_source
-from webaccel.backends.webgpu.kernels.elementwise import elementwise_source
-from webaccel.backends.webgpu.kernels.gather import gather_source
+from webaccel.backends.webgpu.kernels import expr, launch, matmul_common, matmul_q, shader
+from webaccel.backends.webgpu.kernels.conv import im2col_params, im2col_source
+from webaccel.backends.webgpu.kernels.elementwise import elementwise_params, elementwise_source
+from webaccel.backends.webgpu.kernels.gather import gather_params, gather_source
 from webaccel.backends.webgpu.kernels.matmul import _load_mode
 from webaccel.backends.webgpu.kernels.matmul_direct import (
     DIRECT_MODES,
     MATMUL_DIRECT_CONFIGS,
     matmul_direct_source,
 )
+from webaccel.backends.webgpu.kernels.matmul_reg import matmul_reg_source
+from webaccel.backends.webgpu.kernels.matmul_subgroup import matmul_subgroup_source
 from webaccel.backends.webgpu.kernels.matmul_tiled import MATMUL_CONFIGS, matmul_source
-from webaccel.backends.webgpu.kernels.pool2d import pool2d_source
-from webaccel.backends.webgpu.kernels.reduce import REDUCE_OPS, reduce_source
-from webaccel.backends.webgpu.kernels.rows import ROW_OPS, rows_source
+from webaccel.backends.webgpu.kernels.pool2d import pool2d_params, pool2d_source
+from webaccel.backends.webgpu.kernels.reduce import REDUCE_OPS, reduce_params, reduce_source
+from webaccel.backends.webgpu.kernels.rows import ROW_OPS, rows_params, rows_source
+from webaccel.backends.webgpu.kernels.uniforms import Uniforms
 from webaccel.backends.webgpu.pool import BufferPool, bucket_size
 from webaccel.backends.webgpu.views import StridedView
+from webaccel.view import View
 
 
 def test_buckets_round_up_by_at_most_a_quarter():
@@ -94,6 +100,39 @@ def test_view_ops_match_numpy():
     b = StridedView(None, (4, 1)).broadcast_to((2, 4, 3))
     assert b.strides == (0, 1, 0)
     assert not t.is_contiguous and v.is_contiguous
+
+
+def test_strided_view_is_a_buffer_and_a_view():
+    """Every StridedView op is the same op of its ``View`` (unit axes with stride 0)."""
+    buf = object()
+    x = StridedView(buf, (4, 1, 6), (6, 99, 1), 3, "float16")
+    assert x.view == View((4, 1, 6), (6, 0, 1), 3) and x.buffer is buf and x.dtype == "float16"
+    assert x.nbytes == 48 and StridedView(None, (5, 3), dtype="int4").nbytes == 8
+    assert StridedView.of(buf, x.view, "int32").view == x.view
+
+    def unit_zero(v):
+        strides = tuple(0 if n == 1 else s for n, s in zip(v.shape, v.strides, strict=True))
+        return View(v.shape, strides, v.offset)
+
+    assert x.permute((2, 0, 1)).view == unit_zero(x.view.permute((2, 0, 1)))
+    assert x.transpose(0, 2).view == unit_zero(x.view.permute((2, 1, 0)))
+    assert x.broadcast_to((5, 4, 3, 6)).view == unit_zero(x.view.expand((5, 4, 3, 6)))
+    assert x.slice_axis(2, 5, 0, -2).view == x.view.slice((0, 0, 5), (4, 1, 0), (1, 1, -2))
+    assert x.expand_dims(-1).view == x.view.expand_dims(3)
+    assert x.reshape((2, 2, 6)).view == unit_zero(x.view.reshape((2, 2, 6)))
+    assert x.reshape((-1,)).shape == (24,)
+    t = StridedView(buf, (6, 4), (1, 6)).reshape((3, 2, 4))  # split a transposed axis
+    assert t.view == View((6, 4), (1, 6)).reshape((3, 2, 4)) and t.strides == (2, 1, 6)
+    with pytest.raises(ValueError, match="bad permutation"):
+        x.permute((0, 0, 1))
+    with pytest.raises(ValueError, match=r"cannot broadcast \(4, 1, 6\) to \(4, 2, 5\)"):
+        x.broadcast_to((4, 2, 5))
+    with pytest.raises(ValueError, match="cannot broadcast"):
+        x.broadcast_to((1, 6))
+    with pytest.raises(ValueError, match="unsupported dtype 'float64'"):
+        StridedView(buf, (2,), dtype="float64")
+    with pytest.raises(ValueError, match="do not match"):
+        StridedView(buf, (2, 3), (1,))
 
 
 def test_coalesce_merges_contiguous_runs_only():
@@ -305,7 +344,104 @@ def test_conv_padding_modes():
     assert pads("valid", (5, 5), (3, 3), (1, 1), (1, 1)) == (0, 0, 0, 0)
 
 
-def test_pack_words_pads_and_wraps_negatives():
-    data = shader.pack_words([1, -1, 7], 6)
-    assert len(data) == 32
-    assert np.frombuffer(data, np.int32).tolist()[:3] == [1, -1, 7]
+def test_uniform_packing_pads_and_wraps_negatives():
+    params = Uniforms("P3", a="u32", b="i32", skip="pad", c="f32", d=("i32", 2))
+    data = params.pack(a=-1, b=-5, c=0.5, d=[7, 2**32 - 3])
+    assert len(data) == 32 and params.nbytes == 24  # 16-byte units for the binding
+    words = np.frombuffer(data, np.uint32)
+    assert words[:6].tolist() == [2**32 - 1, 2**32 - 5, 0, np.float32(0.5).view(np.uint32), 7,
+                                  2**32 - 3]  # fmt: skip
+    assert words[6:].tolist() == [0, 0]
+    with pytest.raises(TypeError, match=r"missing \['c'\], unknown \['e'\]"):
+        params.pack(a=1, b=2, d=[1, 2], e=3)
+    with pytest.raises(TypeError, match="unknown"):
+        params.pack(a=1, b=2, c=1.0, d=[1, 2], skip=0)  # padding takes no value
+    with pytest.raises(ValueError, match="1 values for 2 words"):
+        params.pack(a=1, b=2, c=1.0, d=[1])
+    with pytest.raises(ValueError, match="type 'f64'"):
+        Uniforms("Bad", x="f64")
+    assert (params.u("b"), params.i("a"), params.f("c"), params.i("d", 1)) == (
+        "u32(P.b)",
+        "i32(P.a)",
+        "P.c",
+        "P.d_1",
+    )
+    with pytest.raises(KeyError, match="padding"):
+        params.u("skip")
+    with pytest.raises(IndexError):
+        params.i("d", 2)
+    with pytest.raises(TypeError, match="not f32"):
+        params.f("a")
+
+
+def _declared(source):
+    """The members of the uniform struct a source declares, in order: [(name, type)]."""
+    m = re.search(r"struct (\w+) \{\n((?:  \w+: \w+,\n)*)\};\n@group\(0\) @binding\(\d+\) "
+                  r"var<uniform> P: \1;", source)  # fmt: skip
+    assert m, source[:400]
+    return [tuple(line.strip().rstrip(",").split(": ")) for line in m.group(2).splitlines()]
+
+
+def _every_kernel():
+    """(source, its Uniforms) for a spread of every family's specializations."""
+    out = []
+    for rank, n in ((1, 1), (3, 2), (2, 0)):
+        src = elementwise_source(
+            ("where", ("in", 0), ("in", 1), 0.0) if n == 2 else ("in", 0) if n else 1.0,
+            ("bool", "float16")[:n], (False,) * n, "float16", rank == 2, rank,
+        )  # fmt: skip
+        out.append((src, elementwise_params(rank, n)))
+    for rank in (1, 4):
+        out.append((gather_source("float32", rank), gather_params(rank)))
+    for br in (1, 3):
+        params = matmul_common.matmul_params(br)
+        reg = matmul_reg_source((64, 64, 8, 8, 8), "k4", "n4", True, False, br, True, "gelu")
+        out += [
+            (matmul_source((64, 64, 16, 4, 4), "k", "m4", br, True, "relu"), params),
+            (matmul_direct_source((8, 8, 4, 4), "scalar", br, True, "relu", "i32"), params),
+            (reg, params),
+            (matmul_subgroup_source((64, 1, 8, 8), br, True, "tanh"), params),
+        ]
+    q_source = matmul_q.linear_q_source((8, 8, 4, 4), "scalar", 4, True, "relu")
+    out.append((q_source, matmul_q.QUANT_PARAMS))
+    out.append((matmul_q.dequantize_source(8), matmul_q.DEQUANTIZE_PARAMS))
+    for ro, ri in ((0, 1), (2, 3)):
+        out.append((reduce_source("mean", "int32", ro, ri, "workgroup"), reduce_params(ro, ri)))
+    for ro in (0, 2):
+        out.append((rows_source("layer_norm", "float16", ro, True, True), rows_params(ro)))
+    order = ("n", "g", "oh", "ow", "ci", "kh", "kw")
+    out.append((im2col_source(order), im2col_params(order)))
+    order = ("n", "oh", "ow", "c")
+    out.append((pool2d_source("avg", order, True), pool2d_params(order)))
+    return out
+
+
+def test_uniform_structs_match_their_packing():
+    for source, params in _every_kernel():
+        members = _declared(source)
+        assert members == params.members and params.nbytes == 4 * len(members)
+        # each field packs into the word of its member: give every word a distinct value
+        values, words = {}, []
+        for field, (kind, length) in params.fields.items():
+            count = 1 if length is None else length
+            seq = [100 + len(words) + i for i in range(count)]
+            words += [0] * count if kind == "pad" else seq
+            if kind != "pad":
+                values[field] = seq[0] if length is None else seq
+        raw = params.pack(**values)
+        types = {"u32": np.uint32, "i32": np.int32, "f32": np.float32}
+        got = [
+            np.frombuffer(raw[4 * i : 4 * i + 4], types[t])[0] for i, (_, t) in enumerate(members)
+        ]
+        assert [float(g) for g in got] == [float(w) for w in words]
+        # the kernel reads only declared members, never a word by its index
+        used = set(re.findall(r"\bP\.(\w+)", source))
+        assert used and used <= {name for name, _ in members}, used - {n for n, _ in members}
+        assert not re.search(r"\bp[ui]\(|P\.v\[", source)
+
+
+def test_no_template_addresses_a_uniform_by_index():
+    folder = Path(kernels.__file__).parent
+    for path in [*folder.glob("*.wgsl"), *folder.glob("*.py")]:
+        text = path.read_text()
+        assert not re.search(r"\bp[ui]\(\d+u\)|P\.v\[", text), path.name

@@ -38,7 +38,7 @@ from typing import Any
 
 import webaccel
 from webaccel import _compat
-from webaccel.shapes import numel
+from webaccel.shapes import numel as _numel
 from webaccel.store import Store
 
 MB = 1e6
@@ -153,14 +153,14 @@ def make_model(
     """Tensors ``{name: (memoryview, "float32", shape)}`` over one buffer of fresh weights;
     names in *base* take *base*'s value (the same bytes: shared weights)."""
     fresh = [(n, s) for n, s in layout if base is None or n not in base]
-    data = memoryview(gaussian_bytes(sum(numel(s) for _, s in fresh), seed))
+    data = memoryview(gaussian_bytes(sum(_numel(s) for _, s in fresh), seed))
     out: dict[str, Any] = {}
     pos = 0
     for name, shape in layout:
         if base is not None and name in base:
             out[name] = base[name]
             continue
-        n = 4 * numel(shape)
+        n = 4 * _numel(shape)
         out[name] = (data[pos : pos + n], "float32", shape)
         pos += n
     return out
@@ -282,7 +282,7 @@ async def run_async(config: Any = None) -> str:
     m = config["model"]
     layout = bert_layout(m["vocab"], m["hidden"], m["layers"], m["ffn"], m["positions"])
     model_a = make_model(layout, int(config["seed"]))
-    total = sum(4 * numel(s) for _, s in layout)
+    total = sum(4 * _numel(s) for _, s in layout)
     result: dict[str, Any] = {
         "config": config,
         "python": sys.version.split()[0],

@@ -21,17 +21,46 @@ from . import shader
 from .elementwise import flatten_last
 from .launch import dispatch_1d, new_output, run
 from .matmul import matmul
+from .uniforms import Uniforms
+
+
+@functools.cache
+def im2col_params(order: tuple[str, ...]) -> Uniforms:
+    """Column elements, threads per grid row, the column's dims in memory *order*, the
+    convolution's geometry (stride, padding, dilation, input H and W, channels per group) and
+    the input's offset and NCHW strides."""
+    return Uniforms(
+        "Im2colParams",
+        total="u32",
+        per_row="u32",
+        unused0="pad",
+        unused1="pad",
+        **{f"size_{name}": "u32" for name in order},
+        unused2="pad",
+        stride_h="u32",
+        stride_w="u32",
+        pad_top="u32",
+        pad_left="u32",
+        dil_h="u32",
+        dil_w="u32",
+        h="u32",
+        w="u32",
+        c_group="u32",
+        x_off="i32",
+        x_strides=("i32", 4),
+    )
 
 
 @functools.cache
 def im2col_source(order: tuple[str, ...]) -> str:
+    params = im2col_params(order)
     bindings = [shader.storage(0, "x", "f32"), shader.storage(1, "col", "f32", write=True)]
     return shader.template("conv_im2col.wgsl").substitute(
         ORDER=" ".join(order),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(2, 26),
+        PARAMS=params.decl(2),
         WG=shader.WORKGROUP,
-        INDEX=shader.named_index(order, 4),
+        INDEX=shader.named_index(order, [params.u(f"size_{name}") for name in order]),
     )
 
 
@@ -111,10 +140,23 @@ def conv2d(
     col = new_output(batch, dims, "float32")
     total = numel(dims)
     grid = dispatch_1d(total, shader.WORKGROUP)
-    words = [total, grid[0] * shader.WORKGROUP, 0, 0, *dims, 0, sh, sw, pt, pl, dh, dw, h, wd, cg]
-    words += [xl.offset, *xl.strides]
     if total:
-        uniforms = shader.pack_words(words, 26)
+        uniforms = im2col_params(order).pack(
+            total=total,
+            per_row=grid[0] * shader.WORKGROUP,
+            **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
+            stride_h=sh,
+            stride_w=sw,
+            pad_top=pt,
+            pad_left=pl,
+            dil_h=dh,
+            dil_w=dw,
+            h=h,
+            w=wd,
+            c_group=cg,
+            x_off=xl.offset,
+            x_strides=xl.strides,
+        )
         run(batch, im2col_source(order), [xl.buffer, col.buffer], uniforms, grid)
     wg = flatten_last(batch, w, 3).reshape((g, og, kc))  # (Cout, Kc) split by group
     if layout == "NCHW":

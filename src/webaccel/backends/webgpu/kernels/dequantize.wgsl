@@ -1,7 +1,6 @@
 // Weight-only dequantization: out[n, k] = q[n, k] * S[n, k / G] (f32, contiguous (N, K)).
 // Q holds int8 or int4 codes in u32 words (see matmul_q.wgsl); any strides.
-// Uniform words: [0] elements [1] threads per grid row [2] K [3] G, [4] q off [5] q_sn
-// [6] q_sk, [8] s off [9] s_sn [10] s_sg.
+// Uniforms: DequantizeParams (matmul_q.py).
 ${BINDINGS}
 ${PARAMS}
 
@@ -13,11 +12,11 @@ fn qv(e: i32) -> f32 {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * pu(1u);
-  if (t >= pu(0u)) { return; }
-  let K = pu(2u);
+  let t = gid.x + gid.y * P.per_row;
+  if (t >= P.total) { return; }
+  let K = P.k;
   let n = t / K;
   let k = t % K;
-  let q = qv(pi(4u) + i32(n) * pi(5u) + i32(k) * pi(6u));
-  out[t] = q * S[u32(pi(8u) + i32(n) * pi(9u) + i32(k / pu(3u)) * pi(10u))];
+  let q = qv(P.q_off + i32(n) * P.q_sn + i32(k) * P.q_sk);
+  out[t] = q * S[u32(P.s_off + i32(n) * P.s_sn + i32(k / P.group) * P.s_sg)];
 }

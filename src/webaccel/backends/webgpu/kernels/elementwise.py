@@ -28,10 +28,26 @@ from ..views import RESULT_DTYPES, StridedView, compute_type, storage_type
 from . import shader
 from .expr import Expr, compile_expr, convert
 from .launch import coalesce, dispatch_1d, is_contiguous, new_output, run
+from .uniforms import Uniforms
 
 
-def elementwise_words(rank: int, n_inputs: int) -> int:
-    return 4 + rank + (n_inputs + 1) * (1 + rank)
+@functools.cache
+def elementwise_params(rank: int, n_inputs: int) -> Uniforms:
+    """The uniforms: element count, threads per grid row, the (merged) shape, then each
+    operand's element offset and strides (inputs ``in<k>``, then ``out``)."""
+    operands: dict[str, str | tuple[str, int]] = {}
+    for name in [*(f"in{k}" for k in range(n_inputs)), "out"]:
+        operands[f"{name}_off"] = "i32"
+        operands[f"{name}_strides"] = ("i32", rank)
+    return Uniforms(
+        "ElementwiseParams",
+        n="u32",
+        per_row="u32",
+        unused0="pad",
+        unused1="pad",
+        shape=("u32", rank),
+        **operands,
+    )
 
 
 @functools.cache
@@ -52,31 +68,31 @@ def elementwise_source(
     if out_t == "bool":
         result, out_t = f"select(0i, 1i, {result})", "i32"
     need_index = not all(in_contig) or not out_contig
-    words = elementwise_words(rank, n)
+    params = elementwise_params(rank, n)
+    shape = [params.u("shape", d) for d in range(rank)]
     bindings = [shader.storage(k, f"in{k}", storage_type(d)) for k, d in enumerate(in_dtypes)]
     bindings.append(shader.storage(n, "out", storage_type(out_dtype), write=True))
     bindings += [shader.loader(k, d) for k, d in enumerate(in_dtypes)]
-    index = shader.index_lines(rank, 4) if need_index else []
+    index = shader.index_lines(shape) if need_index else []
     loads = [
-        f"  let x{k} = ld{k}({shader.offset_expr(rank, 4 + rank + k * (1 + rank), c)});"
+        f"  let x{k} = ld{k}({_offset(params, f'in{k}', rank, c)});"
         for k, c in enumerate(in_contig)
     ]
-    out_word = 4 + rank + n * (1 + rank)
     if out_dtype == "float16":
-        store = _f16_store(out_word)
+        store = _f16_store(params)
     else:
-        out_index = shader.index_lines(rank, 4, "t") if not out_contig else []
+        out_index = shader.index_lines(shape, "t") if not out_contig else []
         store = "\n".join(
             [
-                "  if (t >= pu(0u)) { return; }",
+                f"  if (t >= {params.u('n')}) {{ return; }}",
                 *out_index,
-                f"  out[u32({shader.offset_expr(rank, out_word, out_contig, 't')})] = elem(t);",
+                f"  out[u32({_offset(params, 'out', rank, out_contig, 't')})] = elem(t);",
             ]
         )
     return shader.template("elementwise.wgsl").substitute(
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(n + 1, words),
+        PARAMS=params.decl(n + 1),
         RTYPE=out_t,
         INDEX="\n".join(index),
         LOADS="\n".join(loads),
@@ -87,11 +103,16 @@ def elementwise_source(
     )
 
 
-def _f16_store(out_word: int) -> str:
+def _offset(params: Uniforms, operand: str, rank: int, contiguous: bool, var: str = "i") -> str:
+    strides = [params.i(f"{operand}_strides", d) for d in range(rank)]
+    return shader.offset_expr(params.i(f"{operand}_off"), strides, contiguous, var)
+
+
+def _f16_store(params: Uniforms) -> str:
     """Each thread owns one u32 word of the (contiguous) f16 output: two halves, either of
     which may belong to a neighbour tensor (odd offset or odd length): those keep their bits."""
-    return f"""  let off = pu({out_word}u);
-  let n = pu(0u);
+    return f"""  let off = {params.u("out_off")};
+  let n = {params.u("n")};
   let w = (off >> 1u) + t;
   let lo = 2u * w;
   let inside_lo = lo >= off && lo < off + n;
@@ -167,10 +188,12 @@ def elementwise(
     else:
         threads = n
     groups = dispatch_1d(threads, shader.WORKGROUP)
-    words = [n, groups[0] * shader.WORKGROUP, 0, 0, *cshape]
-    for v, s in zip([*views, out], cstrides, strict=True):
-        words += [v.offset, *s]
-    uniforms = shader.pack_words(words, elementwise_words(rank, len(views)))
+    operands = {}
+    names = [*(f"in{k}" for k in range(len(views))), "out"]
+    for name, v, s in zip(names, [*views, out], cstrides, strict=True):
+        operands[f"{name}_off"], operands[f"{name}_strides"] = v.offset, s
+    params = elementwise_params(rank, len(views))
+    uniforms = params.pack(n=n, per_row=groups[0] * shader.WORKGROUP, shape=cshape, **operands)
     run(batch, source, [*(v.buffer for v in views), out.buffer], uniforms, groups)
     return out
 

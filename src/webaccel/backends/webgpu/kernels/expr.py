@@ -193,15 +193,14 @@ class _Compiler:
         if t in ("wi", "wf", "bool"):
             t = "f32" if t == "wf" else "i32"
             code = self.conv(*xt, t)
-        zero = "0.0f" if t == "f32" else "0i"
         if op == "neg":
             return f"(-{code})", t
         if op == "abs":
             return f"abs({code})", t
         if op == "square":
             return f"({code} * {code})", t
-        if op == "relu":  # NaN passes, as np.maximum(x, 0) does
-            return (f"wa_relu({code})" if t == "f32" else f"max({code}, {zero})"), t
+        if op == "relu":
+            return relu(code, t), t
         if op == "sign":
             return (f"wa_sign({code})" if t == "f32" else f"sign({code})"), t
         raise ValueError(op)
@@ -252,6 +251,13 @@ class _Compiler:
             -1.0: f"(1.0f / {x})",
             -0.5: f"wa_rsqrt({x})",
         }.get(y)
+
+
+def relu(code: str, t: str) -> str:
+    """``max(x, 0)`` for *code* of WGSL type *t* (f32 or i32): for f32 common.wgsl's
+    ``wa_relu``, which lets NaN pass as ``np.maximum(x, 0)`` does (the matmul epilogues fuse the
+    same call)."""
+    return f"wa_relu({code})" if t == "f32" else f"max({code}, 0i)"
 
 
 def convert(code: str, src: str, dst: str) -> str:

@@ -16,10 +16,26 @@ from ....shapes import contiguous_strides, numel
 from ..views import StridedView, storage_type
 from . import shader
 from .launch import coalesce, dispatch_1d, new_output, run
+from .uniforms import Uniforms
 
 
-def gather_words(rank: int) -> int:
-    return 4 + rank + 2 * (1 + rank)
+@functools.cache
+def gather_params(rank: int) -> Uniforms:
+    """The uniforms: output elements, threads per grid row, the gathered axis' length and
+    stride in the data, the (merged) output shape, then the data's and the indices' offset and
+    strides over it."""
+    return Uniforms(
+        "GatherParams",
+        n="u32",
+        per_row="u32",
+        axis_len="u32",
+        axis_stride="i32",
+        shape=("u32", rank),
+        data_off="i32",
+        data_strides=("i32", rank),
+        idx_off="i32",
+        idx_strides=("i32", rank),
+    )
 
 
 @functools.cache
@@ -30,16 +46,20 @@ def gather_source(data_dtype: str, rank: int) -> str:
         shader.storage(1, "idx", "i32"),
         shader.storage(2, "out", storage_type(out_dtype), write=True),
     ]
-    wd = 4 + rank
-    wi = wd + 1 + rank
+    params = gather_params(rank)
+
+    def offset(operand: str) -> str:
+        strides = [params.i(f"{operand}_strides", d) for d in range(rank)]
+        return shader.offset_expr(params.i(f"{operand}_off"), strides, False)
+
     return shader.template("gather.wgsl").substitute(
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(3, gather_words(rank)),
+        PARAMS=params.decl(3),
         LOADERS=shader.loader(0, data_dtype, bool_as_int=True),
         WG=shader.WORKGROUP,
-        INDEX="\n".join(shader.index_lines(rank, 4)),
-        IDX_OFF=shader.offset_expr(rank, wi, False),
-        DATA_OFF=shader.offset_expr(rank, wd, False),
+        INDEX="\n".join(shader.index_lines([params.u("shape", d) for d in range(rank)])),
+        IDX_OFF=offset("idx"),
+        DATA_OFF=offset("data"),
     )
 
 
@@ -58,9 +78,17 @@ def gather(batch: Any, data: StridedView, indices: StridedView, axis: int = 0) -
     cshape, (ds, is_, _) = coalesce(shape, [d_strides, i_strides, contiguous_strides(shape)])
     rank = len(cshape)
     groups = dispatch_1d(numel(shape), shader.WORKGROUP)
-    words = [numel(shape), groups[0] * shader.WORKGROUP, data.shape[axis], data.strides[axis]]
-    words += [*cshape, data.offset, *ds, indices.offset, *is_]
-    uniforms = shader.pack_words(words, gather_words(rank))
+    uniforms = gather_params(rank).pack(
+        n=numel(shape),
+        per_row=groups[0] * shader.WORKGROUP,
+        axis_len=data.shape[axis],
+        axis_stride=data.strides[axis],
+        shape=cshape,
+        data_off=data.offset,
+        data_strides=ds,
+        idx_off=indices.offset,
+        idx_strides=is_,
+    )
     run(
         batch,
         gather_source(data.dtype, rank),

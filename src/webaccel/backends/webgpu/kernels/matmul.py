@@ -27,7 +27,6 @@ from ....shapes import broadcast_shapes, numel
 from .. import tuning
 from ..views import StridedView
 from . import matmul_common as mm
-from . import shader
 from .elementwise import copy
 from .launch import coalesce, new_output, run
 from .matmul_direct import MATMUL_DIRECT_CONFIGS, matmul_direct_source
@@ -184,14 +183,29 @@ def matmul(
         cfg = MATMUL_CONFIGS[name]
         source = matmul_source(cfg, a_mode, b_mode, br, has_bias, activation)
         groups = (-(-n // cfg[1]), -(-m // cfg[0]), nbatch)
-    bias_words = (
-        [bias2.offset, bias2.strides[-2], bias2.strides[-1], 0] if bias2 is not None else [0] * 4
+    bias_view = (bias2.offset, *bias2.strides[-2:]) if bias2 is not None else (0, 0, 0)
+    uniforms = mm.matmul_params(br).pack(
+        m=m,
+        n=n,
+        k=k,
+        a_off=a2.offset,
+        a_sm=a2.strides[-2],
+        a_sk=a2.strides[-1],
+        b_off=b2.offset,
+        b_sk=b2.strides[-2],
+        b_sn=b2.strides[-1],
+        c_off=out.offset,
+        c_sm=out.strides[-2],
+        c_sn=out.strides[-1],
+        bias_off=bias_view[0],
+        bias_sm=bias_view[1],
+        bias_sn=bias_view[2],
+        batch_shape=cb,
+        a_batch=cstrides[0],
+        b_batch=cstrides[1],
+        c_batch=cstrides[2],
+        bias_batch=cstrides[3],
     )
-    words = [m, n, k, 0, a2.offset, a2.strides[-2], a2.strides[-1], 0]
-    words += [b2.offset, b2.strides[-2], b2.strides[-1], 0]
-    words += [out.offset, out.strides[-2], out.strides[-1], 0, *bias_words, *cb]
-    for s in cstrides:
-        words += list(s)
     buffers = [a2.buffer, b2.buffer] + ([bias2.buffer] if bias2 is not None else []) + [out.buffer]
-    run(batch, source, buffers, shader.pack_words(words, mm.matmul_words(br)), groups)
+    run(batch, source, buffers, uniforms, groups)
     return out

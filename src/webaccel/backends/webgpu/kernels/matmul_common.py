@@ -1,20 +1,48 @@
 """What the float matmul kernels (tiled, direct, register-tiled, subgroup) share: the storage
-bindings, the uniform words, the batch-offset lines and the epilogue (bias, activation, store).
-
-Uniform words of every matmul kernel: [0] M, [1] N, [2] K, [4..7] a_off a_sm a_sk, [8..11]
-b_off b_sk b_sn, [12..15] c_off c_sm c_sn, [16..19] bias_off bias_sm bias_sn, [20..) the batch
-shape, then the batch strides of a, b, c and bias (``batch_rank`` dims each).
+bindings, the uniforms (``matmul_params``), the batch-offset lines and the epilogue (bias,
+activation, store; ``matmul_q.py``'s too).
 """
 
 from __future__ import annotations
 
+import functools
+
 from . import shader
+from .uniforms import Uniforms
 
-MATMUL_BATCH_WORD = 20
 
-
-def matmul_words(batch_rank: int) -> int:
-    return MATMUL_BATCH_WORD + 5 * batch_rank
+@functools.cache
+def matmul_params(batch_rank: int) -> Uniforms:
+    """M, N, K; each operand's element offset and its strides along M / K / N; the (merged)
+    batch shape and each operand's strides over it."""
+    return Uniforms(
+        "MatmulParams",
+        m="u32",
+        n="u32",
+        k="u32",
+        unused0="pad",
+        a_off="i32",
+        a_sm="i32",
+        a_sk="i32",
+        unused1="pad",
+        b_off="i32",
+        b_sk="i32",
+        b_sn="i32",
+        unused2="pad",
+        c_off="i32",
+        c_sm="i32",
+        c_sn="i32",
+        unused3="pad",
+        bias_off="i32",
+        bias_sm="i32",
+        bias_sn="i32",
+        unused4="pad",
+        batch_shape=("u32", batch_rank),
+        a_batch=("i32", batch_rank),
+        b_batch=("i32", batch_rank),
+        c_batch=("i32", batch_rank),
+        bias_batch=("i32", batch_rank),
+    )
 
 
 def bindings(
@@ -34,29 +62,32 @@ def elem_of(mode: str) -> str:
     return "vec4<f32>" if mode.endswith("4") else "f32"
 
 
-def batch_lines(br: int) -> list[str]:
-    w0 = MATMUL_BATCH_WORD
+def batch_lines(params: Uniforms, br: int) -> list[str]:
+    """Split the workgroup's z into batch coordinates and add each operand's batch offset."""
     lines = []
     for j in range(br - 1, -1, -1):
-        lines += [
-            f"  let z{j} = i32(z % pu({w0 + j}u)); z = z / pu({w0 + j}u);",
-            f"  a_base += z{j} * pi({w0 + br + j}u);",
-            f"  b_base += z{j} * pi({w0 + 2 * br + j}u);",
-            f"  c_base += z{j} * pi({w0 + 3 * br + j}u);",
-            f"  bias_base += z{j} * pi({w0 + 4 * br + j}u);",
-        ]
+        size = params.u("batch_shape", j)
+        lines.append(f"  let z{j} = i32(z % {size}); z = z / {size};")
+        for x in ("a", "b", "c", "bias"):
+            lines.append(f"  {x}_base += z{j} * {params.i(f'{x}_batch', j)};")
     return lines
 
 
+def stride_lines(params: Uniforms) -> list[str]:
+    """C's and the bias' strides, which every epilogue reads."""
+    return [f"  let {x} = {params.i(x)};" for x in ("c_sm", "c_sn", "bias_sm", "bias_sn")]
+
+
 def epilogue(
-    tm: int, tn: int, has_bias: bool, activation: str | None, row0: str, col0: str
+    params: Uniforms,
+    tm: int,
+    tn: int,
+    has_bias: bool,
+    activation: str | None,
+    row0: str,
+    col0: str,
 ) -> list[str]:
-    epi = [
-        "  let c_sm = pi(13u);",
-        "  let c_sn = pi(14u);",
-        "  let bias_sm = pi(17u);",
-        "  let bias_sn = pi(18u);",
-    ]
+    epi = stride_lines(params)
     bias_line = (
         "v = v + bias[u32(bias_base + i32(gm) * bias_sm + i32(gn) * bias_sn)];" if has_bias else ""
     )

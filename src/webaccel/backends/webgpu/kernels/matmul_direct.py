@@ -10,6 +10,7 @@ import functools
 
 from . import matmul_common as mm
 from . import shader
+from .expr import relu
 
 MATMUL_DIRECT_CONFIGS = {
     # name: (workgroup x, workgroup y, TM, TN)
@@ -48,7 +49,8 @@ def matmul_direct_source(
     tx, ty, tm, tn = config
     elem = scalar if mode == "scalar" else "vec4<f32>"
     bindings = mm.bindings(elem, elem, has_bias, scalar, scalar)
-    batch = mm.batch_lines(batch_rank)
+    params = mm.matmul_params(batch_rank)
+    batch = mm.batch_lines(params, batch_rank)
     zero = "0.0" if scalar == "f32" else "0i"
     acc = [f"  var acc{i}_{q} = vec4<{scalar}>({zero});" for i in range(tm) for q in range(tn // 4)]
     # clamped row / column starts: loads stay in bounds, stores are guarded
@@ -91,15 +93,15 @@ def matmul_direct_source(
     if scalar == "i32":
         if activation not in (None, "relu"):
             raise ValueError(f"int32 matmul takes no {activation!r} activation")
-        epi = mm.epilogue(tm, tn, has_bias, None, "m0", "n0")
+        epi = mm.epilogue(params, tm, tn, has_bias, None, "m0", "n0")
         if activation == "relu":
-            epi = [line.replace("C[u32(", "v = max(v, 0i); C[u32(") for line in epi]
+            epi = [line.replace("C[u32(", f"v = {relu('v', 'i32')}; C[u32(") for line in epi]
     else:
-        epi = mm.epilogue(tm, tn, has_bias, activation, "m0", "n0")
+        epi = mm.epilogue(params, tm, tn, has_bias, activation, "m0", "n0")
     return shader.template("matmul_direct.wgsl").substitute(
-        COMMON=shader.common_for(activation),
+        COMMON=shader.common_for(activation if scalar == "f32" else None),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(len(bindings), mm.matmul_words(batch_rank)),
+        PARAMS=params.decl(len(bindings)),
         TX=tx,
         TY=ty,
         TM=tm,

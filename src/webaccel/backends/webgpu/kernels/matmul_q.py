@@ -23,6 +23,7 @@ from . import matmul_common as mm
 from . import shader
 from .elementwise import reshaped
 from .launch import dispatch_1d, new_output, run
+from .uniforms import Uniforms
 
 _CODE_DTYPES = ("int8", "int4")
 # name: (workgroup x, workgroup y, TM rows, TN columns) per thread, as the direct matmul
@@ -37,13 +38,59 @@ MATVEC_CONFIG = "q_64x1_1x4"
 SOFTWARE_CONFIG = "q_8x8_8x8"  # SwiftShader: the most rows/columns per thread measured best
 HARDWARE_CONFIG = "q_8x8_4x4"
 LINEAR_Q_MODES = ("vec_x4", "vec_x1", "scalar")
-LINEAR_Q_WORDS = 24
 CHUNK = 8  # codes per step of the vector loop (one int4 word, two int8 words)
 
 _BITS = {  # bits: (TOP, WORD_SHIFT, LANE_MASK) of the qv() extraction in the shaders
     8: (24, 2, 3),
     4: (28, 3, 7),
 }
+
+
+# M, N, K, G, then each operand's element offset (codes for Q) and strides: X (as A), Q along
+# N and K, C and the bias along M and N (the names the matmul epilogue reads), S along N and
+# the group.
+QUANT_PARAMS = Uniforms(
+    "QuantParams",
+    m="u32",
+    n="u32",
+    k="u32",
+    group="u32",
+    a_off="i32",
+    a_sm="i32",
+    a_sk="i32",
+    unused0="pad",
+    q_off="i32",
+    q_sn="i32",
+    q_sk="i32",
+    unused1="pad",
+    c_off="i32",
+    c_sm="i32",
+    c_sn="i32",
+    unused2="pad",
+    bias_off="i32",
+    bias_sm="i32",
+    bias_sn="i32",
+    unused3="pad",
+    s_off="i32",
+    s_sn="i32",
+    s_sg="i32",
+    unused4="pad",
+)
+DEQUANTIZE_PARAMS = Uniforms(
+    "DequantizeParams",
+    total="u32",
+    per_row="u32",
+    k="u32",
+    group="u32",
+    q_off="i32",
+    q_sn="i32",
+    q_sk="i32",
+    unused0="pad",
+    s_off="i32",
+    s_sn="i32",
+    s_sg="i32",
+    unused1="pad",
+)
 
 
 def _check_codes(q: StridedView) -> int:
@@ -122,11 +169,11 @@ def linear_q_source(
     else:
         loop = _vec_loop(tm, tn, bits, mode == "vec_x4")
     top, word_shift, lane_mask = _BITS[bits]
-    epi = mm.epilogue(tm, tn, has_bias, activation, "m0", "n0")
+    epi = mm.epilogue(QUANT_PARAMS, tm, tn, has_bias, activation, "m0", "n0")
     return shader.template("matmul_q.wgsl").substitute(
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(nb + 1, LINEAR_Q_WORDS),
+        PARAMS=QUANT_PARAMS.decl(nb + 1),
         TOP=top,
         BITS=bits,
         WORD_SHIFT=word_shift,
@@ -207,7 +254,7 @@ def dequantize_source(bits: int) -> str:
     ]
     return shader.template("dequantize.wgsl").substitute(
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(3, 12),
+        PARAMS=DEQUANTIZE_PARAMS.decl(3),
         TOP=top,
         BITS=bits,
         WORD_SHIFT=word_shift,
@@ -256,19 +303,37 @@ def linear_q(
     tx, ty, tm, tn = LINEAR_Q_CONFIGS[name]
     mode = linear_q_mode(x2, q, group)
     source = linear_q_source((tx, ty, tm, tn), mode, bits, bias is not None, activation)
-    bias_words = [0] * 4
+    bias_view = (0, 0, 0)
     if bias is not None:
         b = bias.broadcast_to((m, n))
-        bias_words = [b.offset, b.strides[0], b.strides[1], 0]
-    words = [m, n, k, max(group, 1), x2.offset, x2.strides[0], x2.strides[1], 0]
-    words += [q.offset, q.strides[0], q.strides[1], 0, 0, n, 1, 0, *bias_words]
-    words += [scale.offset, scale.strides[0], scale.strides[1], 0]
+        bias_view = (b.offset, *b.strides)
+    uniforms = QUANT_PARAMS.pack(
+        m=m,
+        n=n,
+        k=k,
+        group=max(group, 1),
+        a_off=x2.offset,
+        a_sm=x2.strides[0],
+        a_sk=x2.strides[1],
+        q_off=q.offset,
+        q_sn=q.strides[0],
+        q_sk=q.strides[1],
+        c_off=0,
+        c_sm=n,
+        c_sn=1,
+        bias_off=bias_view[0],
+        bias_sm=bias_view[1],
+        bias_sn=bias_view[2],
+        s_off=scale.offset,
+        s_sn=scale.strides[0],
+        s_sg=scale.strides[1],
+    )
     buffers = [x2.buffer, q.buffer, scale.buffer]
     if bias is not None:
         buffers.append(bias.buffer)
     buffers.append(out.buffer)
     groups = (-(-n // (tx * tn)), -(-m // (ty * tm)), 1)
-    run(batch, source, buffers, shader.pack_words(words, LINEAR_Q_WORDS), groups)
+    run(batch, source, buffers, uniforms, groups)
     return out
 
 
@@ -281,8 +346,18 @@ def dequantize(batch: Any, q: StridedView, scale: StridedView, group: int) -> St
     if total == 0:
         return out
     grid = dispatch_1d(total, shader.WORKGROUP)
-    words = [total, grid[0] * shader.WORKGROUP, k, max(group, 1)]
-    words += [q.offset, q.strides[0], q.strides[1], 0, scale.offset, *scale.strides, 0]
+    uniforms = DEQUANTIZE_PARAMS.pack(
+        total=total,
+        per_row=grid[0] * shader.WORKGROUP,
+        k=k,
+        group=max(group, 1),
+        q_off=q.offset,
+        q_sn=q.strides[0],
+        q_sk=q.strides[1],
+        s_off=scale.offset,
+        s_sn=scale.strides[0],
+        s_sg=scale.strides[1],
+    )
     source = dequantize_source(bits)
-    run(batch, source, [q.buffer, scale.buffer, out.buffer], shader.pack_words(words, 12), grid)
+    run(batch, source, [q.buffer, scale.buffer, out.buffer], uniforms, grid)
     return out

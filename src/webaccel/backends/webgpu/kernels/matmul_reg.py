@@ -10,6 +10,7 @@ import functools
 
 from . import matmul_common as mm
 from . import shader
+from .uniforms import Uniforms
 
 MATMUL_REG_CONFIGS = {
     # name: (BM, BN, BK, TM, TN); (BN / TN) x (BM / TM) threads, TM and TN multiples of 4.
@@ -54,7 +55,9 @@ def matmul_reg_source(
     tx, ty = bn // tn, bm // tm
     nt, rm, rn = tx * ty, tm // 4, tn // 4
     c_elem = "vec4<f32>" if c_vec4 else "f32"
+    act = shader.ACTIVATIONS[activation]
     bindings = mm.bindings(mm.elem_of(a_mode), mm.elem_of(b_mode), has_bias, c_elem)
+    params = mm.matmul_params(batch_rank)
     a_decl, a_load, a_store = _reg_tile_io("A", a_mode, bm, bk, nt, aligned)
     b_decl, b_load, b_store = _reg_tile_io("B", b_mode, bn, bk, nt, aligned)
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(rn)]
@@ -79,7 +82,7 @@ def matmul_reg_source(
         GUARDS=guards,
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(len(bindings), mm.matmul_words(batch_rank)),
+        PARAMS=params.decl(len(bindings)),
         BM4=bm // 4,
         BN4=bn // 4,
         BM=bm,
@@ -89,15 +92,13 @@ def matmul_reg_source(
         TN=tn,
         TX=tx,
         TY=ty,
-        BATCH="\n".join(mm.batch_lines(batch_rank)),
+        BATCH="\n".join(mm.batch_lines(params, batch_rank)),
         ACC_DECL="\n".join(acc),
         REG_DECL="\n".join(a_decl + b_decl),
         LOAD="\n".join(a_load + b_load),
         STORE="\n".join(a_store + b_store),
         INNER="\n".join(inner),
-        EPILOGUE="\n".join(
-            _reg_epilogue(rm, rn, tx, ty, c_vec4, aligned, has_bias, shader.ACTIVATIONS[activation])
-        ),
+        EPILOGUE="\n".join(_reg_epilogue(params, rm, rn, tx, ty, c_vec4, aligned, has_bias, act)),
     )
 
 
@@ -151,10 +152,17 @@ def _reg_tile_io(
 
 
 def _reg_epilogue(
-    rm: int, rn: int, tx: int, ty: int, c_vec4: bool, aligned: bool, has_bias: bool, act: str
+    params: Uniforms,
+    rm: int,
+    rn: int,
+    tx: int,
+    ty: int,
+    c_vec4: bool,
+    aligned: bool,
+    has_bias: bool,
+    act: str,
 ) -> list[str]:
-    epi = ["  let c_sm = pi(13u);", "  let c_sn = pi(14u);"]
-    epi += ["  let bias_sm = pi(17u);", "  let bias_sn = pi(18u);"]
+    epi = mm.stride_lines(params)
     bias = (
         "v = v + bias[u32(bias_base + i32(gm) * bias_sm + i32(gn) * bias_sn)];" if has_bias else ""
     )

@@ -25,6 +25,7 @@ def matmul_subgroup_source(
     """A k4 x n4 matmul (A contiguous along K, B along N, 16-byte aligned, K % 4 == 0)."""
     tx, _, tm, tn = config
     bindings = mm.bindings("vec4<f32>", "vec4<f32>", has_bias, "f32")
+    params = mm.matmul_params(batch_rank)
     cols = [f"  let cn{q} = i32(min(n0 + {4 * q}u, N - 4u));" for q in range(tn // 4)]
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
     body = [f"    let a{i} = subgroupBroadcast(av, {i}u);" for i in range(tm)]
@@ -39,13 +40,13 @@ def matmul_subgroup_source(
     return shader.template("matmul_subgroup.wgsl").substitute(
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(len(bindings), mm.matmul_words(batch_rank)),
+        PARAMS=params.decl(len(bindings)),
         TX=tx,
         TM=tm,
         TN=tn,
-        BATCH="\n".join(mm.batch_lines(batch_rank)),
+        BATCH="\n".join(mm.batch_lines(params, batch_rank)),
         COLS="\n".join(cols),
         ACC_DECL="\n".join(acc),
         BODY="\n".join(body),
-        EPILOGUE="\n".join(mm.epilogue(tm, tn, has_bias, activation, "m0", "n0")),
+        EPILOGUE="\n".join(mm.epilogue(params, tm, tn, has_bias, activation, "m0", "n0")),
     )

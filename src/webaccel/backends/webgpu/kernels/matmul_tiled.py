@@ -38,7 +38,8 @@ def matmul_source(
     nt = tx * ty
     bindings = mm.bindings(mm.elem_of(a_load), mm.elem_of(b_load), has_bias, "f32")
     br = batch_rank
-    batch = mm.batch_lines(br)
+    params = mm.matmul_params(br)
+    batch = mm.batch_lines(params, br)
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
     inner = [f"      let ab = kk * {bm // 4}u + lid.y * {tm // 4}u;"]
     inner += [f"      let a{p} = As[ab + {p}u];" for p in range(tm // 4)]
@@ -49,11 +50,12 @@ def matmul_source(
             inner.append(
                 f"      acc{i}_{q} = fma(vec4<f32>(a{i // 4}[{i % 4}]), b{q}, acc{i}_{q});"
             )
-    epi = mm.epilogue(tm, tn, has_bias, activation, f"m0 + lid.y * {tm}u", f"n0 + lid.x * {tn}u")
+    row0, col0 = f"m0 + lid.y * {tm}u", f"n0 + lid.x * {tn}u"
+    epi = mm.epilogue(params, tm, tn, has_bias, activation, row0, col0)
     return shader.template("matmul_tiled.wgsl").substitute(
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(len(bindings), mm.matmul_words(br)),
+        PARAMS=params.decl(len(bindings)),
         AS_LEN=bm * bk // 4,
         BS_LEN=bn * bk // 4,
         BM=bm,

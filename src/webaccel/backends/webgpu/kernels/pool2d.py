@@ -18,14 +18,43 @@ from ..views import StridedView
 from . import shader
 from .conv import conv_pads, nchw, out_size, pair
 from .launch import dispatch_1d, new_output, run
+from .uniforms import Uniforms
+
+
+@functools.cache
+def pool2d_params(order: tuple[str, ...]) -> Uniforms:
+    """Outputs, threads per grid row, the output's dims in memory *order*, the window (kernel,
+    stride, padding, dilation), the input's H and W, offset and NCHW strides."""
+    return Uniforms(
+        "Pool2dParams",
+        total="u32",
+        per_row="u32",
+        unused0="pad",
+        unused1="pad",
+        **{f"size_{name}": "u32" for name in order},
+        kh="u32",
+        kw="u32",
+        stride_h="u32",
+        stride_w="u32",
+        pad_top="u32",
+        pad_left="u32",
+        dil_h="u32",
+        dil_w="u32",
+        h="u32",
+        w="u32",
+        x_off="i32",
+        x_strides=("i32", 4),
+    )
 
 
 @functools.cache
 def pool2d_source(kind: str, order: tuple[str, ...], count_include_pad: bool) -> str:
+    params = pool2d_params(order)
     if kind == "max":
         init, accum, finish = "-wa_inf()", "acc = wa_max(acc, v);", "out[t] = acc;"
     elif kind == "avg":
-        div = "f32(pu(8u) * pu(9u))" if count_include_pad else "f32(max(count, 1u))"
+        taps = f"f32({params.u('kh')} * {params.u('kw')})"
+        div = taps if count_include_pad else "f32(max(count, 1u))"
         init, accum, finish = "0.0", "acc = acc + v;", f"out[t] = acc / {div};"
     else:
         raise ValueError(f"unknown pool {kind!r}")
@@ -34,9 +63,9 @@ def pool2d_source(kind: str, order: tuple[str, ...], count_include_pad: bool) ->
         ORDER=" ".join(order),
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(2, 23),
+        PARAMS=params.decl(2),
         WG=shader.WORKGROUP,
-        INDEX=shader.named_index(order, 4),
+        INDEX=shader.named_index(order, [params.u(f"size_{name}") for name in order]),
         INIT=init,
         ACCUM=accum,
         FINISH=finish,
@@ -72,8 +101,23 @@ def pool2d(
     if total == 0:
         return out
     grid = dispatch_1d(total, shader.WORKGROUP)
-    words = [total, grid[0] * shader.WORKGROUP, 0, 0, *dims, kh, kw, sh, sw, pt, pl, dh, dw]
-    words += [h, wd, xl.offset, *xl.strides]
+    uniforms = pool2d_params(order).pack(
+        total=total,
+        per_row=grid[0] * shader.WORKGROUP,
+        **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
+        kh=kh,
+        kw=kw,
+        stride_h=sh,
+        stride_w=sw,
+        pad_top=pt,
+        pad_left=pl,
+        dil_h=dh,
+        dil_w=dw,
+        h=h,
+        w=wd,
+        x_off=xl.offset,
+        x_strides=xl.strides,
+    )
     source = pool2d_source(kind, order, count_include_pad)
-    run(batch, source, [xl.buffer, out.buffer], shader.pack_words(words, 23), grid)
+    run(batch, source, [xl.buffer, out.buffer], uniforms, grid)
     return out

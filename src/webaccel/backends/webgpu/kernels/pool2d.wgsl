@@ -1,28 +1,26 @@
 // max / average pool2d: one thread per output, the output contiguous in ${ORDER} order; the
 // input a logical NCHW strided view. Padded taps are skipped: max ignores them, average divides
 // by the valid count (ONNX count_include_pad=0) or by kh*kw when COUNT_PAD is set.
-// Uniform words: [0] total, [1] threads per grid row, [4..8) dims in memory order,
-// [8..) KH, KW, stride_h, stride_w, pad_top, pad_left, dil_h, dil_w, H, W,
-// x_off, x_sN, x_sC, x_sH, x_sW.
+// Uniforms: Pool2dParams (pool2d.py: pool2d_params).
 ${COMMON}
 ${BINDINGS}
 ${PARAMS}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * pu(1u);
-  if (t >= pu(0u)) { return; }
+  let t = gid.x + gid.y * P.per_row;
+  if (t >= P.total) { return; }
 ${INDEX}
-  let base = pi(18u) + i32(v_n) * pi(19u) + i32(v_c) * pi(20u);
+  let base = P.x_off + i32(v_n) * P.x_strides_0 + i32(v_c) * P.x_strides_1;
   var acc = ${INIT};
   var count = 0u;
-  for (var kh = 0u; kh < pu(8u); kh = kh + 1u) {
-    let ih = i32(v_oh * pu(10u) + kh * pu(14u)) - i32(pu(12u));
-    if (ih < 0 || ih >= i32(pu(16u))) { continue; }
-    for (var kw = 0u; kw < pu(9u); kw = kw + 1u) {
-      let iw = i32(v_ow * pu(11u) + kw * pu(15u)) - i32(pu(13u));
-      if (iw < 0 || iw >= i32(pu(17u))) { continue; }
-      let v = x[u32(base + ih * pi(21u) + iw * pi(22u))];
+  for (var kh = 0u; kh < P.kh; kh = kh + 1u) {
+    let ih = i32(v_oh * P.stride_h + kh * P.dil_h) - i32(P.pad_top);
+    if (ih < 0 || ih >= i32(P.h)) { continue; }
+    for (var kw = 0u; kw < P.kw; kw = kw + 1u) {
+      let iw = i32(v_ow * P.stride_w + kw * P.dil_w) - i32(P.pad_left);
+      if (iw < 0 || iw >= i32(P.w)) { continue; }
+      let v = x[u32(base + ih * P.x_strides_2 + iw * P.x_strides_3)];
       ${ACCUM}
       count = count + 1u;
     }

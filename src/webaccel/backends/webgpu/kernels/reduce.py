@@ -18,14 +18,30 @@ from typing import Any
 from ....shapes import numel
 from ..views import StridedView, storage_type
 from . import shader
-from .launch import axes_last, coalesce, dispatch_1d, f32_bits, new_output, run
+from .launch import axes_last, coalesce, dispatch_1d, new_output, run
+from .uniforms import Uniforms
 
 REDUCE_WG = 64
 REDUCE_OPS = ("sum", "mean", "max", "min", "prod")
 
 
-def reduce_words(ro: int, ri: int) -> int:
-    return 4 + ro + ri + 1 + ro + ri
+@functools.cache
+def reduce_params(ro: int, ri: int) -> Uniforms:
+    """Outputs, the reduced count R, groups (or threads) per grid row, the final scale (1/R for
+    mean), the outer and inner (reduced) shapes, the input's offset and its outer and inner
+    strides."""
+    return Uniforms(
+        "ReduceParams",
+        n_out="u32",
+        count="u32",
+        per_row="u32",
+        scale="f32",
+        outer_shape=("u32", ro),
+        inner_shape=("u32", ri),
+        in_off="i32",
+        outer_strides=("i32", ro),
+        inner_strides=("i32", ri),
+    )
 
 
 @functools.cache
@@ -55,29 +71,24 @@ def reduce_source(op: str, in_dtype: str, ro: int, ri: int, mode: str) -> str:
         combine = {"max": "return max(a, b);", "min": "return min(a, b);"}.get(
             op, "return a * b;" if op == "prod" else "return a + b;"
         )
-    finish = "return acc * bitcast<f32>(pu(3u));" if op == "mean" else "return acc;"
-    in_off = 4 + ro + ri
-    outer = shader.index_lines(ro, 4, "o") if ro else []
-    outer.append(
-        "  return pi({}u){};".format(
-            in_off, "".join(f" + i32(d{d}) * pi({in_off + 1 + d}u)" for d in range(ro))
-        )
-    )
-    inner = shader.index_lines(ri, 4 + ro, "j")
-    inner.append(
-        "  return {}(ld0(base{}));".format(
-            acc if not is_int or acc == "i32" else "f32",
-            "".join(f" + i32(d{d}) * pi({in_off + 1 + ro + d}u)" for d in range(ri)),
-        )
-    )
+    params = reduce_params(ro, ri)
+    finish = f"return acc * {params.f('scale')};" if op == "mean" else "return acc;"
+    outer_shape = [params.u("outer_shape", d) for d in range(ro)]
+    outer = shader.index_lines(outer_shape, "o") if ro else []
+    outer_terms = "".join(f" + i32(d{d}) * {params.i('outer_strides', d)}" for d in range(ro))
+    outer.append(f"  return {params.i('in_off')}{outer_terms};")
+    inner = shader.index_lines([params.u("inner_shape", d) for d in range(ri)], "j")
+    inner_terms = "".join(f" + i32(d{d}) * {params.i('inner_strides', d)}" for d in range(ri))
+    inner.append(f"  return {acc}(ld0(base{inner_terms}));")
+    per_row, n_out, count = params.u("per_row"), params.u("n_out"), params.u("count")
     if mode == "workgroup":
         main = f"""@compute @workgroup_size({REDUCE_WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {{
-  let o = wg.x + wg.y * pu(2u);
-  if (o >= pu(0u)) {{ return; }}
+  let o = wg.x + wg.y * {per_row};
+  if (o >= {n_out}) {{ return; }}
   let base = base_of(o);
   var acc: {acc} = {identity};
-  for (var j = li; j < pu(1u); j = j + {REDUCE_WG}u) {{ acc = combine(acc, elem_at(base, j)); }}
+  for (var j = li; j < {count}; j = j + {REDUCE_WG}u) {{ acc = combine(acc, elem_at(base, j)); }}
   red[li] = acc;
   workgroupBarrier();
   for (var s = {REDUCE_WG // 2}u; s > 0u; s = s >> 1u) {{
@@ -89,11 +100,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     else:
         main = f"""@compute @workgroup_size({REDUCE_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {{
-  let o = gid.x + gid.y * pu(2u);
-  if (o >= pu(0u)) {{ return; }}
+  let o = gid.x + gid.y * {per_row};
+  if (o >= {n_out}) {{ return; }}
   let base = base_of(o);
   var acc: {acc} = {identity};
-  for (var j = 0u; j < pu(1u); j = j + 1u) {{ acc = combine(acc, elem_at(base, j)); }}
+  for (var j = 0u; j < {count}; j = j + 1u) {{ acc = combine(acc, elem_at(base, j)); }}
   out[o] = finish(acc);
 }}"""
     bindings = [
@@ -104,7 +115,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {{
         MODE=mode,
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(2, reduce_words(ro, ri)),
+        PARAMS=params.decl(2),
         LOADER=shader.loader(0, in_dtype, bool_as_int=True),
         ACC=acc,
         WG=REDUCE_WG if mode == "workgroup" else 1,
@@ -115,9 +126,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {{
         FINISH=finish,
         MAIN=main,
     )
-
-
-# --- row kernels: softmax, layer_norm -------------------------------------------------------
 
 
 def reduce(
@@ -152,8 +160,16 @@ def reduce(
     else:
         groups = dispatch_1d(n_out, REDUCE_WG)
         per_row = groups[0] * REDUCE_WG
-    scale = f32_bits(1.0 / r) if r else f32_bits(math.nan)
-    words = [n_out, r, per_row, scale, *oshape, *ishape, pv.offset, *os_, *is_]
-    nwords = reduce_words(len(oshape), len(ishape))
-    run(batch, source, [x.buffer, out.buffer], shader.pack_words(words, nwords), groups)
+    uniforms = reduce_params(len(oshape), len(ishape)).pack(
+        n_out=n_out,
+        count=r,
+        per_row=per_row,
+        scale=1.0 / r if r else math.nan,
+        outer_shape=oshape,
+        inner_shape=ishape,
+        in_off=pv.offset,
+        outer_strides=os_,
+        inner_strides=is_,
+    )
+    run(batch, source, [x.buffer, out.buffer], uniforms, groups)
     return out

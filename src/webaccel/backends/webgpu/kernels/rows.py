@@ -18,43 +18,58 @@ from ....shapes import numel
 from ..views import StridedView, storage_type
 from . import shader
 from .elementwise import flatten_last
-from .launch import axes_last, coalesce, dispatch_1d, f32_bits, new_output, run
+from .launch import axes_last, coalesce, dispatch_1d, new_output, run
+from .uniforms import Uniforms
 
 ROWS_WG = 64
 ROW_OPS = ("softmax", "log_softmax", "layer_norm", "rms_norm")
 
 
-def rows_words(ro: int) -> int:
-    return 4 + ro + 2 * (ro + 2) + 4
+@functools.cache
+def rows_params(ro: int) -> Uniforms:
+    """Rows, the row length L, groups per grid row, eps, the (merged) shape of the rows; then
+    for the input and the output: offset, strides over the rows and the step along a row; the
+    gamma and beta offsets and steps."""
+    return Uniforms(
+        "RowsParams",
+        rows="u32",
+        length="u32",
+        per_row="u32",
+        eps="f32",
+        shape=("u32", ro),
+        in_off="i32",
+        in_strides=("i32", ro),
+        in_step="i32",
+        out_off="i32",
+        out_strides=("i32", ro),
+        out_step="i32",
+        gamma_off="i32",
+        gamma_step="i32",
+        beta_off="i32",
+        beta_step="i32",
+    )
 
 
 @functools.cache
 def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool) -> str:
     if op not in ROW_OPS:
         raise ValueError(f"unknown row op {op!r}; expected one of {ROW_OPS}")
-    wi = 4 + ro  # input: off, outer strides, inner stride
-    wo = wi + ro + 2
-    wg_ = wo + ro + 2
-    outer = shader.index_lines(ro, 4, "row") if ro else []
-    outer.append(
-        "  let bi = pi({}u){};".format(
-            wi, "".join(f" + i32(d{d}) * pi({wi + 1 + d}u)" for d in range(ro))
-        )
-    )
-    outer.append(
-        "  let bo = pi({}u){};".format(
-            wo, "".join(f" + i32(d{d}) * pi({wo + 1 + d}u)" for d in range(ro))
-        )
-    )
-    outer.append(f"  let si = pi({wi + 1 + ro}u);")
-    outer.append(f"  let so = pi({wo + 1 + ro}u);")
+    params = rows_params(ro)
+    outer = shader.index_lines([params.u("shape", d) for d in range(ro)], "row") if ro else []
+    for x, base in (("in", "bi"), ("out", "bo")):
+        terms = "".join(f" + i32(d{d}) * {params.i(f'{x}_strides', d)}" for d in range(ro))
+        outer.append(f"  let {base} = {params.i(f'{x}_off')}{terms};")
+    outer.append(f"  let si = {params.i('in_step')};")
+    outer.append(f"  let so = {params.i('out_step')};")
     x = "ld0(bi + i32(j) * si)"
     loop = f"for (var j = li; j < L; j = j + {ROWS_WG}u)"
     store = "out[u32(bo + i32(j) * so)]"
     scale = ""
     if has_gamma:
-        scale += f" * gamma[u32(pi({wg_}u) + i32(j) * pi({wg_ + 1}u))]"
-    shift = f" + beta[u32(pi({wg_ + 2}u) + i32(j) * pi({wg_ + 3}u))]" if has_beta else ""
+        scale += f" * gamma[u32({params.i('gamma_off')} + i32(j) * {params.i('gamma_step')})]"
+    shift = ""
+    if has_beta:
+        shift = f" + beta[u32({params.i('beta_off')} + i32(j) * {params.i('beta_step')})]"
     if op in ("softmax", "log_softmax"):
         final = "(x - m) - log(s)" if op == "log_softmax" else "wa_exp(x - m) / s"
         body = f"""  var m = -wa_inf();
@@ -91,7 +106,7 @@ def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool
     return shader.template("rows.wgsl").substitute(
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
-        PARAMS=shader.params_block(nb + 1, rows_words(ro)),
+        PARAMS=params.decl(nb + 1),
         WG=ROWS_WG,
         OUTER="\n".join(outer),
         BODY=body,
@@ -118,20 +133,32 @@ def _rows(
     ro = len(oshape)
     rows, length = numel(oshape), x.shape[axis]
     groups = dispatch_1d(rows, 1)
-    words = [rows, length, groups[0], f32_bits(eps), *oshape]
-    words += [pv.offset, *si, pv.strides[-1], po.offset, *so, po.strides[-1]]
     buffers = [x.buffer]
-    for p in (gamma, beta):
+    affine = {}
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        affine[f"{name}_off"] = affine[f"{name}_step"] = 0
         if p is not None:
             if p.ndim != 1 or p.shape[0] != length:
                 raise ValueError(f"gamma/beta of shape {p.shape} for a row of {length}")
             buffers.append(p.buffer)
-            words += [p.offset, p.strides[0]]
-        else:
-            words += [0, 0]
+            affine[f"{name}_off"], affine[f"{name}_step"] = p.offset, p.strides[0]
     buffers.append(out.buffer)
+    uniforms = rows_params(ro).pack(
+        rows=rows,
+        length=length,
+        per_row=groups[0],
+        eps=eps,
+        shape=oshape,
+        in_off=pv.offset,
+        in_strides=si,
+        in_step=pv.strides[-1],
+        out_off=po.offset,
+        out_strides=so,
+        out_step=po.strides[-1],
+        **affine,
+    )
     source = rows_source(op, x.dtype, ro, gamma is not None, beta is not None)
-    run(batch, source, buffers, shader.pack_words(words, rows_words(ro)), groups)
+    run(batch, source, buffers, uniforms, groups)
     return out
 
 

@@ -3,25 +3,27 @@
 Templates: each family's ``<name>.wgsl`` beside its module, a ``string.Template`` whose
 ``${FIELDS}`` the family fills. Blocks: storage bindings, element loaders (f16 from packed
 words), the split of a linear index into coordinates, an operand's element offset, and the
-fused activations of the matmul epilogues.
+fused activations of the matmul epilogues. Sizes, strides and offsets are WGSL expressions
+over the kernel's uniform struct (``uniforms.Uniforms``), never baked in: a model's many
+shapes share few pipelines.
 """
 
 from __future__ import annotations
 
 import functools
-import struct
 from collections.abc import Sequence
 from string import Template
 
 from .. import shaders
 from ..views import storage_type
+from .expr import relu
 
 WORKGROUP = 256  # threads per workgroup of the one-thread-per-element kernels
+# The f32 activations a matmul epilogue fuses: every one is common.wgsl's, so that each rule
+# (relu's NaN, gelu's tail...) is written once, for these and for the elementwise ops alike.
 ACTIVATIONS = {
     None: "",
-    # NaN passes, decided on the bits (on NVIDIA select(v, 0, v < 0) gave 0 for NaN)
-    "relu": "v = select(v, 0.0, bitcast<u32>(v) >= 0x80000000u && "
-    "(bitcast<u32>(v) & 0x7fffffffu) <= 0x7f800000u);",
+    "relu": f"v = {relu('v', 'f32')};",
     "gelu": "v = wa_gelu(v);",
     "gelu_tanh": "v = wa_gelu_tanh(v);",
     "sigmoid": "v = wa_sigmoid(v);",
@@ -40,26 +42,8 @@ def common() -> str:
 
 
 def common_for(activation: str | None) -> str:
-    """``common.wgsl`` where the epilogue's *activation* calls into it, else nothing."""
-    return common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else ""
-
-
-def pack_words(words: Sequence[int], nwords: int | None = None) -> bytes:
-    """Little-endian u32 words (negative ints as two's complement), zero-padded to nwords."""
-    n = max(len(words), nwords or 0)
-    n = -(-n // 4) * 4
-    values = [int(w) & 0xFFFFFFFF for w in words] + [0] * (n - len(words))
-    return struct.pack(f"<{n}I", *values)
-
-
-def params_block(binding: int, nwords: int) -> str:
-    nvec = max(1, -(-nwords // 4))
-    return (
-        f"struct Params {{ v: array<vec4<u32>, {nvec}> }};\n"
-        f"@group(0) @binding({binding}) var<uniform> P: Params;\n"
-        "fn pu(i: u32) -> u32 { return P.v[i >> 2u][i & 3u]; }\n"
-        "fn pi(i: u32) -> i32 { return bitcast<i32>(P.v[i >> 2u][i & 3u]); }"
-    )
+    """``common.wgsl`` where an f32 epilogue's *activation* calls into it, else nothing."""
+    return common() if activation is not None else ""
 
 
 def storage(binding: int, name: str, elem: str, write: bool = False) -> str:
@@ -81,29 +65,29 @@ def loader(k: int, dtype: str, bool_as_int: bool = False) -> str:
     return f"fn ld{k}(e: i32) -> {t} {{ return in{k}[u32(e)]; }}"
 
 
-def index_lines(rank: int, first_shape_word: int, var: str = "i") -> list[str]:
-    """Split the linear index *var* into d0..d{rank-1} over the shape in the uniform words."""
+def index_lines(dims: Sequence[str], var: str = "i") -> list[str]:
+    """Split the linear index *var* into ``d0 .. d{rank-1}`` over the sizes *dims* (u32 WGSL
+    expressions, outermost first)."""
     lines = [f"  var r = {var};"]
-    for d in range(rank - 1, 0, -1):
-        w = first_shape_word + d
-        lines.append(f"  let d{d} = r % pu({w}u); r = r / pu({w}u);")
+    for d in range(len(dims) - 1, 0, -1):
+        lines.append(f"  let d{d} = r % {dims[d]}; r = r / {dims[d]};")
     lines.append("  let d0 = r;")
     return lines
 
 
-def named_index(names: Sequence[str], first_word: int, var: str = "t") -> str:
-    """Split *var* over dims in memory order (sizes in uniform words) into ``v_<name>``."""
+def named_index(names: Sequence[str], dims: Sequence[str], var: str = "t") -> str:
+    """Split *var* over the sizes *dims* (u32 WGSL, in memory order) into ``v_<name>``."""
     lines = [f"  var r = {var};"]
     for d in range(len(names) - 1, 0, -1):
-        w = first_word + d
-        lines.append(f"  let v_{names[d]} = r % pu({w}u); r = r / pu({w}u);")
+        lines.append(f"  let v_{names[d]} = r % {dims[d]}; r = r / {dims[d]};")
     lines.append(f"  let v_{names[0]} = r;")
     return "\n".join(lines)
 
 
-def offset_expr(rank: int, off_word: int, contiguous: bool, var: str = "i") -> str:
-    """Element offset of an operand: ``off + sum(d_j * stride_j)`` (or ``off + i``)."""
+def offset_expr(off: str, strides: Sequence[str], contiguous: bool, var: str = "i") -> str:
+    """Element offset of an operand (i32 WGSL): ``off + sum(d_j * stride_j)``, or ``off + i``
+    where it is contiguous."""
     if contiguous:
-        return f"pi({off_word}u) + i32({var})"
-    terms = [f"i32(d{d}) * pi({off_word + 1 + d}u)" for d in range(rank)]
-    return f"pi({off_word}u) + " + " + ".join(terms)
+        return f"{off} + i32({var})"
+    terms = [f"i32(d{d}) * {stride}" for d, stride in enumerate(strides)]
+    return f"{off} + " + " + ".join(terms)
