@@ -430,20 +430,20 @@ def test_webgpu_linear_q_modes():
 
 
 def test_webgpu_quant_sources_fill_completely():
-    from webaccel.backends.webgpu.kernels import matmul_q as qkernels
+    from webaccel.backends.webgpu.kernels import matmul_q
 
     sources = [
-        qkernels.linear_q_source(cfg, mode, bits, bias, act)
-        for cfg in qkernels.LINEAR_Q_CONFIGS.values()
-        for mode in qkernels.LINEAR_Q_MODES
+        matmul_q.linear_q_source(cfg, mode, bits, bias, act)
+        for cfg in matmul_q.LINEAR_Q_CONFIGS.values()
+        for mode in matmul_q.LINEAR_Q_MODES
         for bits in (8, 4)
         for bias, act in ((False, None), (True, "gelu"))
     ]
-    sources += [qkernels.dequantize_source(bits) for bits in (8, 4)]
+    sources += [matmul_q.dequantize_source(bits) for bits in (8, 4)]
     for src in sources:
         assert "$" not in src and src.count("{") == src.count("}") and "@compute" in src
     with pytest.raises(ValueError, match="unknown linear_q mode"):
-        qkernels.linear_q_source((8, 8, 4, 4), "tiles", 4, False, None)
+        matmul_q.linear_q_source((8, 8, 4, 4), "tiles", 4, False, None)
 
 
 # --- asymmetric: codes spanning each group's [min, max], plus a float32 offset ------------------

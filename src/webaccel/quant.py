@@ -34,10 +34,10 @@ of 32 ``1/8 + 1/32`` (0.156: float32 scales are a fifth of it).
 
 Where it runs (one op definition, ``ops.OPS["linear_q"]`` / ``["dequantize"]``): cpu
 dequantizes with NumPy then runs the float linear (the reference); webgpu runs
-``wgsl/matmul_q.wgsl``, which unpacks the codes word by word inside the matmul loop
-(``backends/webgpu/qkernels.py``); webnn feeds ``dequantizeLinear`` (int8/int4 input, float32
-block-wise scale) into ``gemm`` when ``opSupportLimits()`` allows it, else placement runs the
-op on webgpu (or cpu); per-row int8 is ``(x @ cast(q).T) * scale`` there instead (faster in
+``backends/webgpu/kernels/matmul_q.wgsl``, which unpacks the codes word by word inside the
+matmul loop (``kernels/matmul_q.py``); webnn feeds ``dequantizeLinear`` (int8/int4 input,
+float32 block-wise scale) into ``gemm`` when ``opSupportLimits()`` allows it, else placement
+runs the op on webgpu (or cpu); per-row int8 is ``(x @ cast(q).T) * scale`` there instead (faster in
 these browsers, which dequantize on every dispatch: ``backends/webnn/lower.py``).
 ``linear(x, dequantize(q, s), b)`` written by hand becomes the same ``linear_q`` step
 (``passes.py``), and ``linear_q`` takes a following bias and activation.

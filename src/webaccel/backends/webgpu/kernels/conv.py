@@ -23,6 +23,17 @@ from .launch import dispatch_1d, new_output, run
 from .matmul import matmul
 from .uniforms import Uniforms
 
+# The sliding window's geometry, as uniform fields (pool2d's too): stride, the top / left
+# padding, dilation, and the input's height and width.
+WINDOW = ("stride_h", "stride_w", "pad_top", "pad_left", "dil_h", "dil_w", "h", "w")
+
+
+def window_values(
+    stride: tuple[int, int], pads: tuple[int, int], dilation: tuple[int, int], hw: tuple[int, int]
+) -> dict[str, int]:
+    """The values of the ``WINDOW`` fields."""
+    return dict(zip(WINDOW, (*stride, *pads, *dilation, *hw), strict=True))
+
 
 @functools.cache
 def im2col_params(order: tuple[str, ...]) -> Uniforms:
@@ -37,14 +48,7 @@ def im2col_params(order: tuple[str, ...]) -> Uniforms:
         unused1="pad",
         **{f"size_{name}": "u32" for name in order},
         unused2="pad",
-        stride_h="u32",
-        stride_w="u32",
-        pad_top="u32",
-        pad_left="u32",
-        dil_h="u32",
-        dil_w="u32",
-        h="u32",
-        w="u32",
+        **dict.fromkeys(WINDOW, "u32"),
         c_group="u32",
         x_off="i32",
         x_strides=("i32", 4),
@@ -145,14 +149,7 @@ def conv2d(
             total=total,
             per_row=grid[0] * shader.WORKGROUP,
             **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
-            stride_h=sh,
-            stride_w=sw,
-            pad_top=pt,
-            pad_left=pl,
-            dil_h=dh,
-            dil_w=dw,
-            h=h,
-            w=wd,
+            **window_values((sh, sw), (pt, pl), (dh, dw), (h, wd)),
             c_group=cg,
             x_off=xl.offset,
             x_strides=xl.strides,

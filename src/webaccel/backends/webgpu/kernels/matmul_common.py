@@ -1,6 +1,6 @@
 """What the float matmul kernels (tiled, direct, register-tiled, subgroup) share: the storage
-bindings, the uniforms (``matmul_params``), the batch-offset lines and the epilogue (bias,
-activation, store; ``matmul_q.py``'s too).
+bindings, the uniforms (``matmul_params``), the lines reading the sizes and the operands'
+offsets and strides, and the epilogue (bias, activation, store; ``matmul_q.py``'s too).
 """
 
 from __future__ import annotations
@@ -62,15 +62,27 @@ def elem_of(mode: str) -> str:
     return "vec4<f32>" if mode.endswith("4") else "f32"
 
 
-def batch_lines(params: Uniforms, br: int) -> list[str]:
-    """Split the workgroup's z into batch coordinates and add each operand's batch offset."""
-    lines = []
+def size_lines(params: Uniforms) -> str:
+    """``M``, ``N``, ``K`` from the uniforms."""
+    return "\n".join(f"  let {x.upper()} = {params.u(x)};" for x in ("m", "n", "k"))
+
+
+def operand_lines(
+    params: Uniforms, br: int, strides: tuple[str, ...] = ("a_sm", "a_sk", "b_sk", "b_sn")
+) -> str:
+    """Each operand's base offset, moved to this workgroup's matrix of the batch (``wg.z``
+    split over the batch dims), then the A and B *strides* the kernel walks."""
+    lines = [f"  var {x}_base = {params.i(f'{x}_off')};" for x in ("a", "b", "c", "bias")]
+    lines.append("  var z = wg.z;")
+    batch = []
     for j in range(br - 1, -1, -1):
         size = params.u("batch_shape", j)
-        lines.append(f"  let z{j} = i32(z % {size}); z = z / {size};")
+        batch.append(f"  let z{j} = i32(z % {size}); z = z / {size};")
         for x in ("a", "b", "c", "bias"):
-            lines.append(f"  {x}_base += z{j} * {params.i(f'{x}_batch', j)};")
-    return lines
+            batch.append(f"  {x}_base += z{j} * {params.i(f'{x}_batch', j)};")
+    lines.append("\n".join(batch))  # its own (maybe empty) line, as the templates had it
+    lines += [f"  let {s} = {params.i(s)};" for s in strides]
+    return "\n".join(lines)
 
 
 def stride_lines(params: Uniforms) -> list[str]:

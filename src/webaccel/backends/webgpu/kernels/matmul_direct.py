@@ -50,7 +50,6 @@ def matmul_direct_source(
     elem = scalar if mode == "scalar" else "vec4<f32>"
     bindings = mm.bindings(elem, elem, has_bias, scalar, scalar)
     params = mm.matmul_params(batch_rank)
-    batch = mm.batch_lines(params, batch_rank)
     zero = "0.0" if scalar == "f32" else "0i"
     acc = [f"  var acc{i}_{q} = vec4<{scalar}>({zero});" for i in range(tm) for q in range(tn // 4)]
     # clamped row / column starts: loads stay in bounds, stores are guarded
@@ -99,6 +98,8 @@ def matmul_direct_source(
     else:
         epi = mm.epilogue(params, tm, tn, has_bias, activation, "m0", "n0")
     return shader.template("matmul_direct.wgsl").substitute(
+        SIZES=mm.size_lines(params),
+        OPERANDS=mm.operand_lines(params, batch_rank),
         COMMON=shader.common_for(activation if scalar == "f32" else None),
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(len(bindings)),
@@ -106,7 +107,6 @@ def matmul_direct_source(
         TY=ty,
         TM=tm,
         TN=tn,
-        BATCH="\n".join(batch),
         ACC_DECL="\n".join(acc),
         ROWS="\n".join(rows),
         LOOP="\n".join(loop),

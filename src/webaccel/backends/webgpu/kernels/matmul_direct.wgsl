@@ -9,19 +9,8 @@ ${PARAMS}
 
 @compute @workgroup_size(${TX}, ${TY}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  let M = P.m;
-  let N = P.n;
-  let K = P.k;
-  var a_base = P.a_off;
-  var b_base = P.b_off;
-  var c_base = P.c_off;
-  var bias_base = P.bias_off;
-  var z = wg.z;
-${BATCH}
-  let a_sm = P.a_sm;
-  let a_sk = P.a_sk;
-  let b_sk = P.b_sk;
-  let b_sn = P.b_sn;
+${SIZES}
+${OPERANDS}
   let m0 = gid.y * ${TM}u;
   let n0 = gid.x * ${TN}u;
   if (m0 >= M || n0 >= N) { return; }

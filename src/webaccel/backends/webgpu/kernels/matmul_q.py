@@ -40,15 +40,29 @@ HARDWARE_CONFIG = "q_8x8_4x4"
 LINEAR_Q_MODES = ("vec_x4", "vec_x1", "scalar")
 CHUNK = 8  # codes per step of the vector loop (one int4 word, two int8 words)
 
-_BITS = {  # bits: (TOP, WORD_SHIFT, LANE_MASK) of the qv() extraction in the shaders
+_BITS = {  # bits: (TOP, WORD_SHIFT, LANE_MASK) of the qv() extraction
     8: (24, 2, 3),
     4: (28, 3, 7),
 }
 
 
-# M, N, K, G, then each operand's element offset (codes for Q) and strides: X (as A), Q along
-# N and K, C and the bias along M and N (the names the matmul epilogue reads), S along N and
-# the group.
+def _code_reader(bits: int) -> str:
+    """``fn qv(e: i32) -> f32``: code e of Q (*bits* wide, packed into u32 words low bits
+    first) as f32, sign-extended by an arithmetic shift. Both shaders of the family read it."""
+    top, word_shift, lane_mask = _BITS[bits]
+    return f"""fn qv(e: i32) -> f32 {{
+  let u = u32(e);
+  let w = bitcast<i32>(Q[u >> {word_shift}u]);
+  return f32((w << ({top}u - {bits}u * (u & {lane_mask}u))) >> {top}u);
+}}"""
+
+
+# The packed codes' offset and strides (in codes) along N and K, the scales' along N and the
+# group: both kernels read them.
+_CODES = {"q_off": "i32", "q_sn": "i32", "q_sk": "i32"}
+_SCALES = {"s_off": "i32", "s_sn": "i32", "s_sg": "i32"}
+# M, N, K, G, then each operand's element offset and strides: X (as A), Q, C and the bias along
+# M and N (the names the matmul epilogue reads), S.
 QUANT_PARAMS = Uniforms(
     "QuantParams",
     m="u32",
@@ -59,9 +73,7 @@ QUANT_PARAMS = Uniforms(
     a_sm="i32",
     a_sk="i32",
     unused0="pad",
-    q_off="i32",
-    q_sn="i32",
-    q_sk="i32",
+    **_CODES,
     unused1="pad",
     c_off="i32",
     c_sm="i32",
@@ -71,9 +83,7 @@ QUANT_PARAMS = Uniforms(
     bias_sm="i32",
     bias_sn="i32",
     unused3="pad",
-    s_off="i32",
-    s_sn="i32",
-    s_sg="i32",
+    **_SCALES,
     unused4="pad",
 )
 DEQUANTIZE_PARAMS = Uniforms(
@@ -82,15 +92,17 @@ DEQUANTIZE_PARAMS = Uniforms(
     per_row="u32",
     k="u32",
     group="u32",
-    q_off="i32",
-    q_sn="i32",
-    q_sk="i32",
+    **_CODES,
     unused0="pad",
-    s_off="i32",
-    s_sn="i32",
-    s_sg="i32",
+    **_SCALES,
     unused1="pad",
 )
+
+
+def _codes_and_scales(q: StridedView, scale: StridedView) -> dict[str, int]:
+    """The values of the ``_CODES`` and ``_SCALES`` fields."""
+    values = (q.offset, *q.strides, scale.offset, *scale.strides)
+    return dict(zip([*_CODES, *_SCALES], values, strict=True))
 
 
 def _check_codes(q: StridedView) -> int:
@@ -168,16 +180,12 @@ def linear_q_source(
         loop = _scalar_loop(tm, tn)
     else:
         loop = _vec_loop(tm, tn, bits, mode == "vec_x4")
-    top, word_shift, lane_mask = _BITS[bits]
     epi = mm.epilogue(QUANT_PARAMS, tm, tn, has_bias, activation, "m0", "n0")
     return shader.template("matmul_q.wgsl").substitute(
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
         PARAMS=QUANT_PARAMS.decl(nb + 1),
-        TOP=top,
-        BITS=bits,
-        WORD_SHIFT=word_shift,
-        LANE_MASK=lane_mask,
+        CODES=_code_reader(bits),
         TX=tx,
         TY=ty,
         TM=tm,
@@ -246,7 +254,6 @@ def _vec_loop(tm: int, tn: int, bits: int, x4: bool) -> list[str]:
 
 @functools.cache
 def dequantize_source(bits: int) -> str:
-    top, word_shift, lane_mask = _BITS[bits]
     bindings = [
         shader.storage(0, "Q", "u32"),
         shader.storage(1, "S", "f32"),
@@ -255,10 +262,7 @@ def dequantize_source(bits: int) -> str:
     return shader.template("dequantize.wgsl").substitute(
         BINDINGS="\n".join(bindings),
         PARAMS=DEQUANTIZE_PARAMS.decl(3),
-        TOP=top,
-        BITS=bits,
-        WORD_SHIFT=word_shift,
-        LANE_MASK=lane_mask,
+        CODES=_code_reader(bits),
         WG=shader.WORKGROUP,
     )
 
@@ -315,18 +319,13 @@ def linear_q(
         a_off=x2.offset,
         a_sm=x2.strides[0],
         a_sk=x2.strides[1],
-        q_off=q.offset,
-        q_sn=q.strides[0],
-        q_sk=q.strides[1],
         c_off=0,
         c_sm=n,
         c_sn=1,
         bias_off=bias_view[0],
         bias_sm=bias_view[1],
         bias_sn=bias_view[2],
-        s_off=scale.offset,
-        s_sn=scale.strides[0],
-        s_sg=scale.strides[1],
+        **_codes_and_scales(q, scale),
     )
     buffers = [x2.buffer, q.buffer, scale.buffer]
     if bias is not None:
@@ -351,12 +350,7 @@ def dequantize(batch: Any, q: StridedView, scale: StridedView, group: int) -> St
         per_row=grid[0] * shader.WORKGROUP,
         k=k,
         group=max(group, 1),
-        q_off=q.offset,
-        q_sn=q.strides[0],
-        q_sk=q.strides[1],
-        s_off=scale.offset,
-        s_sn=scale.strides[0],
-        s_sg=scale.strides[1],
+        **_codes_and_scales(q, scale),
     )
     source = dequantize_source(bits)
     run(batch, source, [q.buffer, scale.buffer, out.buffer], uniforms, grid)

@@ -13,11 +13,7 @@ ${BINDINGS}
 ${PARAMS}
 
 // code e of Q as f32 (sign-extended by an arithmetic shift)
-fn qv(e: i32) -> f32 {
-  let u = u32(e);
-  let w = bitcast<i32>(Q[u >> ${WORD_SHIFT}u]);
-  return f32((w << (${TOP}u - ${BITS}u * (u & ${LANE_MASK}u))) >> ${TOP}u);
-}
+${CODES}
 
 @compute @workgroup_size(${TX}, ${TY}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

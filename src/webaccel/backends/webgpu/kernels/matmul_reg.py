@@ -79,6 +79,8 @@ def matmul_reg_source(
         else "Loads past M, N, K read zeros; stores past M, N are skipped."
     )
     return shader.template("matmul_reg.wgsl").substitute(
+        SIZES=mm.size_lines(params),
+        OPERANDS=mm.operand_lines(params, batch_rank),
         GUARDS=guards,
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
@@ -92,7 +94,6 @@ def matmul_reg_source(
         TN=tn,
         TX=tx,
         TY=ty,
-        BATCH="\n".join(mm.batch_lines(params, batch_rank)),
         ACC_DECL="\n".join(acc),
         REG_DECL="\n".join(a_decl + b_decl),
         LOAD="\n".join(a_load + b_load),

@@ -19,20 +19,9 @@ var<workgroup> Bs: array<array<array<vec4<f32>, ${BN4}>, ${BK}>, 2>;
 
 @compute @workgroup_size(${TX}, ${TY}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = P.m;
-  let N = P.n;
-  let K = P.k;
+${SIZES}
   let li = lid.y * ${TX}u + lid.x;
-  var a_base = P.a_off;
-  var b_base = P.b_off;
-  var c_base = P.c_off;
-  var bias_base = P.bias_off;
-  var z = wg.z;
-${BATCH}
-  let a_sm = P.a_sm;
-  let a_sk = P.a_sk;
-  let b_sk = P.b_sk;
-  let b_sn = P.b_sn;
+${OPERANDS}
   let m0 = wg.y * ${BM}u;
   let n0 = wg.x * ${BN}u;
 ${ACC_DECL}

@@ -38,13 +38,14 @@ def matmul_subgroup_source(
             for q in range(tn // 4):
                 body.append(f"    acc{i}_{q} = fma(vec4<f32>(a{i}[{kk}]), b{kk}_{q}, acc{i}_{q});")
     return shader.template("matmul_subgroup.wgsl").substitute(
+        SIZES=mm.size_lines(params),
+        OPERANDS=mm.operand_lines(params, batch_rank, ("a_sm", "b_sk")),
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(len(bindings)),
         TX=tx,
         TM=tm,
         TN=tn,
-        BATCH="\n".join(mm.batch_lines(params, batch_rank)),
         COLS="\n".join(cols),
         ACC_DECL="\n".join(acc),
         BODY="\n".join(body),

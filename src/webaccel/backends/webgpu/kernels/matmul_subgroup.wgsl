@@ -14,17 +14,8 @@ ${PARAMS}
 @compute @workgroup_size(${TX}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>,
         @builtin(subgroup_invocation_id) lane: u32) {
-  let M = P.m;
-  let N = P.n;
-  let K = P.k;
-  var a_base = P.a_off;
-  var b_base = P.b_off;
-  var c_base = P.c_off;
-  var bias_base = P.bias_off;
-  var z = wg.z;
-${BATCH}
-  let a_sm = P.a_sm;
-  let b_sk = P.b_sk;
+${SIZES}
+${OPERANDS}
   let m0 = wg.y * ${TM}u;
   let n0 = gid.x * ${TN}u;
   let ra = a_base + i32(min(m0 + lane % ${TM}u, M - 1u)) * a_sm;

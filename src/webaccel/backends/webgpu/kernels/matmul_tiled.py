@@ -39,7 +39,6 @@ def matmul_source(
     bindings = mm.bindings(mm.elem_of(a_load), mm.elem_of(b_load), has_bias, "f32")
     br = batch_rank
     params = mm.matmul_params(br)
-    batch = mm.batch_lines(params, br)
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
     inner = [f"      let ab = kk * {bm // 4}u + lid.y * {tm // 4}u;"]
     inner += [f"      let a{p} = As[ab + {p}u];" for p in range(tm // 4)]
@@ -53,6 +52,8 @@ def matmul_source(
     row0, col0 = f"m0 + lid.y * {tm}u", f"n0 + lid.x * {tn}u"
     epi = mm.epilogue(params, tm, tn, has_bias, activation, row0, col0)
     return shader.template("matmul_tiled.wgsl").substitute(
+        SIZES=mm.size_lines(params),
+        OPERANDS=mm.operand_lines(params, br),
         COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(len(bindings)),
@@ -63,11 +64,9 @@ def matmul_source(
         BK=bk,
         TM=tm,
         TN=tn,
-        BR=br,
         NT=nt,
         TX=tx,
         TY=ty,
-        BATCH="\n".join(batch),
         ACC_DECL="\n".join(acc),
         LOAD_A="\n".join(_tile_load("A", "As", a_load, bm, bk, nt)),
         LOAD_B="\n".join(_tile_load("B", "Bs", b_load, bn, bk, nt)),

@@ -18,20 +18,9 @@ const NT: u32 = ${NT}u;
 
 @compute @workgroup_size(${TX}, ${TY}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = P.m;
-  let N = P.n;
-  let K = P.k;
+${SIZES}
   let li = lid.y * ${TX}u + lid.x;
-  var a_base = P.a_off;
-  var b_base = P.b_off;
-  var c_base = P.c_off;
-  var bias_base = P.bias_off;
-  var z = wg.z;
-${BATCH}
-  let a_sm = P.a_sm;
-  let a_sk = P.a_sk;
-  let b_sk = P.b_sk;
-  let b_sn = P.b_sn;
+${OPERANDS}
   let m0 = wg.y * BM;
   let n0 = wg.x * BN;
 ${ACC_DECL}

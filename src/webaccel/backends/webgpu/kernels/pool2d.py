@@ -16,7 +16,7 @@ from typing import Any
 from ....shapes import numel
 from ..views import StridedView
 from . import shader
-from .conv import conv_pads, nchw, out_size, pair
+from .conv import WINDOW, conv_pads, nchw, out_size, pair, window_values
 from .launch import dispatch_1d, new_output, run
 from .uniforms import Uniforms
 
@@ -34,14 +34,7 @@ def pool2d_params(order: tuple[str, ...]) -> Uniforms:
         **{f"size_{name}": "u32" for name in order},
         kh="u32",
         kw="u32",
-        stride_h="u32",
-        stride_w="u32",
-        pad_top="u32",
-        pad_left="u32",
-        dil_h="u32",
-        dil_w="u32",
-        h="u32",
-        w="u32",
+        **dict.fromkeys(WINDOW, "u32"),
         x_off="i32",
         x_strides=("i32", 4),
     )
@@ -107,14 +100,7 @@ def pool2d(
         **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
         kh=kh,
         kw=kw,
-        stride_h=sh,
-        stride_w=sw,
-        pad_top=pt,
-        pad_left=pl,
-        dil_h=dh,
-        dil_w=dw,
-        h=h,
-        w=wd,
+        **window_values((sh, sw), (pt, pl), (dh, dw), (h, wd)),
         x_off=xl.offset,
         x_strides=xl.strides,
     )
