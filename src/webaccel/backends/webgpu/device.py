@@ -22,6 +22,7 @@ from ...shapes import numel
 from ...view import View
 from . import kernels
 from .kernels.launch import new_output
+from .replay import ReplayPlan
 from .runtime import GPUContext
 from .views import GPU_DTYPES, StridedView
 
@@ -118,8 +119,6 @@ class WebGPUDevice(Device):
         self, compiled: Compiled, inputs: list[Storage], sources: list[tuple[str, int]]
     ) -> Any:
         """A replay plan for ``webaccel.capture`` (one JS call per run)."""
-        from .replay import ReplayPlan
-
         return ReplayPlan(self, compiled, inputs, sources)
 
     def run(self, compiled: Compiled, inputs: list[Storage]) -> list[Storage]:

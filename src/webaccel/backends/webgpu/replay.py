@@ -15,6 +15,7 @@ from typing import Any
 
 from ... import _compat
 from ...devices import Storage
+from ...resources import read_text
 from ...shapes import numel
 from .runtime import GPUBufferHandle, GPUContext, _buffer_of
 
@@ -82,8 +83,6 @@ class Recorder:
 
 @functools.cache
 def _glue() -> Any:
-    from ...resources import read_text
-
     return _compat.run_js(read_text("js_glue", "webgpu_replay.js"))
 
 
@@ -93,7 +92,7 @@ class ReplayPlan:
     def __init__(
         self, device: Any, compiled: Any, inputs: list[Storage], sources: list[tuple[str, int]]
     ) -> None:
-        import js  # type: ignore[import-not-found]
+        import js  # type: ignore[import-not-found]  # a browser API: only inside Pyodide
 
         self.device, self.ctx = device, device.ctx
         program = compiled.program
