@@ -409,12 +409,13 @@ def test_quantized_weight_errors():
 
 
 def test_webgpu_linear_q_modes():
-    from webaccel.backends.webgpu.qkernels import PackedView, linear_q_mode
+    from webaccel.backends.webgpu.kernels.matmul_q import linear_q_mode
     from webaccel.backends.webgpu.views import StridedView
 
     def mode(k, group, bits=4, q_off=0, q_sn=None, x_strides=None, x_off=0):
         x = StridedView(None, (3, k), x_strides or (k, 1), x_off)
-        return linear_q_mode(x, PackedView(None, (5, k), (q_sn or k, 1), q_off, bits), group)
+        q = StridedView(None, (5, k), (q_sn or k, 1), q_off, "int4" if bits == 4 else "int8")
+        return linear_q_mode(x, q, group)
 
     assert mode(64, 32) == "vec_x4"
     assert mode(64, 32, bits=8) == "vec_x4"
@@ -430,20 +431,20 @@ def test_webgpu_linear_q_modes():
 
 
 def test_webgpu_quant_sources_fill_completely():
-    from webaccel.backends.webgpu import qkernels
+    from webaccel.backends.webgpu.kernels import matmul_q
 
     sources = [
-        qkernels.linear_q_source(cfg, mode, bits, bias, act)
-        for cfg in qkernels.LINEAR_Q_CONFIGS.values()
-        for mode in qkernels.LINEAR_Q_MODES
+        matmul_q.linear_q_source(cfg, mode, bits, bias, act)
+        for cfg in matmul_q.LINEAR_Q_CONFIGS.values()
+        for mode in matmul_q.LINEAR_Q_MODES
         for bits in (8, 4)
         for bias, act in ((False, None), (True, "gelu"))
     ]
-    sources += [qkernels.dequantize_source(bits) for bits in (8, 4)]
+    sources += [matmul_q.dequantize_source(bits) for bits in (8, 4)]
     for src in sources:
         assert "$" not in src and src.count("{") == src.count("}") and "@compute" in src
     with pytest.raises(ValueError, match="unknown linear_q mode"):
-        qkernels.linear_q_source((8, 8, 4, 4), "tiles", 4, False, None)
+        matmul_q.linear_q_source((8, 8, 4, 4), "tiles", 4, False, None)
 
 
 # --- asymmetric: codes spanning each group's [min, max], plus a float32 offset ------------------

@@ -155,3 +155,20 @@ def test_contiguity_and_span() -> None:
     assert View((3, 4), (-4, 1), 8).span() == (0, 11)
     assert View((0, 4), (4, 1), 3).span() == (3, 2)  # touches nothing
     assert View.contiguous(()).numel == 1 and View.contiguous(()).ndim == 0
+
+
+def test_expand_dims_against_numpy() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        a = random_view(rng)
+        v = as_view(a)
+        axis = int(rng.integers(0, a.ndim + 1))
+        e = v.expand_dims(axis)
+        assert e.strides[axis] == 0 and e.offset == v.offset
+        np.testing.assert_array_equal(materialize(e), np.expand_dims(a, axis))
+
+
+def test_empty_contiguous_views_are_contiguous() -> None:
+    # contiguous_strides counts a zero-size axis as 1; is_contiguous agrees with it
+    for shape in [(2, 0, 4), (0,), (3, 0), (0, 5, 1)]:
+        assert View.contiguous(shape).is_contiguous(), shape

@@ -4,12 +4,23 @@ of the new kernels. The tuning itself runs in the node-lavapipe lane (tests/node
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from webaccel.backends.webgpu import autotune, codegen, kernels
+from webaccel.backends.webgpu import autotune, kernels, tuning
+from webaccel.backends.webgpu.kernels.matmul_reg import (
+    MATMUL_REG_CONFIGS,
+    matmul_reg_shared_bytes,
+    matmul_reg_source,
+)
+from webaccel.backends.webgpu.kernels.matmul_subgroup import (
+    MATMUL_SUBGROUP_CONFIGS,
+    matmul_subgroup_source,
+)
 from webaccel.backends.webgpu.views import StridedView
 
 NVIDIA = {"vendor": "nvidia", "device": "h100", "subgroupMinSize": 32, "subgroupMaxSize": 32}
@@ -27,22 +38,22 @@ def cache_dir(tmp_path, monkeypatch):
 
 
 def test_shape_classes_round_to_powers_of_two():
-    assert autotune.size_class(1000) == 1024
-    assert autotune.size_class(1500) == 2048  # log2 1500 = 10.55
-    assert autotune.size_class(3) == 16 and autotune.size_class(10**6) == 8192
-    key = autotune.shape_class(4096, 4000, 384, "k4", "n4", False)
+    assert tuning.size_class(1000) == 1024
+    assert tuning.size_class(1500) == 2048  # log2 1500 = 10.55
+    assert tuning.size_class(3) == 16 and tuning.size_class(10**6) == 8192
+    key = tuning.shape_class(4096, 4000, 384, "k4", "n4", False)
     assert key == "m4096n4096k512/k4,n4"
-    assert autotune.shape_class(512, 512, 64, "k4", "k4", True) == "m512n512k64b/k4,k4"
+    assert tuning.shape_class(512, 512, 64, "k4", "k4", True) == "m512n512k64b/k4,k4"
 
 
 def test_candidates_respect_the_adapter():
     gpu = autotune.candidates(ctx(), "k4", "n4")
-    assert set(codegen.MATMUL_REG_CONFIGS) <= set(gpu)
-    assert set(codegen.MATMUL_SUBGROUP_CONFIGS) <= set(gpu)
+    assert set(MATMUL_REG_CONFIGS) <= set(gpu)
+    assert set(MATMUL_SUBGROUP_CONFIGS) <= set(gpu)
     # subgroup kernels need vec4 loads of A along K and B along N, and the feature
-    assert not set(codegen.MATMUL_SUBGROUP_CONFIGS) & set(autotune.candidates(ctx(), "k4", "k4"))
+    assert not set(MATMUL_SUBGROUP_CONFIGS) & set(autotune.candidates(ctx(), "k4", "k4"))
     no_sg = autotune.candidates(ctx(subgroups=False), "k4", "n4")
-    assert not set(codegen.MATMUL_SUBGROUP_CONFIGS) & set(no_sg)
+    assert not set(MATMUL_SUBGROUP_CONFIGS) & set(no_sg)
     # 8-lane subgroups cannot broadcast 16 rows
     narrow = autotune.candidates(ctx(info={**NVIDIA, "subgroupMinSize": 8}), "k4", "n4")
     assert "sg64_8x8" in narrow and "sg64_16x4" not in narrow
@@ -57,13 +68,13 @@ def test_candidates_respect_the_adapter():
 def test_choice_comes_from_the_cache_of_this_adapter(cache_dir):
     c = ctx()
     assert autotune.choice(c, 4096, 4096, 4096, "k4", "n4", False) is None
-    key = autotune.shape_class(4096, 4096, 4096, "k4", "n4", False)
+    key = tuning.shape_class(4096, 4096, 4096, "k4", "n4", False)
     other = {**NVIDIA, "device": "a100"}
     data = {
-        autotune.adapter_key(NVIDIA): {key: {"config": "r128x128x8_16x8"}},
-        autotune.adapter_key(other): {key: {"config": "64x64x16_4x4"}},
+        tuning.adapter_key(NVIDIA): {key: {"config": "r128x128x8_16x8"}},
+        tuning.adapter_key(other): {key: {"config": "64x64x16_4x4"}},
     }
-    (cache_dir / autotune.CACHE_FILE).write_text(json.dumps(data))
+    (cache_dir / tuning.CACHE_FILE).write_text(json.dumps(data))
     c = ctx()
     assert autotune.choice(c, 4096, 4096, 4096, "k4", "n4", False) == "r128x128x8_16x8"
     assert autotune.choice(c, 3500, 4500, 4000, "k4", "n4", False) == "r128x128x8_16x8"
@@ -74,18 +85,18 @@ def test_choice_comes_from_the_cache_of_this_adapter(cache_dir):
 
 
 def test_unknown_or_broken_cache_entries_are_ignored(cache_dir):
-    key = autotune.shape_class(64, 64, 64, "k4", "n4", False)
-    data = {autotune.adapter_key(NVIDIA): {key: {"config": "no_such_kernel"}}}
-    (cache_dir / autotune.CACHE_FILE).write_text(json.dumps(data))
+    key = tuning.shape_class(64, 64, 64, "k4", "n4", False)
+    data = {tuning.adapter_key(NVIDIA): {key: {"config": "no_such_kernel"}}}
+    (cache_dir / tuning.CACHE_FILE).write_text(json.dumps(data))
     assert autotune.choice(ctx(), 64, 64, 64, "k4", "n4", False) is None
-    (cache_dir / autotune.CACHE_FILE).write_text("{not json")
-    assert autotune.load_cache() == {}
+    (cache_dir / tuning.CACHE_FILE).write_text("{not json")
+    assert tuning.load_cache() == {}
     assert autotune.choice(ctx(), 64, 64, 64, "k4", "n4", False) is None
 
 
 def test_save_and_load_round_trip(cache_dir):
-    autotune.save_cache({"a": {"m64n64k64/k4,n4": {"config": "r64x64x8_8x8"}}})
-    assert autotune.load_cache() == {"a": {"m64n64k64/k4,n4": {"config": "r64x64x8_8x8"}}}
+    tuning.save_cache({"a": {"m64n64k64/k4,n4": {"config": "r64x64x8_8x8"}}})
+    assert tuning.load_cache() == {"a": {"m64n64k64/k4,n4": {"config": "r64x64x8_8x8"}}}
     assert not list(cache_dir.glob("*.tmp"))
 
 
@@ -100,24 +111,50 @@ def test_load_modes_name_the_layouts():
     assert odd == ("k", "n")  # scalar loads along the contiguous axis
 
 
-@pytest.mark.parametrize("name", list(codegen.MATMUL_REG_CONFIGS))
+@pytest.mark.parametrize("name", list(MATMUL_REG_CONFIGS))
 def test_register_tiled_wgsl(name):
-    cfg = codegen.MATMUL_REG_CONFIGS[name]
+    cfg = MATMUL_REG_CONFIGS[name]
     bm, bn, bk, tm, tn = cfg
-    fast = codegen.matmul_reg_source(cfg, "k4", "n4", True, True, 0, False, None)
+    fast = matmul_reg_source(cfg, "k4", "n4", True, True, 0, False, None)
     assert f"@workgroup_size({bn // tn}, {bm // tm}, 1)" in fast
     assert f"array<array<array<vec4<f32>, {bm // 4}>, {bk}>, 2>" in fast
     assert "var<storage, read_write> C: array<vec4<f32>>" in fast
     assert "< M" not in fast and "< N" not in fast  # the aligned path checks no bounds
     assert fast.count("workgroupBarrier()") == 2  # the first tile, then one per tile
-    assert codegen.matmul_reg_shared_bytes(cfg) == 2 * (bm + bn) * bk * 4
-    guarded = codegen.matmul_reg_source(cfg, "k", "n", False, False, 2, True, "gelu")
+    assert matmul_reg_shared_bytes(cfg) == 2 * (bm + bn) * bk * 4
+    guarded = matmul_reg_source(cfg, "k", "n", False, False, 2, True, "gelu")
     assert "gm < M" in guarded and "gn < N" in guarded and "k0 + " in guarded
     assert "wa_gelu" in guarded and "bias[" in guarded
 
 
 def test_subgroup_wgsl():
-    src = codegen.matmul_subgroup_source(codegen.MATMUL_SUBGROUP_CONFIGS["sg64_8x8"], 0, True, None)
+    src = matmul_subgroup_source(MATMUL_SUBGROUP_CONFIGS["sg64_8x8"], 0, True, None)
     assert src.splitlines()[8] == "enable subgroups;"
     assert src.count("subgroupBroadcast(av,") == 8
     assert "workgroupBarrier" not in src
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Every module *path* imports, at any depth (function-local imports too), absolute."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_the_tuning_table_sits_between_autotune_and_the_kernels():
+    """autotune -> kernels -> tuning: the kernels never import the autotuner, the table neither."""
+    root = Path(autotune.__file__).parent
+    pkg = "webaccel.backends.webgpu"
+    table = _imports(root / "tuning.py", pkg)
+    assert not {m for m in table if m.startswith((f"{pkg}.kernels", f"{pkg}.autotune"))}, table
+    for path in (root / "kernels").glob("*.py"):
+        found = _imports(path, f"{pkg}.kernels")
+        assert f"{pkg}.autotune" not in found, path.name
+    assert f"{pkg}.tuning" in _imports(root / "kernels" / "matmul.py", f"{pkg}.kernels")

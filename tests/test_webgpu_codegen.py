@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from webaccel.backends.webgpu import codegen, expr, kernels, views
+from webaccel import shapes
+from webaccel.backends.webgpu import kernels
+from webaccel.backends.webgpu.kernels import expr, launch, matmul_common, matmul_q, shader
+from webaccel.backends.webgpu.kernels.conv import im2col_params, im2col_source
+from webaccel.backends.webgpu.kernels.elementwise import elementwise_params, elementwise_source
+from webaccel.backends.webgpu.kernels.gather import gather_params, gather_source
+from webaccel.backends.webgpu.kernels.matmul import _load_mode
+from webaccel.backends.webgpu.kernels.matmul_direct import (
+    DIRECT_MODES,
+    MATMUL_DIRECT_CONFIGS,
+    matmul_direct_source,
+)
+from webaccel.backends.webgpu.kernels.matmul_reg import matmul_reg_source
+from webaccel.backends.webgpu.kernels.matmul_subgroup import matmul_subgroup_source
+from webaccel.backends.webgpu.kernels.matmul_tiled import MATMUL_CONFIGS, matmul_source
+from webaccel.backends.webgpu.kernels.pool2d import pool2d_params, pool2d_source
+from webaccel.backends.webgpu.kernels.reduce import REDUCE_OPS, reduce_params, reduce_source
+from webaccel.backends.webgpu.kernels.rows import ROW_OPS, rows_params, rows_source
+from webaccel.backends.webgpu.kernels.uniforms import Uniforms
 from webaccel.backends.webgpu.pool import BufferPool, bucket_size
 from webaccel.backends.webgpu.views import StridedView
+from webaccel.view import View
 
 
 def test_buckets_round_up_by_at_most_a_quarter():
@@ -81,25 +102,58 @@ def test_view_ops_match_numpy():
     assert not t.is_contiguous and v.is_contiguous
 
 
+def test_strided_view_is_a_buffer_and_a_view():
+    """Every StridedView op is the same op of its ``View`` (unit axes with stride 0)."""
+    buf = object()
+    x = StridedView(buf, (4, 1, 6), (6, 99, 1), 3, "float16")
+    assert x.view == View((4, 1, 6), (6, 0, 1), 3) and x.buffer is buf and x.dtype == "float16"
+    assert x.nbytes == 48 and StridedView(None, (5, 3), dtype="int4").nbytes == 8
+    assert StridedView.of(buf, x.view, "int32").view == x.view
+
+    def unit_zero(v):
+        strides = tuple(0 if n == 1 else s for n, s in zip(v.shape, v.strides, strict=True))
+        return View(v.shape, strides, v.offset)
+
+    assert x.permute((2, 0, 1)).view == unit_zero(x.view.permute((2, 0, 1)))
+    assert x.transpose(0, 2).view == unit_zero(x.view.permute((2, 1, 0)))
+    assert x.broadcast_to((5, 4, 3, 6)).view == unit_zero(x.view.expand((5, 4, 3, 6)))
+    assert x.slice_axis(2, 5, 0, -2).view == x.view.slice((0, 0, 5), (4, 1, 0), (1, 1, -2))
+    assert x.expand_dims(-1).view == x.view.expand_dims(3)
+    assert x.reshape((2, 2, 6)).view == unit_zero(x.view.reshape((2, 2, 6)))
+    assert x.reshape((-1,)).shape == (24,)
+    t = StridedView(buf, (6, 4), (1, 6)).reshape((3, 2, 4))  # split a transposed axis
+    assert t.view == View((6, 4), (1, 6)).reshape((3, 2, 4)) and t.strides == (2, 1, 6)
+    with pytest.raises(ValueError, match="bad permutation"):
+        x.permute((0, 0, 1))
+    with pytest.raises(ValueError, match=r"cannot broadcast \(4, 1, 6\) to \(4, 2, 5\)"):
+        x.broadcast_to((4, 2, 5))
+    with pytest.raises(ValueError, match="cannot broadcast"):
+        x.broadcast_to((1, 6))
+    with pytest.raises(ValueError, match="unsupported dtype 'float64'"):
+        StridedView(buf, (2,), dtype="float64")
+    with pytest.raises(ValueError, match="do not match"):
+        StridedView(buf, (2, 3), (1,))
+
+
 def test_coalesce_merges_contiguous_runs_only():
-    assert views.coalesce((2, 3, 4), [(12, 4, 1), (12, 4, 1)]) == ((24,), [(1,), (1,)])
-    shape, _strides = views.coalesce((2, 3, 4), [(12, 4, 1), (1, 2, 6)])
+    assert launch.coalesce((2, 3, 4), [(12, 4, 1), (12, 4, 1)]) == ((24,), [(1,), (1,)])
+    shape, _strides = launch.coalesce((2, 3, 4), [(12, 4, 1), (1, 2, 6)])
     assert shape == (2, 3, 4)
-    assert views.coalesce((1, 5, 1), [(0, 1, 0)]) == ((5,), [(1,)])
-    assert views.coalesce((3, 4), [(0, 1), (4, 1)]) == ((3, 4), [(0, 1), (4, 1)])
-    assert views.coalesce((), [()]) == ((1,), [(0,)])
+    assert launch.coalesce((1, 5, 1), [(0, 1, 0)]) == ((5,), [(1,)])
+    assert launch.coalesce((3, 4), [(0, 1), (4, 1)]) == ((3, 4), [(0, 1), (4, 1)])
+    assert launch.coalesce((), [()]) == ((1,), [(0,)])
 
 
 def test_dispatch_stays_under_the_per_dimension_limit():
-    assert views.dispatch_1d(1, 256) == (1, 1, 1)
-    x, y, _z = views.dispatch_1d(100_000_000, 256)
+    assert launch.dispatch_1d(1, 256) == (1, 1, 1)
+    x, y, _z = launch.dispatch_1d(100_000_000, 256)
     assert x <= 65535 and y <= 65535 and x * y * 256 >= 100_000_000
 
 
 def test_broadcast_shapes():
-    assert views.broadcast_shapes((3, 1), (4,), ()) == (3, 4)
+    assert shapes.broadcast_shapes((3, 1), (4,), ()) == (3, 4)
     with pytest.raises(ValueError):
-        views.broadcast_shapes((3,), (4,))
+        shapes.broadcast_shapes((3,), (4,))
 
 
 def test_f32_literals_and_specials():
@@ -167,7 +221,7 @@ def test_erf_approximation_is_within_1e_6():
     xs = np.linspace(-8, 8, 40001, dtype=np.float32)
     err = max(abs(float(_erf_f32(x)) - math.erf(float(x))) for x in xs)
     assert err < 2e-7, err
-    source = codegen.common()
+    source = shader.common()
     for coef in ("-1.72853470e-5", "1.28379166e-1", "0.927734375"):
         assert coef in source  # the host check above evaluates the shipped coefficients
 
@@ -209,7 +263,7 @@ def test_gelu_tail_keeps_relative_precision():
             for x in xs
         )
     assert err < 1e-6, err
-    source = codegen.common()
+    source = shader.common()
     for coef in ("-1.26551223", "0.17087277", "0.693145751953125", "1.4286068202862268e-6"):
         assert coef in source
 
@@ -217,26 +271,26 @@ def test_gelu_tail_keeps_relative_precision():
 def test_int32_division_and_matmul_stay_in_i32():
     lines, _result, t = expr.compile_expr(("div", ("in", 0), ("in", 1)), ["i32", "i32"])
     assert t == "i32" and "wa_idiv" in "".join(lines)
-    src = codegen.matmul_direct_source((8, 8, 4, 4), "scalar", 1, True, "relu", "i32")
+    src = matmul_direct_source((8, 8, 4, 4), "scalar", 1, True, "relu", "i32")
     assert "array<f32>" not in src and "vec4<f32>" not in src and "fma" not in src
     assert "max(v, 0i)" in src
     with pytest.raises(ValueError):
-        codegen.matmul_direct_source((8, 8, 4, 4), "vec", 1, False, None, "i32")
+        matmul_direct_source((8, 8, 4, 4), "vec", 1, False, None, "i32")
 
 
 def test_one_element_views_count_as_contiguous():
-    assert kernels._is_contig((0,), (1,))  # what coalesce makes of a 0-d or (1, 1) tensor
-    assert kernels._is_contig((5, 1), (1, 3))
-    assert not kernels._is_contig((2,), (3,))
+    assert launch.is_contiguous((0,), (1,))  # what coalesce makes of a 0-d or (1, 1) tensor
+    assert launch.is_contiguous((5, 1), (1, 3))
+    assert not launch.is_contiguous((2,), (3,))
 
 
 def test_elementwise_source_is_cached_and_specialised():
     args = (("gelu", ("in", 0)), ("float32",), (True,), "float32", True, 1)
-    src = codegen.elementwise_source(*args)
-    assert codegen.elementwise_source(*args) is src
+    src = elementwise_source(*args)
+    assert elementwise_source(*args) is src
     assert "@compute @workgroup_size(256)" in src and "wa_gelu" in src
     assert "let d0" not in src  # contiguous: no index decomposition
-    strided = codegen.elementwise_source(
+    strided = elementwise_source(
         ("add", ("in", 0), ("in", 1)), ("float32", "float16"), (False, True), "float16", True, 3
     )
     assert "unpack2x16float" in strided and "pack2x16float" in strided and "let d2" in strided
@@ -244,27 +298,27 @@ def test_elementwise_source_is_cached_and_specialised():
 
 def test_all_templates_fill_completely():
     sources = [
-        codegen.matmul_source(cfg, a, b, br, bias, act)
-        for cfg in codegen.MATMUL_CONFIGS.values()
+        matmul_source(cfg, a, b, br, bias, act)
+        for cfg in MATMUL_CONFIGS.values()
         for a, b in (("k4", "n4"), ("m", "k"))
         for br, bias, act in ((1, False, None), (3, True, "gelu"))
     ]
     sources += [
-        codegen.matmul_direct_source(cfg, mode, 2, True, "relu")
-        for cfg in codegen.MATMUL_DIRECT_CONFIGS.values()
-        for mode in codegen.DIRECT_MODES
+        matmul_direct_source(cfg, mode, 2, True, "relu")
+        for cfg in MATMUL_DIRECT_CONFIGS.values()
+        for mode in DIRECT_MODES
     ]
     sources += [
-        codegen.reduce_source(op, dt, 2, 1, mode)
-        for op in codegen.REDUCE_OPS
+        reduce_source(op, dt, 2, 1, mode)
+        for op in REDUCE_OPS
         for dt in ("float32", "int32")
         for mode in ("workgroup", "thread")
     ]
-    sources += [codegen.rows_source(op, "float32", 1, True, True) for op in codegen.ROW_OPS]
+    sources += [rows_source(op, "float32", 1, True, True) for op in ROW_OPS]
     sources += [
-        codegen.im2col_source(("n", "g", "ci", "kh", "kw", "oh", "ow")),
-        codegen.pool2d_source("max", ("n", "oh", "ow", "c"), False),
-        codegen.gather_source("float16", 3),
+        im2col_source(("n", "g", "ci", "kh", "kw", "oh", "ow")),
+        pool2d_source("max", ("n", "oh", "ow", "c"), False),
+        gather_source("float16", 3),
     ]
     for src in sources:
         assert "${" not in src and "$" not in src
@@ -274,11 +328,11 @@ def test_all_templates_fill_completely():
 
 def test_matmul_load_modes():
     # (stride_k, stride_x), (K, X), offset, batch strides
-    assert kernels._load_mode((1, 8), (8, 5), 0, ()) == "k4"  # row-major A, aligned
-    assert kernels._load_mode((1, 7), (7, 5), 0, ()) == "k"  # K not a multiple of 4
-    assert kernels._load_mode((8, 1), (5, 8), 0, ()) == "x4"  # row-major B
-    assert kernels._load_mode((8, 1), (5, 8), 2, ()) == "x"  # misaligned offset
-    assert kernels._load_mode((1, 8), (8, 4), 0, (6,)) == "k"  # batch stride not aligned
+    assert _load_mode((1, 8), (8, 5), 0, ()) == "k4"  # row-major A, aligned
+    assert _load_mode((1, 7), (7, 5), 0, ()) == "k"  # K not a multiple of 4
+    assert _load_mode((8, 1), (5, 8), 0, ()) == "x4"  # row-major B
+    assert _load_mode((8, 1), (5, 8), 2, ()) == "x"  # misaligned offset
+    assert _load_mode((1, 8), (8, 4), 0, (6,)) == "k"  # batch stride not aligned
 
 
 def test_conv_padding_modes():
@@ -290,7 +344,104 @@ def test_conv_padding_modes():
     assert pads("valid", (5, 5), (3, 3), (1, 1), (1, 1)) == (0, 0, 0, 0)
 
 
-def test_pack_words_pads_and_wraps_negatives():
-    data = codegen.pack_words([1, -1, 7], 6)
-    assert len(data) == 32
-    assert np.frombuffer(data, np.int32).tolist()[:3] == [1, -1, 7]
+def test_uniform_packing_pads_and_wraps_negatives():
+    params = Uniforms("P3", a="u32", b="i32", skip="pad", c="f32", d=("i32", 2))
+    data = params.pack(a=-1, b=-5, c=0.5, d=[7, 2**32 - 3])
+    assert len(data) == 32 and params.nbytes == 24  # 16-byte units for the binding
+    words = np.frombuffer(data, np.uint32)
+    assert words[:6].tolist() == [2**32 - 1, 2**32 - 5, 0, np.float32(0.5).view(np.uint32), 7,
+                                  2**32 - 3]  # fmt: skip
+    assert words[6:].tolist() == [0, 0]
+    with pytest.raises(TypeError, match=r"missing \['c'\], unknown \['e'\]"):
+        params.pack(a=1, b=2, d=[1, 2], e=3)
+    with pytest.raises(TypeError, match="unknown"):
+        params.pack(a=1, b=2, c=1.0, d=[1, 2], skip=0)  # padding takes no value
+    with pytest.raises(ValueError, match="1 values for 2 words"):
+        params.pack(a=1, b=2, c=1.0, d=[1])
+    with pytest.raises(ValueError, match="type 'f64'"):
+        Uniforms("Bad", x="f64")
+    assert (params.u("b"), params.i("a"), params.f("c"), params.i("d", 1)) == (
+        "u32(P.b)",
+        "i32(P.a)",
+        "P.c",
+        "P.d_1",
+    )
+    with pytest.raises(KeyError, match="padding"):
+        params.u("skip")
+    with pytest.raises(IndexError):
+        params.i("d", 2)
+    with pytest.raises(TypeError, match="not f32"):
+        params.f("a")
+
+
+def _declared(source):
+    """The members of the uniform struct a source declares, in order: [(name, type)]."""
+    m = re.search(r"struct (\w+) \{\n((?:  \w+: \w+,\n)*)\};\n@group\(0\) @binding\(\d+\) "
+                  r"var<uniform> P: \1;", source)  # fmt: skip
+    assert m, source[:400]
+    return [tuple(line.strip().rstrip(",").split(": ")) for line in m.group(2).splitlines()]
+
+
+def _every_kernel():
+    """(source, its Uniforms) for a spread of every family's specializations."""
+    out = []
+    for rank, n in ((1, 1), (3, 2), (2, 0)):
+        src = elementwise_source(
+            ("where", ("in", 0), ("in", 1), 0.0) if n == 2 else ("in", 0) if n else 1.0,
+            ("bool", "float16")[:n], (False,) * n, "float16", rank == 2, rank,
+        )  # fmt: skip
+        out.append((src, elementwise_params(rank, n)))
+    for rank in (1, 4):
+        out.append((gather_source("float32", rank), gather_params(rank)))
+    for br in (1, 3):
+        params = matmul_common.matmul_params(br)
+        reg = matmul_reg_source((64, 64, 8, 8, 8), "k4", "n4", True, False, br, True, "gelu")
+        out += [
+            (matmul_source((64, 64, 16, 4, 4), "k", "m4", br, True, "relu"), params),
+            (matmul_direct_source((8, 8, 4, 4), "scalar", br, True, "relu", "i32"), params),
+            (reg, params),
+            (matmul_subgroup_source((64, 1, 8, 8), br, True, "tanh"), params),
+        ]
+    q_source = matmul_q.linear_q_source((8, 8, 4, 4), "scalar", 4, True, "relu")
+    out.append((q_source, matmul_q.QUANT_PARAMS))
+    out.append((matmul_q.dequantize_source(8), matmul_q.DEQUANTIZE_PARAMS))
+    for ro, ri in ((0, 1), (2, 3)):
+        out.append((reduce_source("mean", "int32", ro, ri, "workgroup"), reduce_params(ro, ri)))
+    for ro in (0, 2):
+        out.append((rows_source("layer_norm", "float16", ro, True, True), rows_params(ro)))
+    order = ("n", "g", "oh", "ow", "ci", "kh", "kw")
+    out.append((im2col_source(order), im2col_params(order)))
+    order = ("n", "oh", "ow", "c")
+    out.append((pool2d_source("avg", order, True), pool2d_params(order)))
+    return out
+
+
+def test_uniform_structs_match_their_packing():
+    for source, params in _every_kernel():
+        members = _declared(source)
+        assert members == params.members and params.nbytes == 4 * len(members)
+        # each field packs into the word of its member: give every word a distinct value
+        values, words = {}, []
+        for field, (kind, length) in params.fields.items():
+            count = 1 if length is None else length
+            seq = [100 + len(words) + i for i in range(count)]
+            words += [0] * count if kind == "pad" else seq
+            if kind != "pad":
+                values[field] = seq[0] if length is None else seq
+        raw = params.pack(**values)
+        types = {"u32": np.uint32, "i32": np.int32, "f32": np.float32}
+        got = [
+            np.frombuffer(raw[4 * i : 4 * i + 4], types[t])[0] for i, (_, t) in enumerate(members)
+        ]
+        assert [float(g) for g in got] == [float(w) for w in words]
+        # the kernel reads only declared members, never a word by its index
+        used = set(re.findall(r"\bP\.(\w+)", source))
+        assert used and used <= {name for name, _ in members}, used - {n for n, _ in members}
+        assert not re.search(r"\bp[ui]\(|P\.v\[", source)
+
+
+def test_no_template_addresses_a_uniform_by_index():
+    folder = Path(kernels.__file__).parent
+    for path in [*folder.glob("*.wgsl"), *folder.glob("*.py")]:
+        text = path.read_text()
+        assert not re.search(r"\bp[ui]\(\d+u\)|P\.v\[", text), path.name

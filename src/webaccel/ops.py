@@ -8,7 +8,6 @@ Composites (attention) are written from these ops in ``functional.py``.
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from typing import Any
 
 from .dtypes import DType, as_dtype, float32, int32, result_type
 from .errors import DTypeError, ShapeError
+from .shapes import broadcast_shapes as _broadcast
+from .shapes import numel as numel  # re-exported: ops.numel is shapes.numel
 
 Shape = tuple[int, ...]
 
@@ -85,20 +86,11 @@ def infer(
 
 
 def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
-    first = shapes[0]
-    if all(s == first for s in shapes) or all(not s for s in shapes[1:]):
-        return first  # the common cases (same shape, or a 0-d scalar): no per-axis work
-    ndim = max(len(s) for s in shapes)
-    out = []
-    for axis in range(-ndim, 0):
-        dims = {s[axis] for s in shapes if len(s) >= -axis} - {1}
-        if len(dims) > 1:
-            raise ShapeError(
-                f"{op}: shapes {' and '.join(map(str, shapes))} do not broadcast: axis {axis} "
-                f"has sizes {sorted(dims)} (NumPy rule: sizes must be equal or 1)"
-            )
-        out.append(dims.pop() if dims else 1)
-    return tuple(out)
+    """``shapes.broadcast_shapes``, failing with a ShapeError that names *op*."""
+    try:
+        return _broadcast(*shapes)
+    except ValueError as exc:
+        raise ShapeError(f"{op}: {exc}") from None
 
 
 def normalize_axis(op: str, axis: int, ndim: int) -> int:
@@ -442,7 +434,3 @@ _register("gather", 2, "index", "any", _gather)
 
 # The dtype of an op's constant inputs (scalars promoted to tensors) when nothing else decides.
 DEFAULT_FLOAT = float32
-
-
-def numel(shape: Shape) -> int:
-    return math.prod(shape)

@@ -1,8 +1,9 @@
-"""Files the package carries: WGSL shaders (``wgsl/``) and JS glue (``js_glue/``).
+"""Files the package carries outside its modules: the JS glue (``js_glue/``).
 
-In the wheel they sit inside the package (``webaccel/wgsl``, ``webaccel/js_glue``) and are read
-with importlib.resources, in Pyodide as on CPython. In an editable source checkout they are read
-from the repository's top-level folders, where they are edited.
+In the wheel it sits inside the package (``webaccel/js_glue``) and is read with
+importlib.resources, in Pyodide as on CPython. In an editable source checkout it is read from
+the repository's top-level folder, where it is edited. (The WGSL shaders live beside the
+WebGPU modules that use them: ``backends/webgpu/shaders.py`` reads them.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-KINDS = ("wgsl", "js_glue")
+KINDS = ("js_glue",)
 
 
 @functools.cache
@@ -29,7 +30,7 @@ def resource_dir(kind: str) -> Traversable:
 
 
 def read_text(kind: str, name: str) -> str:
-    """The text of resource *name* of *kind* (``"wgsl"`` or ``"js_glue"``)."""
+    """The text of resource *name* of *kind* (``"js_glue"``)."""
     path = resource_dir(kind) / name
     if not path.is_file():
         available = sorted(p.name for p in resource_dir(kind).iterdir())

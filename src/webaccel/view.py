@@ -3,20 +3,18 @@
 Reshape, transpose, slice, expand and squeeze only make a new ``View``; the data stays where it
 is. A reshape that strides cannot express (e.g. flattening a transpose) returns None and the
 caller makes the data contiguous first.
+
+This is the package's one piece of view math: the WebGPU kernels' ``StridedView`` pairs a buffer
+with a ``View``, and the shape helpers it rests on are ``shapes.py``'s.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
+from .shapes import contiguous_strides, numel
 
-def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    strides, acc = [], 1
-    for dim in reversed(shape):
-        strides.append(acc)
-        acc *= max(dim, 1)
-    return tuple(reversed(strides))
+__all__ = ["View", "contiguous_strides", "normalize_slice"]
 
 
 class View(NamedTuple):
@@ -32,7 +30,7 @@ class View(NamedTuple):
 
     @property
     def numel(self) -> int:
-        return math.prod(self.shape)
+        return numel(self.shape)
 
     @property
     def ndim(self) -> int:
@@ -44,7 +42,7 @@ class View(NamedTuple):
         for dim, stride in zip(reversed(self.shape), reversed(self.strides), strict=True):
             if dim != 1 and stride != expected:
                 return False
-            expected *= dim
+            expected *= max(dim, 1)  # as contiguous_strides counts a zero-size axis
         return True
 
     def span(self) -> tuple[int, int]:
@@ -71,6 +69,14 @@ class View(NamedTuple):
             for old, new, s in zip(self.shape, shape[lead:], self.strides, strict=True)
         ]
         return View(tuple(shape), tuple(strides), self.offset)
+
+    def expand_dims(self, axis: int) -> View:
+        """A new unit axis at *axis* (0 ... ndim), stride 0: the same elements, one more dim."""
+        return View(
+            (*self.shape[:axis], 1, *self.shape[axis:]),
+            (*self.strides[:axis], 0, *self.strides[axis:]),
+            self.offset,
+        )
 
     def slice(
         self, starts: tuple[int, ...], stops: tuple[int, ...], steps: tuple[int, ...]

@@ -27,13 +27,15 @@ def test_resources_come_from_the_installed_wheel(selenium):
 
     import webaccel
     from webaccel import resources
+    from webaccel.backends.webgpu import shaders
 
     package_dir = Path(webaccel.__file__).parent
-    for kind in ("wgsl", "js_glue"):
-        folder = Path(str(resources.resource_dir(kind)))
-        assert folder.parent == package_dir, folder
-    assert "@compute" in resources.read_text("wgsl", "probe.wgsl")
+    folder = Path(str(resources.resource_dir("js_glue")))
+    assert folder.parent == package_dir, folder
     assert "idbRequest" in resources.read_text("js_glue", "webaccel_glue.js")
+    assert (package_dir / "backends" / "webgpu" / "probe.wgsl").is_file()
+    assert "@compute" in shaders.probe()
+    assert "@compute" in shaders.read("webaccel.backends.webgpu.kernels", "matmul_tiled.wgsl")
 
 
 @run_in_pyodide(packages=["webaccel"])

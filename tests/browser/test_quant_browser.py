@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from pytest_pyodide import run_in_pyodide
 
-from webaccel.backends.webgpu import qkernels
+from webaccel.backends.webgpu.kernels import matmul_q
 from webaccel.backends.webgpu.views import StridedView
 from webaccel.quant import quantize
 
@@ -215,14 +215,12 @@ def mode_of(case: dict) -> str:
     m = case["x_shape"][0]
     strides = (1, m) if case["transpose_x"] else (k, 1)
     x = StridedView(None, (m, k), strides, 0)
-    bits = 8 if case["scheme"] == "int8" else 4
-    return qkernels.linear_q_mode(
-        x, qkernels.PackedView(None, (out, k), (k, 1), 0, bits), case["group"]
-    )
+    codes = "int8" if case["scheme"] == "int8" else "int4"
+    return matmul_q.linear_q_mode(x, StridedView(None, (out, k), (k, 1), 0, codes), case["group"])
 
 
 def test_cases_cover_every_kernel_mode():
-    assert {mode_of(c) for c in WEBGPU_CASES} == set(qkernels.LINEAR_Q_MODES)
+    assert {mode_of(c) for c in WEBGPU_CASES} == set(matmul_q.LINEAR_Q_MODES)
 
 
 def test_webgpu_linear_q_matches_the_host_reference(selenium):

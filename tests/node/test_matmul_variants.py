@@ -1,7 +1,8 @@
 """Every matmul kernel variant and the autotuner on WebGPU under Node + Dawn on lavapipe.
 
-The register-tiled and subgroup configs of ``codegen`` run (see ``_cases`` for which and on
-which paths); outputs are checked on the host against float64 NumPy.
+The register-tiled and subgroup configs (``kernels/matmul_reg.py``, ``kernels/matmul_subgroup.py``)
+run (see ``_cases`` for which and on which paths); outputs are checked on the host against
+float64 NumPy.
 Then ``autotune.tune_async`` runs once: its choice must be correct, remembered in the cache file
 and taken by ``matmul`` (also after reading the file again).
 """

@@ -10,18 +10,14 @@ import pickle
 import sys
 import time
 
-from webaccel.backends.webgpu import GPUContext, StridedView, autotune, codegen, kernels
+from webaccel.backends.webgpu import GPUContext, StridedView, autotune, kernels
+from webaccel.backends.webgpu.kernels.matmul import CONFIG_TABLES
 
 payload_path, results_path = sys.argv[1], sys.argv[2]
 with open(payload_path, "rb") as f:
     payload = pickle.load(f)
 ctx = await GPUContext.create_async()
-every = [
-    *codegen.MATMUL_CONFIGS,
-    *codegen.MATMUL_REG_CONFIGS,
-    *codegen.MATMUL_DIRECT_CONFIGS,
-    *codegen.MATMUL_SUBGROUP_CONFIGS,
-]
+every = [name for table in CONFIG_TABLES for name in table]
 usable = [name for name in every if autotune.usable(ctx, name)]
 results = []
 for config, inputs, activation in payload["cases"]:

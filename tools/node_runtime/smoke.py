@@ -5,7 +5,9 @@ import math
 import random
 
 from webaccel import _compat
-from webaccel.backends.webgpu import codegen, kernels
+from webaccel.backends.webgpu import kernels
+from webaccel.backends.webgpu.kernels.matmul_direct import MATMUL_DIRECT_CONFIGS
+from webaccel.backends.webgpu.kernels.matmul_tiled import MATMUL_CONFIGS
 from webaccel.backends.webgpu.runtime import GPUContext
 from webaccel.backends.webgpu.views import StridedView
 
@@ -41,7 +43,7 @@ B = [rng.randint(-8, 8) / 8 for _ in range(n * n)]
 ref = [sum(A[i * n + k] * B[k * n + j] for k in range(n)) for i in range(n) for j in range(n)]
 a, b = upload(A, (n, n)), upload(B, (n, n))
 fails = 0
-for name in [*codegen.MATMUL_CONFIGS, *codegen.MATMUL_DIRECT_CONFIGS, None]:
+for name in [*MATMUL_CONFIGS, *MATMUL_DIRECT_CONFIGS, None]:
     batch = ctx.batch(timing=True)
     out = kernels.matmul(batch, a, b, config=name)
     batch.submit()

@@ -17,7 +17,7 @@ from ..ops import OPS
 
 ELEMENTWISE_KINDS = ("unary", "binary", "ternary")
 
-# Expression tree (the format of backends/webgpu/expr.py): ("in", k) reads fused input k;
+# Expression tree (the format of backends/webgpu/kernels/expr.py): ("in", k) reads fused input k;
 # ("const", value, dtype_name) is a scalar; (op, child, ...) applies an elementwise op;
 # ("cast", child, dtype_name); gelu's tanh form is "gelu_tanh".
 Expr = tuple[Any, ...]

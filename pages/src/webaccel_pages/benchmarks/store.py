@@ -38,6 +38,7 @@ from typing import Any
 
 import webaccel
 from webaccel import _compat, weights
+from webaccel.shapes import numel as _numel
 from webaccel.store import Store
 
 MB = 1e6
@@ -106,13 +107,6 @@ def bert_layout(
             (p + "output.LayerNorm.bias", (hidden,)),
         ]
     return [*out, ("pooler.dense.weight", (hidden, hidden)), ("pooler.dense.bias", (hidden,))]
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 _GAUSS_JS = """

@@ -3,9 +3,11 @@
 ``device``: ``WebGPUDevice`` and its op table; ``probe``: what ``detect()`` reports.
 
 ``runtime``: ``GPUContext`` (device, pooled buffers, pipelines, batches), ``DeviceLostError``.
-``kernels``: elementwise (fused), matmul, reductions, softmax, norms, conv2d, pooling, data
-movement -- each records into a ``Batch`` and returns a ``StridedView`` (``views``).
-``expr`` / ``codegen``: the WGSL generators (pure Python, testable on CPython).
+``kernels``: one module per kernel family with its ``.wgsl`` beside it (see its docstring for
+where each op's kernel lives) -- each records into a ``Batch`` and returns a ``StridedView``
+(``views``: a buffer paired with a ``webaccel.view.View``).
+``tuning`` (the matmul tuning table) is written by ``autotune`` and read by the matmul kernels.
+``device``: the ``webgpu`` Device, lowering graph steps to kernels; ``replay``: captured graphs.
 """
 
 from __future__ import annotations

@@ -1,20 +1,15 @@
 """The matmul autotuner: per adapter and shape class, the fastest correct kernel config.
 
-``kernels.matmul`` (and through it the ``matmul``, ``linear`` and ``conv`` lowerings) asks
-``choice()`` when no config is given: the config tuned on this adapter for this shape class, or
-None (then ``kernels.default_matmul_config``). ``await tune_async(ctx, m, n, k)`` times every
-candidate (``candidates``) on the adapter -- GPU timestamps where it has them, else the wall
-clock -- keeps the fastest whose output equals the reference kernel's, and caches the answer:
-in the browser in ``localStorage`` (key ``webaccel.matmul_tuning.v1``), in Node.js and CPython
-in ``$WEBACCEL_CACHE_DIR/matmul_tuning.json`` (default ``~/.cache/webaccel``; ``run.mjs`` mounts
-it into Pyodide's file system), under the adapter (vendor, architecture, device, description),
-then the shape class.
+``await tune_async(ctx, m, n, k)`` times every candidate (``candidates``) on the adapter -- GPU
+timestamps where it has them, else the wall clock -- keeps the fastest whose output equals the
+reference kernel's, and records the answer in the tuning table (``tuning.py``: per adapter,
+then shape class; persisted in ``localStorage`` or ``$WEBACCEL_CACHE_DIR``). ``kernels.matmul``
+(and through it the ``matmul``, ``linear`` and ``conv`` lowerings) reads that table when no
+config is given (``choice``), else takes ``kernels.default_matmul_config``.
 
-Shape class: m, n and k each rounded to the nearest power of two (16 ... 8192), batched or not,
-and the operands' load modes (``k4``, ``m4``, ``n4``: vec4 along that axis; ``k``/``m``/``n``:
-scalar loads), which decide which kernels apply. The tuning data are multiples of 1/8, so every
-sum is exact in float32 and any correct kernel gives the reference's bits: a candidate whose
-sampled rows differ is rejected, whatever its speed.
+The tuning data are multiples of 1/8, so every sum is exact in float32 and any correct kernel
+gives the reference's bits: a candidate whose sampled rows differ is rejected, whatever its
+speed.
 """
 
 from __future__ import annotations
@@ -23,15 +18,16 @@ import array
 import math
 import random
 import time
-from pathlib import Path
 from typing import Any
 
-from ... import _compat
-from . import codegen, kernels
+from . import kernels, tuning
+from .kernels.matmul import tuned_config
+from .kernels.matmul_direct import MATMUL_DIRECT_CONFIGS
+from .kernels.matmul_reg import MATMUL_REG_CONFIGS, matmul_reg_shared_bytes, matmul_reg_threads
+from .kernels.matmul_subgroup import MATMUL_SUBGROUP_CONFIGS
+from .kernels.matmul_tiled import MATMUL_CONFIGS
 from .views import StridedView
 
-CACHE_NAME = "matmul_tuning"  # localStorage "webaccel.matmul_tuning", or matmul_tuning.json
-CACHE_FILE = f"{CACHE_NAME}.json"
 SOFTWARE_CANDIDATES = (
     "direct_8x8_8x8",
     "direct_8x8_4x8",
@@ -41,26 +37,13 @@ SOFTWARE_CANDIDATES = (
     "r64x64x8_8x8",
 )
 HARDWARE_DIRECT = ("direct_8x8_8x8", "direct_16x16_8x8")
-
-
-# --- keys ----------------------------------------------------------------------------------
-
-
-ADAPTER_FIELDS = ("vendor", "architecture", "device", "description")
-
-
-def adapter_key(info: dict[str, Any]) -> str:
-    return "|".join(str(info.get(k, "")) for k in ADAPTER_FIELDS)
-
-
-def size_class(x: int) -> int:
-    """*x* rounded to the nearest power of two, within 16 ... 8192."""
-    return 1 << min(13, max(4, round(math.log2(max(x, 1)))))
-
-
-def shape_class(m: int, n: int, k: int, a_mode: str, b_mode: str, batched: bool) -> str:
-    b = "b" if batched else ""
-    return f"m{size_class(m)}n{size_class(n)}k{size_class(k)}{b}/{a_mode},{b_mode}"
+# The tuned config for a shape on ctx's adapter, or None: what ``kernels.matmul`` asks.
+choice = tuned_config
+# The table's keys and cache, from tuning.py (re-exported: they were this module's).
+ADAPTER_FIELDS, CACHE_FILE = tuning.ADAPTER_FIELDS, tuning.CACHE_FILE
+CACHE_NAME = tuning.CACHE_NAME
+adapter_key, size_class, shape_class = tuning.adapter_key, tuning.size_class, tuning.shape_class
+cache_path, load_cache, save_cache = tuning.cache_path, tuning.load_cache, tuning.save_cache
 
 
 # --- candidates ----------------------------------------------------------------------------
@@ -68,16 +51,16 @@ def shape_class(m: int, n: int, k: int, a_mode: str, b_mode: str, batched: bool)
 
 def config_cost(name: str) -> tuple[int, int]:
     """(threads per workgroup, bytes of workgroup memory) of a config name."""
-    if name in codegen.MATMUL_REG_CONFIGS:
-        cfg = codegen.MATMUL_REG_CONFIGS[name]
-        return codegen.matmul_reg_threads(cfg), codegen.matmul_reg_shared_bytes(cfg)
-    if name in codegen.MATMUL_SUBGROUP_CONFIGS:
-        tx, ty, _, _ = codegen.MATMUL_SUBGROUP_CONFIGS[name]
+    if name in MATMUL_REG_CONFIGS:
+        cfg = MATMUL_REG_CONFIGS[name]
+        return matmul_reg_threads(cfg), matmul_reg_shared_bytes(cfg)
+    if name in MATMUL_SUBGROUP_CONFIGS:
+        tx, ty, _, _ = MATMUL_SUBGROUP_CONFIGS[name]
         return tx * ty, 0
-    if name in codegen.MATMUL_CONFIGS:
-        bm, bn, bk, tm, tn = codegen.MATMUL_CONFIGS[name]
+    if name in MATMUL_CONFIGS:
+        bm, bn, bk, tm, tn = MATMUL_CONFIGS[name]
         return (bm // tm) * (bn // tn), (bm + bn) * bk * 4
-    tx, ty, _, _ = codegen.MATMUL_DIRECT_CONFIGS[name]
+    tx, ty, _, _ = MATMUL_DIRECT_CONFIGS[name]
     return tx * ty, 0
 
 
@@ -91,9 +74,9 @@ def candidates(ctx: Any, a_mode: str, b_mode: str) -> list[str]:
     if getattr(ctx, "software", False):
         names = list(SOFTWARE_CANDIDATES)
     else:
-        names = [*codegen.MATMUL_CONFIGS, *codegen.MATMUL_REG_CONFIGS, *HARDWARE_DIRECT]
+        names = [*MATMUL_CONFIGS, *MATMUL_REG_CONFIGS, *HARDWARE_DIRECT]
         if getattr(ctx, "has_subgroups", False) and (a_mode, b_mode) == ("k4", "n4"):
-            names += list(codegen.MATMUL_SUBGROUP_CONFIGS)
+            names += list(MATMUL_SUBGROUP_CONFIGS)
     return [name for name in names if usable(ctx, name)]
 
 
@@ -106,53 +89,11 @@ def usable(ctx: Any, name: str) -> bool:
         return False
     if shared > int(limits.get("maxComputeWorkgroupStorageSize", 16384)):
         return False
-    if name in codegen.MATMUL_SUBGROUP_CONFIGS:
+    if name in MATMUL_SUBGROUP_CONFIGS:
         min_size = (getattr(ctx, "info", {}) or {}).get("subgroupMinSize") or 0
-        tm = codegen.MATMUL_SUBGROUP_CONFIGS[name][2]
+        tm = MATMUL_SUBGROUP_CONFIGS[name][2]
         return bool(getattr(ctx, "has_subgroups", False)) and int(min_size) >= tm
     return True
-
-
-# --- the cache -----------------------------------------------------------------------------
-
-
-def cache_path() -> Path:
-    return _compat.cache_file(CACHE_NAME)
-
-
-def load_cache() -> dict[str, Any]:
-    """Everything tuned so far: {adapter key: {shape class: entry}} (a broken cache is empty)."""
-    return _compat.recall(CACHE_NAME)
-
-
-def save_cache(data: dict[str, Any]) -> None:
-    """Remember *data* (the choice still holds for this context if it cannot be kept)."""
-    _compat.remember(CACHE_NAME, data)
-
-
-def _table(ctx: Any) -> dict[str, Any]:
-    """This adapter's entries, read once per context."""
-    table = getattr(ctx, "_matmul_tuning", None)
-    if table is None:
-        table = load_cache().get(adapter_key(ctx.info), {})
-        ctx._matmul_tuning = table
-    return table
-
-
-def choice(ctx: Any, m: int, n: int, k: int, a_mode: str, b_mode: str, batched: bool) -> str | None:
-    """The tuned config for this shape on *ctx*'s adapter, or None (not tuned, or matvec)."""
-    table = _table(ctx)
-    if not table or m < 8:
-        return None
-    entry = table.get(shape_class(m, n, k, a_mode, b_mode, batched))
-    name = entry.get("config") if isinstance(entry, dict) else None
-    known = (
-        codegen.MATMUL_CONFIGS,
-        codegen.MATMUL_REG_CONFIGS,
-        codegen.MATMUL_DIRECT_CONFIGS,
-        codegen.MATMUL_SUBGROUP_CONFIGS,
-    )
-    return name if any(name in d for d in known) else None
 
 
 # --- tuning --------------------------------------------------------------------------------
@@ -284,9 +225,5 @@ async def tune_async(
             ctx.release(h)
     best = min(times, key=times.__getitem__) if times else reference
     entry = {"config": best, "us": times, "rejected": rejected, "at": time.time()}
-    _table(ctx)[key] = entry
-    if save:
-        data = load_cache()
-        data.setdefault(adapter_key(ctx.info), {})[key] = entry
-        save_cache(data)
+    tuning.record(ctx, key, entry, save)
     return {"class": key, **entry}

@@ -21,27 +21,28 @@ from ...engine import fusion
 from ...errors import SyncUnavailableError, WebAccelError
 from ...ir import Program, Step
 from ...ops import OPS
+from ...shapes import numel
 from ...view import View
-from . import expr, kernels, qkernels
+from . import kernels
+from .kernels import expr
+from .kernels.launch import new_output
+from .replay import ReplayPlan
 from .runtime import GPUContext
-from .views import StridedView
-
-# webaccel dtype -> the runtime's storage dtype names
-_GPU_DTYPES = {"float32": "float32", "float16": "float16", "int32": "int32"}
+from .views import GPU_DTYPES, StridedView
 
 
 def gpu_dtype(dtype: DType) -> str:
-    try:
-        return _GPU_DTYPES[dtype.name]
-    except KeyError:
+    """The kernels' name for *dtype*, which they must compute on (float32, float16, int32)."""
+    if dtype.name not in GPU_DTYPES:
         raise TypeError(
-            f"the webgpu backend computes on float32, float16 and int32, not {dtype.name}; "
+            f"the webgpu backend computes on {', '.join(GPU_DTYPES)}, not {dtype.name}; "
             "cast (or dequantize) first"
-        ) from None
+        )
+    return dtype.name
 
 
 def strided(handle: Any, view: View, dtype: DType) -> StridedView:
-    return StridedView(handle, view.shape, view.strides, view.offset, gpu_dtype(dtype))
+    return StridedView.of(handle, view, gpu_dtype(dtype))
 
 
 # A launch records one kernel: (batch, buffers by slot) -> its contiguous output
@@ -72,9 +73,7 @@ class WebGPUDevice(Device):
         storage here, read only by the dequantizing ops ``linear_q`` and ``dequantize``)."""
         if step.op in QUANT_LOWERINGS:
             return _quant_supported(step)
-        return (
-            all(d.name in _GPU_DTYPES for _, _, d in step.srcs) and step.dtype.name in _GPU_DTYPES
-        )
+        return all(d.name in GPU_DTYPES for _, _, d in step.srcs) and step.dtype.name in GPU_DTYPES
 
     # -- raw buffers ---------------------------------------------------------------------------
     def alloc(self, nbytes: int) -> Any:
@@ -124,8 +123,6 @@ class WebGPUDevice(Device):
         self, compiled: Compiled, inputs: list[Storage], sources: list[tuple[str, int]]
     ) -> Any:
         """A replay plan for ``webaccel.capture`` (one JS call per run)."""
-        from .replay import ReplayPlan
-
         return ReplayPlan(self, compiled, inputs, sources)
 
     def run(self, compiled: Compiled, inputs: list[Storage]) -> list[Storage]:
@@ -142,16 +139,9 @@ class WebGPUDevice(Device):
                 batch.release_after(buffers[slot])
         batch.submit()
         return [
-            Storage(self, buffers[n + i], _numel(program.steps[i].shape), program.steps[i].dtype)
+            Storage(self, buffers[n + i], numel(program.steps[i].shape), program.steps[i].dtype)
             for i in program.outputs
         ]
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    out = 1
-    for d in shape:
-        out *= d
-    return out
 
 
 def _fused_launch(program: Program, item: fusion.Fused) -> Launch:
@@ -161,7 +151,7 @@ def _fused_launch(program: Program, item: fusion.Fused) -> Launch:
     def launch(batch: Any, buffers: list[Any]) -> StridedView:
         views = [strided(buffers[slot], view, dtype) for slot, view, dtype in srcs]
         if not views:  # a constant filling a shape: the kernel needs the shape from `out`
-            out = _new(batch, item.shape, out_dtype)
+            out = new_output(batch, item.shape, out_dtype)
             return kernels.elementwise(batch, item.expr, views, out_dtype=out_dtype, out=out)
         return _fit(kernels.elementwise(batch, item.expr, views, out_dtype=out_dtype), item.shape)
 
@@ -200,15 +190,10 @@ def _as_f32(batch: Any, view: StridedView) -> StridedView:
     return out
 
 
-def _new(batch: Any, shape: tuple[int, ...], dtype: str) -> StridedView:
-    nbytes = max(_numel(shape), 1) * (2 if dtype == "float16" else 4)
-    return StridedView(batch.ctx.alloc(-(-nbytes // 4) * 4), shape, None, 0, dtype)
-
-
 def _fit(out: StridedView, shape: tuple[int, ...]) -> StridedView:
     """The kernel's contiguous result, checked against the shape the graph expects."""
     if tuple(out.shape) != tuple(shape):
-        if _numel(out.shape) != _numel(shape) or not out.is_contiguous:
+        if numel(out.shape) != numel(shape) or not out.is_contiguous:
             raise AssertionError(f"kernel returned shape {out.shape}, the graph expects {shape}")
     return out
 
@@ -273,7 +258,8 @@ def _reduce(op: str) -> Callable[[Any, Step, list[StridedView]], StridedView]:
 def _full(batch: Any, step: Step, v: list[StridedView]) -> StridedView:
     dtype = gpu_dtype(step.dtype)
     expr = ("const", step.attr("value"), step.dtype.name)
-    return kernels.elementwise(batch, expr, [], out_dtype=dtype, out=_new(batch, step.shape, dtype))
+    out = new_output(batch, step.shape, dtype)
+    return kernels.elementwise(batch, expr, [], out_dtype=dtype, out=out)
 
 
 LOWERINGS: dict[str, Callable[[Any, Step, list[StridedView]], StridedView]] = {
@@ -311,11 +297,7 @@ LOWERINGS: dict[str, Callable[[Any, Step, list[StridedView]], StridedView]] = {
 }
 
 
-# --- weight-only quantized ops: int8/int4 codes read packed by the kernels (qkernels.py) -------
-
-
-def _packed(handle: Any, view: View, dtype: DType) -> qkernels.PackedView:
-    return qkernels.PackedView(handle, view.shape, view.strides, view.offset, dtype.bits)
+# --- weight-only quantized ops: int8/int4 codes read packed by the kernels (matmul_q.py) ------
 
 
 def _quant_supported(step: Step) -> bool:
@@ -324,7 +306,7 @@ def _quant_supported(step: Step) -> bool:
     codes = 0 if step.op == "dequantize" else 1
     return (
         dtypes[codes] in ("int8", "int4")
-        and all(d in _GPU_DTYPES and d != "int32" for i, d in enumerate(dtypes) if i != codes)
+        and all(d in GPU_DTYPES and d != "int32" for i, d in enumerate(dtypes) if i != codes)
         and step.dtype.name == "float32"
     )
 
@@ -336,7 +318,7 @@ def _quant_launch(step: Step) -> Launch:
         views: list[Any] = []
         for slot, view, dtype in step.srcs:
             if dtype.name in ("int8", "int4"):
-                views.append(_packed(buffers[slot], view, dtype))
+                views.append(StridedView.of(buffers[slot], view, dtype.name))
             else:
                 views.append(_as_f32(batch, strided(buffers[slot], view, dtype)))
         return _fit(lower(batch, step, views), step.shape)
@@ -345,7 +327,7 @@ def _quant_launch(step: Step) -> Launch:
 
 
 QUANT_LOWERINGS: dict[str, Callable[[Any, Step, list[Any]], StridedView]] = {
-    "linear_q": lambda batch, step, v: qkernels.linear_q(
+    "linear_q": lambda batch, step, v: kernels.linear_q(
         batch,
         v[0],
         v[1],
@@ -354,7 +336,7 @@ QUANT_LOWERINGS: dict[str, Callable[[Any, Step, list[Any]], StridedView]] = {
         bias=_optional(v[3]),
         activation=step.attr("activation"),
     ),
-    "dequantize": lambda batch, step, v: qkernels.dequantize(batch, v[0], v[1], step.attr("group")),
+    "dequantize": lambda batch, step, v: kernels.dequantize(batch, v[0], v[1], step.attr("group")),
 }
 
 
@@ -364,7 +346,7 @@ def create_device() -> WebGPUDevice:
             "the webgpu backend runs inside Pyodide (a browser, or Node.js with Dawn); "
             "on CPython use backend='cpu'"
         )
-    if _compat.host().in_pyodide and not _compat.can_run_sync():
+    if not _compat.can_run_sync():
         raise SyncUnavailableError(
             "creating the webgpu device waits for the browser; without JSPI call "
             "`await webaccel.init_async('webgpu')` first"
@@ -377,7 +359,7 @@ async def create_device_async() -> WebGPUDevice:
 
 
 # The op table. Elementwise ops (and scalar ``full``) compile into fused expression kernels
-# (engine.fusion plans them, expr.py writes their WGSL); every other op has its launcher.
+# (engine.fusion plans them, kernels/expr.py writes their WGSL); every other op has its launcher.
 ELEMENTWISE_OPS = frozenset(
     op for op in OPS if op in expr.UNARY or op in expr.BINARY or op in ("where", "cast", "gelu")
 )

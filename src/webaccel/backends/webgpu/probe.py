@@ -9,7 +9,7 @@ from typing import Any
 from ... import _compat
 from ..._compat import glue, js_get, navigator, to_js_object, to_py
 from ...probing import not_in_js
-from ...resources import read_text
+from . import shaders
 
 # Adapter names that mean a CPU emulating a GPU; backs up `isFallbackAdapter`, which Chromium
 # does not set for every software adapter.
@@ -73,7 +73,7 @@ async def probe_async() -> dict[str, Any]:
 
 
 async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
-    """Run ``wgsl/probe.wgsl`` on 100 floats and check every answer."""
+    """Run ``probe.wgsl`` on 100 floats and check every answer."""
     js = _compat.js_namespace()
     n = 100
     values = [float(i) - 50.0 for i in range(n)]
@@ -88,7 +88,7 @@ async def _run_probe_shader(device: Any) -> tuple[bool, str | None]:
         to_js_object({"size": 4 * n, "usage": usage.MAP_READ | usage.COPY_DST})
     )
     device.queue.writeBuffer(src, 0, js.Float32Array.new(_compat.to_js(values)))
-    module = device.createShaderModule(to_js_object({"code": read_text("wgsl", "probe.wgsl")}))
+    module = device.createShaderModule(to_js_object({"code": shaders.probe()}))
     pipeline = device.createComputePipeline(
         to_js_object({"layout": "auto", "compute": {"module": module, "entryPoint": "main"}})
     )

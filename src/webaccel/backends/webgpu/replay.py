@@ -15,6 +15,8 @@ from typing import Any
 
 from ... import _compat
 from ...device import Replay, Storage
+from ...resources import read_text
+from ...shapes import numel
 from .runtime import GPUBufferHandle, GPUContext, _buffer_of
 
 
@@ -81,8 +83,6 @@ class Recorder:
 
 @functools.cache
 def _glue() -> Any:
-    from ...resources import read_text
-
     return _compat.run_js(read_text("js_glue", "webgpu_replay.js"))
 
 
@@ -125,10 +125,7 @@ class ReplayPlan(Replay):
         self.outputs = []  # (captured buffer, numel, dtype) per program output
         for i in program.outputs:
             step = program.steps[i]
-            numel = 1
-            for d in step.shape:
-                numel *= d
-            self.outputs.append((buffers[n + i], numel, step.dtype))
+            self.outputs.append((buffers[n + i], numel(step.shape), step.dtype))
         align = int(self.ctx.limits.get("minUniformBufferOffsetAlignment", 256))
         commands = [
             [
@@ -141,7 +138,7 @@ class ReplayPlan(Replay):
             for p, bufs, data, groups in recorder.commands
         ]
         ins = [[own.buffer, nbytes] for _, own, nbytes in self.arg_targets]
-        outs = [[buf.buffer, _round4(dtype.nbytes(numel))] for buf, numel, dtype in self.outputs]
+        outs = [[buf.buffer, _round4(dtype.nbytes(count))] for buf, count, dtype in self.outputs]
         self.plan = _glue().build(
             self.ctx.device,
             self.ctx.queue,
@@ -158,8 +155,8 @@ class ReplayPlan(Replay):
         ctx, device = self.ctx, self.device
         ctx.check()
         outs = [
-            Storage(device, ctx.alloc(max(dtype.nbytes(numel), 4)), numel, dtype)
-            for _, numel, dtype in self.outputs
+            Storage(device, ctx.alloc(max(dtype.nbytes(count), 4)), count, dtype)
+            for _, count, dtype in self.outputs
         ]
         # Buffers go as plain arguments: JsProxies pass through with no to_js conversion.
         self._run(

@@ -39,12 +39,15 @@ When the device is lost (``device.destroy()``, a driver reset), every further ca
 
 from __future__ import annotations
 
+import asyncio
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ... import _compat
 from ...errors import WebAccelError
+from ...resources import read_text
 from .pool import BufferPool
 
 REQUESTED_LIMITS = (
@@ -359,8 +362,6 @@ class GPUContext:
 
     async def _settle_lost(self) -> None:
         """Give the device-lost promise a chance to report before deciding what failed."""
-        import asyncio
-
         for _ in range(10):
             if self.lost_reason is not None:
                 return
@@ -541,8 +542,6 @@ class Batch:
         """GPU nanoseconds between the start and the end of the pass (timing batches only)."""
         if self._resolve is None:
             return None
-        import struct
-
         raw = await self.ctx.read_async(self._resolve, 16)
         self.ctx.release(self._resolve)
         self._resolve = None
@@ -559,7 +558,5 @@ def webgpu_glue() -> Any:
     """The helpers of ``js_glue/webgpu_glue.js``, evaluated once."""
     global _GLUE
     if _GLUE is None:
-        from ...resources import read_text
-
         _GLUE = _compat.run_js(read_text("js_glue", "webgpu_glue.js"))
     return _GLUE

@@ -1,7 +1,6 @@
 // Fused elementwise kernel: one expression over N strided inputs, one strided output.
-// Filled in by codegen.elementwise_source() (Python string.Template fields).
-// Uniform words: [0] elements, [1] threads per grid row, [4..4+R) shape, then per operand
-// (inputs, then the output): element offset, strides[R] (i32).
+// Filled in by elementwise.py (Python string.Template fields); uniforms: ElementwiseParams
+// (elementwise_params: elements, threads per grid row, shape, each operand's offset, strides).
 ${COMMON}
 ${BINDINGS}
 ${PARAMS}
@@ -15,6 +14,6 @@ ${BODY}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * pu(1u);
+  let t = gid.x + gid.y * P.per_row;
 ${STORE}
 }

@@ -1,29 +1,31 @@
-"""Weight-only quantized kernels (int8 / int4 codes with float32 scales) for the webgpu device.
-
-The codes stay in their packed storage: a ``PackedView`` is a strided view counted in codes
-(int8: one byte each, int4: two per byte, low nibble first) over a buffer the shaders read as
-``array<u32>``. Public API::
+"""The weight-only quantized family: int8 / int4 codes with float32 scales, read packed.
 
     linear_q(batch, x, q, scale, group, bias=None, activation=None, config=None) -> StridedView
         act(x @ (q * scale[:, k // group]).T + bias); x (..., K) f32, q (N, K) codes, scale
-        (N, ceil(K / group)) f32. One dispatch, dequantizing inside the K loop
-        (``wgsl/matmul_q.wgsl``): the float weight is never stored.
-    dequantize(batch, q, scale, group) -> StridedView          # (N, K) f32, one dispatch
+        (N, ceil(K / group)) f32. One dispatch (``matmul_q.wgsl``) dequantizing inside the K
+        loop: the float weight is never stored.
+    dequantize(batch, q, scale, group) -> StridedView    # (N, K) f32 (``dequantize.wgsl``)
 
-Sources are cached by their specialization keys as in ``codegen``; shapes, strides and
-offsets travel in the uniform words.
+The codes stay in their packed storage: *q* is a ``StridedView`` of dtype int8 (one byte a
+code) or int4 (two a byte, low nibble first), strides and offset counted in codes, over a buffer
+the shaders read as ``array<u32>``. Used by the ``linear_q`` and ``dequantize`` ops.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
-from . import codegen
-from .kernels import _new, _run, copy
-from .views import StridedView, dispatch_1d, numel
+from ....dtypes import DTYPES
+from ....shapes import numel
+from ..views import StridedView
+from . import matmul_common as mm
+from . import shader
+from .elementwise import reshaped
+from .launch import dispatch_1d, new_output, run
+from .uniforms import Uniforms
 
+_CODE_DTYPES = ("int8", "int4")
 # name: (workgroup x, workgroup y, TM rows, TN columns) per thread, as the direct matmul
 LINEAR_Q_CONFIGS = {
     "q_64x1_1x4": (64, 1, 1, 4),  # matrix-vector shapes (M < 8)
@@ -36,37 +38,87 @@ MATVEC_CONFIG = "q_64x1_1x4"
 SOFTWARE_CONFIG = "q_8x8_8x8"  # SwiftShader: the most rows/columns per thread measured best
 HARDWARE_CONFIG = "q_8x8_4x4"
 LINEAR_Q_MODES = ("vec_x4", "vec_x1", "scalar")
-LINEAR_Q_WORDS = 24
 CHUNK = 8  # codes per step of the vector loop (one int4 word, two int8 words)
 
-_BITS = {  # bits: (TOP, WORD_SHIFT, LANE_MASK) of the qv() extraction in the shaders
+_BITS = {  # bits: (TOP, WORD_SHIFT, LANE_MASK) of the qv() extraction
     8: (24, 2, 3),
     4: (28, 3, 7),
 }
 
 
-@dataclass(frozen=True)
-class PackedView:
-    """Codes of *bits* (8 or 4) in *buffer*: element [i, j] is code ``offset + i * strides[0]
-    + j * strides[1]`` of the buffer."""
-
-    buffer: Any
-    shape: tuple[int, ...]
-    strides: tuple[int, ...]
-    offset: int
-    bits: int
-
-    def __post_init__(self) -> None:
-        if self.bits not in _BITS:
-            raise ValueError(f"packed codes of {self.bits} bits: expected 8 or 4")
-        if len(self.shape) != 2 or len(self.strides) != 2:
-            raise ValueError(f"packed codes must be a 2-D view, got shape {self.shape}")
+def _code_reader(bits: int) -> str:
+    """``fn qv(e: i32) -> f32``: code e of Q (*bits* wide, packed into u32 words low bits
+    first) as f32, sign-extended by an arithmetic shift. Both shaders of the family read it."""
+    top, word_shift, lane_mask = _BITS[bits]
+    return f"""fn qv(e: i32) -> f32 {{
+  let u = u32(e);
+  let w = bitcast<i32>(Q[u >> {word_shift}u]);
+  return f32((w << ({top}u - {bits}u * (u & {lane_mask}u))) >> {top}u);
+}}"""
 
 
-def _vec_ok(q: PackedView, k: int, group: int) -> bool:
+# The packed codes' offset and strides (in codes) along N and K, the scales' along N and the
+# group: both kernels read them.
+_CODES = {"q_off": "i32", "q_sn": "i32", "q_sk": "i32"}
+_SCALES = {"s_off": "i32", "s_sn": "i32", "s_sg": "i32"}
+# M, N, K, G, then each operand's element offset and strides: X (as A), Q, C and the bias along
+# M and N (the names the matmul epilogue reads), S.
+QUANT_PARAMS = Uniforms(
+    "QuantParams",
+    m="u32",
+    n="u32",
+    k="u32",
+    group="u32",
+    a_off="i32",
+    a_sm="i32",
+    a_sk="i32",
+    unused0="pad",
+    **_CODES,
+    unused1="pad",
+    c_off="i32",
+    c_sm="i32",
+    c_sn="i32",
+    unused2="pad",
+    bias_off="i32",
+    bias_sm="i32",
+    bias_sn="i32",
+    unused3="pad",
+    **_SCALES,
+    unused4="pad",
+)
+DEQUANTIZE_PARAMS = Uniforms(
+    "DequantizeParams",
+    total="u32",
+    per_row="u32",
+    k="u32",
+    group="u32",
+    **_CODES,
+    unused0="pad",
+    **_SCALES,
+    unused1="pad",
+)
+
+
+def _codes_and_scales(q: StridedView, scale: StridedView) -> dict[str, int]:
+    """The values of the ``_CODES`` and ``_SCALES`` fields."""
+    values = (q.offset, *q.strides, scale.offset, *scale.strides)
+    return dict(zip([*_CODES, *_SCALES], values, strict=True))
+
+
+def _check_codes(q: StridedView) -> int:
+    """The bits per code of *q*: int8 or int4 codes in a 2-D view."""
+    if q.dtype not in _CODE_DTYPES:
+        raise ValueError(f"packed codes of dtype {q.dtype}: expected one of {_CODE_DTYPES}")
+    if q.ndim != 2:
+        raise ValueError(f"packed codes must be a 2-D view, got shape {q.shape}")
+    return DTYPES[q.dtype].bits
+
+
+def _vec_ok(q: StridedView, k: int, group: int) -> bool:
     """The word-at-a-time loop: codes of a row contiguous, rows and offset word-aligned to a
     chunk of 8, whole chunks in K and in every group (8 codes share one scale)."""
-    align = 8 if q.bits == 4 else 4  # the chunk's first code starts a word (two for int8)
+    # the chunk's first code starts a word (two for int8)
+    align = 8 if q.dtype == "int4" else 4
     return (
         q.strides[1] == 1
         and k % CHUNK == 0
@@ -81,7 +133,7 @@ def _x4_ok(x: StridedView) -> bool:
     return sk == 1 and x.offset % 4 == 0 and (sm % 4 == 0 or x.shape[0] == 1)
 
 
-def linear_q_mode(x: StridedView, q: PackedView, group: int) -> str:
+def linear_q_mode(x: StridedView, q: StridedView, group: int) -> str:
     """Which loop ``linear_q`` runs for these operands (see ``LINEAR_Q_MODES``)."""
     if not _vec_ok(q, x.shape[-1], group):
         return "scalar"
@@ -109,15 +161,15 @@ def linear_q_source(
     tx, ty, tm, tn = config
     x_elem = "vec4<f32>" if mode == "vec_x4" else "f32"
     bindings = [
-        codegen.storage(0, "A", x_elem),
-        codegen.storage(1, "Q", "u32"),
-        codegen.storage(2, "S", "f32"),
+        shader.storage(0, "A", x_elem),
+        shader.storage(1, "Q", "u32"),
+        shader.storage(2, "S", "f32"),
     ]
     nb = 3
     if has_bias:
-        bindings.append(codegen.storage(3, "bias", "f32"))
+        bindings.append(shader.storage(3, "bias", "f32"))
         nb = 4
-    bindings.append(codegen.storage(nb, "C", "f32", write=True))
+    bindings.append(shader.storage(nb, "C", "f32", write=True))
     acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
     rows = [f"  let ra{i} = a_base + i32(min(m0 + {i}u, M - 1u)) * a_sm;" for i in range(tm)]
     for j in range(tn):
@@ -128,16 +180,12 @@ def linear_q_source(
         loop = _scalar_loop(tm, tn)
     else:
         loop = _vec_loop(tm, tn, bits, mode == "vec_x4")
-    top, word_shift, lane_mask = _BITS[bits]
-    epi = codegen._epilogue(tm, tn, has_bias, activation, "m0", "n0")
-    return codegen.template("matmul_q.wgsl").substitute(
-        COMMON=codegen.common() if activation in ("gelu", "gelu_tanh", "sigmoid", "tanh") else "",
+    epi = mm.epilogue(QUANT_PARAMS, tm, tn, has_bias, activation, "m0", "n0")
+    return shader.template("matmul_q.wgsl").substitute(
+        COMMON=shader.common_for(activation),
         BINDINGS="\n".join(bindings),
-        PARAMS=codegen.params_block(nb + 1, LINEAR_Q_WORDS),
-        TOP=top,
-        BITS=bits,
-        WORD_SHIFT=word_shift,
-        LANE_MASK=lane_mask,
+        PARAMS=QUANT_PARAMS.decl(nb + 1),
+        CODES=_code_reader(bits),
         TX=tx,
         TY=ty,
         TM=tm,
@@ -206,20 +254,16 @@ def _vec_loop(tm: int, tn: int, bits: int, x4: bool) -> list[str]:
 
 @functools.cache
 def dequantize_source(bits: int) -> str:
-    top, word_shift, lane_mask = _BITS[bits]
     bindings = [
-        codegen.storage(0, "Q", "u32"),
-        codegen.storage(1, "S", "f32"),
-        codegen.storage(2, "out", "f32", write=True),
+        shader.storage(0, "Q", "u32"),
+        shader.storage(1, "S", "f32"),
+        shader.storage(2, "out", "f32", write=True),
     ]
-    return codegen.template("dequantize.wgsl").substitute(
+    return shader.template("dequantize.wgsl").substitute(
         BINDINGS="\n".join(bindings),
-        PARAMS=codegen.params_block(3, 12),
-        TOP=top,
-        BITS=bits,
-        WORD_SHIFT=word_shift,
-        LANE_MASK=lane_mask,
-        WG=codegen.WORKGROUP,
+        PARAMS=DEQUANTIZE_PARAMS.decl(3),
+        CODES=_code_reader(bits),
+        WG=shader.WORKGROUP,
     )
 
 
@@ -231,18 +275,13 @@ def _rows_2d(batch: Any, x: StridedView) -> StridedView:
         return x
     if x.ndim == 1:
         return x.expand_dims(0)
-    try:
-        return x.reshape((m, k))
-    except ValueError:
-        tmp = copy(batch, x)
-        batch.release_after(tmp.buffer)
-        return tmp.reshape((m, k))
+    return reshaped(batch, x, (m, k))
 
 
 def linear_q(
     batch: Any,
     x: StridedView,
-    q: PackedView,
+    q: StridedView,
     scale: StridedView,
     group: int,
     bias: StridedView | None = None,
@@ -250,15 +289,16 @@ def linear_q(
     config: str | None = None,
 ) -> StridedView:
     """``act(x @ dequantize(q, scale).T + bias)`` in one dispatch (see the module docstring)."""
+    bits = _check_codes(q)
     n, k = q.shape
     if x.shape[-1:] != (k,):
         raise ValueError(f"linear_q: x {x.shape} does not fit codes {q.shape}")
     if scale.shape != (n, -(-k // group)):
         raise ValueError(f"linear_q: scale {scale.shape} does not fit codes {q.shape}, {group=}")
-    if activation not in codegen.ACTIVATIONS:
+    if activation not in shader.ACTIVATIONS:
         raise ValueError(f"linear_q: unknown activation {activation!r}")
     oshape = (*x.shape[:-1], n)
-    out = _new(batch, oshape, "float32")
+    out = new_output(batch, oshape, "float32")
     if numel(oshape) == 0:
         return out
     x2 = _rows_2d(batch, x)
@@ -266,32 +306,52 @@ def linear_q(
     name = config or default_config(batch.ctx, m)
     tx, ty, tm, tn = LINEAR_Q_CONFIGS[name]
     mode = linear_q_mode(x2, q, group)
-    source = linear_q_source((tx, ty, tm, tn), mode, q.bits, bias is not None, activation)
-    bias_words = [0] * 4
+    source = linear_q_source((tx, ty, tm, tn), mode, bits, bias is not None, activation)
+    bias_view = (0, 0, 0)
     if bias is not None:
         b = bias.broadcast_to((m, n))
-        bias_words = [b.offset, b.strides[0], b.strides[1], 0]
-    words = [m, n, k, max(group, 1), x2.offset, x2.strides[0], x2.strides[1], 0]
-    words += [q.offset, q.strides[0], q.strides[1], 0, 0, n, 1, 0, *bias_words]
-    words += [scale.offset, scale.strides[0], scale.strides[1], 0]
+        bias_view = (b.offset, *b.strides)
+    uniforms = QUANT_PARAMS.pack(
+        m=m,
+        n=n,
+        k=k,
+        group=max(group, 1),
+        a_off=x2.offset,
+        a_sm=x2.strides[0],
+        a_sk=x2.strides[1],
+        c_off=0,
+        c_sm=n,
+        c_sn=1,
+        bias_off=bias_view[0],
+        bias_sm=bias_view[1],
+        bias_sn=bias_view[2],
+        **_codes_and_scales(q, scale),
+    )
     buffers = [x2.buffer, q.buffer, scale.buffer]
     if bias is not None:
         buffers.append(bias.buffer)
     buffers.append(out.buffer)
     groups = (-(-n // (tx * tn)), -(-m // (ty * tm)), 1)
-    _run(batch, source, buffers, words, LINEAR_Q_WORDS, groups)
+    run(batch, source, buffers, uniforms, groups)
     return out
 
 
-def dequantize(batch: Any, q: PackedView, scale: StridedView, group: int) -> StridedView:
+def dequantize(batch: Any, q: StridedView, scale: StridedView, group: int) -> StridedView:
     """The float32 weight ``q * scale[:, k // group]``, contiguous (N, K)."""
+    bits = _check_codes(q)
     n, k = q.shape
-    out = _new(batch, (n, k), "float32")
+    out = new_output(batch, (n, k), "float32")
     total = n * k
     if total == 0:
         return out
-    grid = dispatch_1d(total, codegen.WORKGROUP)
-    words = [total, grid[0] * codegen.WORKGROUP, k, max(group, 1)]
-    words += [q.offset, q.strides[0], q.strides[1], 0, scale.offset, *scale.strides, 0]
-    _run(batch, dequantize_source(q.bits), [q.buffer, scale.buffer, out.buffer], words, 12, grid)
+    grid = dispatch_1d(total, shader.WORKGROUP)
+    uniforms = DEQUANTIZE_PARAMS.pack(
+        total=total,
+        per_row=grid[0] * shader.WORKGROUP,
+        k=k,
+        group=max(group, 1),
+        **_codes_and_scales(q, scale),
+    )
+    source = dequantize_source(bits)
+    run(batch, source, [q.buffer, scale.buffer, out.buffer], uniforms, grid)
     return out

@@ -1,4 +1,4 @@
-// Math shared by the generated kernels (prepended to them by kernels.py).
+// Math shared by the generated kernels (prepended to them by the kernel families: kernels/shader.py).
 //
 // Why not WGSL's builtins alone: WGSL leaves NaN/inf behaviour of max/min/log/sqrt/tanh to the
 // implementation and rejects non-finite *constant* expressions, while webaccel promises NumPy's

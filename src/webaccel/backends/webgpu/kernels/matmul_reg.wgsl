@@ -6,7 +6,7 @@
 // memory into registers while the current one is multiplied, then stored into the other buffer:
 // one barrier per tile.
 // ${GUARDS}
-// Uniform words as matmul.wgsl.
+// Uniforms: MatmulParams (matmul_common.py).
 ${COMMON}
 ${BINDINGS}
 ${PARAMS}
@@ -19,20 +19,9 @@ var<workgroup> Bs: array<array<array<vec4<f32>, ${BN4}>, ${BK}>, 2>;
 
 @compute @workgroup_size(${TX}, ${TY}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = pu(0u);
-  let N = pu(1u);
-  let K = pu(2u);
+${SIZES}
   let li = lid.y * ${TX}u + lid.x;
-  var a_base = pi(4u);
-  var b_base = pi(8u);
-  var c_base = pi(12u);
-  var bias_base = pi(16u);
-  var z = wg.z;
-${BATCH}
-  let a_sm = pi(5u);
-  let a_sk = pi(6u);
-  let b_sk = pi(9u);
-  let b_sn = pi(10u);
+${OPERANDS}
   let m0 = wg.y * ${BM}u;
   let n0 = wg.x * ${BN}u;
 ${ACC_DECL}

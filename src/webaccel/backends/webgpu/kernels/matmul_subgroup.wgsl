@@ -5,7 +5,7 @@
 // below ${TM} with subgroupBroadcast. Needs subgroups of at least ${TM} lanes (the autotuner
 // checks every result), A contiguous along K and B along N, K % 4 == 0 (vec4 loads). Out-of-range
 // rows and columns are clamped for loading (every lane takes part in every broadcast) and skipped
-// when storing. Uniform words as matmul.wgsl.
+// when storing. Uniforms: MatmulParams (matmul_common.py).
 enable subgroups;
 ${COMMON}
 ${BINDINGS}
@@ -14,17 +14,8 @@ ${PARAMS}
 @compute @workgroup_size(${TX}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>,
         @builtin(subgroup_invocation_id) lane: u32) {
-  let M = pu(0u);
-  let N = pu(1u);
-  let K = pu(2u);
-  var a_base = pi(4u);
-  var b_base = pi(8u);
-  var c_base = pi(12u);
-  var bias_base = pi(16u);
-  var z = wg.z;
-${BATCH}
-  let a_sm = pi(5u);
-  let b_sk = pi(9u);
+${SIZES}
+${OPERANDS}
   let m0 = wg.y * ${TM}u;
   let n0 = gid.x * ${TN}u;
   let ra = a_base + i32(min(m0 + lane % ${TM}u, M - 1u)) * a_sm;

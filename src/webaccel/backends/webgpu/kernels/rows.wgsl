@@ -1,9 +1,7 @@
 // Row kernels: softmax, log_softmax, layer_norm, rms_norm over one (strided) axis, one
 // workgroup of ${WG} threads per row. Numerically stable: softmax subtracts the row max;
 // layer_norm takes the variance of (x - mean) in a second pass (no E[x^2] - E[x]^2).
-// Uniform words: [0] rows, [1] row length L, [2] groups per grid row, [3] f32 bits of eps,
-// [4..4+RO) outer shape, then in: off, outer strides[RO], inner stride; out: the same;
-// gamma off, gamma stride, beta off, beta stride.
+// Uniforms: RowsParams (rows.py: rows_params).
 ${COMMON}
 ${BINDINGS}
 ${PARAMS}
@@ -36,10 +34,10 @@ fn wg_max(v: f32, li: u32) -> f32 {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let row = wg.x + wg.y * pu(2u);
-  if (row >= pu(0u)) { return; }
-  let L = pu(1u);
-  let eps = bitcast<f32>(pu(3u));
+  let row = wg.x + wg.y * P.per_row;
+  if (row >= P.rows) { return; }
+  let L = P.length;
+  let eps = P.eps;
 ${OUTER}
 ${BODY}
 }

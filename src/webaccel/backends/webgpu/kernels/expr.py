@@ -18,8 +18,8 @@ as the CPU backend), any other ``div`` is true division (f32); mixed int/float p
 comparisons give bool.
 
 ``compile_expr(expr, input_types)`` returns ``(lines, result_var, result_type)`` of WGSL
-statements that read input k from a variable ``x{k}``; ``kernels.elementwise`` wraps them in the
-indexing template.
+statements that read input k from a variable ``x{k}``; ``elementwise.py`` wraps them in the
+indexing template (``elementwise.wgsl``) and stores the result with ``convert``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import math
 import struct
 from collections.abc import Sequence
 from typing import Any
+
+from ..views import compute_type
 
 Expr = Any
 
@@ -57,7 +59,6 @@ ARITH = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "mod")
 COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 LOGICAL = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
 BINARY = (*ARITH, *COMPARE, *LOGICAL)
-DTYPE_TYPES = {"float32": "f32", "float16": "f32", "int32": "i32", "bool": "bool"}
 
 
 def f32_literal(value: float) -> str:
@@ -120,7 +121,7 @@ class _Compiler:
             result = (f"x{k}", self.input_types[k])
         elif op == "const":
             _, value, dtype = e
-            t = DTYPE_TYPES[dtype]
+            t = compute_type(dtype)
             result = (self.lit(value, t), t)
         else:
             code, t = self.op(op, e[1:])
@@ -148,23 +149,13 @@ class _Compiler:
             if dst == "bool":
                 return str(float(code) != 0.0).lower()  # NaN != 0 is True, as in NumPy
             return self.lit(float(code), dst)
-        if src == dst:
-            return code
-        if dst == "f32":
-            return f"f32({code})" if src == "i32" else f"select(0.0f, 1.0f, {code})"
-        if dst == "i32":
-            return f"i32({code})" if src == "f32" else f"select(0i, 1i, {code})"
-        if dst == "bool":
-            return f"!({code} == 0.0f)" if src == "f32" else f"({code} != 0i)"
-        raise ValueError(f"cannot convert {src} to {dst}")
+        return convert(code, src, dst)
 
     def op(self, op: str, args: tuple) -> tuple[str, str]:
         if op == "cast":
             (x, dtype) = args
             code, t = self.node(x)
-            dst = DTYPE_TYPES[dtype]
-            if t == "f32" and dst == "i32":  # NumPy truncates toward zero; NaN -> 0 here
-                return f"select(i32({code}), 0i, wa_isnan({code}))", "i32"
+            dst = compute_type(dtype)
             return self.conv(code, t, dst), dst
         if op == "where":
             c, a, b = (self.node(x) for x in args)
@@ -202,15 +193,14 @@ class _Compiler:
         if t in ("wi", "wf", "bool"):
             t = "f32" if t == "wf" else "i32"
             code = self.conv(*xt, t)
-        zero = "0.0f" if t == "f32" else "0i"
         if op == "neg":
             return f"(-{code})", t
         if op == "abs":
             return f"abs({code})", t
         if op == "square":
             return f"({code} * {code})", t
-        if op == "relu":  # NaN passes, as np.maximum(x, 0) does
-            return (f"wa_relu({code})" if t == "f32" else f"max({code}, {zero})"), t
+        if op == "relu":
+            return relu(code, t), t
         if op == "sign":
             return (f"wa_sign({code})" if t == "f32" else f"sign({code})"), t
         raise ValueError(op)
@@ -261,6 +251,32 @@ class _Compiler:
             -1.0: f"(1.0f / {x})",
             -0.5: f"wa_rsqrt({x})",
         }.get(y)
+
+
+def relu(code: str, t: str) -> str:
+    """``max(x, 0)`` for *code* of WGSL type *t* (f32 or i32): for f32 common.wgsl's
+    ``wa_relu``, which lets NaN pass as ``np.maximum(x, 0)`` does (the matmul epilogues fuse the
+    same call)."""
+    return f"wa_relu({code})" if t == "f32" else f"max({code}, 0i)"
+
+
+def convert(code: str, src: str, dst: str) -> str:
+    """WGSL converting *code* of type *src* to *dst* (``f32``, ``i32`` or ``bool``).
+
+    f32 -> i32 truncates toward zero as NumPy does, and gives 0 for NaN (WGSL leaves it to the
+    implementation); a bool is 0 or 1, a number is true where it is not 0 (NaN included).
+    """
+    if src == dst:
+        return code
+    if dst == "f32":
+        return f"f32({code})" if src == "i32" else f"select(0.0f, 1.0f, {code})"
+    if dst == "i32":
+        if src == "f32":
+            return f"select(i32({code}), 0i, wa_isnan({code}))"
+        return f"select(0i, 1i, {code})"
+    if dst == "bool":
+        return f"!({code} == 0.0f)" if src == "f32" else f"({code} != 0i)"
+    raise ValueError(f"cannot convert {src} to {dst}")
 
 
 def _wgsl_type(t: str) -> str:

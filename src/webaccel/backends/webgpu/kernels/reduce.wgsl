@@ -1,9 +1,7 @@
 // Reduction of the last RI (inner) dims of a strided view, for every index of its RO outer dims.
 // ${MODE} "workgroup": one workgroup per output, a tree in shared memory; "thread": one thread
 // per output walking the reduced elements (small reductions).
-// Uniform words: [0] outputs, [1] reduced count R, [2] groups (or threads) per grid row,
-// [3] f32 bits of the final scale (1/R for mean), [4..4+RO) outer shape, [4+RO..) inner shape,
-// then in_off, outer strides[RO], inner strides[RI].
+// Uniforms: ReduceParams (reduce.py: reduce_params).
 ${COMMON}
 ${BINDINGS}
 ${PARAMS}

@@ -1,0 +1,109 @@
+"""The pooling family (``pool2d.wgsl``): max and average pool2d, NCHW or NHWC.
+
+    pool2d(batch, x, kind, kernel, stride=None, padding=0, dilation=1, layout="NCHW",
+           count_include_pad=False) -> StridedView              # kind "max" | "avg"
+
+One thread per output; padded taps never count as values (avg divides by the valid taps
+unless *count_include_pad*). Padding as ``conv.conv_pads``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from ....shapes import numel
+from ..views import StridedView
+from . import shader
+from .conv import WINDOW, conv_pads, nchw, out_size, pair, window_values
+from .launch import dispatch_1d, new_output, run
+from .uniforms import Uniforms
+
+
+@functools.cache
+def pool2d_params(order: tuple[str, ...]) -> Uniforms:
+    """Outputs, threads per grid row, the output's dims in memory *order*, the window (kernel,
+    stride, padding, dilation), the input's H and W, offset and NCHW strides."""
+    return Uniforms(
+        "Pool2dParams",
+        total="u32",
+        per_row="u32",
+        unused0="pad",
+        unused1="pad",
+        **{f"size_{name}": "u32" for name in order},
+        kh="u32",
+        kw="u32",
+        **dict.fromkeys(WINDOW, "u32"),
+        x_off="i32",
+        x_strides=("i32", 4),
+    )
+
+
+@functools.cache
+def pool2d_source(kind: str, order: tuple[str, ...], count_include_pad: bool) -> str:
+    params = pool2d_params(order)
+    if kind == "max":
+        init, accum, finish = "-wa_inf()", "acc = wa_max(acc, v);", "out[t] = acc;"
+    elif kind == "avg":
+        taps = f"f32({params.u('kh')} * {params.u('kw')})"
+        div = taps if count_include_pad else "f32(max(count, 1u))"
+        init, accum, finish = "0.0", "acc = acc + v;", f"out[t] = acc / {div};"
+    else:
+        raise ValueError(f"unknown pool {kind!r}")
+    bindings = [shader.storage(0, "x", "f32"), shader.storage(1, "out", "f32", write=True)]
+    return shader.template("pool2d.wgsl").substitute(
+        ORDER=" ".join(order),
+        COMMON=shader.common(),
+        BINDINGS="\n".join(bindings),
+        PARAMS=params.decl(2),
+        WG=shader.WORKGROUP,
+        INDEX=shader.named_index(order, [params.u(f"size_{name}") for name in order]),
+        INIT=init,
+        ACCUM=accum,
+        FINISH=finish,
+    )
+
+
+def pool2d(
+    batch: Any,
+    x: StridedView,
+    kind: str,
+    kernel: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: Any = 0,
+    dilation: int | Sequence[int] = 1,
+    layout: str = "NCHW",
+    count_include_pad: bool = False,
+) -> StridedView:
+    """max / avg pooling; padded taps never count as values (avg divides by the valid taps
+    unless *count_include_pad*)."""
+    xl = nchw(x, layout)
+    n, c, h, wd = xl.shape
+    kh, kw = pair(kernel)
+    sh, sw = pair(stride if stride is not None else kernel)
+    dh, dw = pair(dilation)
+    pt, pl, pb, pr = conv_pads(padding, (h, wd), (kh, kw), (sh, sw), (dh, dw))
+    oh, ow = out_size(h, kh, sh, dh, pt, pb), out_size(wd, kw, sw, dw, pl, pr)
+    if layout == "NCHW":
+        order, dims = ("n", "c", "oh", "ow"), (n, c, oh, ow)
+    else:
+        order, dims = ("n", "oh", "ow", "c"), (n, oh, ow, c)
+    out = new_output(batch, dims, "float32")
+    total = numel(dims)
+    if total == 0:
+        return out
+    grid = dispatch_1d(total, shader.WORKGROUP)
+    uniforms = pool2d_params(order).pack(
+        total=total,
+        per_row=grid[0] * shader.WORKGROUP,
+        **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
+        kh=kh,
+        kw=kw,
+        **window_values((sh, sw), (pt, pl), (dh, dw), (h, wd)),
+        x_off=xl.offset,
+        x_strides=xl.strides,
+    )
+    source = pool2d_source(kind, order, count_include_pad)
+    run(batch, source, [xl.buffer, out.buffer], uniforms, grid)
+    return out

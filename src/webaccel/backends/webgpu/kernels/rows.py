@@ -1,0 +1,184 @@
+"""The row family (``rows.wgsl``): softmax, log_softmax, layer_norm, rms_norm along one axis.
+
+    softmax(batch, x, axis=-1, log=False) -> StridedView
+    layer_norm(batch, x, gamma=None, beta=None, axes=1, eps=1e-5, rms=False) -> StridedView
+        normalizes over the last ``axes`` dims (gamma / beta of that shape).
+
+One workgroup per row, the row read through its stride (any axis, any layout). Numerically
+stable: softmax subtracts the row max; layer_norm takes the variance of (x - mean) in a second
+pass over data shifted by its first element.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ....shapes import numel
+from ..views import StridedView, storage_type
+from . import shader
+from .elementwise import flatten_last
+from .launch import axes_last, coalesce, dispatch_1d, new_output, run
+from .uniforms import Uniforms
+
+ROWS_WG = 64
+ROW_OPS = ("softmax", "log_softmax", "layer_norm", "rms_norm")
+
+
+@functools.cache
+def rows_params(ro: int) -> Uniforms:
+    """Rows, the row length L, groups per grid row, eps, the (merged) shape of the rows; then
+    for the input and the output: offset, strides over the rows and the step along a row; the
+    gamma and beta offsets and steps."""
+    return Uniforms(
+        "RowsParams",
+        rows="u32",
+        length="u32",
+        per_row="u32",
+        eps="f32",
+        shape=("u32", ro),
+        in_off="i32",
+        in_strides=("i32", ro),
+        in_step="i32",
+        out_off="i32",
+        out_strides=("i32", ro),
+        out_step="i32",
+        gamma_off="i32",
+        gamma_step="i32",
+        beta_off="i32",
+        beta_step="i32",
+    )
+
+
+@functools.cache
+def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool) -> str:
+    if op not in ROW_OPS:
+        raise ValueError(f"unknown row op {op!r}; expected one of {ROW_OPS}")
+    params = rows_params(ro)
+    outer = shader.index_lines([params.u("shape", d) for d in range(ro)], "row") if ro else []
+    for x, base in (("in", "bi"), ("out", "bo")):
+        terms = "".join(f" + i32(d{d}) * {params.i(f'{x}_strides', d)}" for d in range(ro))
+        outer.append(f"  let {base} = {params.i(f'{x}_off')}{terms};")
+    outer.append(f"  let si = {params.i('in_step')};")
+    outer.append(f"  let so = {params.i('out_step')};")
+    x = "ld0(bi + i32(j) * si)"
+    loop = f"for (var j = li; j < L; j = j + {ROWS_WG}u)"
+    store = "out[u32(bo + i32(j) * so)]"
+    scale = ""
+    if has_gamma:
+        scale += f" * gamma[u32({params.i('gamma_off')} + i32(j) * {params.i('gamma_step')})]"
+    shift = ""
+    if has_beta:
+        shift = f" + beta[u32({params.i('beta_off')} + i32(j) * {params.i('beta_step')})]"
+    if op in ("softmax", "log_softmax"):
+        final = "(x - m) - log(s)" if op == "log_softmax" else "wa_exp(x - m) / s"
+        body = f"""  var m = -wa_inf();
+  {loop} {{ m = wa_max(m, {x}); }}
+  m = wg_max(m, li);
+  var s = 0.0;
+  {loop} {{ s = s + wa_exp({x} - m); }}
+  s = wg_sum(s, li);
+  {loop} {{ let x = {x}; {store} = {final}; }}"""
+    elif op == "layer_norm":
+        # The sum runs over x - x[0] (shifted data): exact-ish even when |mean| >> std.
+        body = f"""  let shift = ld0(bi);
+  var s = 0.0;
+  {loop} {{ s = s + ({x} - shift); }}
+  let mean = shift + wg_sum(s, li) / f32(L);
+  var q = 0.0;
+  {loop} {{ let d = {x} - mean; q = q + d * d; }}
+  let inv = 1.0 / sqrt(wg_sum(q, li) / f32(L) + eps);
+  {loop} {{ {store} = ({x} - mean) * inv{scale}{shift}; }}"""
+    else:
+        body = f"""  var q = 0.0;
+  {loop} {{ let v = {x}; q = q + v * v; }}
+  let inv = 1.0 / sqrt(wg_sum(q, li) / f32(L) + eps);
+  {loop} {{ {store} = {x} * inv{scale}{shift}; }}"""
+    bindings = [shader.storage(0, "in0", storage_type(in_dtype)), shader.loader(0, in_dtype)]
+    nb = 1
+    if has_gamma:
+        bindings.append(shader.storage(nb, "gamma", "f32"))
+        nb += 1
+    if has_beta:
+        bindings.append(shader.storage(nb, "beta", "f32"))
+        nb += 1
+    bindings.append(shader.storage(nb, "out", "f32", write=True))
+    return shader.template("rows.wgsl").substitute(
+        COMMON=shader.common(),
+        BINDINGS="\n".join(bindings),
+        PARAMS=params.decl(nb + 1),
+        WG=ROWS_WG,
+        OUTER="\n".join(outer),
+        BODY=body,
+    )
+
+
+def _rows(
+    batch: Any,
+    op: str,
+    x: StridedView,
+    axis: int,
+    gamma: StridedView | None = None,
+    beta: StridedView | None = None,
+    eps: float = 0.0,
+) -> StridedView:
+    """Run a row kernel over *axis* of *x* (the other dims are rows); output contiguous."""
+    out = new_output(batch, x.shape, "float32")
+    axis %= x.ndim
+    if x.size == 0:
+        return out
+    pv, _ = axes_last(x, [axis])
+    po, _ = axes_last(out, [axis])
+    oshape, (si, so) = coalesce(pv.shape[:-1], [pv.strides[:-1], po.strides[:-1]])
+    ro = len(oshape)
+    rows, length = numel(oshape), x.shape[axis]
+    groups = dispatch_1d(rows, 1)
+    buffers = [x.buffer]
+    affine = {}
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        affine[f"{name}_off"] = affine[f"{name}_step"] = 0
+        if p is not None:
+            if p.ndim != 1 or p.shape[0] != length:
+                raise ValueError(f"gamma/beta of shape {p.shape} for a row of {length}")
+            buffers.append(p.buffer)
+            affine[f"{name}_off"], affine[f"{name}_step"] = p.offset, p.strides[0]
+    buffers.append(out.buffer)
+    uniforms = rows_params(ro).pack(
+        rows=rows,
+        length=length,
+        per_row=groups[0],
+        eps=eps,
+        shape=oshape,
+        in_off=pv.offset,
+        in_strides=si,
+        in_step=pv.strides[-1],
+        out_off=po.offset,
+        out_strides=so,
+        out_step=po.strides[-1],
+        **affine,
+    )
+    source = rows_source(op, x.dtype, ro, gamma is not None, beta is not None)
+    run(batch, source, buffers, uniforms, groups)
+    return out
+
+
+def softmax(batch: Any, x: StridedView, axis: int = -1, log: bool = False) -> StridedView:
+    """Numerically stable (log-)softmax over *axis* (any axis: the row walks its stride)."""
+    return _rows(batch, "log_softmax" if log else "softmax", x, axis)
+
+
+def layer_norm(
+    batch: Any,
+    x: StridedView,
+    gamma: StridedView | None = None,
+    beta: StridedView | None = None,
+    axes: int = 1,
+    eps: float = 1e-5,
+    rms: bool = False,
+) -> StridedView:
+    """Normalize over the last *axes* dims: two passes (mean, then variance of x - mean)."""
+    flat = flatten_last(batch, x, axes)
+    g = flatten_last(batch, gamma, gamma.ndim) if gamma is not None else None
+    b = flatten_last(batch, beta, beta.ndim) if beta is not None else None
+    y = _rows(batch, "rms_norm" if rms else "layer_norm", flat, -1, g, b, eps)
+    return y.reshape(x.shape)
