@@ -25,9 +25,12 @@ test: setup lint
 test-host test-chromium test-headless-shell test-pyodide-0.27 test-node-lavapipe: test-%: setup
 	$(VENV)/python tools/run_lanes.py --lane $*
 
+# ruff, then the import contracts of pyproject.toml's [tool.importlinter] (the runtime's layers,
+# no cycles, one Pyodide boundary, no lab code in the runtime).
 lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/lint-imports
 
 format:
 	$(VENV)/ruff format .
