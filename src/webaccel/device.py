@@ -5,7 +5,7 @@ raw buffers, ``copy_in``/``copy_out`` bytes, ``compile`` an ``ir.Program`` and `
 Storages are refcounted: views and nodes that share a buffer acquire it; the last release frees
 it (a backend may pool it). A finalizer warns (``StorageLeakWarning``, a ResourceWarning)
 about storages dropped without release, frees them and counts them in ``Device.leaked_storages``.
-Identical weights are shared across models by ``webaccel.sharing`` (one storage, many holders).
+Identical weights are shared across models by ``webaccel.weights`` (one storage, many holders).
 """
 
 from __future__ import annotations
