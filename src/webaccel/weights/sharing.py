@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _compat
-from .._compat import run_sync
+from .._compat import sync_twin
 from ..device import Device, Storage, get_device
 from ..dtypes import DType, as_dtype
 from ..errors import WebAccelError
@@ -257,15 +257,7 @@ async def share_async(
     return REGISTRY.register(t, key, model)
 
 
-def share(
-    tensor: Tensor,
-    model: str | None = None,
-    *,
-    key: str | None = None,
-    device: str | Device | None = None,
-) -> Tensor:
-    """Sync ``share_async`` (reading back to hash needs JSPI in the browser without *key*)."""
-    return run_sync(share_async(tensor, model, key=key, device=device))
+share = sync_twin(share_async)
 
 
 def shared_models(tensor: Tensor) -> list[str]:
