@@ -38,6 +38,17 @@ from ..errors import WebAccelError
 from ..ir import Node
 from ..tensor import Tensor, _buffer_tensor, apply
 
+__all__ = [
+    "REGISTRY",
+    "UNNAMED",
+    "SharingRegistry",
+    "content_key",
+    "share",
+    "share_async",
+    "shared_models",
+    "shared_tensor",
+]
+
 UNNAMED = "(unnamed)"  # the model of tensors shared without model=
 
 
