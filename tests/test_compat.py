@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import pytest
 
 from webaccel import _compat
 from webaccel._compat import cpython_host  # noqa: F401  (the base of the fake host below)
+from webaccel.errors import SyncUnavailableError
 
 
 def test_cpython_side_of_the_compat_layer():
@@ -25,6 +28,37 @@ def test_run_sync_runs_a_coroutine_on_cpython():
         return 42
 
     assert _compat.run_sync(answer()) == 42
+
+
+def test_sync_twin_has_the_signature_and_result_of_its_coroutine_function():
+    async def load_async(name: str, *, times: int = 1) -> str:
+        return name * times
+
+    class Shelf:
+        async def import_async(self, name: str) -> str:
+            return f"{self.__class__.__name__}:{name}"
+
+        @classmethod
+        async def open_async(cls, path: str) -> str:
+            return f"{cls.__name__}@{path}"
+
+        import_ = _compat.sync_twin(import_async)
+        open = classmethod(_compat.sync_twin(open_async.__func__))
+
+    load = _compat.sync_twin(load_async)
+    assert load("ab", times=2) == "abab" and load.__name__ == "load"
+    assert str(inspect.signature(load)) == str(inspect.signature(load_async))
+    assert load.__doc__.startswith("Sync ``load_async``")
+    assert Shelf().import_("x") == "Shelf:x"
+    assert Shelf.import_.__qualname__.endswith("Shelf.import_")  # a keyword keeps its "_"
+    assert Shelf.open("/p") == "Shelf@/p"
+    assert list(inspect.signature(Shelf.open).parameters) == ["path"]
+
+    async def inside_a_loop() -> None:
+        load("a")
+
+    with pytest.raises(SyncUnavailableError, match="await the async form"):
+        asyncio.run(inside_a_loop())
 
 
 def test_run_js_needs_pyodide():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import itertools
 import json
@@ -13,6 +14,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -499,3 +501,47 @@ def test_deprecated_tensor_calls_still_work(tmp_path):
         _ = wa.store.Nope
     with pytest.raises(TypeError, match=r"webaccel\.weights\.save"):
         s.save("bad", {"w": object()})
+
+
+# The public names of the one-release alias modules, as the split left them, and the modules
+# that hold them now.
+OLD_STORE_CORE = {
+    *("Backend", "CODECS", "ChunkCheckError", "CorruptChunkError", "CorruptExportError"),
+    *("DEFAULT_CHUNK_SIZE", "EXPORT_MAGIC", "MAX_CHUNK_SIZE", "MIGRATIONS", "MIN_CHUNK_SIZE"),
+    *("MemoryBackend", "MiB", "ModelNotFoundError", "Progress", "QuotaExceededError"),
+    *("SCHEMA_VERSION", "Source", "Store", "StoreError", "StoreUnavailableError"),
+    *("default_path", "manifest_key", "migrate", "tensor_key", "xxh32x4"),
+}
+STORE_MODULES = [
+    f"webaccel.store{m}" for m in ("", ".archive", ".chunks", ".reading", ".schema", ".store")
+]
+OLD_SHARING = {
+    *("BackendMemory", "MemoryReport", "ModelMemory", "REGISTRY", "SharingRegistry", "UNNAMED"),
+    *("content_key", "human_bytes", "memory_report", "resident_bytes", "share", "share_async"),
+    *("shared_models", "shared_tensor"),
+}
+
+
+@pytest.mark.parametrize(
+    ("old", "names", "new", "warns"),
+    [
+        ("webaccel.store.core", OLD_STORE_CORE, STORE_MODULES, True),
+        ("webaccel.store.files", {"FileBackend"}, ["webaccel.store.backends.files"], True),
+        ("webaccel.sharing", OLD_SHARING, ["webaccel.weights"], False),
+    ],
+)
+def test_old_module_paths_still_import(monkeypatch, old, names, new, warns):
+    """One release: each old module path imports (saying where it went, where it warns) and
+    its star-import gives the objects of the new places, no more and no fewer names."""
+    monkeypatch.delitem(sys.modules, old, raising=False)  # a fresh import, which warns
+    found: dict[str, object] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(f"from {old} import *", found)
+    messages = [str(w.message) for w in caught if w.category is DeprecationWarning]
+    assert any(f"{old} is deprecated" in m and new[0] in m for m in messages) == warns, messages
+    public = {name: value for name, value in found.items() if not name.startswith("__")}
+    assert set(public) == names
+    places = [importlib.import_module(m) for m in new]
+    for name, value in public.items():
+        assert any(getattr(p, name, None) is value for p in places), name

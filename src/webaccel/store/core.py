@@ -6,51 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import *  # noqa: F403 (the package's public names, declared once there)
+from . import __all__ as _package_names
 from . import legacy
 from .archive import EXPORT_MAGIC
-from .backends.base import Backend
-from .backends.memory import MemoryBackend
-from .chunks import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, MiB, xxh32x4
-from .codecs import CODECS
-from .errors import (
-    ChunkCheckError,
-    CorruptChunkError,
-    CorruptExportError,
-    ModelNotFoundError,
-    QuotaExceededError,
-    StoreError,
-    StoreUnavailableError,
-)
+from .chunks import MiB
 from .reading import Progress
-from .schema import MIGRATIONS, SCHEMA_VERSION, manifest_key, migrate, tensor_key
-from .store import Source, Store, default_path
+from .schema import MIGRATIONS, manifest_key
+from .store import Source
 
+# The package's names that the old module had (FileBackend lived in store.files, Reading is
+# new), and the old module's names that the package does not export.
 __all__ = [
-    "CODECS",
-    "DEFAULT_CHUNK_SIZE",
+    *(name for name in _package_names if name not in {"FileBackend", "Reading"}),
     "EXPORT_MAGIC",
-    "MAX_CHUNK_SIZE",
     "MIGRATIONS",
-    "MIN_CHUNK_SIZE",
-    "SCHEMA_VERSION",
-    "Backend",
-    "ChunkCheckError",
-    "CorruptChunkError",
-    "CorruptExportError",
-    "MemoryBackend",
     "MiB",
-    "ModelNotFoundError",
     "Progress",
-    "QuotaExceededError",
     "Source",
-    "Store",
-    "StoreError",
-    "StoreUnavailableError",
-    "default_path",
     "manifest_key",
-    "migrate",
-    "tensor_key",
-    "xxh32x4",
 ]
 
 legacy.deprecated("webaccel.store.core", "webaccel.store (or its modules)", legacy.SPLIT)

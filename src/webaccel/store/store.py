@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .. import _compat
-from .._compat import run_sync
+from .._compat import run_sync, sync_twin
 from . import archive, codecs, legacy
 from .backends import idb
 from .backends.base import Adapted, Backend
@@ -176,15 +176,7 @@ class Store:
             await store._collect_orphans()
         return store
 
-    @classmethod
-    def open(
-        cls,
-        path: str | os.PathLike[str] | None = None,
-        budget: int | None = None,
-        **options: Any,
-    ) -> Store:
-        """Sync ``open_async`` (in the browser through JSPI, see ``run_sync``)."""
-        return run_sync(cls.open_async(path, budget, **options))
+    open = classmethod(sync_twin(open_async.__func__))
 
     async def _load_index(self) -> None:
         """Read every manifest (migrating old schemas) and rebuild the chunk refcounts: the
@@ -422,15 +414,7 @@ class Store:
                 name, version, source, layout, chunks, self.chunk_size, progress
             )
 
-    def save(
-        self,
-        name: str,
-        tensors: Mapping[str, Any],
-        version: str | None = None,
-        source: str | None = None,
-        progress: Progress | None = None,
-    ) -> dict[str, Any]:
-        return run_sync(self.save_async(name, tensors, version, source, progress))
+    save = sync_twin(save_async)
 
     async def _commit(
         self,
@@ -614,15 +598,7 @@ class Store:
         async with self.reading(name, version, tensors) as reading:
             return await reading.read(progress)
 
-    def read(
-        self,
-        name: str,
-        progress: Progress | None = None,
-        *,
-        version: str | None = None,
-        tensors: Iterable[str] | None = None,
-    ) -> dict[str, HostTensor]:
-        return run_sync(self.read_async(name, progress, version=version, tensors=tensors))
+    read = sync_twin(read_async)
 
     # -- verify / repair -------------------------------------------------------------------------
     async def verify_async(self, name: str, version: str | None = None) -> list[str]:
@@ -640,8 +616,7 @@ class Store:
                 bad.append(c["key"])
         return bad
 
-    def verify(self, name: str, version: str | None = None) -> list[str]:
-        return run_sync(self.verify_async(name, version))
+    verify = sync_twin(verify_async)
 
     async def repair_async(
         self, name: str, source: Source = None, *, version: str | None = None
@@ -686,8 +661,7 @@ class Store:
             await self.backend.put_many("chunks", fixed)
         return sorted(fixed)
 
-    def repair(self, name: str, source: Source = None, *, version: str | None = None) -> list[str]:
-        return run_sync(self.repair_async(name, source, version=version))
+    repair = sync_twin(repair_async)
 
     # -- delete ----------------------------------------------------------------------------------
     async def _delete_versions(self, keys: list[str], keep: Iterable[str] = frozenset()) -> None:
@@ -706,8 +680,7 @@ class Store:
                 self._find(name, None)  # raises ModelNotFoundError
             await self._delete_versions([manifest_key(name, m["version"]) for m in versions])
 
-    def delete(self, name: str, version: str | None = None) -> None:
-        run_sync(self.delete_async(name, version))
+    delete = sync_twin(delete_async)
 
     async def clear_async(self) -> None:
         """Delete every model (refused while any is pinned)."""
@@ -721,8 +694,7 @@ class Store:
         if self._legacy_hot is not None:
             self._legacy_hot.clear()
 
-    def clear(self) -> None:
-        run_sync(self.clear_async())
+    clear = sync_twin(clear_async)
 
     # -- export / import -------------------------------------------------------------------------
     async def export_async(
@@ -747,13 +719,7 @@ class Store:
 
             return await archive.write(manifest, path_or_fileobj, stored_bytes)
 
-    def export(
-        self,
-        name: str,
-        path_or_fileobj: str | os.PathLike[str] | BinaryIO,
-        version: str | None = None,
-    ) -> int:
-        return run_sync(self.export_async(name, path_or_fileobj, version))
+    export = sync_twin(export_async)
 
     async def import_async(
         self, path_or_fileobj: str | os.PathLike[str] | BinaryIO, *, name: str | None = None
@@ -787,10 +753,7 @@ class Store:
             stored_blobs=blobs,
         )
 
-    def import_(
-        self, path_or_fileobj: str | os.PathLike[str] | BinaryIO, *, name: str | None = None
-    ) -> dict[str, Any]:
-        return run_sync(self.import_async(path_or_fileobj, name=name))
+    import_ = sync_twin(import_async)
 
     async def close_async(self) -> None:
         if self.backend.close is not None:

@@ -24,18 +24,17 @@ import contextlib
 import inspect
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._compat import run_sync
+from .._compat import sync_twin
 from ..device import Device, get_device
 from ..dtypes import as_dtype
 from ..store import CorruptChunkError, Reading, Store, tensor_key
+from ..store.reading import Progress  # the store's progress callback, passed through
 from ..tensor import Tensor, _buffer_tensor, from_buffer
 from .hot import HotCache
 from .sharing import REGISTRY, shared_tensor
-
-Progress = Callable[[int, int], Any]
 
 
 async def to_host(value: Any) -> Any:
@@ -61,15 +60,7 @@ async def save_async(
     return await store.save_async(name, host, version, source, progress)
 
 
-def save(
-    store: Store,
-    name: str,
-    tensors: Mapping[str, Any],
-    version: str | None = None,
-    source: str | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    return run_sync(save_async(store, name, tensors, version, source, progress))
+save = sync_twin(save_async)
 
 
 async def repair_async(
@@ -88,8 +79,7 @@ async def repair_async(
     return await store.repair_async(name, source, version=version)
 
 
-def repair(store: Store, name: str, source: Any = None, *, version: str | None = None) -> list[str]:
-    return run_sync(repair_async(store, name, source, version=version))
+repair = sync_twin(repair_async)
 
 
 async def load_async(
@@ -124,34 +114,7 @@ async def load_async(
         return await _load(store, name, version, device, progress, share, model, tensors, cache)
 
 
-def load(
-    store: Store,
-    name: str,
-    device: str | Device | None = None,
-    progress: Progress | None = None,
-    *,
-    version: str | None = None,
-    source: Any = None,
-    share: bool = True,
-    model: str | None = None,
-    tensors: Iterable[str] | None = None,
-    cache: HotCache | None = None,
-) -> dict[str, Tensor]:
-    """Sync ``load_async`` (in the browser through JSPI, see ``run_sync``)."""
-    return run_sync(
-        load_async(
-            store,
-            name,
-            device,
-            progress,
-            version=version,
-            source=source,
-            share=share,
-            model=model,
-            tensors=tensors,
-            cache=cache,
-        )
-    )
+load = sync_twin(load_async)
 
 
 async def _load(

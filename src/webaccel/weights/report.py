@@ -23,6 +23,15 @@ from ..device import Device, get_device, running_devices
 from ..store.errors import human as human_bytes
 from .sharing import REGISTRY
 
+__all__ = [
+    "BackendMemory",
+    "MemoryReport",
+    "ModelMemory",
+    "human_bytes",
+    "memory_report",
+    "resident_bytes",
+]
+
 
 @dataclass
 class BackendMemory:

@@ -31,12 +31,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _compat
-from .._compat import run_sync
+from .._compat import sync_twin
 from ..device import Device, Storage, get_device
 from ..dtypes import DType, as_dtype
 from ..errors import WebAccelError
 from ..ir import Node
 from ..tensor import Tensor, _buffer_tensor, apply
+
+__all__ = [
+    "REGISTRY",
+    "UNNAMED",
+    "SharingRegistry",
+    "content_key",
+    "share",
+    "share_async",
+    "shared_models",
+    "shared_tensor",
+]
 
 UNNAMED = "(unnamed)"  # the model of tensors shared without model=
 
@@ -257,15 +268,7 @@ async def share_async(
     return REGISTRY.register(t, key, model)
 
 
-def share(
-    tensor: Tensor,
-    model: str | None = None,
-    *,
-    key: str | None = None,
-    device: str | Device | None = None,
-) -> Tensor:
-    """Sync ``share_async`` (reading back to hash needs JSPI in the browser without *key*)."""
-    return run_sync(share_async(tensor, model, key=key, device=device))
+share = sync_twin(share_async)
 
 
 def shared_models(tensor: Tensor) -> list[str]:
