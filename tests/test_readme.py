@@ -101,7 +101,8 @@ class Example:
     marker: str  # text of a line only this block has
     inputs: dict[str, str]  # each name the block uses undefined -> what the test gives
     provide: Callable[[HostEnv], Awaitable[dict[str, Any]]]  # those inputs, on the host
-    collect: str  # code run after the block: sets `result`, plain data (JSON in the page)
+    collect: str  # run after the block: sets `result`, plain data (JSON in the page); with
+    # devices, result["device"] is the device the block ran on
     check: Callable[[Any, Reference], None]  # asserts on `result`
     devices: tuple[str, ...] = ()  # browser backends the block names (host: run on "cpu")
     page_setup: str = ""  # the inputs made in the page, for the browser test (with devices)
@@ -190,6 +191,9 @@ from webaccel.store import Store
 files = {{n: await fetch_bytes("models/{MODEL}/" + n) for n in {MODEL_FILES!r}}}
 store = await Store.open_async("readme-embedder")
 """
+VECTORS = (
+    "result = {{'vectors': [[float(v) for v in row] for row in vectors], 'device': {device}}}\n"
+)
 STORED = "result['stored'] = [m['name'] for m in store.list_models()]"
 
 
@@ -313,7 +317,7 @@ result = {
             "store": "a Store in a tmp directory (page: IndexedDB 'readme-embedder')",
         },
         provide=provide_embedder,
-        collect=f"result = {{'vectors': [[float(v) for v in row] for row in vectors]}}\n{STORED}",
+        collect=VECTORS.format(device="emb.device.name") + STORED,
         check=check_embedder,
         devices=("webnn",),
         page_setup=PAGE_EMBEDDER,
@@ -327,7 +331,7 @@ result = {
             "current directory holds models/all-MiniLM-L6-v2/ (page: webaccel serve's URL)",
         },
         provide=provide_pipeline,
-        collect=f"result = {{'vectors': [[float(v) for v in row] for row in vectors]}}\n{STORED}",
+        collect=VECTORS.format(device="extractor.device.name") + STORED,
         check=check_pipeline,
         devices=("webgpu",),
         page_setup=PAGE_PIPELINE,
@@ -348,6 +352,7 @@ result = {
     "host": {k: (bytes(d).hex(), dt, list(sh)) for k, (d, dt, sh) in host.items()},
     "printed": printed,
     "b shared bytes": wa.memory_report().model("minilm-ft").shared_bytes,
+    "device": a["embeddings"].device.name,
 }
 await s.close_async()
 """,
@@ -420,8 +425,7 @@ def test_every_python_block_has_one_example():
             assert set(example.inputs) <= page_made, example.name
 
 
-@pytest.fixture(scope="module")
-def reference() -> Reference:
+def sentence_transformers_reference() -> Reference:
     """sentence-transformers (torch, CPU) on the same files: normalized sentence vectors."""
     from sentence_transformers import SentenceTransformer
     from threadpoolctl import threadpool_limits
@@ -437,6 +441,11 @@ def reference() -> Reference:
     return lambda texts: encode(tuple(texts))
 
 
+@pytest.fixture(scope="module")
+def reference() -> Reference:
+    return sentence_transformers_reference()
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_readme_example_runs_on_the_cpu(example, reference, tmp_path, monkeypatch):
     async def main() -> Any:
@@ -448,6 +457,8 @@ def test_readme_example_runs_on_the_cpu(example, reference, tmp_path, monkeypatc
         result = asyncio.run(main())  # in a running loop, as in a page
     finally:
         example.cleanup()
+    if example.devices:
+        assert result["device"] == "cpu"
     example.check(result, reference)
 
 
