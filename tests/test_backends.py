@@ -12,7 +12,7 @@ import pytest
 import webaccel as wa
 from webaccel import device as device_mod
 from webaccel.backends.cpu import CPUDevice
-from webaccel.device import Backend, backend_names, backends, get_backend
+from webaccel.device import Backend, Implementation, backend_names, backends, get_backend
 from webaccel.engine import placement
 from webaccel.ops import OPS
 
@@ -56,7 +56,7 @@ def halfcpu():
     async def create() -> HalfCPU:
         return HalfCPU()
 
-    row = Backend("halfcpu", -1, HalfCPU, HalfCPU, create, probe, "NumPy")
+    row = Backend("halfcpu", -1, "NumPy", probe, lambda: Implementation(HalfCPU, HalfCPU, create))
     device_mod.register_backend(row)
     try:
         yield row

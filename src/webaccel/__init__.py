@@ -6,12 +6,7 @@ it runs the NumPy backend. ``import webaccel`` never needs NumPy.
 
 from __future__ import annotations
 
-from . import (
-    backends,  # noqa: F401  (each backend registers its row of the backend table)
-    sharing,
-    store,
-    weights,
-)
+from . import backends  # noqa: F401  (each backend registers its row of the backend table)
 from ._compat import IN_PYODIDE
 from .capabilities import detect, detect_async, format_report
 from .capture import capture
@@ -59,13 +54,29 @@ from .functional import (
     transpose,
     where,
 )
+from .lazy import lazy_getattr
 from .ops import OPS
-from .pipelines import pipeline, pipeline_async
 from .selection import init, init_async
 from .tensor import Tensor, explain, from_buffer, full, ones, set_eager, tensor, zeros
-from .weights import memory_report, share, share_async, shared_tensor
 
 __version__ = "0.1.0"
+
+# The store, the weights and the models load on first use, so a page that only computes does
+# not pay for them at `import webaccel`.
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "store": ("store", None),
+        "weights": ("weights", None),
+        "sharing": ("sharing", None),
+        "memory_report": ("weights", "memory_report"),
+        "share": ("weights", "share"),
+        "share_async": ("weights", "share_async"),
+        "shared_tensor": ("weights", "shared_tensor"),
+        "pipeline": ("pipelines", "pipeline"),
+        "pipeline_async": ("pipelines", "pipeline_async"),
+    },
+)
 
 
 def graph_stats(backend: str | None = None) -> dict[str, int]:

@@ -5,7 +5,7 @@ raw buffers, ``copy_in``/``copy_out`` bytes, ``compile`` an ``ir.Program`` and `
 Storages are refcounted: views and nodes that share a buffer acquire it; the last release frees
 it (a backend may pool it). A finalizer warns (``StorageLeakWarning``, a ResourceWarning)
 about storages dropped without release, frees them and counts them in ``Device.leaked_storages``.
-Identical weights are shared across models by ``webaccel.sharing`` (one storage, many holders).
+Identical weights are shared across models by ``webaccel.weights`` (one storage, many holders).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from . import _compat
 from .dtypes import DType
@@ -198,18 +198,37 @@ class Replay:
         pass
 
 
-@dataclass(frozen=True)
-class Backend:
-    """One row of the backend table: what placement, ``init()``, ``detect()`` and the lab's
-    command line know about a backend, registered by the backend's own package."""
+class Implementation(NamedTuple):
+    """What a backend's implementation module provides (its ``IMPLEMENTATION``)."""
 
-    name: str
-    fallback_rank: int  # placement tries running backends by rank, lowest first
     device_class: type[Device]  # its op table is the backend's
     create: Callable[[], Device]  # a device now (may wait through JSPI)
     create_async: Callable[[], Awaitable[Device]]  # a fresh device (adapter, context ...)
-    probe_async: Callable[[], Awaitable[dict[str, Any]]]  # detect()'s section for it
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One row of the backend table: what placement, ``init()``, ``detect()`` and the lab's
+    command line know about a backend, registered by the backend's own package.
+
+    The row is cheap: ``implementation`` imports the backend's device module (for WebGPU, the
+    whole WGSL kernel library) the first time a device is made or its op table is read."""
+
+    name: str
+    fallback_rank: int  # placement tries running backends by rank, lowest first
     needs: str  # what it runs on, for people ("NumPy", "WebGPU", "WebNN")
+    probe_async: Callable[[], Awaitable[dict[str, Any]]]  # detect()'s section for it
+    implementation: Callable[[], Implementation]
+
+    @property
+    def device_class(self) -> type[Device]:
+        return self.implementation().device_class
+
+    def create(self) -> Device:
+        return self.implementation().create()
+
+    async def create_async(self) -> Device:
+        return await self.implementation().create_async()
 
 
 _BACKENDS: dict[str, Backend] = {}

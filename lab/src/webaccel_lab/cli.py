@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import webaccel
+from webaccel.device import backend_names
 from webaccel_pages.benchmarks.chart import ratio_svg
 
 from . import doctor, embed, footprint, lab
@@ -71,7 +72,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    backends = args.backend or ["webnn", "webgpu", "cpu"]
+    backends = args.backend or list(backend_names())
     result = embed.run(
         args.sentences,
         backends,
@@ -154,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     embed_cmd.add_argument(
         "--backend",
         action="append",
-        choices=("webnn", "webgpu", "cpu", "auto"),
-        help="repeatable; default webnn, webgpu (in the lane's browser) and cpu (on this "
-        "CPython unless the lane's Pyodide has NumPy)",
+        choices=(*backend_names(), "auto"),
+        help="repeatable; default every backend of the table (webnn, webgpu: in the lane's "
+        "browser; cpu: on this CPython unless the lane's Pyodide has NumPy)",
     )
     embed_cmd.add_argument("--lane", default="headless-shell", choices=lab.BROWSER_LANES)
     embed_cmd.add_argument("--json", action="store_true", help="print the results as JSON")

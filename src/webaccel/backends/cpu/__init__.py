@@ -1,24 +1,15 @@
 """The CPU backend (NumPy): ``device.py`` (CPUDevice), ``impls.py`` (the op table, the
-reference implementation of every op), ``probe.py`` (what ``detect()`` reports)."""
+reference implementation of every op), ``probe.py`` (what ``detect()`` reports). Light to
+import: NumPy itself is bound when the first CPU device is made."""
 
 from __future__ import annotations
 
-from ...device import Backend, Device, register_backend, running_devices
+from ...device import Backend, register_backend
 from ...dtypes import float32  # in this module's __all__ since 0.1.0
-from .device import CPUDevice
+from .device import IMPLEMENTATION, CPUDevice
 from .impls import erf
 from .probe import probe_async
 
-
-async def _create_async() -> Device:
-    # One NumPy device per process: there is no context to acquire again, and tensors already
-    # on it stay valid, so init("cpu") keeps the running one.
-    return running_devices().get("cpu") or CPUDevice()
-
-
-# name, fallback rank, device class, create, create_async, probe, needs
-BACKEND = register_backend(
-    Backend("cpu", 2, CPUDevice, CPUDevice, _create_async, probe_async, "NumPy")
-)
+BACKEND = register_backend(Backend("cpu", 2, "NumPy", probe_async, lambda: IMPLEMENTATION))
 
 __all__ = ["BACKEND", "CPUDevice", "erf", "float32"]

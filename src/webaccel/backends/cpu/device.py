@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ...device import Device, Storage
+from ...device import Device, Implementation, Storage, running_devices
 from ...dtypes import DType
 from ...ir import Program
 from . import impls
@@ -101,3 +101,12 @@ class CPUDevice(Device):
                 storage.handle[:] = arr.reshape(-1).view(np.uint8)  # reshape first: 0-d outputs
             result.append(storage)
         return result
+
+
+async def create_device_async() -> Device:
+    # One NumPy device per process: there is no context to acquire again, and tensors already
+    # on it stay valid, so init("cpu") keeps the running one.
+    return running_devices().get("cpu") or CPUDevice()
+
+
+IMPLEMENTATION = Implementation(CPUDevice, CPUDevice, create_device_async)

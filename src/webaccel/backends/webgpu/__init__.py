@@ -12,16 +12,33 @@ where each op's kernel lives) -- each records into a ``Batch`` and returns a ``S
 
 from __future__ import annotations
 
-from ...device import Backend, register_backend
-from . import kernels
-from .device import WebGPUDevice, create_device, create_device_async
+from ...device import Backend, Implementation, register_backend
+from ...lazy import lazy_getattr
 from .probe import probe_async
-from .runtime import Batch, DeviceLostError, GPUBufferHandle, GPUContext, Pipeline, WebGPUError
-from .views import StridedView
 
-# name, fallback rank, device class, create, create_async, probe, needs
-BACKEND = register_backend(
-    Backend("webgpu", 1, WebGPUDevice, create_device, create_device_async, probe_async, "WebGPU")
+
+def _implementation() -> Implementation:
+    from . import device  # the WGSL kernel library loads with the first WebGPU device
+
+    return device.IMPLEMENTATION
+
+
+BACKEND = register_backend(Backend("webgpu", 1, "WebGPU", probe_async, _implementation))
+
+# The runtime and kernel names load on first use (they need none of it to register).
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "Batch": ("runtime", "Batch"),
+        "DeviceLostError": ("runtime", "DeviceLostError"),
+        "GPUBufferHandle": ("runtime", "GPUBufferHandle"),
+        "GPUContext": ("runtime", "GPUContext"),
+        "Pipeline": ("runtime", "Pipeline"),
+        "WebGPUError": ("runtime", "WebGPUError"),
+        "StridedView": ("views", "StridedView"),
+        "WebGPUDevice": ("device", "WebGPUDevice"),
+        "kernels": ("kernels", None),
+    },
 )
 
 __all__ = [

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import _compat
-from ...device import Device, Storage
+from ...device import Device, Implementation, Storage
 from ...dtypes import DType
 from ...engine import fusion
 from ...errors import SyncUnavailableError, WebAccelError
@@ -369,3 +369,5 @@ WebGPUDevice.ops = {
     **QUANT_LOWERINGS,
 }
 WebGPUDevice.unsupported = {}  # every op of OPS has a kernel here
+
+IMPLEMENTATION = Implementation(WebGPUDevice, create_device, create_device_async)

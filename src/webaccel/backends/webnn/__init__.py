@@ -17,14 +17,26 @@ adapter, the ``MLTensor`` pool.
 
 from __future__ import annotations
 
-from ...device import Backend, register_backend
-from .device import WebNNDevice, create_device, create_device_async
-from .emitter import Limits, Unsupported
+from ...device import Backend, Implementation, register_backend
+from ...lazy import lazy_getattr
 from .probe import probe_async
 
-# name, fallback rank, device class, create, create_async, probe, needs
-BACKEND = register_backend(
-    Backend("webnn", 0, WebNNDevice, create_device, create_device_async, probe_async, "WebNN")
+
+def _implementation() -> Implementation:
+    from . import device  # the builders load with the first WebNN device
+
+    return device.IMPLEMENTATION
+
+
+BACKEND = register_backend(Backend("webnn", 0, "WebNN", probe_async, _implementation))
+
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "Limits": ("emitter", "Limits"),
+        "Unsupported": ("emitter", "Unsupported"),
+        "WebNNDevice": ("device", "WebNNDevice"),
+    },
 )
 
 __all__ = ["BACKEND", "Limits", "Unsupported", "WebNNDevice"]

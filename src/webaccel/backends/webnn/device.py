@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ... import _compat
-from ...device import Device, Storage
+from ...device import Device, Implementation, Storage
 from ...dtypes import DType, as_dtype, uint8
 from ...errors import SyncUnavailableError, WebAccelError
 from ...ir import Program, Step
@@ -330,6 +330,8 @@ def create_device() -> WebNNDevice:
 async def create_device_async(options: dict[str, Any] | None = None) -> WebNNDevice:
     return await WebNNDevice.create_async(options)
 
+
+IMPLEMENTATION = Implementation(WebNNDevice, create_device, create_device_async)
 
 __all__ = [
     "POOL_CAP_BYTES",
