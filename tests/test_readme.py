@@ -562,9 +562,6 @@ FILE_SUFFIXES = (".py", ".wgsl", ".js", ".mjs", ".wat", ".json", ".html", ".sh",
 # in the home directory, a device run's output, URLs and queries of the pages, store names.
 NOT_REPO = (".lab/", "~/", "$OUT/", "/", "?", "http")
 STORE_NAMES = {"all-MiniLM-L6-v2/int8"}
-# Linked documents the lead writes in another branch; the link check fails once they exist
-# here, so that this entry goes at the merge.
-PENDING_DOCS = {"ARCHITECTURE.md"}
 
 
 def repo_paths() -> list[str]:
@@ -588,10 +585,7 @@ def test_readme_paths_exist():
     links = re.findall(r"\]\(([^)]+)\)", README)
     local = [t for t in links if "://" not in t and not t.startswith("#")]
     for target in local:
-        if target in PENDING_DOCS:
-            assert not (ROOT / target).exists(), f"{target} is here now: drop it from PENDING"
-        else:
-            assert (ROOT / target).exists(), f"the README links to a missing {target}"
+        assert (ROOT / target).exists(), f"the README links to a missing {target}"
     assert "ARCHITECTURE.md" in local
 
 
