@@ -10,14 +10,17 @@ fake with ``use_host``.
 from __future__ import annotations
 
 import contextlib
+import functools
+import keyword
 import sys
-from collections.abc import Awaitable, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any, ParamSpec, TypeVar
 
 from ..errors import SyncUnavailableError, WebAccelError
 from .host import Host, cache_file, js_get
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 IN_PYODIDE: bool = sys.platform == "emscripten"
 
@@ -112,6 +115,28 @@ def run_sync(awaitable: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
     return host().run_sync(awaitable)
 
 
+def sync_twin(coroutine_function: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    """The synchronous form of *coroutine_function*: the same parameters, ``run_sync`` over it.
+
+    ``load = sync_twin(load_async)`` writes the signature once. In a class body the twin is a
+    plain function, so it becomes a method (over this very function, not a subclass's
+    override); a classmethod: ``open = classmethod(sync_twin(open_async.__func__))``.
+    """
+
+    @functools.wraps(coroutine_function)
+    def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(coroutine_function(*args, **kwargs))
+
+    name = coroutine_function.__name__
+    sync_name = name.removesuffix("_async")
+    if keyword.iskeyword(sync_name):  # import_async -> import_
+        sync_name += "_"
+    twin.__name__ = sync_name
+    twin.__qualname__ = twin.__qualname__.removesuffix(name) + sync_name
+    twin.__doc__ = f"Sync ``{name}`` (in the browser through JSPI, see ``run_sync``)."
+    return twin
+
+
 def wasm_heap() -> Any:
     return host().wasm_heap()
 
@@ -141,6 +166,7 @@ __all__ = [
     "remember",
     "run_js",
     "run_sync",
+    "sync_twin",
     "to_js",
     "to_js_object",
     "to_py",
