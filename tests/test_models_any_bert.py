@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import http.server
+import inspect
 import json
 import subprocess
 import sys
@@ -177,6 +178,33 @@ def test_pipeline_models_from_a_files_dict_and_from_the_store(checkpoints, refer
     np.testing.assert_array_equal(got, from_dir(tb.SENTENCES, pooling="cls"))
     _check(got, want, "pipeline from a store name")
     assert variant.normalize is False
+
+
+def test_pipeline_passes_the_embedders_load_options(checkpoints):
+    """The pipeline declares only what it reads itself (model, store, name); every other
+    option is ``SentenceEmbedder.load_async``'s, passed through (its tokenizer= too)."""
+    files = tb.files_of(checkpoints["cased_cls"])
+    tokenizer = webaccel.tokenizers.from_files(files)
+    extractor = webaccel.pipeline(
+        "feature-extraction", model=files, device="cpu", max_length=8, tokenizer=tokenizer
+    )
+    assert extractor.tokenizer is tokenizer and extractor.embedder.max_length == 8
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pooling'"):
+        webaccel.pipeline("feature-extraction", model=files, device="cpu", pooling="mean")
+
+
+def test_sync_forms_take_the_async_forms_parameters():
+    """``load`` / ``features`` / the pipeline's call are the async forms run to completion,
+    with the same signature (one declaration)."""
+    from webaccel.pipelines.feature_extraction import FeatureExtractionPipeline
+
+    for sync, asynchronous in (
+        (SentenceEmbedder.load, SentenceEmbedder.load_async),
+        (SentenceEmbedder.features, SentenceEmbedder.features_async),
+        (FeatureExtractionPipeline.__call__, FeatureExtractionPipeline.call_async),
+    ):
+        assert inspect.signature(sync) == inspect.signature(asynchronous)
+        assert not inspect.iscoroutinefunction(sync)
 
 
 @contextlib.contextmanager

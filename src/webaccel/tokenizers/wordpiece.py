@@ -24,13 +24,13 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .base import Encoding, Padding
+from .base import NO_TEMPLATE, Encoding, Template, Tokenizer
 
 __all__ = ["TOKENIZER_FILES", "Encoding", "WordPieceTokenizer"]
 
@@ -238,6 +238,17 @@ def _nfd(text: str) -> str:
     return "".join(parts)
 
 
+def _translate(text: str, maps: tuple[_CharMap, _CharMap | None]) -> str:
+    """*text* through the first table, then (if there is a second) NFD and the second."""
+    first, second = maps
+    text = text.translate(first)
+    if second is not None:
+        if not text.isascii():
+            text = _nfd(text)
+        text = text.translate(second)
+    return text
+
+
 @dataclass(frozen=True)
 class _AddedToken:
     id: int
@@ -249,7 +260,7 @@ class _AddedToken:
     rstrip: bool = False
 
 
-class WordPieceTokenizer:
+class WordPieceTokenizer(Tokenizer):
     """BERT's tokenizer (normalize, split, WordPiece, ``[CLS] ... [SEP]``) in pure Python.
 
     Build it with :meth:`from_json` (a ``tokenizer.json``), :meth:`from_vocab` (a
@@ -269,9 +280,7 @@ class WordPieceTokenizer:
         strip_accents: bool | None = None,
         lowercase: bool = True,
         added_tokens: Iterable[_AddedToken] = (),
-        prefix: Sequence[tuple[int, int]] = (),
-        suffix: Sequence[tuple[int, int]] = (),
-        sequence_type_id: int = 0,
+        template: Template = NO_TEMPLATE,
         pad_id: int | None = None,
         pad_type_id: int = 0,
         model_max_length: int | None = None,
@@ -280,7 +289,7 @@ class WordPieceTokenizer:
     ) -> None:
         """Prefer the ``from_*`` constructors; this one takes the parsed pieces.
 
-        *prefix* / *suffix*: the (id, type id) pairs the template puts around the text.
+        *template*: the special tokens put around a text (none by default).
         """
         self.vocab: dict[str, int] = dict(vocab)
         if unk_token not in self.vocab:
@@ -293,14 +302,9 @@ class WordPieceTokenizer:
         self.strip_accents = self.lowercase if strip_accents is None else bool(strip_accents)
         self.clean_text = bool(clean_text)
         self.handle_chinese_chars = bool(handle_chinese_chars)
-        self.pad_id = pad_id
-        self.pad_type_id = int(pad_type_id)
-        self.model_max_length = model_max_length
-        self._prefix_ids = [i for i, _ in prefix]
-        self._prefix_types = [t for _, t in prefix]
-        self._suffix_ids = [i for i, _ in suffix]
-        self._suffix_types = [t for _, t in suffix]
-        self._sequence_type_id = int(sequence_type_id)
+        super().__init__(
+            template, pad_id=pad_id, pad_type_id=pad_type_id, model_max_length=model_max_length
+        )
         self._decoder_prefix = (
             continuing_subword_prefix if decoder_prefix is None else decoder_prefix
         )
@@ -399,7 +403,7 @@ class WordPieceTokenizer:
         ]
         full_vocab = dict(vocab)  # WordPiece itself never produces the added tokens
         full_vocab.update((t.content, t.id) for t in added)
-        prefix, suffix, seq_type = _parse_post_processor(spec.get("post_processor"), full_vocab)
+        template = Template.from_post_processor(spec.get("post_processor"), full_vocab)
 
         padding = spec.get("padding") or {}
         pad_id = padding.get("pad_id", full_vocab.get(padding.get("pad_token", "[PAD]")))
@@ -412,9 +416,7 @@ class WordPieceTokenizer:
             continuing_subword_prefix=model.get("continuing_subword_prefix", "##"),
             max_input_chars_per_word=model.get("max_input_chars_per_word", 100),
             added_tokens=added,
-            prefix=prefix,
-            suffix=suffix,
-            sequence_type_id=seq_type,
+            template=template,
             pad_id=pad_id,
             pad_type_id=padding.get("pad_type_id", 0),
             model_max_length=model_max_length,
@@ -463,8 +465,7 @@ class WordPieceTokenizer:
             strip_accents=strip_accents,
             lowercase=lowercase,
             added_tokens=added,
-            prefix=[(vocab[cls_token], 0)],
-            suffix=[(vocab[sep_token], 0)],
+            template=Template(prefix=((vocab[cls_token], 0),), suffix=((vocab[sep_token], 0),)),
             pad_id=vocab.get(pad_token),
             model_max_length=model_max_length,
         )
@@ -595,13 +596,7 @@ class WordPieceTokenizer:
 
     def normalize(self, text: str) -> str:
         """The text after ``BertNormalizer`` (clean, pad CJK, strip accents, lowercase)."""
-        first, second = self._norm_maps
-        text = text.translate(first)
-        if second is not None:
-            if not text.isascii():
-                text = _nfd(text)
-            text = text.translate(second)
-        return text
+        return _translate(text, self._norm_maps)
 
     def pre_tokenize(self, normalized: str) -> list[str]:
         """``BertPreTokenizer``: split on whitespace, and around each punctuation character."""
@@ -609,12 +604,7 @@ class WordPieceTokenizer:
 
     def _words(self, text: str) -> list[str]:
         """Normalized words of a piece of text with no added token in it."""
-        first, second = self._fused_maps
-        text = text.translate(first)
-        if second is not None:
-            if not text.isascii():
-                text = _nfd(text)
-            text = text.translate(second)
+        text = _translate(text, self._fused_maps)
         if self.clean_text:  # no U+001C..U+001F left: the fast str.split() is exact
             return text.split()
         return _split_pretokenized(text)
@@ -680,11 +670,6 @@ class WordPieceTokenizer:
     def vocab_size(self) -> int:
         return len(self._id_to_token)
 
-    @property
-    def num_special_tokens(self) -> int:
-        """How many ids the template adds around a text ([CLS] and [SEP]: 2)."""
-        return len(self._prefix_ids) + len(self._suffix_ids)
-
     def token_to_id(self, token: str) -> int | None:
         added = self._added.get(token)
         return added.id if added is not None else self.vocab.get(token)
@@ -706,99 +691,6 @@ class WordPieceTokenizer:
                 tokens.append(piece)  # the text matched, as tokenizers reports it
         return tokens
 
-    def encode(
-        self, text: str, *, add_special_tokens: bool = True, max_length: int | None = None
-    ) -> list[int]:
-        """The ids of one text, ``[CLS] ... [SEP]`` included. Not truncated unless *max_length*
-        is given (then the specials stay and the text is cut to fit)."""
-        ids = self._content_ids(text)
-        if max_length is not None:
-            room = self._check_max_length(max_length, add_special_tokens)
-            del ids[room:]
-        if add_special_tokens:
-            return self._prefix_ids + ids + self._suffix_ids
-        return ids
-
-    def __call__(
-        self,
-        texts: str | Iterable[str],
-        max_length: int | None = None,
-        padding: Padding = True,
-        truncation: bool = True,
-        *,
-        add_special_tokens: bool = True,
-    ) -> Encoding:
-        """``encode_batch`` (the call form transformers' tokenizers have)."""
-        return self.encode_batch(
-            texts, max_length, padding, truncation, add_special_tokens=add_special_tokens
-        )
-
-    def encode_batch(
-        self,
-        texts: str | Iterable[str],
-        max_length: int | None = None,
-        padding: Padding = True,
-        truncation: bool = True,
-        *,
-        add_special_tokens: bool = True,
-    ) -> Encoding:
-        """Tokenize a batch for a model.
-
-        *max_length* defaults to ``model_max_length``; with *truncation* each row keeps its
-        ``[CLS]`` and ``[SEP]`` and at most that many ids in all. *padding*: True or
-        ``"longest"`` pads to the longest row, ``"max_length"`` to *max_length*, False or
-        ``"do_not_pad"`` leaves rows ragged. A single str is a batch of one.
-        """
-        if isinstance(texts, str):
-            texts = [texts]
-        elif isinstance(texts, bytes | bytearray) or not isinstance(texts, Iterable):
-            raise TypeError(f"texts must be a list of str, not {type(texts).__name__}")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{i}] must be str, not {type(text).__name__}")
-        if padding not in (True, False, "longest", "max_length", "do_not_pad"):
-            raise ValueError(
-                f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', "
-                f"not {padding!r}"
-            )
-        limit = self.model_max_length if max_length is None else max_length
-        room = None
-        if limit is not None and (truncation or padding == "max_length"):
-            room = self._check_max_length(limit, add_special_tokens)
-        elif padding == "max_length":
-            raise ValueError("padding='max_length' needs max_length (or a model_max_length)")
-
-        prefix, suffix = (self._prefix_ids, self._suffix_ids) if add_special_tokens else ([], [])
-        types_prefix = self._prefix_types if add_special_tokens else []
-        types_suffix = self._suffix_types if add_special_tokens else []
-        rows: list[list[int]] = []
-        types: list[list[int]] = []
-        for text in texts:
-            ids = self._content_ids(text)
-            if truncation and room is not None:
-                del ids[room:]
-            rows.append(prefix + ids + suffix)
-            types.append(types_prefix + [self._sequence_type_id] * len(ids) + types_suffix)
-        lengths = [len(r) for r in rows]
-
-        if padding in (True, "longest"):
-            width = max(lengths, default=0)
-        elif padding == "max_length":
-            width = int(limit)  # type: ignore[arg-type]
-        else:
-            width = 0
-        if any(n < width for n in lengths) and self.pad_id is None:
-            raise ValueError("padding needs a pad token, and this vocabulary has none")
-        pad, pad_type = self.pad_id, self.pad_type_id
-        masks = []
-        for row, type_row, n in zip(rows, types, lengths, strict=True):
-            gap = max(0, width - n)
-            row += [pad] * gap  # type: ignore[list-item]
-            type_row += [pad_type] * gap
-            masks.append([1] * n + [0] * gap)
-        return Encoding(rows, masks, types, lengths)
-
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = True) -> str:
         """Text back from ids: ``##`` pieces joined to the word before, as ``tokenizers``'
         WordPiece decoder does (with its cleanup of spaces before punctuation)."""
@@ -818,19 +710,6 @@ class WordPieceTokenizer:
                 token = token[len(prefix) :] if token.startswith(prefix) else " " + token
             out.append(_cleanup(token) if self._decoder_cleanup else token)
         return "".join(out)
-
-    def _check_max_length(self, max_length: int, add_special_tokens: bool) -> int:
-        """Room left for the text's own ids within *max_length*."""
-        if isinstance(max_length, bool) or not isinstance(max_length, int):
-            raise TypeError(f"max_length must be an int, not {type(max_length).__name__}")
-        specials = self.num_special_tokens if add_special_tokens else 0
-        least = max(specials, 1)
-        if max_length < least:
-            raise ValueError(
-                f"max_length must be at least {least} (room for the {specials} special tokens "
-                f"the template adds), got {max_length}"
-            )
-        return max_length - specials
 
     def __repr__(self) -> str:
         return (
@@ -905,41 +784,3 @@ def _cleanup(text: str) -> str:
     ):
         text = text.replace(dirty, clean)
     return text
-
-
-def _parse_post_processor(
-    spec: Mapping[str, Any] | None, vocab: Mapping[str, int]
-) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
-    """The (id, type id) pairs before and after a single text, and the text's type id."""
-    if spec is None:
-        return [], [], 0
-    kind = spec.get("type")
-    if kind in ("BertProcessing", "RobertaProcessing"):
-        (_, cls_id), (_, sep_id) = spec["cls"], spec["sep"]
-        return [(int(cls_id), 0)], [(int(sep_id), 0)], 0
-    if kind != "TemplateProcessing":
-        raise ValueError(f"unsupported post_processor {kind!r}")
-    special = spec.get("special_tokens") or {}
-    before: list[tuple[int, int]] = []
-    after: list[tuple[int, int]] = []
-    seq_type: int | None = None
-    for item in spec.get("single") or ():
-        if "Sequence" in item:
-            if item["Sequence"].get("id", "A") != "A" or seq_type is not None:
-                raise ValueError(f"the single template must hold $A once: {spec.get('single')}")
-            seq_type = int(item["Sequence"].get("type_id", 0))
-            continue
-        if "SpecialToken" not in item:
-            raise ValueError(f"unknown template piece {item!r}")
-        name = item["SpecialToken"]["id"]
-        type_id = int(item["SpecialToken"].get("type_id", 0))
-        if name in special:
-            ids = [int(i) for i in special[name]["ids"]]
-        elif name in vocab:
-            ids = [vocab[name]]
-        else:
-            raise ValueError(f"template token {name!r} has no id")
-        (before if seq_type is None else after).extend((i, type_id) for i in ids)
-    if seq_type is None:
-        raise ValueError(f"the single template has no $A: {spec.get('single')}")
-    return before, after, seq_type
