@@ -12,8 +12,7 @@ the pre-move names of ``webaccel.io.safetensors``, ``webaccel.tokenizers.wordpie
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import lazy_getattr
 
 # name -> (submodule, attribute or None for the module itself)
 _LAZY = {
@@ -36,12 +35,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'webaccel.models' has no attribute {name!r}")
-    module_name, attr = _LAZY[name]
-    module = importlib.import_module(f".{module_name}", __name__)
-    return module if attr is None else getattr(module, attr)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [
