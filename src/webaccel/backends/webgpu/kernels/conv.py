@@ -19,7 +19,7 @@ from ....shapes import numel
 from ..views import StridedView
 from . import shader
 from .elementwise import flatten_last
-from .launch import dispatch_1d, new_output, run
+from .launch import new_output, run_1d
 from .matmul import matmul
 from .uniforms import Uniforms
 
@@ -63,7 +63,7 @@ def im2col_source(order: tuple[str, ...]) -> str:
         ORDER=" ".join(order),
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(2),
-        WG=shader.WORKGROUP,
+        ENTRY=shader.entry(params, "total"),
         INDEX=shader.named_index(order, [params.u(f"size_{name}") for name in order]),
     )
 
@@ -143,18 +143,20 @@ def conv2d(
         dims = (n, g, oh, ow, cg, kh, kw)
     col = new_output(batch, dims, "float32")
     total = numel(dims)
-    grid = dispatch_1d(total, shader.WORKGROUP)
     if total:
-        uniforms = im2col_params(order).pack(
+        run_1d(
+            batch,
+            im2col_source(order),
+            [xl.buffer, col.buffer],
+            im2col_params(order),
+            total,
             total=total,
-            per_row=grid[0] * shader.WORKGROUP,
             **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
             **window_values((sh, sw), (pt, pl), (dh, dw), (h, wd)),
             c_group=cg,
             x_off=xl.offset,
             x_strides=xl.strides,
         )
-        run(batch, im2col_source(order), [xl.buffer, col.buffer], uniforms, grid)
     wg = flatten_last(batch, w, 3).reshape((g, og, kc))  # (Cout, Kc) split by group
     if layout == "NCHW":
         # out[n, g, co, p] = W[g, co, :] @ col[n, g, :, p]

@@ -27,7 +27,7 @@ from ....shapes import broadcast_shapes, numel
 from ..views import RESULT_DTYPES, StridedView, compute_type, storage_type
 from . import shader
 from .expr import Expr, compile_expr, convert
-from .launch import coalesce, dispatch_1d, is_contiguous, new_output, run
+from .launch import coalesce, is_contiguous, new_output, run_1d
 from .uniforms import Uniforms
 
 
@@ -78,17 +78,13 @@ def elementwise_source(
         f"  let x{k} = ld{k}({_offset(params, f'in{k}', rank, c)});"
         for k, c in enumerate(in_contig)
     ]
-    if out_dtype == "float16":
-        store = _f16_store(params)
+    if out_dtype == "float16":  # a thread a word of the output, which guards itself
+        entry, store = shader.entry(params, None), _f16_store(params)
     else:
         out_index = shader.index_lines(shape, "t") if not out_contig else []
-        store = "\n".join(
-            [
-                f"  if (t >= {params.u('n')}) {{ return; }}",
-                *out_index,
-                f"  out[u32({_offset(params, 'out', rank, out_contig, 't')})] = elem(t);",
-            ]
-        )
+        out_offset = _offset(params, "out", rank, out_contig, "t")
+        entry = shader.entry(params, "n")
+        store = "\n".join([*out_index, f"  out[u32({out_offset})] = elem(t);"])
     return shader.template("elementwise.wgsl").substitute(
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
@@ -98,7 +94,7 @@ def elementwise_source(
         LOADS="\n".join(loads),
         BODY="\n".join("  " + line for line in body),
         RESULT=result,
-        WG=shader.WORKGROUP,
+        ENTRY=entry,
         STORE=store,
     )
 
@@ -187,14 +183,13 @@ def elementwise(
         threads = ((out.offset + n - 1) >> 1) - (out.offset >> 1) + 1
     else:
         threads = n
-    groups = dispatch_1d(threads, shader.WORKGROUP)
     operands = {}
     names = [*(f"in{k}" for k in range(len(views))), "out"]
     for name, v, s in zip(names, [*views, out], cstrides, strict=True):
         operands[f"{name}_off"], operands[f"{name}_strides"] = v.offset, s
     params = elementwise_params(rank, len(views))
-    uniforms = params.pack(n=n, per_row=groups[0] * shader.WORKGROUP, shape=cshape, **operands)
-    run(batch, source, [*(v.buffer for v in views), out.buffer], uniforms, groups)
+    buffers = [*(v.buffer for v in views), out.buffer]
+    run_1d(batch, source, buffers, params, threads, n=n, shape=cshape, **operands)
     return out
 
 

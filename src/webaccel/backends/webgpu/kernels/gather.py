@@ -15,7 +15,7 @@ from typing import Any
 from ....shapes import contiguous_strides, numel
 from ..views import StridedView, storage_type
 from . import shader
-from .launch import coalesce, dispatch_1d, new_output, run
+from .launch import coalesce, new_output, run_1d
 from .uniforms import Uniforms
 
 
@@ -56,7 +56,7 @@ def gather_source(data_dtype: str, rank: int) -> str:
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(3),
         LOADERS=shader.loader(0, data_dtype, bool_as_int=True),
-        WG=shader.WORKGROUP,
+        ENTRY=shader.entry(params, "n", "i"),
         INDEX="\n".join(shader.index_lines([params.u("shape", d) for d in range(rank)])),
         IDX_OFF=offset("idx"),
         DATA_OFF=offset("data"),
@@ -70,17 +70,21 @@ def gather(batch: Any, data: StridedView, indices: StridedView, axis: int = 0) -
         raise ValueError("gather needs int32 indices")
     shape = data.shape[:axis] + indices.shape + data.shape[axis + 1 :]
     out = new_output(batch, shape, "float32" if data.dtype == "float16" else data.dtype)
-    if numel(shape) == 0:
+    n = numel(shape)
+    if n == 0:
         return out
     ni = indices.ndim
     d_strides = data.strides[:axis] + (0,) * ni + data.strides[axis + 1 :]
     i_strides = (0,) * axis + indices.strides + (0,) * (data.ndim - axis - 1)
     cshape, (ds, is_, _) = coalesce(shape, [d_strides, i_strides, contiguous_strides(shape)])
     rank = len(cshape)
-    groups = dispatch_1d(numel(shape), shader.WORKGROUP)
-    uniforms = gather_params(rank).pack(
-        n=numel(shape),
-        per_row=groups[0] * shader.WORKGROUP,
+    run_1d(
+        batch,
+        gather_source(data.dtype, rank),
+        [data.buffer, indices.buffer, out.buffer],
+        gather_params(rank),
+        n,
+        n=n,
         axis_len=data.shape[axis],
         axis_stride=data.strides[axis],
         shape=cshape,
@@ -88,12 +92,5 @@ def gather(batch: Any, data: StridedView, indices: StridedView, axis: int = 0) -
         data_strides=ds,
         idx_off=indices.offset,
         idx_strides=is_,
-    )
-    run(
-        batch,
-        gather_source(data.dtype, rank),
-        [data.buffer, indices.buffer, out.buffer],
-        uniforms,
-        groups,
     )
     return out

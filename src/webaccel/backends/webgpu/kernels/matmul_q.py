@@ -22,7 +22,7 @@ from ..views import StridedView
 from . import matmul_common as mm
 from . import shader
 from .elementwise import reshaped
-from .launch import dispatch_1d, new_output, run
+from .launch import new_output, run, run_1d
 from .uniforms import Uniforms
 
 _CODE_DTYPES = ("int8", "int4")
@@ -263,7 +263,7 @@ def dequantize_source(bits: int) -> str:
         BINDINGS="\n".join(bindings),
         PARAMS=DEQUANTIZE_PARAMS.decl(3),
         CODES=_code_reader(bits),
-        WG=shader.WORKGROUP,
+        ENTRY=shader.entry(DEQUANTIZE_PARAMS, "total"),
     )
 
 
@@ -344,14 +344,15 @@ def dequantize(batch: Any, q: StridedView, scale: StridedView, group: int) -> St
     total = n * k
     if total == 0:
         return out
-    grid = dispatch_1d(total, shader.WORKGROUP)
-    uniforms = DEQUANTIZE_PARAMS.pack(
+    run_1d(
+        batch,
+        dequantize_source(bits),
+        [q.buffer, scale.buffer, out.buffer],
+        DEQUANTIZE_PARAMS,
+        total,
         total=total,
-        per_row=grid[0] * shader.WORKGROUP,
         k=k,
         group=max(group, 1),
         **_codes_and_scales(q, scale),
     )
-    source = dequantize_source(bits)
-    run(batch, source, [q.buffer, scale.buffer, out.buffer], uniforms, grid)
     return out

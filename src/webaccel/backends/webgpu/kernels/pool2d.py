@@ -17,7 +17,7 @@ from ....shapes import numel
 from ..views import StridedView
 from . import shader
 from .conv import WINDOW, conv_pads, nchw, out_size, pair, window_values
-from .launch import dispatch_1d, new_output, run
+from .launch import new_output, run_1d
 from .uniforms import Uniforms
 
 
@@ -57,7 +57,7 @@ def pool2d_source(kind: str, order: tuple[str, ...], count_include_pad: bool) ->
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(2),
-        WG=shader.WORKGROUP,
+        ENTRY=shader.entry(params, "total"),
         INDEX=shader.named_index(order, [params.u(f"size_{name}") for name in order]),
         INIT=init,
         ACCUM=accum,
@@ -93,10 +93,13 @@ def pool2d(
     total = numel(dims)
     if total == 0:
         return out
-    grid = dispatch_1d(total, shader.WORKGROUP)
-    uniforms = pool2d_params(order).pack(
+    run_1d(
+        batch,
+        pool2d_source(kind, order, count_include_pad),
+        [xl.buffer, out.buffer],
+        pool2d_params(order),
+        total,
         total=total,
-        per_row=grid[0] * shader.WORKGROUP,
         **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
         kh=kh,
         kw=kw,
@@ -104,6 +107,4 @@ def pool2d(
         x_off=xl.offset,
         x_strides=xl.strides,
     )
-    source = pool2d_source(kind, order, count_include_pad)
-    run(batch, source, [xl.buffer, out.buffer], uniforms, grid)
     return out

@@ -18,7 +18,7 @@ from ....shapes import numel
 from ..views import StridedView, storage_type
 from . import shader
 from .elementwise import flatten_last
-from .launch import axes_last, coalesce, dispatch_1d, new_output, run
+from .launch import axes_last, coalesce, new_output, run_1d
 from .uniforms import Uniforms
 
 ROWS_WG = 64
@@ -108,6 +108,7 @@ def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(nb + 1),
         WG=ROWS_WG,
+        ENTRY=shader.entry(params, "rows", "row", ROWS_WG, per_workgroup=True),
         OUTER="\n".join(outer),
         BODY=body,
     )
@@ -132,7 +133,6 @@ def _rows(
     oshape, (si, so) = coalesce(pv.shape[:-1], [pv.strides[:-1], po.strides[:-1]])
     ro = len(oshape)
     rows, length = numel(oshape), x.shape[axis]
-    groups = dispatch_1d(rows, 1)
     buffers = [x.buffer]
     affine = {}
     for name, p in (("gamma", gamma), ("beta", beta)):
@@ -143,10 +143,16 @@ def _rows(
             buffers.append(p.buffer)
             affine[f"{name}_off"], affine[f"{name}_step"] = p.offset, p.strides[0]
     buffers.append(out.buffer)
-    uniforms = rows_params(ro).pack(
+    source = rows_source(op, x.dtype, ro, gamma is not None, beta is not None)
+    run_1d(
+        batch,
+        source,
+        buffers,
+        rows_params(ro),
+        rows,
+        per_group=1,  # a workgroup a row
         rows=rows,
         length=length,
-        per_row=groups[0],
         eps=eps,
         shape=oshape,
         in_off=pv.offset,
@@ -157,8 +163,6 @@ def _rows(
         out_step=po.strides[-1],
         **affine,
     )
-    source = rows_source(op, x.dtype, ro, gamma is not None, beta is not None)
-    run(batch, source, buffers, uniforms, groups)
     return out
 
 
