@@ -28,17 +28,16 @@ from ..views import RESULT_DTYPES, StridedView, compute_type, storage_type
 from . import shader
 from .expr import Expr, compile_expr, convert
 from .launch import coalesce, is_contiguous, new_output, run_1d
-from .uniforms import Uniforms
+from .uniforms import Field, Uniforms, strided
 
 
 @functools.cache
 def elementwise_params(rank: int, n_inputs: int) -> Uniforms:
     """The uniforms: element count, threads per grid row, the (merged) shape, then each
     operand's element offset and strides (inputs ``in<k>``, then ``out``)."""
-    operands: dict[str, str | tuple[str, int]] = {}
+    operands: dict[str, Field] = {}
     for name in [*(f"in{k}" for k in range(n_inputs)), "out"]:
-        operands[f"{name}_off"] = "i32"
-        operands[f"{name}_strides"] = ("i32", rank)
+        operands.update(strided(name, rank))
     return Uniforms(
         "ElementwiseParams",
         n="u32",
@@ -75,14 +74,14 @@ def elementwise_source(
     bindings += [shader.loader(k, d) for k, d in enumerate(in_dtypes)]
     index = shader.index_lines(shape) if need_index else []
     loads = [
-        f"  let x{k} = ld{k}({_offset(params, f'in{k}', rank, c)});"
+        f"  let x{k} = ld{k}({shader.strided_offset(params, f'in{k}', rank, c)});"
         for k, c in enumerate(in_contig)
     ]
     if out_dtype == "float16":  # a thread a word of the output, which guards itself
         entry, store = shader.entry(params, None), _f16_store(params)
     else:
         out_index = shader.index_lines(shape, "t") if not out_contig else []
-        out_offset = _offset(params, "out", rank, out_contig, "t")
+        out_offset = shader.strided_offset(params, "out", rank, out_contig, "t")
         entry = shader.entry(params, "n")
         store = "\n".join([*out_index, f"  out[u32({out_offset})] = elem(t);"])
     return shader.template("elementwise.wgsl").substitute(
@@ -97,11 +96,6 @@ def elementwise_source(
         ENTRY=entry,
         STORE=store,
     )
-
-
-def _offset(params: Uniforms, operand: str, rank: int, contiguous: bool, var: str = "i") -> str:
-    strides = [params.i(f"{operand}_strides", d) for d in range(rank)]
-    return shader.offset_expr(params.i(f"{operand}_off"), strides, contiguous, var)
 
 
 def _f16_store(params: Uniforms) -> str:

@@ -16,7 +16,7 @@ from ....shapes import contiguous_strides, numel
 from ..views import StridedView, storage_type
 from . import shader
 from .launch import coalesce, new_output, run_1d
-from .uniforms import Uniforms
+from .uniforms import Uniforms, strided
 
 
 @functools.cache
@@ -31,10 +31,8 @@ def gather_params(rank: int) -> Uniforms:
         axis_len="u32",
         axis_stride="i32",
         shape=("u32", rank),
-        data_off="i32",
-        data_strides=("i32", rank),
-        idx_off="i32",
-        idx_strides=("i32", rank),
+        **strided("data", rank),
+        **strided("idx", rank),
     )
 
 
@@ -47,19 +45,14 @@ def gather_source(data_dtype: str, rank: int) -> str:
         shader.storage(2, "out", storage_type(out_dtype), write=True),
     ]
     params = gather_params(rank)
-
-    def offset(operand: str) -> str:
-        strides = [params.i(f"{operand}_strides", d) for d in range(rank)]
-        return shader.offset_expr(params.i(f"{operand}_off"), strides, False)
-
     return shader.template("gather.wgsl").substitute(
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(3),
         LOADERS=shader.loader(0, data_dtype, bool_as_int=True),
         ENTRY=shader.entry(params, "n", "i"),
         INDEX="\n".join(shader.index_lines([params.u("shape", d) for d in range(rank)])),
-        IDX_OFF=offset("idx"),
-        DATA_OFF=offset("data"),
+        IDX_OFF=shader.strided_offset(params, "idx", rank),
+        DATA_OFF=shader.strided_offset(params, "data", rank),
     )
 
 

@@ -75,11 +75,11 @@ def reduce_source(op: str, in_dtype: str, ro: int, ri: int, mode: str) -> str:
     finish = f"return acc * {params.f('scale')};" if op == "mean" else "return acc;"
     outer_shape = [params.u("outer_shape", d) for d in range(ro)]
     outer = shader.index_lines(outer_shape, "o") if ro else []
-    outer_terms = "".join(f" + i32(d{d}) * {params.i('outer_strides', d)}" for d in range(ro))
-    outer.append(f"  return {params.i('in_off')}{outer_terms};")
+    outer_strides = [params.i("outer_strides", d) for d in range(ro)]
+    outer.append(f"  return {shader.offset_expr(params.i('in_off'), outer_strides)};")
     inner = shader.index_lines([params.u("inner_shape", d) for d in range(ri)], "j")
-    inner_terms = "".join(f" + i32(d{d}) * {params.i('inner_strides', d)}" for d in range(ri))
-    inner.append(f"  return {acc}(ld0(base{inner_terms}));")
+    inner_strides = [params.i("inner_strides", d) for d in range(ri)]
+    inner.append(f"  return {acc}(ld0({shader.offset_expr('base', inner_strides)}));")
     count = params.u("count")
     entry = shader.entry(params, "n_out", "o", REDUCE_WG, per_workgroup=mode == "workgroup")
     if mode == "workgroup":

@@ -19,7 +19,7 @@ from ..views import StridedView, storage_type
 from . import shader
 from .elementwise import flatten_last
 from .launch import axes_last, coalesce, new_output, run_1d
-from .uniforms import Uniforms
+from .uniforms import Uniforms, strided
 
 ROWS_WG = 64
 ROW_OPS = ("softmax", "log_softmax", "layer_norm", "rms_norm")
@@ -37,11 +37,9 @@ def rows_params(ro: int) -> Uniforms:
         per_row="u32",
         eps="f32",
         shape=("u32", ro),
-        in_off="i32",
-        in_strides=("i32", ro),
+        **strided("in", ro),
         in_step="i32",
-        out_off="i32",
-        out_strides=("i32", ro),
+        **strided("out", ro),
         out_step="i32",
         gamma_off="i32",
         gamma_step="i32",
@@ -57,8 +55,7 @@ def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool
     params = rows_params(ro)
     outer = shader.index_lines([params.u("shape", d) for d in range(ro)], "row") if ro else []
     for x, base in (("in", "bi"), ("out", "bo")):
-        terms = "".join(f" + i32(d{d}) * {params.i(f'{x}_strides', d)}" for d in range(ro))
-        outer.append(f"  let {base} = {params.i(f'{x}_off')}{terms};")
+        outer.append(f"  let {base} = {shader.strided_offset(params, x, ro)};")
     outer.append(f"  let si = {params.i('in_step')};")
     outer.append(f"  let so = {params.i('out_step')};")
     x = "ld0(bi + i32(j) * si)"

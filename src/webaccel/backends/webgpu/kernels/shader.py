@@ -113,10 +113,18 @@ def named_index(names: Sequence[str], dims: Sequence[str], var: str = "t") -> st
     return "\n".join(lines)
 
 
-def offset_expr(off: str, strides: Sequence[str], contiguous: bool, var: str = "i") -> str:
-    """Element offset of an operand (i32 WGSL): ``off + sum(d_j * stride_j)``, or ``off + i``
-    where it is contiguous."""
+def offset_expr(off: str, strides: Sequence[str], contiguous: bool = False, var: str = "i") -> str:
+    """Element offset of an operand (i32 WGSL): ``off + sum(d_j * stride_j)`` over the
+    coordinates of ``index_lines``, or ``off + i`` where it is contiguous."""
     if contiguous:
         return f"{off} + i32({var})"
-    terms = [f"i32(d{d}) * {stride}" for d, stride in enumerate(strides)]
-    return f"{off} + " + " + ".join(terms)
+    return off + "".join(f" + i32(d{d}) * {stride}" for d, stride in enumerate(strides))
+
+
+def strided_offset(
+    params: Uniforms, name: str, rank: int, contiguous: bool = False, var: str = "i"
+) -> str:
+    """``offset_expr`` of the operand *name* whose offset and strides *params* holds
+    (``uniforms.strided``)."""
+    strides = [params.i(f"{name}_strides", d) for d in range(rank)]
+    return offset_expr(params.i(f"{name}_off"), strides, contiguous, var)
