@@ -27,26 +27,17 @@ from ....shapes import broadcast_shapes, numel
 from ..views import RESULT_DTYPES, StridedView, compute_type, storage_type
 from . import shader
 from .expr import Expr, compile_expr, convert
-from .launch import coalesce, is_contiguous, new_output, run_1d
-from .uniforms import Field, Uniforms, strided
+from .launch import coalesce, is_contiguous, new_output, run_1d, shape_grid_params
+from .uniforms import Field, Uniforms, strided_values
 
 
 @functools.cache
 def elementwise_params(rank: int, n_inputs: int) -> Uniforms:
-    """The uniforms: element count, threads per grid row, the (merged) shape, then each
+    """A ``shape_grid_params`` over the (merged) shape: two words of padding, then each
     operand's element offset and strides (inputs ``in<k>``, then ``out``)."""
-    operands: dict[str, Field] = {}
-    for name in [*(f"in{k}" for k in range(n_inputs)), "out"]:
-        operands.update(strided(name, rank))
-    return Uniforms(
-        "ElementwiseParams",
-        n="u32",
-        per_row="u32",
-        unused0="pad",
-        unused1="pad",
-        shape=("u32", rank),
-        **operands,
-    )
+    operands = [*(f"in{k}" for k in range(n_inputs)), "out"]
+    padding: dict[str, Field] = {"unused0": "pad", "unused1": "pad"}
+    return shape_grid_params("ElementwiseParams", rank, padding, operands)
 
 
 @functools.cache
@@ -180,7 +171,7 @@ def elementwise(
     operands = {}
     names = [*(f"in{k}" for k in range(len(views))), "out"]
     for name, v, s in zip(names, [*views, out], cstrides, strict=True):
-        operands[f"{name}_off"], operands[f"{name}_strides"] = v.offset, s
+        operands.update(strided_values(name, v.offset, s))
     params = elementwise_params(rank, len(views))
     buffers = [*(v.buffer for v in views), out.buffer]
     run_1d(batch, source, buffers, params, threads, n=n, shape=cshape, **operands)

@@ -15,25 +15,16 @@ from typing import Any
 from ....shapes import contiguous_strides, numel
 from ..views import StridedView, storage_type
 from . import shader
-from .launch import coalesce, new_output, run_1d
-from .uniforms import Uniforms, strided
+from .launch import coalesce, new_output, run_1d, shape_grid_params
+from .uniforms import Field, Uniforms, strided_values
 
 
 @functools.cache
 def gather_params(rank: int) -> Uniforms:
-    """The uniforms: output elements, threads per grid row, the gathered axis' length and
-    stride in the data, the (merged) output shape, then the data's and the indices' offset and
-    strides over it."""
-    return Uniforms(
-        "GatherParams",
-        n="u32",
-        per_row="u32",
-        axis_len="u32",
-        axis_stride="i32",
-        shape=("u32", rank),
-        **strided("data", rank),
-        **strided("idx", rank),
-    )
+    """A ``shape_grid_params`` over the (merged) output shape: the gathered axis' length and
+    stride in the data, then the data's and the indices' offset and strides over the shape."""
+    axis: dict[str, Field] = {"axis_len": "u32", "axis_stride": "i32"}
+    return shape_grid_params("GatherParams", rank, axis, ["data", "idx"])
 
 
 @functools.cache
@@ -81,9 +72,7 @@ def gather(batch: Any, data: StridedView, indices: StridedView, axis: int = 0) -
         axis_len=data.shape[axis],
         axis_stride=data.strides[axis],
         shape=cshape,
-        data_off=data.offset,
-        data_strides=ds,
-        idx_off=indices.offset,
-        idx_strides=is_,
+        **strided_values("data", data.offset, ds),
+        **strided_values("idx", indices.offset, is_),
     )
     return out

@@ -15,7 +15,7 @@ from ....shapes import numel
 from ....view import View
 from ..views import StridedView, nbytes
 from .shader import WORKGROUP
-from .uniforms import Uniforms
+from .uniforms import Field, Uniforms, strided
 
 MAX_WORKGROUPS_PER_DIM = 65535
 
@@ -29,6 +29,19 @@ def new_output(batch: Any, shape: Sequence[int], dtype: str) -> StridedView:
 def run(batch: Any, source: str, buffers: list[Any], uniforms: bytes, groups: Any) -> None:
     """Record one dispatch of *source* (pipelines are cached by their source text)."""
     batch.dispatch(batch.ctx.pipeline(source), buffers, uniforms, groups)
+
+
+def shape_grid_params(
+    name: str, rank: int, scalars: dict[str, Field], operands: Sequence[str]
+) -> Uniforms:
+    r"""The uniforms of a kernel with a thread per element of a (``coalesce``\ d) shape, its
+    *operands* read through their strides over that shape (elementwise, gather): the element
+    count ``n``, ``per_row`` (``run_1d``), the kernel's *scalars*, the ``shape`` (*rank*
+    dims), then each operand's offset and strides (``uniforms.strided``)."""
+    fields: dict[str, Field] = {"n": "u32", "per_row": "u32", **scalars, "shape": ("u32", rank)}
+    for operand in operands:
+        fields.update(strided(operand, rank))
+    return Uniforms(name, **fields)
 
 
 def run_1d(

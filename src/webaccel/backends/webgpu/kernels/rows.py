@@ -19,7 +19,7 @@ from ..views import StridedView, storage_type
 from . import shader
 from .elementwise import flatten_last
 from .launch import axes_last, coalesce, new_output, run_1d
-from .uniforms import Uniforms, strided
+from .uniforms import Uniforms, strided, strided_values
 
 ROWS_WG = 64
 ROW_OPS = ("softmax", "log_softmax", "layer_norm", "rms_norm")
@@ -152,11 +152,9 @@ def _rows(
         length=length,
         eps=eps,
         shape=oshape,
-        in_off=pv.offset,
-        in_strides=si,
+        **strided_values("in", pv.offset, si),
         in_step=pv.strides[-1],
-        out_off=po.offset,
-        out_strides=so,
+        **strided_values("out", po.offset, so),
         out_step=po.strides[-1],
         **affine,
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..views import StridedView
 from . import shader
-from .uniforms import Field, Uniforms, strided
+from .uniforms import Field, Uniforms, strided, strided_values
 
 # The geometry as uniform fields: stride, the top / left padding, dilation, and the input's
 # height and width.
@@ -107,8 +107,7 @@ class Window:
         return {
             **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
             **dict(zip(WINDOW, geometry, strict=True)),
-            "x_off": self.x.offset,
-            "x_strides": self.x.strides,
+            **strided_values("x", self.x.offset, self.x.strides),
         }
 
 
