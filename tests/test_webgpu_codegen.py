@@ -150,6 +150,74 @@ def test_dispatch_stays_under_the_per_dimension_limit():
     assert x <= 65535 and y <= 65535 and x * y * 256 >= 100_000_000
 
 
+class _FakeBatch:
+    """Records what run_1d dispatches (pipelines are their source text)."""
+
+    def __init__(self):
+        self.ctx = self
+        self.dispatches = []
+
+    def pipeline(self, source):
+        return source
+
+    def dispatch(self, pipeline, buffers, uniforms, groups):
+        self.dispatches.append((pipeline, buffers, uniforms, groups))
+
+
+@pytest.mark.parametrize(("items", "per_group"), [(1, 256), (1000, 256), (70_000, 1), (300, 64)])
+def test_run_1d_and_entry_give_each_item_one_id(items, per_group):
+    """launch.run_1d packs per_row for dispatch_1d's grid; shader.entry's id (x + y * per_row)
+    must then number the items 0..items-1 once each, the rest being past the count."""
+    params = Uniforms("GridParams", n="u32", per_row="u32")
+    batch = _FakeBatch()
+    launch.run_1d(batch, "src", ["buf"], params, items, per_group, n=items)
+    [(source, buffers, uniforms, groups)] = batch.dispatches
+    assert (source, buffers) == ("src", ["buf"])
+    n, per_row = np.frombuffer(uniforms, np.uint32)[:2].tolist()
+    gx, gy, gz = groups
+    assert n == items and gz == 1 and max(gx, gy) <= launch.MAX_WORKGROUPS_PER_DIM
+    ids = np.arange(gx * per_group)[None, :] + np.arange(gy)[:, None] * per_row
+    inside = ids[ids < items]
+    assert np.array_equal(np.sort(inside), np.arange(items))
+    entry = shader.entry(params, "n", "i", per_group, per_workgroup=per_group == 1)
+    assert f"@workgroup_size({per_group})" in entry
+    assert "* P.per_row;" in entry and "if (i >= P.n) { return; }" in entry
+    assert "if (" not in shader.entry(params, None)  # a kernel that guards itself
+
+
+def test_window_geometry_matches_the_padding_rules():
+    from webaccel.backends.webgpu.kernels.window import Window, window_params
+
+    x = StridedView("buf", (2, 9, 10, 3))  # NHWC
+    win = Window.over(x, "NHWC", (3, 2), 2, "same", 1)
+    assert win.x.shape == (2, 3, 9, 10) and win.x.strides == (270, 1, 30, 3)
+    assert win.out_hw == (5, 5)  # "same": ceil(n / stride)
+    assert win.pads == kernels.conv_pads("same", (9, 10), (3, 2), (2, 2), (1, 1))
+    values = win.values(("n", "oh", "ow", "c"), (2, 5, 5, 3))
+    params = window_params("WinParams", ("n", "oh", "ow", "c"), {}, {})
+    params.pack(total=150, per_row=256, **values)  # every declared field has its value
+    assert (values["x_off"], values["x_strides"]) == (0, (270, 1, 30, 3))
+    assert Window.over(x, "NCHW", 1, 1, "valid", (2, 3)).out_hw == (10, 3)
+    with pytest.raises(ValueError, match="layout must be NCHW or NHWC"):
+        Window.over(x, "HWNC", 1, 1, 0, 1)
+
+
+def test_recorder_and_batch_share_one_dispatch_path():
+    from webaccel.backends.webgpu.replay import Recorder
+    from webaccel.backends.webgpu.runtime import Dispatch, GPUBufferHandle
+    from webaccel.errors import WebAccelError
+
+    rec = Recorder(object())
+    handle = GPUBufferHandle("gpu-buffer", 256, 16)
+    rec.dispatch("pipe", [StridedView(handle, (4,)), handle], b"\x01" * 20, (3, 2))
+    rec.dispatch("pipe", [handle], None, (0, 1, 1))  # an empty tensor: nothing recorded
+    padded = b"\x01" * 20 + bytes(12)
+    assert rec.commands == [Dispatch("pipe", ["gpu-buffer", "gpu-buffer"], padded, (3, 2, 1))]
+    handle.released = True
+    with pytest.raises(WebAccelError, match="released buffer"):
+        rec.dispatch("pipe", [StridedView(handle, (4,))], None, (1,))
+
+
 def test_broadcast_shapes():
     assert shapes.broadcast_shapes((3, 1), (4,), ()) == (3, 4)
     with pytest.raises(ValueError):

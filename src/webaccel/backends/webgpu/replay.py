@@ -9,15 +9,15 @@ GPU-side copy. A run is then one call into ``js_glue/webgpu_replay.js``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
 from ...device import Replay, Storage
-from ...resources import read_text
 from ...shapes import numel
-from .runtime import GPUBufferHandle, GPUContext, _buffer_of
+from .runtime import BatchBase, Dispatch, GPUBufferHandle, GPUContext, _buffer_of, js_glue
+
+REPLAY_GLUE = "webgpu_replay.js"
 
 
 class _PlanAllocator:
@@ -52,38 +52,18 @@ class _PlanAllocator:
         return getattr(self._ctx, name)
 
 
-class Recorder:
-    """Duck-types ``runtime.Batch`` for kernels: records dispatches instead of encoding."""
+class Recorder(BatchBase):
+    """A batch for kernels that records the dispatches instead of encoding them."""
 
     def __init__(self, ctx: GPUContext) -> None:
         self.ctx = _PlanAllocator(ctx)
-        self.commands: list[tuple[Any, list[Any], bytes | None, tuple[int, int, int]]] = []
+        self.commands: list[Dispatch] = []  # their buffers the GPUBuffers
 
-    def dispatch(
-        self,
-        pipeline: Any,
-        buffers: Sequence[Any],
-        uniforms: bytes | None = None,
-        workgroups: Sequence[int] = (1, 1, 1),
-    ) -> None:
-        x, y, z = ([*list(workgroups), 1, 1])[:3]
-        if min(x, y, z) <= 0:
-            return
-        data = None if uniforms is None else bytes(uniforms) + bytes(-len(uniforms) % 16)
-        self.commands.append(
-            (pipeline, [_buffer_of(b) for b in buffers], data, (int(x), int(y), int(z)))
-        )
-
-    def release_after(self, handle: GPUBufferHandle) -> None:
-        self.ctx.release(handle)
+    def _record(self, dispatch: Dispatch) -> None:
+        self.commands.append(dispatch._replace(buffers=[_buffer_of(b) for b in dispatch.buffers]))
 
     def submit(self) -> None:  # a recording is never submitted
         pass
-
-
-@functools.cache
-def _glue() -> Any:
-    return _compat.run_js(read_text("js_glue", "webgpu_replay.js"))
 
 
 class ReplayPlan(Replay):
@@ -139,7 +119,7 @@ class ReplayPlan(Replay):
         ]
         ins = [[own.buffer, nbytes] for _, own, nbytes in self.arg_targets]
         outs = [[buf.buffer, _round4(dtype.nbytes(count))] for buf, count, dtype in self.outputs]
-        self.plan = _glue().build(
+        self.plan = js_glue(REPLAY_GLUE).build(
             self.ctx.device,
             self.ctx.queue,
             _compat.to_js(commands),
@@ -147,7 +127,7 @@ class ReplayPlan(Replay):
             _compat.to_js(ins),
             _compat.to_js(outs),
         )
-        self._run = _glue().run
+        self._run = js_glue(REPLAY_GLUE).run
         self._arg_order = [index for index, _, _ in self.arg_targets]
         self.dispatches = len(commands)
 
@@ -172,7 +152,7 @@ class ReplayPlan(Replay):
         if self.plan is None:
             return
         plan, self.plan = self.plan, None
-        _glue().destroy(plan)
+        js_glue(REPLAY_GLUE).destroy(plan)
         for h in self.allocator.owned:
             self.ctx.release(h)
         for s in self.consts:

@@ -40,10 +40,11 @@ When the device is lost (``device.destroy()``, a driver reset), every further ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ... import _compat
 from ...errors import WebAccelError
@@ -99,6 +100,15 @@ def _buffer_of(item: Any) -> Any:
             raise WebAccelError("a released buffer was bound to a dispatch")
         return handle.buffer
     return handle
+
+
+def _both_pools(counter: str) -> property:
+    """A ``BufferPool`` counter of the context's storage and staging pools together."""
+
+    def total(ctx: GPUContext) -> int:
+        return int(getattr(ctx._pool, counter) + getattr(ctx._staging, counter))
+
+    return property(total, doc=f"``{counter}`` of the storage and staging pools together")
 
 
 class GPUContext:
@@ -194,29 +204,12 @@ class GPUContext:
             self.errors.clear()
             raise WebGPUError(f"WebGPU reported: {text}")
 
-    @property
-    def live_bytes(self) -> int:
-        return self._pool.live_bytes + self._staging.live_bytes
-
-    @property
-    def live_buffers(self) -> int:
-        return self._pool.live_buffers + self._staging.live_buffers
-
-    @property
-    def pooled_bytes(self) -> int:
-        return self._pool.pooled_bytes + self._staging.pooled_bytes
-
-    @property
-    def created_buffers(self) -> int:
-        return self._pool.created_buffers + self._staging.created_buffers
-
-    @property
-    def destroyed_buffers(self) -> int:
-        return self._pool.destroyed_buffers + self._staging.destroyed_buffers
-
-    @property
-    def reused_buffers(self) -> int:
-        return self._pool.reused_buffers + self._staging.reused_buffers
+    live_bytes = _both_pools("live_bytes")
+    live_buffers = _both_pools("live_buffers")
+    pooled_bytes = _both_pools("pooled_bytes")
+    created_buffers = _both_pools("created_buffers")
+    destroyed_buffers = _both_pools("destroyed_buffers")
+    reused_buffers = _both_pools("reused_buffers")
 
     # --- buffers --------------------------------------------------------------------------
 
@@ -428,8 +421,52 @@ class _Sink:
         self._ctx.errors.append(message)
 
 
+class Dispatch(NamedTuple):
+    """One dispatch as recorded: the pipeline, the buffers bound 0..n-1 (handles or views),
+    the uniform bytes (padded to 16) or None, the workgroup counts."""
+
+    pipeline: Any
+    buffers: Sequence[Any]
+    uniforms: bytes | None
+    groups: tuple[int, int, int]
+
+
+class BatchBase:
+    """The side of a batch kernels see (their ``batch`` argument): ``Batch`` encodes the
+    dispatches into a compute pass, ``replay.Recorder`` keeps them for a replay plan."""
+
+    ctx: Any
+
+    def dispatch(
+        self,
+        pipeline: Pipeline,
+        buffers: Sequence[Any],
+        uniforms: bytes | None = None,
+        workgroups: Sequence[int] = (1, 1, 1),
+    ) -> None:
+        """Record one dispatch; *buffers* are handles or views, bound 0..n-1 in order, the
+        *uniforms* (padded to 16 bytes) after them. A workgroup count of 0 (an empty tensor)
+        records nothing."""
+        self._check_open()
+        x, y, z = ([*list(workgroups), 1, 1])[:3]
+        if min(x, y, z) <= 0:
+            return
+        data = None if uniforms is None else bytes(uniforms) + bytes(-len(uniforms) % 16)
+        self._record(Dispatch(pipeline, buffers, data, (int(x), int(y), int(z))))
+
+    def release_after(self, handle: GPUBufferHandle) -> None:
+        """Return *handle* to the pool once this batch is submitted."""
+        self.ctx.release(handle)
+
+    def _check_open(self) -> None:
+        """Raise where no more dispatches may be recorded."""
+
+    def _record(self, dispatch: Dispatch) -> None:
+        raise NotImplementedError
+
+
 @dataclass(eq=False)
-class Batch:
+class Batch(BatchBase):
     """One command encoder and one compute pass: many dispatches, one submit."""
 
     ctx: GPUContext
@@ -469,44 +506,29 @@ class Batch:
         self._used = len(chunk)
         return self._chunks[-1], offset
 
-    def dispatch(
-        self,
-        pipeline: Pipeline,
-        buffers: Sequence[Any],
-        uniforms: bytes | None = None,
-        workgroups: Sequence[int] = (1, 1, 1),
-    ) -> None:
-        """Record one dispatch; *buffers* are handles or views, bound 0..n-1 in order."""
+    def _check_open(self) -> None:
         if self._submitted:
             raise WebAccelError("this batch was already submitted")
         self.ctx.check()
-        x, y, z = ([*list(workgroups), 1, 1])[:3]
-        if min(x, y, z) <= 0:
-            return  # nothing to do (an empty tensor)
+
+    def _record(self, dispatch: Dispatch) -> None:
         ubuf, uoff, usize = None, 0, 0
-        if uniforms is not None:
-            data = bytes(uniforms) + bytes(-len(uniforms) % 16)
-            ubuf, uoff = self._uniform_slot(data)
-            usize = len(data)
-        js_buffers = _compat.to_js([_buffer_of(b) for b in buffers])
+        if dispatch.uniforms is not None:
+            ubuf, uoff = self._uniform_slot(dispatch.uniforms)
+            usize = len(dispatch.uniforms)
+        js_buffers = _compat.to_js([_buffer_of(b) for b in dispatch.buffers])
         self.ctx._glue.dispatch(
             self.ctx.device,
             self.pass_,
-            pipeline.pipeline,
-            pipeline.layout,
+            dispatch.pipeline.pipeline,
+            dispatch.pipeline.layout,
             js_buffers,
             ubuf,
             uoff,
             usize,
-            int(x),
-            int(y),
-            int(z),
+            *dispatch.groups,
         )
         self.dispatches += 1
-
-    def release_after(self, handle: GPUBufferHandle) -> None:
-        """Return *handle* to the pool once this batch is submitted."""
-        self.ctx.release(handle)
 
     def submit(self) -> None:
         """Write the uniforms, end the pass and submit the one command buffer."""
@@ -551,12 +573,13 @@ class Batch:
         return int(end - begin)
 
 
-_GLUE: Any = None
+@functools.cache
+def js_glue(name: str) -> Any:
+    """The helpers of ``js_glue/<name>`` (this backend's: ``webgpu_glue.js``,
+    ``webgpu_replay.js``), evaluated once."""
+    return _compat.run_js(read_text("js_glue", name))
 
 
 def webgpu_glue() -> Any:
-    """The helpers of ``js_glue/webgpu_glue.js``, evaluated once."""
-    global _GLUE
-    if _GLUE is None:
-        _GLUE = _compat.run_js(read_text("js_glue", "webgpu_glue.js"))
-    return _GLUE
+    """The runtime's helpers, ``js_glue/webgpu_glue.js``."""
+    return js_glue("webgpu_glue.js")

@@ -19,6 +19,7 @@ webaccel dtype and is defined here only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from ...dtypes import DTYPES
@@ -61,6 +62,11 @@ def nbytes(dtype: str, n: int) -> int:
     return 4 * n if dtype == BOOL else DTYPES[dtype].nbytes(n)
 
 
+def _of_view(fact: str) -> property:
+    """A read-only attribute of a ``StridedView``: ``View``'s *fact* of its view."""
+    return property(attrgetter(f"view.{fact}"), doc=f"``View.{fact}`` of the view")
+
+
 class StridedView:
     """A tensor in a GPU buffer: ``buffer``, the ``view`` over it and the storage ``dtype``."""
 
@@ -98,25 +104,11 @@ class StridedView:
         v = self.view
         return f"StridedView({self.buffer!r}, {v.shape}, {v.strides}, {v.offset}, {self.dtype!r})"
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.view.shape
-
-    @property
-    def strides(self) -> tuple[int, ...]:
-        return self.view.strides
-
-    @property
-    def offset(self) -> int:
-        return self.view.offset
-
-    @property
-    def ndim(self) -> int:
-        return self.view.ndim
-
-    @property
-    def size(self) -> int:
-        return self.view.numel
+    shape = _of_view("shape")  # tuple[int, ...]
+    strides = _of_view("strides")  # tuple[int, ...], in elements
+    offset = _of_view("offset")  # int, in elements
+    ndim = _of_view("ndim")
+    size = _of_view("numel")  # the number of elements
 
     @property
     def nbytes(self) -> int:

@@ -24,7 +24,8 @@ Where each op's kernel lives (module -> shader):
     gather.py      -> gather.wgsl       gather
 
 Shared: ``shader.py`` (WGSL building blocks), ``launch.py`` (output allocation, dim merging,
-grid size, dispatch), ``../common.wgsl`` (the ``wa_*`` math every kernel may call).
+grid size, dispatch), ``uniforms.py`` (the uniform structs), ``window.py`` (conv's and pool's
+sliding window), ``../common.wgsl`` (the ``wa_*`` math every kernel may call).
 
 Each kernel function is re-exported here under its family's name (``kernels.matmul`` is the
 function): reach a family's other names with ``from .kernels.matmul import MATMUL_CONFIGS``.
@@ -37,7 +38,7 @@ elementwise / copy can write float16; int8 / int4 codes in matmul_q.
 from __future__ import annotations
 
 from ..views import RESULT_DTYPES
-from .conv import conv2d, conv_pads
+from .conv import conv2d
 from .elementwise import batch_norm, concat, copy, elementwise, full, where
 from .gather import gather
 from .matmul import (
@@ -53,6 +54,7 @@ from .matmul_q import dequantize, linear_q
 from .pool2d import pool2d
 from .reduce import reduce
 from .rows import layer_norm, softmax
+from .window import conv_pads
 
 __all__ = [
     "HARDWARE_MATMUL_CONFIG",

@@ -6,7 +6,8 @@
         w is OIHW (Cout, Cin/groups, KH, KW); padding int | (ph, pw) | (top, left, bottom,
         right) | "same" (SAME_UPPER) | "same_lower" | "valid"; layout "NHWC" takes and returns
         NHWC. The column buffer goes back to the pool at the batch's submit.
-    conv_pads(padding, in_hw, kernel, stride, dilation) -> (top, left, bottom, right)
+
+The window's geometry (padding, output size, uniforms) is pool2d's too: ``window.py``.
 """
 
 from __future__ import annotations
@@ -19,40 +20,17 @@ from ....shapes import numel
 from ..views import StridedView
 from . import shader
 from .elementwise import flatten_last
-from .launch import dispatch_1d, new_output, run
+from .launch import new_output, run_1d
 from .matmul import matmul
 from .uniforms import Uniforms
-
-# The sliding window's geometry, as uniform fields (pool2d's too): stride, the top / left
-# padding, dilation, and the input's height and width.
-WINDOW = ("stride_h", "stride_w", "pad_top", "pad_left", "dil_h", "dil_w", "h", "w")
-
-
-def window_values(
-    stride: tuple[int, int], pads: tuple[int, int], dilation: tuple[int, int], hw: tuple[int, int]
-) -> dict[str, int]:
-    """The values of the ``WINDOW`` fields."""
-    return dict(zip(WINDOW, (*stride, *pads, *dilation, *hw), strict=True))
+from .window import Window, output_index, window_params
 
 
 @functools.cache
 def im2col_params(order: tuple[str, ...]) -> Uniforms:
-    """Column elements, threads per grid row, the column's dims in memory *order*, the
-    convolution's geometry (stride, padding, dilation, input H and W, channels per group) and
-    the input's offset and NCHW strides."""
-    return Uniforms(
-        "Im2colParams",
-        total="u32",
-        per_row="u32",
-        unused0="pad",
-        unused1="pad",
-        **{f"size_{name}": "u32" for name in order},
-        unused2="pad",
-        **dict.fromkeys(WINDOW, "u32"),
-        c_group="u32",
-        x_off="i32",
-        x_strides=("i32", 4),
-    )
+    """A window kernel's (``window_params``) over the column's dims in memory *order*, with
+    the channels per group."""
+    return window_params("Im2colParams", order, {"unused2": "pad"}, {"c_group": "u32"})
 
 
 @functools.cache
@@ -63,50 +41,9 @@ def im2col_source(order: tuple[str, ...]) -> str:
         ORDER=" ".join(order),
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(2),
-        WG=shader.WORKGROUP,
-        INDEX=shader.named_index(order, [params.u(f"size_{name}") for name in order]),
+        ENTRY=shader.entry(params, "total"),
+        INDEX=output_index(params, order),
     )
-
-
-def pair(v: int | Sequence[int]) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def conv_pads(
-    padding: Any,
-    in_hw: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-) -> tuple[int, int, int, int]:
-    """(top, left, bottom, right) from an int, a pair, a 4-tuple, "same" or "valid"."""
-    if padding == "valid":
-        return 0, 0, 0, 0
-    if padding in ("same", "same_upper", "same_lower"):
-        pads = []
-        for n, k, s, d in zip(in_hw, kernel, stride, dilation, strict=True):
-            out = -(-n // s)
-            total = max(0, (out - 1) * s + (k - 1) * d + 1 - n)
-            small, big = total // 2, total - total // 2
-            pads.append((big, small) if padding == "same_lower" else (small, big))
-        return pads[0][0], pads[1][0], pads[0][1], pads[1][1]
-    if isinstance(padding, int):
-        return padding, padding, padding, padding
-    if len(padding) == 2:
-        return padding[0], padding[1], padding[0], padding[1]
-    return tuple(int(p) for p in padding)  # type: ignore[return-value]
-
-
-def out_size(n: int, k: int, s: int, d: int, p0: int, p1: int) -> int:
-    return (n + p0 + p1 - d * (k - 1) - 1) // s + 1
-
-
-def nchw(x: StridedView, layout: str) -> StridedView:
-    if layout == "NCHW":
-        return x
-    if layout == "NHWC":
-        return x.permute((0, 3, 1, 2))
-    raise ValueError(f"layout must be NCHW or NHWC, not {layout!r}")
 
 
 def conv2d(
@@ -125,15 +62,12 @@ def conv2d(
 
     The column buffer is released back to the pool at the batch's submit.
     """
-    xl = nchw(x, layout)
-    n, c, h, wd = xl.shape
     cout, cg, kh, kw = w.shape
+    window = Window.over(x, layout, (kh, kw), stride, padding, dilation)
+    n, c, _, _ = window.x.shape
     if c != cg * groups or cout % groups:
         raise ValueError(f"conv2d: {c} input channels, weight {w.shape}, groups={groups}")
-    sh, sw = pair(stride)
-    dh, dw = pair(dilation)
-    pt, pl, pb, pr = conv_pads(padding, (h, wd), (kh, kw), (sh, sw), (dh, dw))
-    oh, ow = out_size(h, kh, sh, dh, pt, pb), out_size(wd, kw, sw, dw, pl, pr)
+    oh, ow = window.out_hw
     g, og, kc, p = groups, cout // groups, cg * kh * kw, oh * ow
     if layout == "NCHW":
         order = ("n", "g", "ci", "kh", "kw", "oh", "ow")
@@ -143,18 +77,17 @@ def conv2d(
         dims = (n, g, oh, ow, cg, kh, kw)
     col = new_output(batch, dims, "float32")
     total = numel(dims)
-    grid = dispatch_1d(total, shader.WORKGROUP)
     if total:
-        uniforms = im2col_params(order).pack(
+        run_1d(
+            batch,
+            im2col_source(order),
+            [window.x.buffer, col.buffer],
+            im2col_params(order),
+            total,
             total=total,
-            per_row=grid[0] * shader.WORKGROUP,
-            **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
-            **window_values((sh, sw), (pt, pl), (dh, dw), (h, wd)),
             c_group=cg,
-            x_off=xl.offset,
-            x_strides=xl.strides,
+            **window.values(order, dims),
         )
-        run(batch, im2col_source(order), [xl.buffer, col.buffer], uniforms, grid)
     wg = flatten_last(batch, w, 3).reshape((g, og, kc))  # (Cout, Kc) split by group
     if layout == "NCHW":
         # out[n, g, co, p] = W[g, co, :] @ col[n, g, :, p]

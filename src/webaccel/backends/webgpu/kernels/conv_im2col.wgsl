@@ -5,10 +5,7 @@
 ${BINDINGS}
 ${PARAMS}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * P.per_row;
-  if (t >= P.total) { return; }
+${ENTRY}
 ${INDEX}
   let ih = i32(v_oh * P.stride_h + v_kh * P.dil_h) - i32(P.pad_top);
   let iw = i32(v_ow * P.stride_w + v_kw * P.dil_w) - i32(P.pad_left);

@@ -6,10 +6,7 @@ ${PARAMS}
 
 ${CODES}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * P.per_row;
-  if (t >= P.total) { return; }
+${ENTRY}
   let K = P.k;
   let n = t / K;
   let k = t % K;

@@ -27,27 +27,17 @@ from ....shapes import broadcast_shapes, numel
 from ..views import RESULT_DTYPES, StridedView, compute_type, storage_type
 from . import shader
 from .expr import Expr, compile_expr, convert
-from .launch import coalesce, dispatch_1d, is_contiguous, new_output, run
-from .uniforms import Uniforms
+from .launch import coalesce, is_contiguous, new_output, run_1d, shape_grid_params
+from .uniforms import Field, Uniforms, strided_values
 
 
 @functools.cache
 def elementwise_params(rank: int, n_inputs: int) -> Uniforms:
-    """The uniforms: element count, threads per grid row, the (merged) shape, then each
+    """A ``shape_grid_params`` over the (merged) shape: two words of padding, then each
     operand's element offset and strides (inputs ``in<k>``, then ``out``)."""
-    operands: dict[str, str | tuple[str, int]] = {}
-    for name in [*(f"in{k}" for k in range(n_inputs)), "out"]:
-        operands[f"{name}_off"] = "i32"
-        operands[f"{name}_strides"] = ("i32", rank)
-    return Uniforms(
-        "ElementwiseParams",
-        n="u32",
-        per_row="u32",
-        unused0="pad",
-        unused1="pad",
-        shape=("u32", rank),
-        **operands,
-    )
+    operands = [*(f"in{k}" for k in range(n_inputs)), "out"]
+    padding: dict[str, Field] = {"unused0": "pad", "unused1": "pad"}
+    return shape_grid_params("ElementwiseParams", rank, padding, operands)
 
 
 @functools.cache
@@ -75,20 +65,16 @@ def elementwise_source(
     bindings += [shader.loader(k, d) for k, d in enumerate(in_dtypes)]
     index = shader.index_lines(shape) if need_index else []
     loads = [
-        f"  let x{k} = ld{k}({_offset(params, f'in{k}', rank, c)});"
+        f"  let x{k} = ld{k}({shader.strided_offset(params, f'in{k}', rank, c)});"
         for k, c in enumerate(in_contig)
     ]
-    if out_dtype == "float16":
-        store = _f16_store(params)
+    if out_dtype == "float16":  # a thread a word of the output, which guards itself
+        entry, store = shader.entry(params, None), _f16_store(params)
     else:
         out_index = shader.index_lines(shape, "t") if not out_contig else []
-        store = "\n".join(
-            [
-                f"  if (t >= {params.u('n')}) {{ return; }}",
-                *out_index,
-                f"  out[u32({_offset(params, 'out', rank, out_contig, 't')})] = elem(t);",
-            ]
-        )
+        out_offset = shader.strided_offset(params, "out", rank, out_contig, "t")
+        entry = shader.entry(params, "n")
+        store = "\n".join([*out_index, f"  out[u32({out_offset})] = elem(t);"])
     return shader.template("elementwise.wgsl").substitute(
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
@@ -98,14 +84,9 @@ def elementwise_source(
         LOADS="\n".join(loads),
         BODY="\n".join("  " + line for line in body),
         RESULT=result,
-        WG=shader.WORKGROUP,
+        ENTRY=entry,
         STORE=store,
     )
-
-
-def _offset(params: Uniforms, operand: str, rank: int, contiguous: bool, var: str = "i") -> str:
-    strides = [params.i(f"{operand}_strides", d) for d in range(rank)]
-    return shader.offset_expr(params.i(f"{operand}_off"), strides, contiguous, var)
 
 
 def _f16_store(params: Uniforms) -> str:
@@ -187,14 +168,13 @@ def elementwise(
         threads = ((out.offset + n - 1) >> 1) - (out.offset >> 1) + 1
     else:
         threads = n
-    groups = dispatch_1d(threads, shader.WORKGROUP)
     operands = {}
     names = [*(f"in{k}" for k in range(len(views))), "out"]
     for name, v, s in zip(names, [*views, out], cstrides, strict=True):
-        operands[f"{name}_off"], operands[f"{name}_strides"] = v.offset, s
+        operands.update(strided_values(name, v.offset, s))
     params = elementwise_params(rank, len(views))
-    uniforms = params.pack(n=n, per_row=groups[0] * shader.WORKGROUP, shape=cshape, **operands)
-    run(batch, source, [*(v.buffer for v in views), out.buffer], uniforms, groups)
+    buffers = [*(v.buffer for v in views), out.buffer]
+    run_1d(batch, source, buffers, params, threads, n=n, shape=cshape, **operands)
     return out
 
 

@@ -12,8 +12,6 @@ ${BODY}
   return ${RESULT};
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * P.per_row;
+${ENTRY}
 ${STORE}
 }

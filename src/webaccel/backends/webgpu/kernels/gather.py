@@ -15,27 +15,16 @@ from typing import Any
 from ....shapes import contiguous_strides, numel
 from ..views import StridedView, storage_type
 from . import shader
-from .launch import coalesce, dispatch_1d, new_output, run
-from .uniforms import Uniforms
+from .launch import coalesce, new_output, run_1d, shape_grid_params
+from .uniforms import Field, Uniforms, strided_values
 
 
 @functools.cache
 def gather_params(rank: int) -> Uniforms:
-    """The uniforms: output elements, threads per grid row, the gathered axis' length and
-    stride in the data, the (merged) output shape, then the data's and the indices' offset and
-    strides over it."""
-    return Uniforms(
-        "GatherParams",
-        n="u32",
-        per_row="u32",
-        axis_len="u32",
-        axis_stride="i32",
-        shape=("u32", rank),
-        data_off="i32",
-        data_strides=("i32", rank),
-        idx_off="i32",
-        idx_strides=("i32", rank),
-    )
+    """A ``shape_grid_params`` over the (merged) output shape: the gathered axis' length and
+    stride in the data, then the data's and the indices' offset and strides over the shape."""
+    axis: dict[str, Field] = {"axis_len": "u32", "axis_stride": "i32"}
+    return shape_grid_params("GatherParams", rank, axis, ["data", "idx"])
 
 
 @functools.cache
@@ -47,19 +36,14 @@ def gather_source(data_dtype: str, rank: int) -> str:
         shader.storage(2, "out", storage_type(out_dtype), write=True),
     ]
     params = gather_params(rank)
-
-    def offset(operand: str) -> str:
-        strides = [params.i(f"{operand}_strides", d) for d in range(rank)]
-        return shader.offset_expr(params.i(f"{operand}_off"), strides, False)
-
     return shader.template("gather.wgsl").substitute(
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(3),
         LOADERS=shader.loader(0, data_dtype, bool_as_int=True),
-        WG=shader.WORKGROUP,
+        ENTRY=shader.entry(params, "n", "i"),
         INDEX="\n".join(shader.index_lines([params.u("shape", d) for d in range(rank)])),
-        IDX_OFF=offset("idx"),
-        DATA_OFF=offset("data"),
+        IDX_OFF=shader.strided_offset(params, "idx", rank),
+        DATA_OFF=shader.strided_offset(params, "data", rank),
     )
 
 
@@ -70,30 +54,25 @@ def gather(batch: Any, data: StridedView, indices: StridedView, axis: int = 0) -
         raise ValueError("gather needs int32 indices")
     shape = data.shape[:axis] + indices.shape + data.shape[axis + 1 :]
     out = new_output(batch, shape, "float32" if data.dtype == "float16" else data.dtype)
-    if numel(shape) == 0:
+    n = numel(shape)
+    if n == 0:
         return out
     ni = indices.ndim
     d_strides = data.strides[:axis] + (0,) * ni + data.strides[axis + 1 :]
     i_strides = (0,) * axis + indices.strides + (0,) * (data.ndim - axis - 1)
     cshape, (ds, is_, _) = coalesce(shape, [d_strides, i_strides, contiguous_strides(shape)])
     rank = len(cshape)
-    groups = dispatch_1d(numel(shape), shader.WORKGROUP)
-    uniforms = gather_params(rank).pack(
-        n=numel(shape),
-        per_row=groups[0] * shader.WORKGROUP,
-        axis_len=data.shape[axis],
-        axis_stride=data.strides[axis],
-        shape=cshape,
-        data_off=data.offset,
-        data_strides=ds,
-        idx_off=indices.offset,
-        idx_strides=is_,
-    )
-    run(
+    run_1d(
         batch,
         gather_source(data.dtype, rank),
         [data.buffer, indices.buffer, out.buffer],
-        uniforms,
-        groups,
+        gather_params(rank),
+        n,
+        n=n,
+        axis_len=data.shape[axis],
+        axis_stride=data.strides[axis],
+        shape=cshape,
+        **strided_values("data", data.offset, ds),
+        **strided_values("idx", indices.offset, is_),
     )
     return out

@@ -7,10 +7,7 @@ ${BINDINGS}
 ${PARAMS}
 ${LOADERS}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * P.per_row;
-  if (i >= P.n) { return; }
+${ENTRY}
 ${INDEX}
   var k = idx[u32(${IDX_OFF})];
   let n = i32(P.axis_len);

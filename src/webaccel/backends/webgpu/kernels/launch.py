@@ -8,13 +8,14 @@ count under WebGPU's 65535 per dimension.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from typing import Any
 
 from ....shapes import numel
 from ....view import View
 from ..views import StridedView, nbytes
+from .shader import WORKGROUP
+from .uniforms import Field, Uniforms, strided
 
 MAX_WORKGROUPS_PER_DIM = 65535
 
@@ -30,8 +31,34 @@ def run(batch: Any, source: str, buffers: list[Any], uniforms: bytes, groups: An
     batch.dispatch(batch.ctx.pipeline(source), buffers, uniforms, groups)
 
 
-def f32_bits(x: float) -> int:
-    return struct.unpack("<I", struct.pack("<f", x))[0]
+def shape_grid_params(
+    name: str, rank: int, scalars: dict[str, Field], operands: Sequence[str]
+) -> Uniforms:
+    r"""The uniforms of a kernel with a thread per element of a (``coalesce``\ d) shape, its
+    *operands* read through their strides over that shape (elementwise, gather): the element
+    count ``n``, ``per_row`` (``run_1d``), the kernel's *scalars*, the ``shape`` (*rank*
+    dims), then each operand's offset and strides (``uniforms.strided``)."""
+    fields: dict[str, Field] = {"n": "u32", "per_row": "u32", **scalars, "shape": ("u32", rank)}
+    for operand in operands:
+        fields.update(strided(operand, rank))
+    return Uniforms(name, **fields)
+
+
+def run_1d(
+    batch: Any,
+    source: str,
+    buffers: list[Any],
+    params: Uniforms,
+    items: int,
+    per_group: int = WORKGROUP,
+    **fields: Any,
+) -> None:
+    """Record *source* over ``dispatch_1d``'s grid for *items* (threads, or workgroups where
+    *per_group* is 1), its uniforms *params* packed from *fields* and ``per_row``, the items
+    in a row of the grid (what ``shader.entry`` reads)."""
+    groups = dispatch_1d(items, per_group)
+    uniforms = params.pack(per_row=groups[0] * per_group, **fields)
+    run(batch, source, buffers, uniforms, groups)
 
 
 def is_contiguous(strides: Sequence[int], shape: Sequence[int]) -> bool:

@@ -1,6 +1,8 @@
 """What the float matmul kernels (tiled, direct, register-tiled, subgroup) share: the storage
 bindings, the uniforms (``matmul_params``), the lines reading the sizes and the operands'
-offsets and strides, and the epilogue (bias, activation, store; ``matmul_q.py``'s too).
+offsets and strides, the template fields of their configs, the accumulators and the epilogue
+(bias, activation, store); ``matmul_q.py``'s kernel takes the declarations, the thread block
+and the epilogue too.
 """
 
 from __future__ import annotations
@@ -55,6 +57,81 @@ def bindings(
         out.append(shader.storage(2, "bias", bias_elem))
     out.append(shader.storage(len(out), "C", c_elem, write=True))
     return out
+
+
+def declarations(params: Uniforms, bindings: list[str], activation: str | None) -> dict[str, str]:
+    """The template fields every matmul shader opens with: ``common.wgsl`` where the epilogue's
+    *activation* calls into it, the storage *bindings*, and *params* bound after them."""
+    return {
+        "COMMON": shader.common_for(activation),
+        "BINDINGS": "\n".join(bindings),
+        "PARAMS": params.decl(len(bindings)),
+    }
+
+
+def float_fields(
+    batch_rank: int,
+    bindings: list[str],
+    activation: str | None,
+    strides: tuple[str, ...] = ("a_sm", "a_sk", "b_sk", "b_sn"),
+) -> dict[str, str]:
+    """The fields the float matmul templates share: the ``declarations`` over
+    ``matmul_params``, M, N, K (``SIZES``) and the operands' bases and *strides*
+    (``OPERANDS``, see ``operand_lines``)."""
+    params = matmul_params(batch_rank)
+    return {
+        **declarations(params, bindings, activation),
+        "SIZES": size_lines(params),
+        "OPERANDS": operand_lines(params, batch_rank, strides),
+    }
+
+
+def block_fields(config: tuple[int, int, int, int]) -> dict[str, int]:
+    """A thread-block config (workgroup x, workgroup y, TM, TN) as template fields."""
+    return dict(zip(("TX", "TY", "TM", "TN"), config, strict=True))
+
+
+def tile_threads(config: tuple[int, ...]) -> tuple[int, int]:
+    """The (x, y) threads of a workgroup tile config (BM, BN, BK, TM, TN): a TM x TN register
+    tile each."""
+    bm, bn, _, tm, tn = config[:5]
+    return bn // tn, bm // tm
+
+
+def tile_fields(config: tuple[int, int, int, int, int]) -> dict[str, int]:
+    """A workgroup tile config as template fields, with its threads (``tile_threads``)."""
+    tx, ty = tile_threads(config)
+    return {**dict(zip(("BM", "BN", "BK", "TM", "TN"), config, strict=True)), "TX": tx, "TY": ty}
+
+
+def accumulators(tm: int, tn: int, scalar: str = "f32") -> list[str]:
+    """A thread's TM x TN outputs, zero: ``acc{i}_{q}`` holds row i, columns 4q .. 4q+3."""
+    zero = "0.0" if scalar == "f32" else "0i"
+    blocks = [(i, q) for i in range(tm) for q in range(tn // 4)]
+    return [f"  var acc{i}_{q} = vec4<{scalar}>({zero});" for i, q in blocks]
+
+
+def thread_block(
+    tm: int,
+    tn: int,
+    columns: list[str],
+    loop: list[str],
+    epilogue: list[str],
+    scalar: str = "f32",
+) -> str:
+    """The body of a kernel where each thread computes a TM x TN block of C from registers, no
+    shared memory (the direct and the quantized matmul): the block's corner (m0, n0), threads
+    past M or N returning, the accumulators, the rows of A clamped into M (loads stay in
+    bounds; the epilogue skips stores past M and N) and the kernel's own *columns* lines, its K
+    *loop* and *epilogue*."""
+    lines = [
+        f"  let m0 = gid.y * {tm}u;",
+        f"  let n0 = gid.x * {tn}u;",
+        "  if (m0 >= M || n0 >= N) { return; }",
+        *accumulators(tm, tn, scalar),
+    ]
+    lines += [f"  let ra{i} = a_base + i32(min(m0 + {i}u, M - 1u)) * a_sm;" for i in range(tm)]
+    return "\n".join([*lines, *columns, *loop, *epilogue])
 
 
 def elem_of(mode: str) -> str:

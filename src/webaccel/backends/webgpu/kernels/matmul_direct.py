@@ -46,15 +46,12 @@ def matmul_direct_source(
         raise ValueError(f"unknown direct matmul mode {mode!r}")
     if scalar not in ("f32", "i32") or (scalar == "i32" and mode != "scalar"):
         raise ValueError(f"no direct matmul for {scalar} in mode {mode!r}")
-    tx, ty, tm, tn = config
+    tm, tn = config[2:]
     elem = scalar if mode == "scalar" else "vec4<f32>"
     bindings = mm.bindings(elem, elem, has_bias, scalar, scalar)
     params = mm.matmul_params(batch_rank)
-    zero = "0.0" if scalar == "f32" else "0i"
-    acc = [f"  var acc{i}_{q} = vec4<{scalar}>({zero});" for i in range(tm) for q in range(tn // 4)]
-    # clamped row / column starts: loads stay in bounds, stores are guarded
-    rows = [f"  let ra{i} = a_base + i32(min(m0 + {i}u, M - 1u)) * a_sm;" for i in range(tm)]
-    rows += [f"  let cb{j} = b_base + i32(min(n0 + {j}u, N - 1u)) * b_sn;" for j in range(tn)]
+    # B's column starts, clamped as A's rows are (mm.thread_block)
+    cols = [f"  let cb{j} = b_base + i32(min(n0 + {j}u, N - 1u)) * b_sn;" for j in range(tn)]
     if mode == "dot":
         body = [f"    let a{i} = A[u32(ra{i} + i32(k)) >> 2u];" for i in range(tm)]
         body += [f"    let b{j} = B[u32(cb{j} + i32(k)) >> 2u];" for j in range(tn)]
@@ -98,17 +95,7 @@ def matmul_direct_source(
     else:
         epi = mm.epilogue(params, tm, tn, has_bias, activation, "m0", "n0")
     return shader.template("matmul_direct.wgsl").substitute(
-        SIZES=mm.size_lines(params),
-        OPERANDS=mm.operand_lines(params, batch_rank),
-        COMMON=shader.common_for(activation if scalar == "f32" else None),
-        BINDINGS="\n".join(bindings),
-        PARAMS=params.decl(len(bindings)),
-        TX=tx,
-        TY=ty,
-        TM=tm,
-        TN=tn,
-        ACC_DECL="\n".join(acc),
-        ROWS="\n".join(rows),
-        LOOP="\n".join(loop),
-        EPILOGUE="\n".join(epi),
+        **mm.float_fields(batch_rank, bindings, activation if scalar == "f32" else None),
+        **mm.block_fields(config),
+        BLOCK=mm.thread_block(tm, tn, cols, loop, epi, scalar),
     )

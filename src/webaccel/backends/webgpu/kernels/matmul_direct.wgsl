@@ -11,11 +11,5 @@ ${PARAMS}
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
 ${SIZES}
 ${OPERANDS}
-  let m0 = gid.y * ${TM}u;
-  let n0 = gid.x * ${TN}u;
-  if (m0 >= M || n0 >= N) { return; }
-${ACC_DECL}
-${ROWS}
-${LOOP}
-${EPILOGUE}
+${BLOCK}
 }

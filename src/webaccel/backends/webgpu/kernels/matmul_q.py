@@ -22,7 +22,7 @@ from ..views import StridedView
 from . import matmul_common as mm
 from . import shader
 from .elementwise import reshaped
-from .launch import dispatch_1d, new_output, run
+from .launch import new_output, run, run_1d
 from .uniforms import Uniforms
 
 _CODE_DTYPES = ("int8", "int4")
@@ -158,7 +158,7 @@ def linear_q_source(
 ) -> str:
     if mode not in LINEAR_Q_MODES:
         raise ValueError(f"unknown linear_q mode {mode!r}; expected one of {LINEAR_Q_MODES}")
-    tx, ty, tm, tn = config
+    tm, tn = config[2:]
     x_elem = "vec4<f32>" if mode == "vec_x4" else "f32"
     bindings = [
         shader.storage(0, "A", x_elem),
@@ -170,30 +170,21 @@ def linear_q_source(
         bindings.append(shader.storage(3, "bias", "f32"))
         nb = 4
     bindings.append(shader.storage(nb, "C", "f32", write=True))
-    acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
-    rows = [f"  let ra{i} = a_base + i32(min(m0 + {i}u, M - 1u)) * a_sm;" for i in range(tm)]
+    cols = []  # each column's codes and scales, clamped as A's rows are (mm.thread_block)
     for j in range(tn):
-        rows.append(f"  let nn{j} = i32(min(n0 + {j}u, N - 1u));")
-        rows.append(f"  let qb{j} = q_base + nn{j} * q_sn;")
-        rows.append(f"  let sb{j} = s_base + nn{j} * s_sn;")
+        cols.append(f"  let nn{j} = i32(min(n0 + {j}u, N - 1u));")
+        cols.append(f"  let qb{j} = q_base + nn{j} * q_sn;")
+        cols.append(f"  let sb{j} = s_base + nn{j} * s_sn;")
     if mode == "scalar":
         loop = _scalar_loop(tm, tn)
     else:
         loop = _vec_loop(tm, tn, bits, mode == "vec_x4")
     epi = mm.epilogue(QUANT_PARAMS, tm, tn, has_bias, activation, "m0", "n0")
     return shader.template("matmul_q.wgsl").substitute(
-        COMMON=shader.common_for(activation),
-        BINDINGS="\n".join(bindings),
-        PARAMS=QUANT_PARAMS.decl(nb + 1),
+        **mm.declarations(QUANT_PARAMS, bindings, activation),
+        **mm.block_fields(config),
         CODES=_code_reader(bits),
-        TX=tx,
-        TY=ty,
-        TM=tm,
-        TN=tn,
-        ACC_DECL="\n".join(acc),
-        ROWS="\n".join(rows),
-        LOOP="\n".join(loop),
-        EPILOGUE="\n".join(epi),
+        BLOCK=mm.thread_block(tm, tn, cols, loop, epi),
     )
 
 
@@ -263,7 +254,7 @@ def dequantize_source(bits: int) -> str:
         BINDINGS="\n".join(bindings),
         PARAMS=DEQUANTIZE_PARAMS.decl(3),
         CODES=_code_reader(bits),
-        WG=shader.WORKGROUP,
+        ENTRY=shader.entry(DEQUANTIZE_PARAMS, "total"),
     )
 
 
@@ -344,14 +335,15 @@ def dequantize(batch: Any, q: StridedView, scale: StridedView, group: int) -> St
     total = n * k
     if total == 0:
         return out
-    grid = dispatch_1d(total, shader.WORKGROUP)
-    uniforms = DEQUANTIZE_PARAMS.pack(
+    run_1d(
+        batch,
+        dequantize_source(bits),
+        [q.buffer, scale.buffer, out.buffer],
+        DEQUANTIZE_PARAMS,
+        total,
         total=total,
-        per_row=grid[0] * shader.WORKGROUP,
         k=k,
         group=max(group, 1),
         **_codes_and_scales(q, scale),
     )
-    source = dequantize_source(bits)
-    run(batch, source, [q.buffer, scale.buffer, out.buffer], uniforms, grid)
     return out

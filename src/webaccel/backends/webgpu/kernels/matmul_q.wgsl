@@ -32,11 +32,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let s_base = P.s_off;
   let s_sn = P.s_sn;
   let s_sg = P.s_sg;
-  let m0 = gid.y * ${TM}u;
-  let n0 = gid.x * ${TN}u;
-  if (m0 >= M || n0 >= N) { return; }
-${ACC_DECL}
-${ROWS}
-${LOOP}
-${EPILOGUE}
+${BLOCK}
 }

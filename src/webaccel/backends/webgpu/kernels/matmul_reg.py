@@ -34,8 +34,8 @@ def matmul_reg_shared_bytes(config: tuple[int, ...]) -> int:
 
 
 def matmul_reg_threads(config: tuple[int, ...]) -> int:
-    bm, bn, _, tm, tn = config[:5]
-    return (bm // tm) * (bn // tn)
+    tx, ty = mm.tile_threads(config)
+    return tx * ty
 
 
 @functools.cache
@@ -52,7 +52,7 @@ def matmul_reg_source(
     """*a_mode* / *b_mode* as ``matmul_source``; *c_vec4*: C is n-contiguous and 16-byte aligned
     (vec4 stores); *aligned*: M, N, K are multiples of BM, BN, BK (no bounds checks at all)."""
     bm, bn, bk, tm, tn = config
-    tx, ty = bn // tn, bm // tm
+    tx, ty = mm.tile_threads(config)
     nt, rm, rn = tx * ty, tm // 4, tn // 4
     c_elem = "vec4<f32>" if c_vec4 else "f32"
     act = shader.ACTIVATIONS[activation]
@@ -60,7 +60,6 @@ def matmul_reg_source(
     params = mm.matmul_params(batch_rank)
     a_decl, a_load, a_store = _reg_tile_io("A", a_mode, bm, bk, nt, aligned)
     b_decl, b_load, b_store = _reg_tile_io("B", b_mode, bn, bk, nt, aligned)
-    acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(rn)]
 
     inner = []  # unrolled over the BK steps: k is a constant in every shared-memory address
     for kk in range(bk):
@@ -79,22 +78,12 @@ def matmul_reg_source(
         else "Loads past M, N, K read zeros; stores past M, N are skipped."
     )
     return shader.template("matmul_reg.wgsl").substitute(
-        SIZES=mm.size_lines(params),
-        OPERANDS=mm.operand_lines(params, batch_rank),
+        **mm.float_fields(batch_rank, bindings, activation),
+        **mm.tile_fields(config),
         GUARDS=guards,
-        COMMON=shader.common_for(activation),
-        BINDINGS="\n".join(bindings),
-        PARAMS=params.decl(len(bindings)),
         BM4=bm // 4,
         BN4=bn // 4,
-        BM=bm,
-        BN=bn,
-        BK=bk,
-        TM=tm,
-        TN=tn,
-        TX=tx,
-        TY=ty,
-        ACC_DECL="\n".join(acc),
+        ACC_DECL="\n".join(mm.accumulators(tm, tn)),
         REG_DECL="\n".join(a_decl + b_decl),
         LOAD="\n".join(a_load + b_load),
         STORE="\n".join(a_store + b_store),

@@ -23,11 +23,10 @@ def matmul_subgroup_source(
     config: tuple[int, int, int, int], batch_rank: int, has_bias: bool, activation: str | None
 ) -> str:
     """A k4 x n4 matmul (A contiguous along K, B along N, 16-byte aligned, K % 4 == 0)."""
-    tx, _, tm, tn = config
+    tm, tn = config[2:]
     bindings = mm.bindings("vec4<f32>", "vec4<f32>", has_bias, "f32")
     params = mm.matmul_params(batch_rank)
     cols = [f"  let cn{q} = i32(min(n0 + {4 * q}u, N - 4u));" for q in range(tn // 4)]
-    acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
     body = [f"    let a{i} = subgroupBroadcast(av, {i}u);" for i in range(tm)]
     for kk in range(4):
         body += [
@@ -38,16 +37,10 @@ def matmul_subgroup_source(
             for q in range(tn // 4):
                 body.append(f"    acc{i}_{q} = fma(vec4<f32>(a{i}[{kk}]), b{kk}_{q}, acc{i}_{q});")
     return shader.template("matmul_subgroup.wgsl").substitute(
-        SIZES=mm.size_lines(params),
-        OPERANDS=mm.operand_lines(params, batch_rank, ("a_sm", "b_sk")),
-        COMMON=shader.common_for(activation),
-        BINDINGS="\n".join(bindings),
-        PARAMS=params.decl(len(bindings)),
-        TX=tx,
-        TM=tm,
-        TN=tn,
+        **mm.float_fields(batch_rank, bindings, activation, ("a_sm", "b_sk")),
+        **mm.block_fields(config),
         COLS="\n".join(cols),
-        ACC_DECL="\n".join(acc),
+        ACC_DECL="\n".join(mm.accumulators(tm, tn)),
         BODY="\n".join(body),
         EPILOGUE="\n".join(mm.epilogue(params, tm, tn, has_bias, activation, "m0", "n0")),
     )

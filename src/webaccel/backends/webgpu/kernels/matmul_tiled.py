@@ -34,12 +34,10 @@ def matmul_source(
     """*a_load*: "k" / "m" (scalar loads, consecutive threads along that axis) or "k4" / "m4"
     (vec4 loads along it); *b_load* likewise with "k" / "n" / "k4" / "n4"."""
     bm, bn, bk, tm, tn = config
-    tx, ty = bn // tn, bm // tm
+    tx, ty = mm.tile_threads(config)
     nt = tx * ty
     bindings = mm.bindings(mm.elem_of(a_load), mm.elem_of(b_load), has_bias, "f32")
-    br = batch_rank
-    params = mm.matmul_params(br)
-    acc = [f"  var acc{i}_{q} = vec4<f32>(0.0);" for i in range(tm) for q in range(tn // 4)]
+    params = mm.matmul_params(batch_rank)
     inner = [f"      let ab = kk * {bm // 4}u + lid.y * {tm // 4}u;"]
     inner += [f"      let a{p} = As[ab + {p}u];" for p in range(tm // 4)]
     inner += [f"      let bb = kk * {bn // 4}u + lid.x * {tn // 4}u;"]
@@ -52,22 +50,12 @@ def matmul_source(
     row0, col0 = f"m0 + lid.y * {tm}u", f"n0 + lid.x * {tn}u"
     epi = mm.epilogue(params, tm, tn, has_bias, activation, row0, col0)
     return shader.template("matmul_tiled.wgsl").substitute(
-        SIZES=mm.size_lines(params),
-        OPERANDS=mm.operand_lines(params, br),
-        COMMON=shader.common_for(activation),
-        BINDINGS="\n".join(bindings),
-        PARAMS=params.decl(len(bindings)),
+        **mm.float_fields(batch_rank, bindings, activation),
+        **mm.tile_fields(config),
         AS_LEN=bm * bk // 4,
         BS_LEN=bn * bk // 4,
-        BM=bm,
-        BN=bn,
-        BK=bk,
-        TM=tm,
-        TN=tn,
         NT=nt,
-        TX=tx,
-        TY=ty,
-        ACC_DECL="\n".join(acc),
+        ACC_DECL="\n".join(mm.accumulators(tm, tn)),
         LOAD_A="\n".join(_tile_load("A", "As", a_load, bm, bk, nt)),
         LOAD_B="\n".join(_tile_load("B", "Bs", b_load, bn, bk, nt)),
         INNER="\n".join(inner),
@@ -124,6 +112,3 @@ def _tile_load(src: str, dst: str, mode: str, bx: int, bk: int, nt: int) -> list
                 lines.append(f"      {dst}[(kk * {bx}u + xx) >> 2u] = v;")
         lines.append("    }")
     return lines
-
-
-# --- reductions -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@
            count_include_pad=False) -> StridedView              # kind "max" | "avg"
 
 One thread per output; padded taps never count as values (avg divides by the valid taps
-unless *count_include_pad*). Padding as ``conv.conv_pads``.
+unless *count_include_pad*). Padding as ``window.conv_pads``.
 """
 
 from __future__ import annotations
@@ -16,28 +16,16 @@ from typing import Any
 from ....shapes import numel
 from ..views import StridedView
 from . import shader
-from .conv import WINDOW, conv_pads, nchw, out_size, pair, window_values
-from .launch import dispatch_1d, new_output, run
+from .launch import new_output, run_1d
 from .uniforms import Uniforms
+from .window import Window, output_index, window_params
 
 
 @functools.cache
 def pool2d_params(order: tuple[str, ...]) -> Uniforms:
-    """Outputs, threads per grid row, the output's dims in memory *order*, the window (kernel,
-    stride, padding, dilation), the input's H and W, offset and NCHW strides."""
-    return Uniforms(
-        "Pool2dParams",
-        total="u32",
-        per_row="u32",
-        unused0="pad",
-        unused1="pad",
-        **{f"size_{name}": "u32" for name in order},
-        kh="u32",
-        kw="u32",
-        **dict.fromkeys(WINDOW, "u32"),
-        x_off="i32",
-        x_strides=("i32", 4),
-    )
+    """A window kernel's (``window_params``) over the output's dims in memory *order*, with
+    the kernel's height and width."""
+    return window_params("Pool2dParams", order, {"kh": "u32", "kw": "u32"}, {})
 
 
 @functools.cache
@@ -57,8 +45,8 @@ def pool2d_source(kind: str, order: tuple[str, ...], count_include_pad: bool) ->
         COMMON=shader.common(),
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(2),
-        WG=shader.WORKGROUP,
-        INDEX=shader.named_index(order, [params.u(f"size_{name}") for name in order]),
+        ENTRY=shader.entry(params, "total"),
+        INDEX=output_index(params, order),
         INIT=init,
         ACCUM=accum,
         FINISH=finish,
@@ -78,13 +66,10 @@ def pool2d(
 ) -> StridedView:
     """max / avg pooling; padded taps never count as values (avg divides by the valid taps
     unless *count_include_pad*)."""
-    xl = nchw(x, layout)
-    n, c, h, wd = xl.shape
-    kh, kw = pair(kernel)
-    sh, sw = pair(stride if stride is not None else kernel)
-    dh, dw = pair(dilation)
-    pt, pl, pb, pr = conv_pads(padding, (h, wd), (kh, kw), (sh, sw), (dh, dw))
-    oh, ow = out_size(h, kh, sh, dh, pt, pb), out_size(wd, kw, sw, dw, pl, pr)
+    stride = stride if stride is not None else kernel
+    window = Window.over(x, layout, kernel, stride, padding, dilation)
+    n, c, _, _ = window.x.shape
+    oh, ow = window.out_hw
     if layout == "NCHW":
         order, dims = ("n", "c", "oh", "ow"), (n, c, oh, ow)
     else:
@@ -93,17 +78,15 @@ def pool2d(
     total = numel(dims)
     if total == 0:
         return out
-    grid = dispatch_1d(total, shader.WORKGROUP)
-    uniforms = pool2d_params(order).pack(
+    run_1d(
+        batch,
+        pool2d_source(kind, order, count_include_pad),
+        [window.x.buffer, out.buffer],
+        pool2d_params(order),
+        total,
         total=total,
-        per_row=grid[0] * shader.WORKGROUP,
-        **{f"size_{name}": size for name, size in zip(order, dims, strict=True)},
-        kh=kh,
-        kw=kw,
-        **window_values((sh, sw), (pt, pl), (dh, dw), (h, wd)),
-        x_off=xl.offset,
-        x_strides=xl.strides,
+        kh=window.kernel[0],
+        kw=window.kernel[1],
+        **window.values(order, dims),
     )
-    source = pool2d_source(kind, order, count_include_pad)
-    run(batch, source, [xl.buffer, out.buffer], uniforms, grid)
     return out

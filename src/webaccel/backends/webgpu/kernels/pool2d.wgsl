@@ -6,10 +6,7 @@ ${COMMON}
 ${BINDINGS}
 ${PARAMS}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * P.per_row;
-  if (t >= P.total) { return; }
+${ENTRY}
 ${INDEX}
   let base = P.x_off + i32(v_n) * P.x_strides_0 + i32(v_c) * P.x_strides_1;
   var acc = ${INIT};

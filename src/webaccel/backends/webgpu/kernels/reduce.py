@@ -18,7 +18,7 @@ from typing import Any
 from ....shapes import numel
 from ..views import StridedView, storage_type
 from . import shader
-from .launch import axes_last, coalesce, dispatch_1d, new_output, run
+from .launch import axes_last, coalesce, new_output, run_1d
 from .uniforms import Uniforms
 
 REDUCE_WG = 64
@@ -75,17 +75,15 @@ def reduce_source(op: str, in_dtype: str, ro: int, ri: int, mode: str) -> str:
     finish = f"return acc * {params.f('scale')};" if op == "mean" else "return acc;"
     outer_shape = [params.u("outer_shape", d) for d in range(ro)]
     outer = shader.index_lines(outer_shape, "o") if ro else []
-    outer_terms = "".join(f" + i32(d{d}) * {params.i('outer_strides', d)}" for d in range(ro))
-    outer.append(f"  return {params.i('in_off')}{outer_terms};")
+    outer_strides = [params.i("outer_strides", d) for d in range(ro)]
+    outer.append(f"  return {shader.offset_expr(params.i('in_off'), outer_strides)};")
     inner = shader.index_lines([params.u("inner_shape", d) for d in range(ri)], "j")
-    inner_terms = "".join(f" + i32(d{d}) * {params.i('inner_strides', d)}" for d in range(ri))
-    inner.append(f"  return {acc}(ld0(base{inner_terms}));")
-    per_row, n_out, count = params.u("per_row"), params.u("n_out"), params.u("count")
+    inner_strides = [params.i("inner_strides", d) for d in range(ri)]
+    inner.append(f"  return {acc}(ld0({shader.offset_expr('base', inner_strides)}));")
+    count = params.u("count")
+    entry = shader.entry(params, "n_out", "o", REDUCE_WG, per_workgroup=mode == "workgroup")
     if mode == "workgroup":
-        main = f"""@compute @workgroup_size({REDUCE_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {{
-  let o = wg.x + wg.y * {per_row};
-  if (o >= {n_out}) {{ return; }}
+        main = f"""{entry}
   let base = base_of(o);
   var acc: {acc} = {identity};
   for (var j = li; j < {count}; j = j + {REDUCE_WG}u) {{ acc = combine(acc, elem_at(base, j)); }}
@@ -98,10 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (li == 0u) {{ out[o] = finish(red[0]); }}
 }}"""
     else:
-        main = f"""@compute @workgroup_size({REDUCE_WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {{
-  let o = gid.x + gid.y * {per_row};
-  if (o >= {n_out}) {{ return; }}
+        main = f"""{entry}
   let base = base_of(o);
   var acc: {acc} = {identity};
   for (var j = 0u; j < {count}; j = j + 1u) {{ acc = combine(acc, elem_at(base, j)); }}
@@ -154,16 +149,15 @@ def reduce(
         return out
     mode = "workgroup" if r >= 128 and n_out < 65536 * 4 else "thread"
     source = reduce_source(op, x.dtype, len(oshape), len(ishape), mode)
-    if mode == "workgroup":
-        groups = dispatch_1d(n_out, 1)
-        per_row = groups[0]
-    else:
-        groups = dispatch_1d(n_out, REDUCE_WG)
-        per_row = groups[0] * REDUCE_WG
-    uniforms = reduce_params(len(oshape), len(ishape)).pack(
+    run_1d(
+        batch,
+        source,
+        [x.buffer, out.buffer],
+        reduce_params(len(oshape), len(ishape)),
+        n_out,
+        per_group=1 if mode == "workgroup" else REDUCE_WG,
         n_out=n_out,
         count=r,
-        per_row=per_row,
         scale=1.0 / r if r else math.nan,
         outer_shape=oshape,
         inner_shape=ishape,
@@ -171,5 +165,4 @@ def reduce(
         outer_strides=os_,
         inner_strides=is_,
     )
-    run(batch, source, [x.buffer, out.buffer], uniforms, groups)
     return out

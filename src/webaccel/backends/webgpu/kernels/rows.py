@@ -18,8 +18,8 @@ from ....shapes import numel
 from ..views import StridedView, storage_type
 from . import shader
 from .elementwise import flatten_last
-from .launch import axes_last, coalesce, dispatch_1d, new_output, run
-from .uniforms import Uniforms
+from .launch import axes_last, coalesce, new_output, run_1d
+from .uniforms import Uniforms, strided, strided_values
 
 ROWS_WG = 64
 ROW_OPS = ("softmax", "log_softmax", "layer_norm", "rms_norm")
@@ -37,11 +37,9 @@ def rows_params(ro: int) -> Uniforms:
         per_row="u32",
         eps="f32",
         shape=("u32", ro),
-        in_off="i32",
-        in_strides=("i32", ro),
+        **strided("in", ro),
         in_step="i32",
-        out_off="i32",
-        out_strides=("i32", ro),
+        **strided("out", ro),
         out_step="i32",
         gamma_off="i32",
         gamma_step="i32",
@@ -57,8 +55,7 @@ def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool
     params = rows_params(ro)
     outer = shader.index_lines([params.u("shape", d) for d in range(ro)], "row") if ro else []
     for x, base in (("in", "bi"), ("out", "bo")):
-        terms = "".join(f" + i32(d{d}) * {params.i(f'{x}_strides', d)}" for d in range(ro))
-        outer.append(f"  let {base} = {params.i(f'{x}_off')}{terms};")
+        outer.append(f"  let {base} = {shader.strided_offset(params, x, ro)};")
     outer.append(f"  let si = {params.i('in_step')};")
     outer.append(f"  let so = {params.i('out_step')};")
     x = "ld0(bi + i32(j) * si)"
@@ -108,6 +105,7 @@ def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool
         BINDINGS="\n".join(bindings),
         PARAMS=params.decl(nb + 1),
         WG=ROWS_WG,
+        ENTRY=shader.entry(params, "rows", "row", ROWS_WG, per_workgroup=True),
         OUTER="\n".join(outer),
         BODY=body,
     )
@@ -132,7 +130,6 @@ def _rows(
     oshape, (si, so) = coalesce(pv.shape[:-1], [pv.strides[:-1], po.strides[:-1]])
     ro = len(oshape)
     rows, length = numel(oshape), x.shape[axis]
-    groups = dispatch_1d(rows, 1)
     buffers = [x.buffer]
     affine = {}
     for name, p in (("gamma", gamma), ("beta", beta)):
@@ -143,22 +140,24 @@ def _rows(
             buffers.append(p.buffer)
             affine[f"{name}_off"], affine[f"{name}_step"] = p.offset, p.strides[0]
     buffers.append(out.buffer)
-    uniforms = rows_params(ro).pack(
+    source = rows_source(op, x.dtype, ro, gamma is not None, beta is not None)
+    run_1d(
+        batch,
+        source,
+        buffers,
+        rows_params(ro),
+        rows,
+        per_group=1,  # a workgroup a row
         rows=rows,
         length=length,
-        per_row=groups[0],
         eps=eps,
         shape=oshape,
-        in_off=pv.offset,
-        in_strides=si,
+        **strided_values("in", pv.offset, si),
         in_step=pv.strides[-1],
-        out_off=po.offset,
-        out_strides=so,
+        **strided_values("out", po.offset, so),
         out_step=po.strides[-1],
         **affine,
     )
-    source = rows_source(op, x.dtype, ro, gamma is not None, beta is not None)
-    run(batch, source, buffers, uniforms, groups)
     return out
 
 

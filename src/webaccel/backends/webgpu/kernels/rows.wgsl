@@ -32,10 +32,7 @@ fn wg_max(v: f32, li: u32) -> f32 {
   return r;
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let row = wg.x + wg.y * P.per_row;
-  if (row >= P.rows) { return; }
+${ENTRY}
   let L = P.length;
   let eps = P.eps;
 ${OUTER}

@@ -17,6 +17,7 @@ from string import Template
 from .. import shaders
 from ..views import storage_type
 from .expr import relu
+from .uniforms import Uniforms
 
 WORKGROUP = 256  # threads per workgroup of the one-thread-per-element kernels
 # The f32 activations a matmul epilogue fuses: every one is common.wgsl's, so that each rule
@@ -44,6 +45,34 @@ def common() -> str:
 def common_for(activation: str | None) -> str:
     """``common.wgsl`` where an f32 epilogue's *activation* calls into it, else nothing."""
     return common() if activation is not None else ""
+
+
+def entry(
+    params: Uniforms,
+    count: str | None,
+    var: str = "t",
+    size: int = WORKGROUP,
+    per_workgroup: bool = False,
+) -> str:
+    """The opening of ``main`` on ``launch.dispatch_1d``'s grid (the template closes it).
+
+    *size* threads a workgroup; *var* is this thread's linear id, or with *per_workgroup* this
+    workgroup's (its threads then numbered ``li``): row ``gid.y`` of the grid holds the uniform
+    ``per_row`` of them (``launch.run_1d`` packs it). Ids past the uniform *count* return
+    (None: the kernel guards itself)."""
+    if per_workgroup:
+        builtins = "@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32"
+        grid = "wg"
+    else:
+        builtins, grid = "@builtin(global_invocation_id) gid: vec3<u32>", "gid"
+    lines = [
+        f"@compute @workgroup_size({size})",
+        f"fn main({builtins}) {{",
+        f"  let {var} = {grid}.x + {grid}.y * {params.u('per_row')};",
+    ]
+    if count is not None:
+        lines.append(f"  if ({var} >= {params.u(count)}) {{ return; }}")
+    return "\n".join(lines)
 
 
 def storage(binding: int, name: str, elem: str, write: bool = False) -> str:
@@ -84,10 +113,18 @@ def named_index(names: Sequence[str], dims: Sequence[str], var: str = "t") -> st
     return "\n".join(lines)
 
 
-def offset_expr(off: str, strides: Sequence[str], contiguous: bool, var: str = "i") -> str:
-    """Element offset of an operand (i32 WGSL): ``off + sum(d_j * stride_j)``, or ``off + i``
-    where it is contiguous."""
+def offset_expr(off: str, strides: Sequence[str], contiguous: bool = False, var: str = "i") -> str:
+    """Element offset of an operand (i32 WGSL): ``off + sum(d_j * stride_j)`` over the
+    coordinates of ``index_lines``, or ``off + i`` where it is contiguous."""
     if contiguous:
         return f"{off} + i32({var})"
-    terms = [f"i32(d{d}) * {stride}" for d, stride in enumerate(strides)]
-    return f"{off} + " + " + ".join(terms)
+    return off + "".join(f" + i32(d{d}) * {stride}" for d, stride in enumerate(strides))
+
+
+def strided_offset(
+    params: Uniforms, name: str, rank: int, contiguous: bool = False, var: str = "i"
+) -> str:
+    """``offset_expr`` of the operand *name* whose offset and strides *params* holds
+    (``uniforms.strided``)."""
+    strides = [params.i(f"{name}_strides", d) for d in range(rank)]
+    return offset_expr(params.i(f"{name}_off"), strides, contiguous, var)

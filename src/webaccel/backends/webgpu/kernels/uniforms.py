@@ -17,16 +17,29 @@ unroll every per-dimension loop anyway. A field read as the other integer type g
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 SCALARS = ("u32", "i32", "f32")
 _PACK = {"u32": "I", "i32": "i", "f32": "f", "pad": "I"}
+Field = str | tuple[str, int]  # a scalar type (or "pad"), or (type, length) for an array
+
+
+def strided(name: str, rank: int) -> dict[str, Field]:
+    """The fields of an operand read through its strides: ``<name>_off``, its element offset,
+    and ``<name>_strides``, *rank* of them (``shader.strided_offset`` reads them)."""
+    return {f"{name}_off": "i32", f"{name}_strides": ("i32", rank)}
+
+
+def strided_values(name: str, offset: int, strides: Sequence[int]) -> dict[str, Any]:
+    """The values of the fields ``strided(name, len(strides))`` declares."""
+    return {f"{name}_off": offset, f"{name}_strides": strides}
 
 
 class Uniforms:
     """One named uniform struct: its members, WGSL declaration, typed reads and packing."""
 
-    def __init__(self, name: str, **fields: str | tuple[str, int]) -> None:
+    def __init__(self, name: str, **fields: Field) -> None:
         self.name = name
         self.fields: dict[str, tuple[str, int | None]] = {}  # name -> (type, length or None)
         self.members: list[tuple[str, str]] = []  # (WGSL member name, type) in word order
