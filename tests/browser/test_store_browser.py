@@ -426,7 +426,7 @@ async def test_chunks_are_read_in_workers(selenium):
     import pytest
     from pyodide.code import run_js
 
-    from webaccel import weights
+    from webaccel import _compat, weights
     from webaccel.store import CorruptChunkError, Store
     from webaccel.store.backends import idb
 
@@ -449,7 +449,7 @@ async def test_chunks_are_read_in_workers(selenium):
             out = await weights.load_async(s, "m", "webgpu", share=False)
             assert bytes(await out["w"].read_async()) == raw and seen[0] == path
     finally:
-        idb.idb_glue.cache_clear()  # a fresh glue (and pool) for what follows
+        _compat.host().reset_js_glue("idb_glue.js")  # a fresh glue (and pool) for what follows
     # workers whose script fails: their chunks are read on the page instead
     broken = idb.idb_glue()
     assert broken.startWorkers("throw new Error('no worker today')", 2) == 2
@@ -458,7 +458,7 @@ async def test_chunks_are_read_in_workers(selenium):
     assert bytes(await out["w"].read_async()) == raw
     assert broken.startWorkers("", 2) == 0  # the dead workers were retired
     # a corrupt chunk is caught by the worker path too (a fresh, working pool)
-    idb.idb_glue.cache_clear()
+    _compat.host().reset_js_glue("idb_glue.js")
     s.backend.workers = idb.read_workers(2)
     key = s.manifest("m")["chunks"][3]["key"]
     await run_js(

@@ -105,6 +105,11 @@ def glue() -> Any:
     return host().glue
 
 
+def js_glue(name: str) -> Any:
+    """The JS helpers of ``js_glue/<name>``, evaluated once (see ``Host.js_glue``)."""
+    return host().js_glue(name)
+
+
 def can_run_sync() -> bool:
     """True where a sync call may wait on a promise: always on CPython, with JSPI in Pyodide."""
     return host().can_run_sync()
@@ -159,6 +164,7 @@ __all__ = [
     "is_js",
     "js_get",
     "js_global",
+    "js_glue",
     "js_namespace",
     "navigator",
     "pyodide_version",

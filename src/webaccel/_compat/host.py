@@ -9,7 +9,6 @@ elsewhere) is chosen once at import; tests hand in their own with ``use_host``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 from abc import ABC, abstractmethod
@@ -123,10 +122,22 @@ class Host(ABC):
     def _local_storage(self) -> Any | None:
         return self.js_global("localStorage") if self.kind == "browser" else None
 
-    @functools.cached_property
+    def js_glue(self, name: str) -> Any:
+        """The value of ``js_glue/<name>`` (a JS object of helpers), evaluated once per host:
+        every JS helper file of the package is read and run through here."""
+        cache = self.__dict__.setdefault("_js_glue", {})
+        if name not in cache:
+            cache[name] = self.run_js(read_text("js_glue", name))
+        return cache[name]
+
+    def reset_js_glue(self, name: str) -> None:
+        """Evaluate ``js_glue/<name>`` afresh at its next use (new JS state: pools, workers)."""
+        self.__dict__.get("_js_glue", {}).pop(name, None)
+
+    @property
     def glue(self) -> Any:
-        """The JS helpers in ``js_glue/webaccel_glue.js``, evaluated once per host."""
-        return self.run_js(read_text("js_glue", "webaccel_glue.js"))
+        """The shared helpers of ``js_glue/webaccel_glue.js``."""
+        return self.js_glue("webaccel_glue.js")
 
 
 def cache_file(name: str) -> Path:

@@ -40,7 +40,6 @@ When the device is lost (``device.destroy()``, a driver reset), every further ca
 from __future__ import annotations
 
 import asyncio
-import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,6 @@ from typing import Any, NamedTuple
 
 from ... import _compat
 from ...errors import WebAccelError
-from ...resources import read_text
 from .pool import BufferPool
 
 REQUESTED_LIMITS = (
@@ -573,11 +571,10 @@ class Batch(BatchBase):
         return int(end - begin)
 
 
-@functools.cache
 def js_glue(name: str) -> Any:
     """The helpers of ``js_glue/<name>`` (this backend's: ``webgpu_glue.js``,
     ``webgpu_replay.js``), evaluated once."""
-    return _compat.run_js(read_text("js_glue", name))
+    return _compat.js_glue(name)
 
 
 def webgpu_glue() -> Any:

@@ -8,13 +8,11 @@ object of ``js_glue/webnn_glue.js`` the device calls on hot paths.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from ... import _compat
 from ...errors import WebAccelError
 from ...probing import probe_error
-from ...resources import read_text
 
 # MLContext methods of the current WebNN API (MLTensor + dispatch); the 2023 shape had compute()
 REQUIRED_METHODS = ("createTensor", "writeTensor", "readTensor", "dispatch", "opSupportLimits")
@@ -57,10 +55,9 @@ async def create_context(options: dict[str, Any] | None = None) -> Any:
     return ctx
 
 
-@functools.cache
 def glue() -> Any:
     """The helpers of ``js_glue/webnn_glue.js``, evaluated once."""
-    return _compat.run_js(read_text("js_glue", "webnn_glue.js"))
+    return _compat.js_glue("webnn_glue.js")
 
 
 def read_limits(ctx: Any) -> dict[str, Any]:

@@ -16,18 +16,15 @@ crosses the FFI once and awaits once.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
 from ...device import Replay, Storage
-from ...resources import read_text
 
 
-@functools.cache
 def _glue() -> Any:
-    return _compat.run_js(read_text("js_glue", "webnn_replay.js"))
+    return _compat.js_glue("webnn_replay.js")
 
 
 class ReplayPlan(Replay):

@@ -55,7 +55,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from ... import _compat
-from ..._compat import js_get, js_global, navigator, run_js, to_js, to_py
+from ..._compat import js_get, js_global, navigator, to_js, to_py
 from ...resources import read_text
 from ..errors import ChunkCheckError
 from .base import NAMESPACES, Backend, Value, check_key, check_namespace
@@ -64,10 +64,9 @@ DB_NAME = "webaccel-store"
 IDB_SCHEMA_VERSION = 1  # bump (and extend onupgradeneeded) when the object stores change
 
 
-@functools.cache
 def idb_glue() -> Any:
     """The JS helpers in ``js_glue/idb_glue.js``, evaluated once."""
-    return run_js(read_text("js_glue", "idb_glue.js"))
+    return _compat.js_glue("idb_glue.js")
 
 
 def default_read_workers() -> int:
