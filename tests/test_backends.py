@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import webaccel as wa
+from webaccel import _compat
 from webaccel import device as device_mod
+from webaccel._compat.cpython_host import CPythonHost
 from webaccel.backends.cpu import CPUDevice
 from webaccel.device import Backend, Implementation, backend_names, backends, get_backend
 from webaccel.engine import placement
@@ -97,3 +99,22 @@ def test_detect_rejects_an_unknown_backend_keyword():
 def test_init_names_the_backends_it_knows():
     with pytest.raises(ValueError, match=r"one of \('webnn', 'webgpu', 'cpu'\)"):
         wa.init("tpu")
+
+
+class PageWithoutJSPI(CPythonHost):
+    """A page as far as device creation asks: Pyodide, but no JSPI to wait with."""
+
+    kind = "browser"
+    in_pyodide = True
+
+    def can_run_sync(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("name", ["webgpu", "webnn"])
+def test_browser_backends_say_why_a_sync_device_cannot_be_made(name):
+    with pytest.raises(wa.WebAccelError, match=rf"the {name} backend runs inside Pyodide"):
+        get_backend(name).create()  # CPython
+    with _compat.use_host(PageWithoutJSPI()), pytest.raises(wa.SyncUnavailableError) as err:
+        get_backend(name).create()
+    assert f"await webaccel.init_async('{name}')" in str(err.value)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from . import _compat
 from .dtypes import DType
-from .errors import WebAccelError
+from .errors import SyncUnavailableError, WebAccelError
 from .ir import Program
 
 
@@ -255,6 +255,20 @@ def get_backend(name: str) -> Backend:
         return _BACKENDS[name]
     except KeyError:
         raise WebAccelError(f"unknown backend {name!r}; registered: {sorted(_BACKENDS)}") from None
+
+
+def check_sync_creation(name: str, runs_in: str) -> None:
+    """Raise why backend *name* (which runs in *runs_in*) cannot make a device synchronously
+    here: no Pyodide at all, or no JSPI to wait for the browser (the async form can)."""
+    if not _compat.host().in_pyodide:
+        raise WebAccelError(
+            f"the {name} backend runs inside Pyodide ({runs_in}); on CPython use backend='cpu'"
+        )
+    if not _compat.can_run_sync():
+        raise SyncUnavailableError(
+            f"creating the {name} device waits for the browser; without JSPI call "
+            f"`await webaccel.init_async({name!r})` first"
+        )
 
 
 def get_device(name: str | Device | None = None) -> Device:

@@ -14,11 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ... import _compat
-from ...device import Device, Implementation, Storage
+from ...device import Device, Implementation, Storage, check_sync_creation
 from ...dtypes import DType
 from ...engine import fusion
-from ...errors import SyncUnavailableError, WebAccelError
 from ...ir import Program, Step
 from ...ops import OPS
 from ...shapes import numel
@@ -341,16 +339,7 @@ QUANT_LOWERINGS: dict[str, Callable[[Any, Step, list[Any]], StridedView]] = {
 
 
 def create_device() -> WebGPUDevice:
-    if not _compat.host().in_pyodide:
-        raise WebAccelError(
-            "the webgpu backend runs inside Pyodide (a browser, or Node.js with Dawn); "
-            "on CPython use backend='cpu'"
-        )
-    if not _compat.can_run_sync():
-        raise SyncUnavailableError(
-            "creating the webgpu device waits for the browser; without JSPI call "
-            "`await webaccel.init_async('webgpu')` first"
-        )
+    check_sync_creation("webgpu", "a browser, or Node.js with Dawn")
     return WebGPUDevice()
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from ... import _compat
-from ..._compat import glue, js_get, navigator, to_js_object, to_py
+from ..._compat import glue, to_js_object, to_py
+from ...errors import WebAccelError
 from ...probing import not_in_js
 from . import shaders
+from .adapter import is_software, request_adapter
 
-# Adapter names that mean a CPU emulating a GPU; backs up `isFallbackAdapter`, which Chromium
-# does not set for every software adapter.
-SOFTWARE_ADAPTERS = ("swiftshader", "llvmpipe", "lavapipe", "softpipe", "warp")
 KEY_LIMITS = (
     "maxBufferSize",
     "maxStorageBufferBindingSize",
@@ -30,20 +29,13 @@ KEY_LIMITS = (
 async def probe_async() -> dict[str, Any]:
     if not _compat.host().in_pyodide:
         return not_in_js("WebGPU")
-    gpu = js_get(navigator(), "gpu")
-    if gpu is None:
-        return {
-            "available": False,
-            "error": "navigator.gpu is missing: this browser does not expose WebGPU "
-            "(Chromium on Linux needs --enable-unsafe-webgpu)",
-        }
-    adapter = await gpu.requestAdapter()
-    if adapter is None or type(adapter).__name__ == "JsNull":  # null is jsnull in Pyodide 314
-        return {"available": False, "error": "navigator.gpu.requestAdapter() returned null"}
+    try:
+        adapter = await request_adapter()
+    except WebAccelError as exc:
+        return {"available": False, "error": str(exc)}
     info = to_py(glue().adapterInfo(adapter))
     features = list(to_py(glue().features(adapter.features)))
     limits = to_py(glue().plain(adapter.limits))
-    names = " ".join(str(info.get(k, "")) for k in ("vendor", "architecture", "description"))
     is_fallback = bool(info.get("isFallbackAdapter", False))
     result: dict[str, Any] = {
         "available": True,
@@ -53,7 +45,7 @@ async def probe_async() -> dict[str, Any]:
         "device": info.get("device") or None,
         "description": info.get("description") or None,
         "is_fallback": is_fallback,
-        "software": is_fallback or any(s in names.lower() for s in SOFTWARE_ADAPTERS),
+        "software": is_software(info),
         "shader_f16": "shader-f16" in features,
         "subgroups": "subgroups" in features,
         "features": features,

@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 
 from ... import _compat
 from ...errors import WebAccelError
+from .adapter import is_software, request_adapter
 from .pool import BufferPool
 
 REQUESTED_LIMITS = (
@@ -125,11 +126,8 @@ class GPUContext:
         self.has_f16 = "shader-f16" in self.features
         self.has_subgroups = "subgroups" in self.features
         self.has_timestamps = "timestamp-query" in self.features
-        names = " ".join(str(self.info.get(k, "")) for k in ("vendor", "architecture"))
         # CPU-emulated adapters want other kernel shapes (see kernels.default_matmul_config).
-        self.software = bool(self.info.get("isFallbackAdapter")) or any(
-            s in names.lower() for s in ("swiftshader", "llvmpipe", "lavapipe", "warp")
-        )
+        self.software = is_software(self.info)
         usage = self._js.GPUBufferUsage
         self._storage_usage = usage.STORAGE | usage.COPY_SRC | usage.COPY_DST
         self._staging_usage = usage.MAP_READ | usage.COPY_DST
@@ -157,14 +155,7 @@ class GPUContext:
         """Request an adapter and a device with the adapter's maxima of the key limits."""
         if not _compat.host().in_pyodide:
             raise WebAccelError("the WebGPU runtime needs Pyodide in a browser or Node.js")
-        gpu = _compat.js_get(_compat.navigator(), "gpu")
-        if gpu is None:
-            raise WebAccelError("navigator.gpu is missing: this host does not expose WebGPU")
-        options = {} if power_preference is None else {"powerPreference": power_preference}
-        adapter = await gpu.requestAdapter(_compat.to_js_object(options))
-        # No adapter is JS null: None in old Pyodides, ``pyodide.ffi.jsnull`` (falsy) in 314.
-        if adapter is None or type(adapter).__name__ == "JsNull":
-            raise WebAccelError("navigator.gpu.requestAdapter() returned null")
+        adapter = await request_adapter(power_preference)
         glue = webgpu_glue()
         device = await glue.requestDevice(
             adapter, _compat.to_js(list(REQUESTED_LIMITS)), _compat.to_js(list(OPTIONAL_FEATURES))

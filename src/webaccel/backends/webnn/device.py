@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ... import _compat
-from ...device import Device, Implementation, Storage
+from ...device import Device, Implementation, Storage, check_sync_creation
 from ...dtypes import DType, as_dtype, uint8
-from ...errors import SyncUnavailableError, WebAccelError
 from ...ir import Program, Step
 from ...view import View
 from .builders import LOWERINGS
@@ -314,16 +313,7 @@ def _one_step_program(step: Step) -> Program:
 
 
 def create_device() -> WebNNDevice:
-    if not _compat.host().in_pyodide:
-        raise WebAccelError(
-            "the webnn backend runs inside Pyodide in a browser with WebNN; "
-            "on CPython use backend='cpu'"
-        )
-    if not _compat.can_run_sync():
-        raise SyncUnavailableError(
-            "creating the webnn device waits for the browser; without JSPI create it with "
-            "`await webaccel.init_async('webnn')`"
-        )
+    check_sync_creation("webnn", "a browser with WebNN")
     return WebNNDevice.create()
 
 
