@@ -66,16 +66,10 @@ __version__ = "0.1.0"
 __getattr__ = lazy_getattr(
     __name__,
     {
-        "store": ("store", None),
-        "weights": ("weights", None),
-        "sharing": ("sharing", None),
-        "memory_report": ("weights", "memory_report"),
-        "share": ("weights", "share"),
-        "share_async": ("weights", "share_async"),
-        "shared_tensor": ("weights", "shared_tensor"),
-        "pipeline": ("pipelines", "pipeline"),
-        "pipeline_async": ("pipelines", "pipeline_async"),
+        "weights": ("memory_report", "share", "share_async", "shared_tensor"),
+        "pipelines": ("pipeline", "pipeline_async"),
     },
+    modules=("store", "weights", "sharing"),
 )
 
 

@@ -10,6 +10,7 @@ Identical weights are shared across models by ``webaccel.weights`` (one storage,
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -229,6 +230,12 @@ class Backend:
 
     async def create_async(self) -> Device:
         return await self.implementation().create_async()
+
+
+def lazy_implementation(package: str) -> Callable[[], Implementation]:
+    """The ``IMPLEMENTATION`` of backend package *package*'s ``device`` module, imported the
+    first time it is asked for (a backend's row registers without loading its kernels)."""
+    return lambda: importlib.import_module(f"{package}.device").IMPLEMENTATION
 
 
 _BACKENDS: dict[str, Backend] = {}

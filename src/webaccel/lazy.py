@@ -4,15 +4,17 @@ WGSL kernel library, the WebNN builders, the store and the models load when firs
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-# name -> (submodule relative to the package, attribute of it, or None for the module itself)
-LazyTable = Mapping[str, tuple[str, str | None]]
 
-
-def lazy_getattr(package: str, table: LazyTable) -> Callable[[str], Any]:
-    """A module-level ``__getattr__`` for *package* that imports *table*'s names when asked."""
+def lazy_getattr(
+    package: str, names: Mapping[str, Iterable[str]], modules: Iterable[str] = ()
+) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` for *package*: each of ``names[submodule]`` is imported
+    from that submodule when first asked for, and each of *modules* is the submodule itself."""
+    table: dict[str, tuple[str, str | None]] = {m: (m, None) for m in modules}
+    table.update({name: (sub, name) for sub, attrs in names.items() for name in attrs})
 
     def __getattr__(name: str) -> Any:
         try:

@@ -14,28 +14,20 @@ from __future__ import annotations
 
 from ..lazy import lazy_getattr
 
-# name -> (submodule, attribute or None for the module itself)
-_LAZY = {
-    "BertConfig": ("bert", "BertConfig"),
-    "BertModel": ("bert", "BertModel"),
-    "LoadedModel": ("loader", "LoadedModel"),
-    "ModelSpec": ("spec", "ModelSpec"),
-    "SentenceEmbedder": ("sentence_embedder", "SentenceEmbedder"),
-    "architectures": ("architectures", None),
-    "bert": ("bert", None),
-    "loader": ("loader", None),
-    "pooling": ("pooling", None),
-    "sentence_embedder": ("sentence_embedder", None),
-    "sentence_transformers": ("sentence_transformers", None),
-    "spec": ("spec", None),
-    # deprecated aliases (one release)
-    "embedder": ("embedder", None),
-    "safetensors": ("safetensors", None),
-    "tokenizer": ("tokenizer", None),
-}
-
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "bert": ("BertConfig", "BertModel"),
+        "loader": ("LoadedModel",),
+        "spec": ("ModelSpec",),
+        "sentence_embedder": ("SentenceEmbedder",),
+    },
+    modules=(
+        *("architectures", "bert", "loader", "pooling", "sentence_embedder"),
+        *("sentence_transformers", "spec"),
+        *("embedder", "safetensors", "tokenizer"),  # deprecated aliases (one release)
+    ),
+)
 
 
 __all__ = [

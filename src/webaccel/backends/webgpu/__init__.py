@@ -12,33 +12,24 @@ where each op's kernel lives) -- each records into a ``Batch`` and returns a ``S
 
 from __future__ import annotations
 
-from ...device import Backend, Implementation, register_backend
+from ...device import Backend, lazy_implementation, register_backend
 from ...lazy import lazy_getattr
 from .probe import probe_async
 
-
-def _implementation() -> Implementation:
-    from . import device  # the WGSL kernel library loads with the first WebGPU device
-
-    return device.IMPLEMENTATION
-
-
-BACKEND = register_backend(Backend("webgpu", 1, "WebGPU", probe_async, _implementation))
+# The WGSL kernel library (device.py and below) loads with the first WebGPU device.
+BACKEND = register_backend(
+    Backend("webgpu", 1, "WebGPU", probe_async, lazy_implementation(__name__))
+)
 
 # The runtime and kernel names load on first use (they need none of it to register).
 __getattr__ = lazy_getattr(
     __name__,
     {
-        "Batch": ("runtime", "Batch"),
-        "DeviceLostError": ("runtime", "DeviceLostError"),
-        "GPUBufferHandle": ("runtime", "GPUBufferHandle"),
-        "GPUContext": ("runtime", "GPUContext"),
-        "Pipeline": ("runtime", "Pipeline"),
-        "WebGPUError": ("runtime", "WebGPUError"),
-        "StridedView": ("views", "StridedView"),
-        "WebGPUDevice": ("device", "WebGPUDevice"),
-        "kernels": ("kernels", None),
+        "runtime": "Batch DeviceLostError GPUBufferHandle GPUContext Pipeline WebGPUError".split(),
+        "views": ("StridedView",),
+        "device": ("WebGPUDevice",),
     },
+    modules=("kernels",),
 )
 
 __all__ = [

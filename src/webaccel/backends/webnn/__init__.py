@@ -17,26 +17,15 @@ adapter, the ``MLTensor`` pool.
 
 from __future__ import annotations
 
-from ...device import Backend, Implementation, register_backend
+from ...device import Backend, lazy_implementation, register_backend
 from ...lazy import lazy_getattr
 from .probe import probe_async
 
-
-def _implementation() -> Implementation:
-    from . import device  # the builders load with the first WebNN device
-
-    return device.IMPLEMENTATION
-
-
-BACKEND = register_backend(Backend("webnn", 0, "WebNN", probe_async, _implementation))
+# The builders (device.py and below) load with the first WebNN device.
+BACKEND = register_backend(Backend("webnn", 0, "WebNN", probe_async, lazy_implementation(__name__)))
 
 __getattr__ = lazy_getattr(
-    __name__,
-    {
-        "Limits": ("emitter", "Limits"),
-        "Unsupported": ("emitter", "Unsupported"),
-        "WebNNDevice": ("device", "WebNNDevice"),
-    },
+    __name__, {"emitter": ("Limits", "Unsupported"), "device": ("WebNNDevice",)}
 )
 
 __all__ = ["BACKEND", "Limits", "Unsupported", "WebNNDevice"]
