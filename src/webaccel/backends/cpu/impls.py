@@ -167,8 +167,11 @@ def _reduce(op: str, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 
 
 def _softmax(x: Any, axis: int) -> Any:
+    """``exp(x - max) / sum(exp(x - max))`` in IEEE arithmetic, exactly as written out (the
+    definition in ``ops.py``): a row holding +inf, NaN or only -inf is NaN throughout."""
+    if x.size == 0:  # a zero-size axis (or batch): nothing to normalize, and no max to take
+        return x
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # rows of -inf stay finite until the exp
     e = np.exp(x - m)
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -378,9 +381,25 @@ IMPLS: dict[str, Impl] = {
 }
 
 
+# Ops whose inputs are converted to the result's dtype before computing (``ops.py``: mixed
+# int32 / float operands compute in the float type, as every backend does; NumPy alone would
+# promote int32 with float32 to float64 and round twice). ``where`` leaves its condition alone.
+_PROMOTED = frozenset((*BINARY, "matmul", "linear", "layer_norm", "batch_norm", "conv"))
+
+
+def _promote(step: Step, args: list[Any]) -> list[Any]:
+    want = np_dtype(step.dtype)
+    if want == np.float16:  # float16 computes in float32 (see the module docstring)
+        want = np.dtype(np.float32)
+    first = 1 if step.op == "where" else 0
+    if step.op != "where" and step.op not in _PROMOTED:
+        return args
+    return args[:first] + [a if a.dtype == want else a.astype(want) for a in args[first:]]
+
+
 def execute(step: Step, args: list[Any]) -> Any:
     """Run one program step on NumPy arrays (already in compute dtype)."""
     impl = IMPLS.get(step.op)
     if impl is None:
         raise NotImplementedError(f"cpu backend has no kernel for {step.op!r}")
-    return impl(step, args)
+    return impl(step, _promote(step, args))
