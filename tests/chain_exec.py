@@ -13,10 +13,10 @@ A chain is plain data::
 Values are numbered: the inputs first, then one value per step. An ``arg`` is ``("v", k)``
 (value k) or ``("s", python scalar)``. ``op`` names a public call (``CALLS`` below).
 
-``run_chain(wa, chain, device, stepwise)`` returns each wanted value's dense bytes (or an
-error): stepwise, every step's value (all held live, so each is an output of the one program
-and the passes and fusion leave them alone); otherwise only the last one (the passes and fusion
-see the whole chain).
+``run_chain(wa, chain, device, stepwise)`` returns each wanted value's shape, dtype and dense
+bytes (or an error): stepwise, every step's value (all held live, so each is an output of the
+one program and the passes and fusion leave them alone); otherwise only the last one (the
+passes and fusion see the whole chain).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _slice(x: Any, slices: Any) -> Any:
 
 
 def _layer_norm(wa: Any, args: list[Any], n: int, eps: float) -> Any:
-    x, w, b = (args + [None, None])[:3]
+    x, w, b = [*args, None, None][:3]
     return wa.layer_norm(x, tuple(x.shape[x.ndim - n :]), w, b, eps=eps)
 
 
@@ -73,14 +73,14 @@ def build(wa: Any, chain: dict, device: Any) -> list[Any]:
 
 
 def run_chain(wa: Any, chain: dict, device: Any, stepwise: bool) -> tuple[str, Any]:
-    """("ok", [bytes per wanted value]) or ("error", "Type: message")."""
+    """("ok", [(shape, dtype name, dense bytes) per wanted value]) or ("error", message)."""
     try:
         values = build(wa, chain, device)
         n = len(chain["inputs"])
         wanted = values[n:] if stepwise else values[-1:]
         del values  # stepwise: *wanted* holds every step live; otherwise only the last
         wanted[-1].realize()  # one program: held values are its outputs
-        return "ok", [t.to_bytes() for t in wanted]
+        return "ok", [(tuple(t.shape), t.dtype.name, t.to_bytes()) for t in wanted]
     except Exception as exc:  # reported per chain, compared on the host
         return "error", f"{type(exc).__name__}: {exc}"
 

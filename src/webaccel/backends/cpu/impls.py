@@ -177,6 +177,11 @@ def _softmax(x: Any, axis: int) -> Any:
 
 
 def _layer_norm(x: Any, w: Any, b: Any, axes: tuple[int, ...], eps: float) -> Any:
+    """The definition in ``ops.py``: computed in float64 and rounded once, so no intermediate
+    overflows for finite inputs ((x - mean)**2 in float32 does beyond |x - mean| ~ 1.8e19)."""
+    if x.size == 0:  # nothing to normalize (and no mean of an empty slice)
+        return x
+    x = x.astype(np.float64)
     mean = x.mean(axis=axes, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
     y = (x - mean) / np.sqrt(var + eps)
