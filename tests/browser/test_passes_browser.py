@@ -1,7 +1,9 @@
 """Graph passes in the browser: a block written from primitives (matmul + bias + gelu in its erf
 form, layer norm from means, softmax from max/exp/sum, a contiguous copy of a transposed weight)
 runs rewritten, with fewer kernel launches on WebGPU, and gives the float64 host reference.
-On WebNN (headless-shell) the same block runs rewritten too (gemm + gelu for linear)."""
+On WebNN (headless-shell) the same block runs rewritten too (gemm + gelu for linear). The
+written-out layer norm stays written out (its float32 squares overflow where the op does not:
+``engine/passes/normalization.py``)."""
 
 from __future__ import annotations
 
@@ -100,7 +102,9 @@ def test_fused_block_on_webgpu(selenium_module_scope):
     np.testing.assert_allclose(got, reference(), rtol=2e-4, atol=2e-6)
     fused = info["fused_steps"]
     assert "contiguous" not in fused and "erf" not in fused and "exp" not in fused, fused
-    assert fused.count("linear") == 1 and "layer_norm" in fused and "softmax" in fused, fused
+    assert fused.count("linear") == 1 and "softmax" in fused, fused
+    # layer_norm written out stays written out (engine/passes/normalization.py says why)
+    assert "layer_norm" not in fused and "mean" in fused, fused
     assert "gelu" in info["activations"], info["activations"]
     assert len(fused) < len(info["steps"])
     assert info["fused_kernels"] < info["plain_kernels"], info
@@ -113,6 +117,7 @@ def test_fused_block_on_webnn(selenium_module_scope):
     got = np.array(info["out"], np.float64)
     np.testing.assert_allclose(got, reference(), rtol=2e-4, atol=2e-6)
     fused = info["fused_steps"]
-    assert "linear" in fused and "layer_norm" in fused and "softmax" in fused, fused
+    assert "linear" in fused and "softmax" in fused, fused
+    assert "layer_norm" not in fused and "mean" in fused, fused
     assert "gelu" in info["activations"], info["activations"]
     assert len(fused) < len(info["steps"])

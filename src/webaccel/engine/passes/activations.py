@@ -1,5 +1,10 @@
 """Activations written from primitives become the one op: ``gelu`` in its erf form
-``0.5 * x * (1 + erf(x / sqrt 2))`` or its tanh form."""
+``0.5 * x * (1 + erf(x / sqrt 2))`` or its tanh form.
+
+Only where the written product halves ``x`` (or the ``1 + erf`` factor) before it multiplies
+the two: ``gelu`` never overflows for finite x (``|gelu(x)| <= |x|``), but
+``x * (1 + erf(x / sqrt 2)) / 2`` does, to inf, for x above float32 max / 2 (1.7e38), and a
+rewrite must give what the written expression gives."""
 
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ def gelu(g: Graph, i: int) -> bool:
                 if fstep.op == "erf"
                 else _tanh_arg(g, fstep.srcs[0], x, root.shape)
             )
-            if body is None:
+            if body is None or not _halves_first(g, i, x, t):
                 continue
             approximate = "none" if fstep.op == "erf" else "tanh"
             new = Step("gelu", (("approximate", approximate),), (x,), root.shape, root.dtype)
@@ -105,3 +110,44 @@ def _cube(g: Graph, ref: Ref, x: Ref, shape: tuple[int, ...]) -> set[int] | None
         inner.add(p[0])
         count += 3
     return inner if count == 3 else None
+
+
+def _halves_first(g: Graph, root: int, x: Ref, t: Ref) -> bool:
+    """The product at *root* (its structure checked by ``product``) multiplies *x* by *t* only
+    after one of them was scaled by the 0.5, and no constant factor above 1 appears anywhere,
+    so no intermediate exceeds ``|x|``: it overflows exactly where gelu does (nowhere)."""
+    ok = True
+
+    def walk(i: int) -> tuple[bool, bool, float]:
+        """(holds x, holds t, product of its constants) of the product's step *i*."""
+        nonlocal ok
+        step = g.steps[i]
+        assert step is not None
+        if step.op == "div":
+            c = g.const(step.srcs[1])
+            scale, children = (1.0 / c if c else math.inf), step.srcs[:1]
+        else:
+            scale, children = 1.0, step.srcs[:2]
+        ok = ok and abs(scale) <= 1.0
+        sides = []
+        for ref in children:
+            c = g.const(ref)
+            if c is not None:
+                ok = ok and abs(c) <= 1.0
+                scale *= c
+            elif ref == x or ref == t:
+                sides.append((ref == x, ref == t, 1.0))
+            else:
+                found = g.step(ref)
+                assert found is not None  # product() descended into it
+                sides.append(walk(found[0]))
+        if len(sides) == 2 and sides[0][0] != sides[1][0]:  # the step that multiplies x by t
+            ok = ok and abs(sides[0][2] * sides[1][2]) <= 0.5 * (1 + 1e-6)
+        holds_x = any(s[0] for s in sides)
+        holds_t = any(s[1] for s in sides)
+        for s in sides:
+            scale *= s[2]
+        return holds_x, holds_t, scale
+
+    walk(root)
+    return ok
