@@ -9,8 +9,9 @@ webaccel API (no device is touched at import), so browser lanes can run the same
 
 How a result is compared: the float64 reference is rounded once to the result's dtype (so an
 f32 ``exp(100)`` must be ``inf``, like IEEE says), then ``|got - want| <= atol + rtol * |want|``
-elementwise, NaN where the reference has NaN and nowhere else, infinities exactly. Shape and
-dtype must match exactly.
+elementwise, NaN where the reference has NaN and nowhere else, infinities exactly; for cases
+tagged "sign" (IEEE basic operations, copies, views, casts, where) the sign of every zero too.
+Shape and dtype must match exactly.
 
 Tolerances (float32 eps = 1.2e-7; float16 eps = 9.8e-4):
 
@@ -158,6 +159,11 @@ def check_case(case: OpCase, got: list[np.ndarray]) -> None:
             equal_nan=True,
             err_msg=f"{where} (rtol={case.rtol}, atol={case.atol})",
         )
+        if "sign" in case.tags:  # IEEE defines these zeros' sign: compare it too
+            zeros = (g == 0) & (w_rounded == 0)
+            np.testing.assert_array_equal(
+                np.signbit(g[zeros]), np.signbit(w_rounded[zeros]), err_msg=f"{where}: sign of 0"
+            )
 
 
 # --- float64 references ---------------------------------------------------------------------------
@@ -1927,6 +1933,236 @@ add(
     ["conv2d", "batch_norm", "relu"],
 )
 
+# --- IEEE edges every backend must agree on (issue 15) ----------------------------------------
+# Signed zeros where IEEE defines them (tag "sign": check_case compares the sign of zeros),
+# overflow to inf in float16, NaN/inf through the composite ops, int32 operands of float ops.
+
+_Z = np.array([0.0, -0.0, 0.0, -0.0], np.float32)
+_Z2 = np.array([0.0, 0.0, -0.0, -0.0], np.float32)
+for _id, _fn, _ref, _ins in [
+    ("neg", lambda x: -x, np.negative, [_Z]),
+    ("neg-fn", wa.neg, np.negative, [_Z]),
+    ("abs", wa.abs, np.abs, [_Z]),
+    ("sqrt", wa.sqrt, np.sqrt, [_Z]),
+    ("add", wa.add, np.add, [_Z, _Z2]),
+    ("sub", wa.sub, np.subtract, [_Z, _Z2]),
+    ("mul", wa.mul, np.multiply, [_Z, np.array([1.0, 1.0, -1.0, -1.0], np.float32)]),
+    ("mul-scalar", lambda x: x * -1.0, lambda x: x * -1.0, [_Z]),
+    (
+        "div",
+        wa.div,
+        np.divide,
+        [np.array([0.0, -0.0, 1.0, -1.0], np.float32), np.array([5, 5, -np.inf, np.inf], "f4")],
+    ),
+    ("div-by-signed-zero", wa.div, np.divide, [np.ones(4, np.float32), _Z]),
+    ("where", lambda c, a: wa.where(c, a, -a), lambda c, a: np.where(c != 0, a, -a), [_Z2, _Z]),
+    ("transposed", lambda x: x.reshape(2, 2).T + 0, lambda x: x.reshape(2, 2).T + 0, [_Z]),
+    ("contiguous", lambda x: x[::-1].contiguous(), lambda x: x[::-1], [_Z]),
+]:
+    add(f"signed-zero-{_id}", _fn, _ins, _ref, EXACT, [], tags=["special", "sign"])
+add(
+    "signed-zero-cast-f16",
+    lambda x: x.cast("float16"),
+    [_Z],
+    lambda x: x,
+    EXACT,
+    ["cast"],
+    dtype="float16",
+    tags=["special", "sign", "f16"],
+)
+
+# float16 overflows to inf (never NaN, never the max), and keeps infinities in views
+_H = np.array([300.0, -300.0, 60000.0, 2.0, 65504.0], np.float16)
+_H2 = np.array([300.0, 300.0, 2.0, 32752.0, 1.0], np.float16)
+for _name in ("mul", "add"):
+    _fn, _ref, *_ = BINARY[_name]
+    add(
+        f"{_name}-f16-overflow",
+        _fn,
+        [_H, _H2],
+        _ref,
+        F16,
+        [_name],
+        dtype="float16",
+        tags=["f16", "special"],
+    )
+add(
+    "exp-f16-overflow",
+    wa.exp,
+    [np.array([11.1, 12.0, -20.0, 10.0], np.float16)],
+    np.exp,
+    F16,
+    ["exp"],
+    dtype="float16",
+    tags=["f16", "special"],
+)
+add(
+    "cast-f32-f16-overflow",
+    lambda x: x.cast("float16"),
+    [np.array([65504.0, 65519.0, 65520.0, 1e5, -1e5, np.inf, np.nan], np.float32)],
+    lambda x: x,
+    EXACT,
+    ["cast"],
+    dtype="float16",
+    tags=["f16", "special"],
+)
+add(
+    "f16-inf-reversed-view",
+    lambda x: x[::-1] + 0,
+    [np.array([1.0, np.inf, -np.inf, 2.0], np.float16)],
+    lambda x: x[::-1],
+    EXACT,
+    ["add"],
+    dtype="float16",
+    tags=["f16", "special", "view"],
+)
+add(
+    "f16-inf-stepped-view",
+    lambda x: x[1::2].contiguous(),
+    [np.array([1.0, np.inf, -np.inf, -np.inf, 3.0, np.nan], np.float16)],
+    lambda x: x[1::2],
+    EXACT,
+    [],
+    dtype="float16",
+    tags=["f16", "special", "view"],
+)
+
+# int32 operands of a float op are converted first: true division, never truncated
+add(
+    "div-int32-by-float-scalar",
+    lambda x: x / 0.1,
+    [np.array([10, -7, 0, 3], np.int32)],
+    lambda x: x / np.float64(np.float32(0.1)),
+    ELEMENTWISE,
+    ["div"],
+    dtype="float32",
+    tags=["int32", "scalar"],
+)
+add(
+    "div-int32-by-f32",
+    wa.div,
+    [np.array([3, -7, 5, 0], np.int32), np.array([2.0, 2.0, 0.0, 0.0], np.float32)],
+    np.divide,
+    ELEMENTWISE,
+    ["div"],
+    dtype="float32",
+    tags=["int32", "special"],
+)
+
+# composites over NaN / inf / huge values: softmax and layer_norm as defined in ops.py
+add(
+    "softmax-inf-nan-rows",
+    wa.softmax,
+    [
+        np.array(
+            [[1.0, np.inf, 2.0], [np.inf, np.inf, 0.0], [np.nan, 1.0, 2.0], [3e38, -3e38, 0.0]],
+            np.float32,
+        )
+    ],
+    r_softmax,
+    NORM,
+    ["softmax"],
+    tags=["special"],
+)  # a row holding +inf: inf - inf is NaN, so the whole row is NaN (as written out)
+add(
+    "softmax-empty-axis",
+    lambda x: wa.softmax(x, -1),
+    [np.zeros((3, 0), np.float32)],
+    lambda x: x,
+    EXACT,
+    ["softmax"],
+    tags=["empty"],
+)
+add(
+    "layer_norm-huge",
+    lambda x: wa.layer_norm(x, 4),
+    [
+        np.array(
+            [[1e20, -2e20, 3e20, 5e19], [1e36, -2e36, 3e36, 5e35], [3e38, -3e38, 1e38, 0.0]],
+            np.float32,
+        )
+    ],
+    lambda x: r_layer_norm(x, 1),
+    NORM,
+    ["layer_norm"],
+    tags=["special"],
+)  # no intermediate overflow: the float32 (x - mean)**2 would be inf here
+add(
+    "layer_norm-inf-nan",
+    lambda x: wa.layer_norm(x, 3),
+    [np.array([[1.0, np.inf, 2.0], [np.nan, 0.0, 1.0], [1.0, 2.0, 4.0]], np.float32)],
+    lambda x: r_layer_norm(x, 1),
+    NORM,
+    ["layer_norm"],
+    tags=["special"],
+)
+
+# linear / matmul: NaN and inf through the sums (no zero skipping), a zero-size inner dimension
+add(
+    "linear-nan-inf",
+    wa.linear,
+    [
+        np.array([[np.nan, 1.0, 2.0], [np.inf, 0.0, 1.0], [np.inf, 1.0, 1.0]], np.float32),
+        np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]], np.float32),
+        np.array([0.5, np.nan], np.float32),
+    ],
+    lambda x, w, b: np.einsum("ik,jk->ijk", x, w).sum(-1) + b,
+    acc(3),
+    ["linear"],
+    tags=["special"],
+)  # inf * 0 is NaN inside the sum
+add(
+    "matmul-bias-nan",
+    lambda x, w, b: x @ w + b,
+    [
+        np.array([[np.nan, 1.0], [1.0, 2.0]], np.float32),
+        np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 1.0]], np.float32),
+        np.array([0.0, 1.0, np.nan], np.float32),
+    ],
+    lambda x, w, b: np.einsum("ik,kj->ikj", x, w).sum(1) + b,
+    acc(2),
+    ["matmul", "add"],
+    tags=["special"],
+)  # the passes make this one linear step: NaN must stay NaN (never the float32 max)
+add(
+    "linear-empty-inner",
+    wa.linear,
+    [np.zeros((3, 0), np.float32), np.zeros((4, 0), np.float32), randn("lei", 4)],
+    lambda x, w, b: x @ w.T + b,
+    EXACT,
+    ["linear"],
+    tags=["empty"],
+)
+add(
+    "matmul-empty-inner",
+    wa.matmul,
+    [np.zeros((2, 0), np.float32), np.zeros((0, 3), np.float32)],
+    np.matmul,
+    EXACT,
+    ["matmul"],
+    tags=["empty"],
+)
+
+# views the issue found failing: expand to a higher rank (bitcast views: in the chains, where
+# placement may move them off WebNN, which has no bitcast)
+add(
+    "expand-higher-rank-size1",
+    lambda x: x[:, :1].expand(2, 4, 5) + 0,
+    [randn("ehr", 4, 3)],
+    lambda x: np.broadcast_to(x[:, :1], (2, 4, 5)),
+    EXACT,
+    ["expand"],
+    tags=["view"],
+)
+add(
+    "expand-1d-to-3d",
+    lambda x: wa.expand(x, 2, 3, 5) * 1,
+    [randn("e13", 5)],
+    lambda x: np.broadcast_to(x, (2, 3, 5)),
+    EXACT,
+    ["expand"],
+    tags=["view"],
+)
 PUBLIC_FUNCTIONS = sorted(
     {
         "abs",

@@ -386,10 +386,21 @@ def _copy(shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], **_: Any) -> tup
 
 UNARY = ("exp", "log", "sqrt", "rsqrt", "neg", "abs", "relu", "sigmoid", "tanh", "erf", "gelu")
 BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
+# Definitions every backend must meet at the edges (NaN, +-inf, -0.0, overflow), where a short
+# name does not say it. Mixed int32 / float operands are converted to the result's float dtype
+# first (so int32 / float is true division), as the graph passes' rewrites assume.
+_DOCS = {
+    "gelu": "0.5 * x * (1 + erf(x / sqrt 2)) (approximate='tanh': its tanh form), accurate in "
+    "the tail (no 1 + erf cancellation); never overflows for finite x (|gelu(x)| <= |x|); "
+    "gelu(+inf) = +inf, gelu(-inf) = NaN (-inf * 0, as written out), gelu(NaN) = NaN",
+    "div": "a / b: int32 / int32 truncates toward zero (ONNX) and x / 0 gives 0; with a float "
+    "operand, IEEE true division in the float dtype (x / 0 = +-inf, 0 / 0 = NaN)",
+}
 for _name in UNARY:
-    _register(_name, 1, "unary", "numeric" if _name in ("neg", "abs", "relu") else "float", _unary)
+    _kind = "numeric" if _name in ("neg", "abs", "relu") else "float"
+    _register(_name, 1, "unary", _kind, _unary, _DOCS.get(_name, ""))
 for _name in BINARY:
-    _register(_name, 2, "binary", "numeric", _elementwise(_name))
+    _register(_name, 2, "binary", "numeric", _elementwise(_name), _DOCS.get(_name, ""))
 for _name in ("sum", "mean", "max", "min"):
     _register(_name, 1, "reduce", "numeric", _reduce(_name))
 _register("where", 3, "ternary", "any", _where, "where(cond != 0, a, b)")
@@ -418,8 +429,28 @@ _register(
 _register("conv", 3, "conv", "float", _conv, "conv1d/conv2d; weight OIHW; bias () for none")
 _register("max_pool2d", 1, "pool", "float", _pool)
 _register("avg_pool2d", 1, "pool", "float", _pool, "count_include_pad=False (ONNX default)")
-_register("softmax", 1, "norm", "float", _softmax)
-_register("layer_norm", 3, "norm", "float", _layer_norm, "weight/bias () for none")
+_register(
+    "softmax",
+    1,
+    "norm",
+    "float",
+    _softmax,
+    "exp(x - max) / sum(exp(x - max)) along axis in IEEE arithmetic, exactly as written out: "
+    "a slice holding +inf or NaN, or only -inf, is NaN throughout; an empty axis gives an "
+    "empty result",
+)
+_register(
+    "layer_norm",
+    3,
+    "norm",
+    "float",
+    _layer_norm,
+    "(x - mean) / sqrt(mean((x - mean)**2) + eps) * weight + bias over the trailing axes, "
+    "computed without intermediate overflow (as in float64) and rounded once: finite inputs "
+    "give finite results (the float32 written-out form's square overflows beyond 1.8e19, so "
+    "the passes leave it written out); inf or NaN in a slice makes it NaN; weight/bias () for "
+    "none",
+)
 _register("batch_norm", 5, "norm", "float", _batch_norm, "inference: x, mean, var, weight, bias")
 _register(
     "full",
