@@ -43,3 +43,15 @@ def test_broadcast_view_of_a_producer_is_not_inlined():
     np.testing.assert_allclose(
         y.numpy(), np.broadcast_to(np.exp(np.arange(4.0)) + 1, (3, 4)), rtol=1e-6
     )
+
+
+def test_float16_intermediates_keep_their_rounding_point():
+    """A fused kernel gives what the unfused program stores: each inlined float16 result is
+    rounded to float16 (a cast node), and float16 constants hold their float16 value."""
+    x = wa.tensor(np.array([0.3, 2.0, 1e4], np.float16))
+    y = ((x * 0.1).exp() + 1e38).cast("float32") * 2.0
+    (kernel,) = [k for k in fusion.plan(program_of(y)) if isinstance(k, fusion.Fused)]
+    text = repr(kernel.expr)
+    assert text.count("'float16')") >= 3, text  # exp's and mul's results, and the cast itself
+    assert "0.0999755859375" in text and "inf" in text, text  # 0.1 and 1e38 as float16
+    assert fusion.f16_value(65520.0) == float("inf") and fusion.f16_value(65519.0) == 65504.0

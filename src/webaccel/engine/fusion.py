@@ -4,10 +4,18 @@ An elementwise step (unary, binary, where, cast, or a scalar ``full``) whose onl
 elementwise steps of the same program, that reads it whole (same shape, dense view), and that no
 live tensor needs, is inlined into its consumer. Each remaining elementwise step becomes one
 ``Fused`` kernel: an expression tree over the inputs it still reads from memory.
+
+A fused kernel must give what the unfused program gives: where an inlined step's result is
+float16 (which the unfused program rounds when it stores it), the tree keeps that rounding point
+as ``("cast", child, "float16")``, and float16 constants carry their float16-rounded value
+(``0.1`` is 0.0999755859375, ``1e38`` is inf). A backend's expression compiler must round at a
+cast to float16 (with overflow to +-inf), even when it computes float16 in float32.
 """
 
 from __future__ import annotations
 
+import math
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,17 +101,34 @@ def plan(program: Program) -> list[Fused | int]:
     return kernels
 
 
+def f16_value(value: Any) -> float:
+    """*value* rounded to float16 (overflow to +-inf), as a float16 constant holds it."""
+    try:
+        return struct.unpack("<e", struct.pack("<e", float(value)))[0]
+    except OverflowError:  # beyond the float16 range: round to nearest gives inf
+        return math.copysign(math.inf, float(value))
+
+
 def _expr(
     i: int, steps: tuple[Step, ...], n: int, inlined: set[int], inputs: list[tuple[int, Any, DType]]
 ) -> Expr:
     step = steps[i]
     if is_scalar_const(step):
-        return ("const", step.attr("value"), step.dtype.name)
+        value = step.attr("value")
+        if step.dtype.name == "float16" and not isinstance(value, bool):
+            value = f16_value(value)  # the constant the unfused program would store
+        return ("const", value, step.dtype.name)
     children = []
     for src in step.srcs:
         slot, _, _ = src
         if slot >= n and slot - n in inlined:
-            children.append(_expr(slot - n, steps, n, inlined, inputs))
+            child = _expr(slot - n, steps, n, inlined, inputs)
+            rounded = child[0] == "const" or child[:1] + child[2:] == ("cast", "float16")
+            if steps[slot - n].dtype.name == "float16" and not rounded:
+                # the written program rounds this value to float16 when it stores it: a fused
+                # kernel keeps the rounding point (kernels compute float16 in float32)
+                child = ("cast", child, "float16")
+            children.append(child)
         else:
             if src not in inputs:
                 inputs.append(src)
