@@ -23,10 +23,11 @@ Comparison rules (``compare``): shape and dtype exactly; NaN exactly where the r
 NaN; infinities exactly (for the transcendental and accumulating classes a value within the
 tolerance of the overflow threshold may be either side of it); finite values within
 ``atol + rtol * |want|``; the sign of a zero exactly for the IEEE basic operations, copies,
-views, casts and where. Two things IEEE leaves open are not compared: an element of a sum whose
+views, casts and where. What IEEE leaves open is not compared: an element of a sum whose
 float32 partial sums can overflow (the sum of |terms| reaches the dtype's max: the order of
-summation, which no backend promises, decides between inf, NaN and a finite value), and the
-sign of a zero from any other op.
+summation, which no backend promises, decides between inf, NaN and a finite value), the sign of
+a zero from any other op, and an int32 result beyond the int32 range (cpu and WebGPU wrap,
+WebNN may saturate; no standard says which).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 from op_cases import ELEMENTWISE, EXACT, F16, NORM, TRANSCENDENTAL, acc, f16_acc
 
 F32_TINY = float(np.finfo(np.float32).tiny)
+INT_MAX = 2**31 - 1  # int32 results beyond it are left open: wrap or saturate, IEEE says nothing
 MAX = {"float32": float(np.finfo(np.float32).max), "float16": 65504.0}
 
 BASIC = ("add", "sub", "mul", "div", "sqrt", "neg", "abs")  # IEEE: the sign of a zero is defined
@@ -154,7 +156,9 @@ def r_binary(fn: str, a: np.ndarray, b: np.ndarray, dtype: str) -> Result:
                 "maximum": np.maximum,
                 "minimum": np.minimum,
             }[fn](a, b)
-            return Result(round_to(v, dtype))
+            wide = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "pow": np.power}
+            exact = wide[fn](a.astype(np.float64), b.astype(np.float64)) if fn in wide else v
+            return Result(round_to(v, dtype), open=np.abs(exact) > INT_MAX)
         v = {
             "add": np.add,
             "sub": np.subtract,
@@ -211,12 +215,15 @@ def r_reduce(fn: str, x: np.ndarray, axes: Any, keepdims: bool, dtype: str) -> R
     ax = tuple(range(nd)) if axes is None else tuple(a % nd for a in np.atleast_1d(axes))
     if not is_float(dtype):
         with np.errstate(all="ignore"):
+            total = x.sum(axis=ax, keepdims=keepdims)
             if fn == "mean":
-                total = x.sum(axis=ax, keepdims=keepdims)
                 v = _int_div(total, np.int64(max(1, math.prod(x.shape[a] for a in ax))))
             else:
                 v = {"sum": np.sum, "max": np.max, "min": np.min}[fn](x, axis=ax, keepdims=keepdims)
-        return Result(round_to(v, dtype))
+            reach = np.abs(x).sum(axis=ax, keepdims=keepdims)
+        return Result(
+            round_to(v, dtype), open=reach > INT_MAX if fn != "max" and fn != "min" else None
+        )
     if fn in ("max", "min"):
         v = {"max": np.max, "min": np.min}[fn](x, axis=ax, keepdims=keepdims)
         return Result(round_to(v, dtype), sign_exact=False)
@@ -243,14 +250,16 @@ def r_matmul(a: np.ndarray, b: np.ndarray, dtype: str) -> Result:
     terms, va, vb = _matmul_terms(a, b)
     if not is_float(dtype):
         v = terms.sum(axis=-2)
-        r = Result(round_to(v, dtype))
+        r = Result(round_to(v, dtype), open=np.abs(terms).sum(axis=-2) > INT_MAX)
     else:
         r = _terms_result(terms, (terms.ndim - 2,), dtype)
     squeeze = tuple(a for a, flag in ((-1, vb), (-2, va)) if flag)
     if squeeze:
         r.value = r.value.squeeze(squeeze)
         if r.open is not None:
-            r.open, r.atol = r.open.squeeze(squeeze), np.asarray(r.atol).squeeze(squeeze)
+            r.open = r.open.squeeze(squeeze)
+        if np.ndim(r.atol):
+            r.atol = np.asarray(r.atol).squeeze(squeeze)
     return r
 
 

@@ -2049,6 +2049,17 @@ add(
     tags=["int32", "special"],
 )
 
+add(
+    "add-int32-f16-operand-overflow",
+    wa.add,
+    [np.array([65520, 1, -70000, 2049], np.int32), np.array([-100, 1, 5, 0.5], np.float16)],
+    lambda a, b: a.astype(np.float16).astype(np.float64) + b,
+    F16,
+    ["add"],
+    dtype="float16",
+    tags=["int32", "f16", "special"],
+)  # the int32 operand is converted to float16 first: 65520 is inf there, so is the sum
+
 # composites over NaN / inf / huge values: softmax and layer_norm as defined in ops.py
 add(
     "softmax-inf-nan-rows",

@@ -393,13 +393,19 @@ _PROMOTED = frozenset((*BINARY, "matmul", "linear", "layer_norm", "batch_norm", 
 
 
 def _promote(step: Step, args: list[Any]) -> list[Any]:
-    want = np_dtype(step.dtype)
-    if want == np.float16:  # float16 computes in float32 (see the module docstring)
-        want = np.dtype(np.float32)
-    first = 1 if step.op == "where" else 0
     if step.op != "where" and step.op not in _PROMOTED:
         return args
-    return args[:first] + [a if a.dtype == want else a.astype(want) for a in args[first:]]
+    dtype = np_dtype(step.dtype)
+    # float16 computes in float32 (see the module docstring), from operands rounded to float16
+    # first: an int32 65520 is inf as a float16 operand
+    want = np.dtype(np.float32) if dtype == np.float16 else dtype
+    first = 1 if step.op == "where" else 0
+    out = args[:first]
+    for a in args[first:]:
+        if a.dtype.kind != dtype.kind and dtype == np.float16:
+            a = a.astype(np.float16)
+        out.append(a if a.dtype == want else a.astype(want))
+    return out
 
 
 def execute(step: Step, args: list[Any]) -> Any:
