@@ -158,6 +158,8 @@ def r_binary(fn: str, a: np.ndarray, b: np.ndarray, dtype: str) -> Result:
             }[fn](a, b)
             wide = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "pow": np.power}
             exact = wide[fn](a.astype(np.float64), b.astype(np.float64)) if fn in wide else v
+            if fn == "pow":  # a negative exponent gives 0 or +-1: never out of range
+                exact = np.where(b < 0, 0, exact)
             return Result(round_to(v, dtype), open=np.abs(exact) > INT_MAX)
         v = {
             "add": np.add,
