@@ -361,7 +361,9 @@ def test_elementwise_source_is_cached_and_specialised():
     strided = elementwise_source(
         ("add", ("in", 0), ("in", 1)), ("float32", "float16"), (False, True), "float16", True, 3
     )
-    assert "unpack2x16float" in strided and "pack2x16float" in strided and "let d2" in strided
+    # float16 moves by the bits (common.wgsl), never through WGSL's (un)pack2x16float
+    assert "wa_half_at(in1[" in strided and "wa_f32_to_half(elem(" in strided
+    assert "pack2x16float(" not in strided and "let d2" in strided
 
 
 def test_all_templates_fill_completely():
