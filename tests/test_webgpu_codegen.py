@@ -29,6 +29,7 @@ from webaccel.backends.webgpu.kernels.reduce import REDUCE_OPS, reduce_params, r
 from webaccel.backends.webgpu.kernels.rows import ROW_OPS, rows_params, rows_source
 from webaccel.backends.webgpu.kernels.uniforms import Uniforms
 from webaccel.backends.webgpu.pool import BufferPool, bucket_size
+from webaccel.backends.webgpu.runtime import GPUContext
 from webaccel.backends.webgpu.views import StridedView
 from webaccel.view import View
 
@@ -344,6 +345,15 @@ def test_int32_division_and_matmul_stay_in_i32():
     assert "max(v, 0i)" in src
     with pytest.raises(ValueError):
         matmul_direct_source((8, 8, 4, 4), "vec", 1, False, None, "i32")
+
+
+def test_gather_reports_bad_indices_into_the_fault_words():
+    src = gather_source("float32", 2)
+    assert "var<storage, read_write> fault: array<atomic<u32>, 4>" in src
+    assert "atomicAdd(&fault[0], 1u)" in src and "clamp(k, 0, n - 1)" in src
+    err = GPUContext._fault_error([3, 2**32 - 5, 4, 1])  # the words a read brings back
+    assert isinstance(err, IndexError)
+    assert "gather: index -5 is out of range for axis 1 of size 4 (and 2 more)" in str(err)
 
 
 def test_one_element_views_count_as_contiguous():

@@ -465,6 +465,26 @@ add(
     op_cases.acc(2),
 )
 
+# int8 weight codes: NaN / inf in the activations and NaN in the scales propagate (an infinite
+# scale: a documented difference, below)
+_Q8 = np.asarray(_rng.integers(-127, 128, (5, 8)), np.int8)
+_QS = np.array([0.01, 0.05, 0.02, nan, 0.03], np.float32)
+_QX = _with_specials(_rng.standard_normal((3, 8)).astype(np.float32), {(0, 1): nan, (2, 7): -inf})
+add(
+    "linear_q-int8-special",
+    lambda x, q, s: wa.linear(x, op_cases._qweight(q, s, None)),
+    [_QX, _Q8, _QS],
+    lambda x, q, s: x @ (q * s[:, None]).T,
+    op_cases.acc(8),
+)
+add(
+    "dequantize-int8-special",
+    lambda q, s: op_cases._qweight(q, s, None).dequantize(),
+    [_Q8, np.array([0.01, inf, 0.02, nan, -inf], np.float32)],
+    lambda q, s: q * s[:, None],
+    ELEMENTWISE,
+)
+
 # --- softmax, layer_norm, batch_norm ------------------------------------------------------------
 
 _SOFT = np.array(
@@ -623,6 +643,21 @@ add(
 )
 DIFFERENCES["sum-intermediate-overflow"] = (
     "float32 accumulation (as NumPy's float32 sum): an intermediate overflow stays inf"
+)
+
+
+# linear_q takes each group's scale out of its dot product (s * sum(x q), one multiply per group
+# instead of one per weight): with an infinite scale that is +-inf where dequantizing first
+# (the reference) gives NaN for mixed-sign products. Quantization scales are finite in practice.
+add(
+    "linear_q-int8-infinite-scale",
+    lambda x, q, s: wa.linear(x, op_cases._qweight(q, s, None)),
+    [np.ones((1, 8), np.float32), _Q8, np.array([0.01, inf, 0.02, 0.5, -inf], np.float32)],
+    lambda x, q, s: (x @ q.T) * s,
+    op_cases.acc(8),
+)
+DIFFERENCES["linear_q-int8-infinite-scale"] = (
+    "linear_q applies a group's scale after its dot product: an infinite scale gives +-inf"
 )
 
 
