@@ -92,3 +92,34 @@ def test_out_of_range_gather_index_raises_when_read(selenium):
         f(data, bad).tolist()
     assert f(data, good).tolist() == [[6.0, 2.0], [12.0, 8.0]]
     assert (data + 1.0).tolist() == [[2.0, 3.0, 4.0], [5.0, 6.0, 7.0]]
+
+
+@pytest.mark.lanes("chromium")  # the WGSL does not depend on the Pyodide: one lane is enough
+@pytest.mark.driver_timeout(900)  # SwiftShader compiles the big tiled kernels slowly
+def test_every_float_matmul_kernel_keeps_nan_and_inf(selenium):
+    """Each shared-memory tile config, direct and register-tiled ones, at odd sizes (bounds
+    checks, zero-filled tile edges: a clamped load meeting an inf would make NaN): NaN and inf
+    exactly where float64 NumPy has them."""
+    import numpy as np
+    from test_webgpu_kernels import Cases, _mm_tol, f32
+
+    from webaccel.backends.webgpu.kernels.matmul_direct import MATMUL_DIRECT_CONFIGS
+    from webaccel.backends.webgpu.kernels.matmul_reg import MATMUL_REG_CONFIGS
+    from webaccel.backends.webgpu.kernels.matmul_tiled import MATMUL_CONFIGS
+
+    a, b = f32(37, 29), f32(29, 41)
+    a[0, 0], a[5, 28], a[36, 3], a[20, :] = np.nan, np.inf, -np.inf, 0.0
+    b[28, 40], b[3, 7], b[0, 1] = np.inf, np.nan, -np.inf
+    c = Cases()
+    sa, va = c.dense(a)
+    sb, vb = c.dense(b)
+    # every tiled config; a square, a tall and a matvec direct one (SwiftShader compiles slowly)
+    direct = ["direct_8x8_4x4", "direct_8x8_8x16", "direct_64x1_1x4"]
+    assert set(direct) <= set(MATMUL_DIRECT_CONFIGS)
+    configs = [*MATMUL_CONFIGS, *direct, next(iter(MATMUL_REG_CONFIGS))]
+    with np.errstate(invalid="ignore"):
+        want = va.astype(np.float64) @ vb
+    for cfg in configs:
+        c.add(f"{cfg} special", "matmul", {"a": sa, "b": sb}, ["@a", "@b"], {"config": cfg},
+              want, *_mm_tol(29))  # fmt: skip
+    c.check(selenium)
