@@ -4,6 +4,10 @@
 // implementation and rejects non-finite *constant* expressions, while webaccel promises NumPy's
 // NaN/inf propagation. NaN tests use the bit pattern so a fast-math compiler cannot fold them,
 // and the special values come from private variables (runtime values, not const-expressions).
+// Signed zeros: compilers fold with the sign of zero as insignificant (SwiftShader and lavapipe
+// turned x * 0.0 and a constant -0.0 into +0.0), so a zero whose sign matters is made from bits
+// of a run-time value, never a constant (and expr.py's constants come from a uniform).
+// The IEEE edge cases these functions must meet: tests/browser/ieee_cases.py.
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 var<private> INF_BITS: u32 = 0x7f800000u;
 
