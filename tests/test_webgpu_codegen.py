@@ -247,6 +247,15 @@ def test_expression_types_follow_numpy_promotion():
     assert rt(("cast", ("in", 0), "int32"), ["f32"]) == "i32"
 
 
+def test_casts_to_float16_round_inside_expressions():
+    """float16 is computed in f32: a cast to it (fusion's rounding point of an inlined float16
+    result) rounds there, as storing the value would; casts to float32 do not."""
+    lines, result, t = expr.compile_expr(("cast", ("mul", ("in", 0), 300.0), "float16"), ["f32"])
+    assert t == "f32" and "wa_round_half(" in "".join([*lines, result])
+    lines, result, _ = expr.compile_expr(("cast", ("in", 0), "float32"), ["f32"])
+    assert "wa_round_half" not in "".join([*lines, result])
+
+
 def test_expression_compiles_shared_subtrees_once():
     x = ("exp", ("in", 0))
     lines, _result, t = expr.compile_expr(("add", x, ("mul", x, x)), ["f32"])

@@ -251,6 +251,16 @@ _TO_F16 = np.array(
 )
 add("cast-f32-to-f16", lambda x: x.cast("float16"), [_TO_F16], lambda x: x, EXACT, "float16", True)
 add("cast-f16-to-f32", lambda x: x.cast("float32"), [V16], lambda x: x, EXACT, "float32", True)
+# a cast to float16 inside a fused float32 chain rounds there (65520 -> inf, 2049 -> 2048)
+add(
+    "cast-f16-inside-a-chain",
+    lambda x: x.cast("float16").cast("float32") * 2.0,
+    [_TO_F16],
+    lambda x: x.astype(np.float16).astype(np.float64) * 2.0,
+    EXACT,
+    "float32",
+    True,
+)
 add(
     "cast-f32-to-int32-finite",
     lambda x: x.cast("int32"),

@@ -303,6 +303,11 @@ fn wa_f32_to_half(x: f32) -> u32 {
   return sign | (q + select(0u, 1u, rest > half || (rest == half && (q & 1u) == 1u)));
 }
 
+// x rounded to float16 and back: a cast to float16 inside an f32 computation (kernels/expr.py).
+fn wa_round_half(x: f32) -> f32 {
+  return wa_half_to_f32(wa_f32_to_half(x));
+}
+
 // Element i of a packed float16 array, as f32.
 fn wa_half_at(word: u32, i: u32) -> f32 {
   return wa_half_to_f32((word >> ((i & 1u) << 4u)) & 0xffffu);

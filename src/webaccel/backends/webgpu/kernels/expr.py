@@ -6,7 +6,9 @@ An expression is plain data, picklable and hashable:
 * a Python ``float``/``int``/``bool`` or ``("const", value, dtype)``: a scalar constant
   (Python scalars are *weak*, as in NumPy 2: ``x_int32 * 2`` stays int32, ``x * 0.5`` is f32),
 * ``(op, *args)`` with op one of ``UNARY``, ``BINARY``, ``("where", c, a, b)`` or
-  ``("cast", x, dtype)``.
+  ``("cast", x, dtype)``. float16 is computed in f32; a cast to float16 rounds there (to
+  nearest even, +-inf past its max), which is how ``engine.fusion`` keeps the rounding points
+  of inlined float16 results.
 
 Constants are baked into the WGSL (exact f32 literals; inf/NaN through run-time bit patterns):
 a new constant value means a new pipeline, so pass per-run scalars as inputs (a 1-element
@@ -171,7 +173,10 @@ class _Compiler:
             (x, dtype) = args
             code, t = self.node(x)
             dst = compute_type(dtype)
-            return self.conv(code, t, dst), dst
+            code = self.conv(code, t, dst)
+            if dtype == "float16":  # computed in f32: round here, as storing it would round
+                code = f"wa_round_half({code})"
+            return code, dst
         if op == "where":
             c, a, b = (self.node(x) for x in args)
             t = "bool" if a[1] == b[1] == "bool" else _promote(a[1], b[1])
