@@ -29,6 +29,7 @@ from webaccel.backends.webgpu.kernels.reduce import REDUCE_OPS, reduce_params, r
 from webaccel.backends.webgpu.kernels.rows import ROW_OPS, rows_params, rows_source
 from webaccel.backends.webgpu.kernels.uniforms import Uniforms
 from webaccel.backends.webgpu.pool import BufferPool, bucket_size
+from webaccel.backends.webgpu.runtime import GPUContext
 from webaccel.backends.webgpu.views import StridedView
 from webaccel.view import View
 
@@ -246,6 +247,15 @@ def test_expression_types_follow_numpy_promotion():
     assert rt(("cast", ("in", 0), "int32"), ["f32"]) == "i32"
 
 
+def test_casts_to_float16_round_inside_expressions():
+    """float16 is computed in f32: a cast to it (fusion's rounding point of an inlined float16
+    result) rounds there, as storing the value would; casts to float32 do not."""
+    lines, result, t = expr.compile_expr(("cast", ("mul", ("in", 0), 300.0), "float16"), ["f32"])
+    assert t == "f32" and "wa_round_half(" in "".join([*lines, result])
+    lines, result, _ = expr.compile_expr(("cast", ("in", 0), "float32"), ["f32"])
+    assert "wa_round_half" not in "".join([*lines, result])
+
+
 def test_expression_compiles_shared_subtrees_once():
     x = ("exp", ("in", 0))
     lines, _result, t = expr.compile_expr(("add", x, ("mul", x, x)), ["f32"])
@@ -346,6 +356,15 @@ def test_int32_division_and_matmul_stay_in_i32():
         matmul_direct_source((8, 8, 4, 4), "vec", 1, False, None, "i32")
 
 
+def test_gather_reports_bad_indices_into_the_fault_words():
+    src = gather_source("float32", 2)
+    assert "var<storage, read_write> fault: array<atomic<u32>, 4>" in src
+    assert "atomicAdd(&fault[0], 1u)" in src and "clamp(k, 0, n - 1)" in src
+    err = GPUContext._fault_error([3, 2**32 - 5, 4, 1])  # the words a read brings back
+    assert isinstance(err, IndexError)
+    assert "gather: index -5 is out of range for axis 1 of size 4 (and 2 more)" in str(err)
+
+
 def test_one_element_views_count_as_contiguous():
     assert launch.is_contiguous((0,), (1,))  # what coalesce makes of a 0-d or (1, 1) tensor
     assert launch.is_contiguous((5, 1), (1, 3))
@@ -361,7 +380,9 @@ def test_elementwise_source_is_cached_and_specialised():
     strided = elementwise_source(
         ("add", ("in", 0), ("in", 1)), ("float32", "float16"), (False, True), "float16", True, 3
     )
-    assert "unpack2x16float" in strided and "pack2x16float" in strided and "let d2" in strided
+    # float16 moves by the bits (common.wgsl), never through WGSL's (un)pack2x16float
+    assert "wa_half_at(in1[" in strided and "wa_f32_to_half(elem(" in strided
+    assert "pack2x16float(" not in strided and "let d2" in strided
 
 
 def test_all_templates_fill_completely():

@@ -294,7 +294,12 @@ def slice_(
 
 
 def gather(x: Tensor, indices: Tensor, axis: int = 0) -> Tensor:
-    """``np.take(x, indices, axis)`` with int32 indices (negative ones count from the end)."""
+    """``np.take(x, indices, axis)`` with int32 indices (negative ones count from the end).
+
+    An index out of range is an error on every backend, never a clamp: the cpu backend raises
+    ``IndexError`` when the result is computed; on webgpu, where the indices are data on the
+    GPU, the kernel records it and the next read of a result raises
+    ``IndexOutOfRangeError`` (an ``IndexError``) naming the index, the axis and its size."""
     return apply("gather", x, indices, axis=ops.normalize_axis("gather", axis, x.ndim))
 
 

@@ -2,7 +2,8 @@
 
 ``device``: ``WebGPUDevice`` and its op table; ``probe``: what ``detect()`` reports.
 
-``runtime``: ``GPUContext`` (device, pooled buffers, pipelines, batches), ``DeviceLostError``.
+``runtime``: ``GPUContext`` (device, pooled buffers, pipelines, batches), ``DeviceLostError``,
+``IndexOutOfRangeError`` (an out-of-range gather index, raised at the next read).
 ``kernels``: one module per kernel family with its ``.wgsl`` beside it (see its docstring for
 where each op's kernel lives) -- each records into a ``Batch`` and returns a ``StridedView``
 (``views``: a buffer paired with a ``webaccel.view.View``).
@@ -25,7 +26,10 @@ BACKEND = register_backend(
 __getattr__ = lazy_getattr(
     __name__,
     {
-        "runtime": "Batch DeviceLostError GPUBufferHandle GPUContext Pipeline WebGPUError".split(),
+        "runtime": (
+            "Batch DeviceLostError GPUBufferHandle GPUContext IndexOutOfRangeError Pipeline "
+            "WebGPUError"
+        ).split(),
         "views": ("StridedView",),
         "device": ("WebGPUDevice",),
     },
@@ -38,6 +42,7 @@ __all__ = [
     "DeviceLostError",
     "GPUBufferHandle",
     "GPUContext",
+    "IndexOutOfRangeError",
     "Pipeline",
     "StridedView",
     "WebGPUDevice",

@@ -4,6 +4,10 @@
 // implementation and rejects non-finite *constant* expressions, while webaccel promises NumPy's
 // NaN/inf propagation. NaN tests use the bit pattern so a fast-math compiler cannot fold them,
 // and the special values come from private variables (runtime values, not const-expressions).
+// Signed zeros: compilers fold with the sign of zero as insignificant (SwiftShader and lavapipe
+// turned x * 0.0 and a constant -0.0 into +0.0), so a zero whose sign matters is made from bits
+// of a run-time value, never a constant (and expr.py's constants come from a uniform).
+// The IEEE edge cases these functions must meet: tests/browser/ieee_cases.py.
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 var<private> INF_BITS: u32 = 0x7f800000u;
 
@@ -12,16 +16,18 @@ fn wa_inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn wa_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn wa_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 
+// NumPy's maximum / minimum: NaN wins, and a tie (+0.0 against -0.0) gives b, as NumPy's does
+// (the builtins may return either zero).
 fn wa_max(a: f32, b: f32) -> f32 {
   if (wa_isnan(a)) { return a; }
   if (wa_isnan(b)) { return b; }
-  return max(a, b);
+  return select(b, a, a > b);
 }
 
 fn wa_min(a: f32, b: f32) -> f32 {
   if (wa_isnan(a)) { return a; }
   if (wa_isnan(b)) { return b; }
-  return min(a, b);
+  return select(b, a, a < b);
 }
 
 fn wa_exp(x: f32) -> f32 {
@@ -42,7 +48,7 @@ fn wa_log(x: f32) -> f32 {
 fn wa_sqrt(x: f32) -> f32 {
   if (wa_isnan(x)) { return x; }
   if (x < 0.0) { return wa_nan(); }
-  if (wa_isinf(x)) { return x; }
+  if (wa_isinf(x) || x == 0.0) { return x; }  // sqrt(-0.0) is -0.0
   return sqrt(x);
 }
 
@@ -52,9 +58,11 @@ fn wa_rsqrt(x: f32) -> f32 {
 }
 
 // Cephes tanhf: a minimax polynomial near 0, 1 - 2 / (exp(2|x|) + 1) beyond (saturates to
-// +-1 for large |x| instead of inf / inf = NaN).
+// +-1 for large |x| instead of inf / inf = NaN). Below 2^-12, tanh(x) is x in f32 (the cubic
+// term is under half an ulp): that also keeps -0.0, which the polynomial's sum would lose.
 fn wa_tanh(x: f32) -> f32 {
   let a = abs(x);
+  if (a < 0.000244140625) { return x; }
   if (a >= 0.625) {
     let r = 1.0 - 2.0 / (wa_exp(2.0 * a) + 1.0);
     return select(r, -r, x < 0.0);
@@ -116,7 +124,13 @@ fn wa_exp_reduced(a: f32) -> f32 {
 // (x = xh + xl, xh of 12 significant bits: xh^2 exact) so exp(-u^2) keeps its relative
 // precision down to where the result underflows.
 fn wa_gelu_neg(x: f32) -> f32 {
-  if (x < -14.5) { return select(x * 0.0, wa_nan(), wa_isinf(x)); }  // |result| < 1e-45
+  // |result| < 1e-45: -0.0, and -inf * erfc(inf) = -inf * 0 = NaN, as the written formula
+  // gives. The -0.0 is x's sign bit at run time: compilers turned x * 0.0, and a constant -0.0
+  // through a select, into +0.0 (SwiftShader, lavapipe).
+  if (x < -14.5) {
+    if (wa_isinf(x)) { return wa_nan(); }
+    return bitcast<f32>(bitcast<u32>(x) & 0x80000000u);
+  }
   let ax = -x;
   let u = ax * 0.7071067811865476;
   let t = 1.0 / (1.0 + 0.5 * u);
@@ -133,27 +147,44 @@ fn wa_gelu_tanh(x: f32) -> f32 {
   return 0.5 * x * (1.0 + wa_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 
-// NumPy's float power: negative bases with integral exponents, 0 ** negative = inf.
+// NumPy's float power of two arrays (C99 pow): x ** 0 and 1 ** y are 1 even for NaN; 0 ** y < 0
+// is inf; a negative base (-0.0 and -inf included) gives its sign to odd integer powers; a
+// finite negative base to a non-integral power is NaN, but (-0.0) ** 0.5 is +0.0 and
+// (-inf) ** 0.5 is +inf. (NumPy computes array ** scalar 0.5 as sqrt, -0.0 and NaN there:
+// expr.py's const_pow does the same for a constant exponent; a 0-d tensor exponent, a scalar
+// to NumPy, comes here as an array.)
 fn wa_pow(x: f32, y: f32) -> f32 {
   if (y == 0.0 || x == 1.0) { return 1.0; }  // even for a NaN operand, as IEEE and NumPy
   if (wa_isnan(x) || wa_isnan(y)) { return x + y; }
   let ax = abs(x);
-  if (ax == 0.0) { return select(0.0, wa_inf(), y < 0.0); }
+  let integral = floor(y) == y;  // infinities count as even integers
+  let odd = integral && abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;
   var r: f32;
-  if (wa_isinf(ax)) {
-    r = select(wa_inf(), 0.0, y < 0.0);
+  if (ax == 0.0 || wa_isinf(ax)) {
+    r = select(0.0, wa_inf(), (y < 0.0) == (ax == 0.0));
   } else if (wa_isinf(y)) {
     r = select(0.0, wa_inf(), (ax > 1.0) == (y > 0.0));
     if (ax == 1.0) { r = 1.0; }
   } else {
-    r = wa_exp2_log2(ax, y);
+    if (x < 0.0 && !integral) { return wa_nan(); }
+    r = wa_pow_finite(ax, y);
   }
-  if (x < 0.0) {
-    if (floor(y) != y) { return wa_nan(); }
-    let odd = abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;
-    return select(r, -r, odd);
+  // r >= 0; the sign goes on as a bit (a compiler may drop the sign of a negated constant 0)
+  let sign = select(0u, 0x80000000u, odd && bitcast<u32>(x) >= 0x80000000u);
+  return bitcast<f32>(bitcast<u32>(r) | sign);
+}
+
+// ax ** y for a finite ax > 0 and a finite y: small integral powers by multiplication (x ** 2
+// rounds once, as NumPy's; exp2(y log2 x) errs by up to (3 + 2|y log2 x|) ulp), halves by sqrt.
+fn wa_pow_finite(ax: f32, y: f32) -> f32 {
+  if (floor(y) == y && abs(y) <= 4.0) {
+    let b = select(ax, 1.0 / ax, y < 0.0);  // (1 / x) ** n: no early underflow of x ** n
+    var r = b;
+    for (var k = 1.0; k < abs(y); k = k + 1.0) { r = r * b; }
+    return r;
   }
-  return r;
+  if (abs(y) == 0.5) { return select(sqrt(ax), 1.0 / sqrt(ax), y < 0.0); }
+  return wa_exp2_log2(ax, y);
 }
 
 fn wa_exp2_log2(ax: f32, y: f32) -> f32 {
@@ -161,6 +192,14 @@ fn wa_exp2_log2(ax: f32, y: f32) -> f32 {
   if (l > 128.0) { return wa_inf(); }
   if (l < -150.0) { return 0.0; }
   return exp2(l);
+}
+
+// A power of two that brings a > 2^40 down to about 2^20 (1 otherwise, NaN and inf too), so
+// that squares of values up to a sum without overflow (rows.py's norms). Scaling by it is exact
+// and keeps it a normal float (2^-107 at the least).
+fn wa_scale_for_squares(a: f32) -> f32 {
+  if (!(a > 1099511627776.0) || wa_isinf(a)) { return 1.0; }
+  return bitcast<f32>((274u - (bitcast<u32>(a) >> 23u)) << 23u);
 }
 
 fn wa_ipow(x: i32, y: i32) -> i32 {
@@ -195,6 +234,17 @@ fn wa_div(a: f32, b: f32) -> f32 {
   return a / b;
 }
 
+// float -> int32 as NumPy's astype on finite values (toward zero). NaN, +-inf and values out
+// of int32's range are IEEE invalid operations (NumPy gives INT_MIN with a warning): here NaN
+// gives 0 and the others saturate to the int32 limits (WGSL's i32() clamps in f32, so to
+// 2147483520 at the top: pinned here).
+fn wa_to_i32(x: f32) -> i32 {
+  if (wa_isnan(x)) { return 0i; }
+  if (x >= 2147483648.0) { return 2147483647i; }
+  if (x < -2147483648.0) { return bitcast<i32>(0x80000000u); }
+  return i32(x);
+}
+
 fn wa_sign(x: f32) -> f32 {
   if (wa_isnan(x)) { return x; }
   return sign(x);
@@ -216,4 +266,49 @@ fn wa_imod(a: i32, b: i32) -> i32 {  // NumPy's floored modulo; x % 0 gives 0 as
   if (b == 0) { return 0; }
   let r = a % b;
   return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
+}
+
+// float16 <-> float32 by the bits (storage is packed two halves per u32 word: no shader-f16).
+// Not WGSL's unpack2x16float / pack2x16float: they leave values outside f16's finite range
+// indeterminate (on SwiftShader inf became NaN and the other half of the word changed) and need
+// not round to nearest even. These are IEEE: f16 -> f32 exactly (subnormals, +-inf, -0.0, NaN);
+// f32 -> f16 to nearest even, +-inf from 65520 up, subnormal results, -0.0 and NaN kept.
+fn wa_half_to_f32(h: u32) -> f32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0x1fu) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }
+  if (e == 0u) { return bitcast<f32>(sign | bitcast<u32>(f32(m) * 5.9604644775390625e-8)); }
+  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
+
+fn wa_f32_to_half(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a > 0x7f800000u) { return sign | 0x7e00u | ((a >> 13u) & 0x3ffu); }  // NaN, quiet
+  if (a >= 0x477ff000u) { return sign | 0x7c00u; }  // 65520 and up round to inf
+  if (a >= 0x38800000u) {  // a normal half: rebias the exponent, round off 13 bits to even
+    let r = a - 0x38000000u;
+    return sign | ((r + 0xfffu + ((r >> 13u) & 1u)) >> 13u);
+  }
+  let e = a >> 23u;
+  if (e < 102u) { return sign; }  // below 2^-25: rounds to a signed zero
+  // a subnormal half: the significand in units of 2^-24, rounded to nearest even
+  let m = (a & 0x7fffffu) | 0x800000u;
+  let s = 126u - e;  // 14 ..= 24
+  let q = m >> s;
+  let rest = m & ((1u << s) - 1u);
+  let half = 1u << (s - 1u);
+  return sign | (q + select(0u, 1u, rest > half || (rest == half && (q & 1u) == 1u)));
+}
+
+// x rounded to float16 and back: a cast to float16 inside an f32 computation (kernels/expr.py).
+fn wa_round_half(x: f32) -> f32 {
+  return wa_half_to_f32(wa_f32_to_half(x));
+}
+
+// Element i of a packed float16 array, as f32.
+fn wa_half_at(word: u32, i: u32) -> f32 {
+  return wa_half_to_f32((word >> ((i & 1u) << 4u)) & 0xffffu);
 }

@@ -130,6 +130,7 @@ class ReplayPlan(Replay):
         self._run = js_glue(REPLAY_GLUE).run
         self._arg_order = [index for index, _, _ in self.arg_targets]
         self.dispatches = len(commands)
+        self.reports_faults = recorder.reports_faults  # each run: the next read checks faults
 
     def __call__(self, args: Sequence[Storage]) -> list[Storage]:
         ctx, device = self.ctx, self.device
@@ -144,6 +145,8 @@ class ReplayPlan(Replay):
             *[args[i].handle.buffer for i in self._arg_order],
             *[s.handle.buffer for s in outs],
         )
+        if self.reports_faults:
+            ctx.faults_unchecked = True
         return outs
 
     def close(self) -> None:

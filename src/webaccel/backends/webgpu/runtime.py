@@ -35,6 +35,12 @@ must be multiples of 4. ``read_async`` waits for everything submitted before it.
 
 When the device is lost (``device.destroy()``, a driver reset), every further call raises
 ``DeviceLostError`` with the reason; ``await GPUContext.create_async()`` makes a fresh one.
+
+Faults a kernel finds in its data (an out-of-range ``gather`` index): a kernel cannot raise, so
+it records the first one in the context's fault words (``ctx.fault_buffer()``, bound like any
+storage buffer). Every read after a batch (or replay) that bound them brings the words back in
+the same copy and mapping as the data, clears them, and raises ``IndexOutOfRangeError`` if one
+was recorded: the results of the work submitted since the previous read are not valid.
 """
 
 from __future__ import annotations
@@ -72,6 +78,17 @@ class WebGPUError(WebAccelError):
     """WebGPU reported an error (validation, out of memory, WGSL compilation)."""
 
 
+class IndexOutOfRangeError(WebAccelError, IndexError):
+    """A kernel met an index out of range in its data (``gather``); raised when results are
+    read, since a GPU kernel cannot raise (an ``IndexError``, as the cpu backend raises)."""
+
+
+# The fault words: [0] faults counted, then the first one's [1] index (i32 bits), [2] the size
+# of the axis it indexes, [3] that axis. Only gather reports, so the op name is implied.
+FAULT_WORDS = 4
+FAULT_BYTES = 4 * FAULT_WORDS
+
+
 @dataclass(eq=False)
 class GPUBufferHandle:
     """A pooled GPUBuffer: ``size`` is its real (bucket) size, ``nbytes`` what was asked."""
@@ -79,7 +96,7 @@ class GPUBufferHandle:
     buffer: Any
     size: int
     nbytes: int
-    kind: str = "storage"
+    kind: str = "storage"  # "storage" (pooled), "staging" or "fault" (the context's own)
     released: bool = False
 
 
@@ -143,6 +160,8 @@ class GPUContext:
         self._deferred: list[GPUBufferHandle] = []
         self.lost_reason: str | None = None
         self.errors: list[str] = []
+        self._fault: GPUBufferHandle | None = None
+        self.faults_unchecked = False  # work that may have recorded a fault was submitted
         self._sink = _compat.create_proxy(_Sink(self))
         self._glue.watch(device, self._sink)
 
@@ -199,6 +218,28 @@ class GPUContext:
     created_buffers = _both_pools("created_buffers")
     destroyed_buffers = _both_pools("destroyed_buffers")
     reused_buffers = _both_pools("reused_buffers")
+
+    # --- faults ---------------------------------------------------------------------------
+
+    def fault_buffer(self) -> GPUBufferHandle:
+        """The fault words kernels report into (zeroed by WebGPU at creation; see the module
+        doc). Binding it to a dispatch makes the next read check it."""
+        self.check()
+        if self._fault is None:
+            buf = self._glue.createBuffer(self.device, FAULT_BYTES, self._storage_usage)
+            self._fault = GPUBufferHandle(buf, FAULT_BYTES, FAULT_BYTES, kind="fault")
+        return self._fault
+
+    @staticmethod
+    def _fault_error(words: Sequence[int]) -> IndexOutOfRangeError:
+        count, index, size, axis = words
+        index = index - (1 << 32) if index >= 1 << 31 else index
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        return IndexOutOfRangeError(
+            f"gather: index {index} is out of range for axis {axis} of size {size}{more}, "
+            "found on the webgpu device (a GPU kernel cannot raise: reported at the next "
+            "read). The results computed since the previous read are not valid."
+        )
 
     # --- buffers --------------------------------------------------------------------------
 
@@ -315,27 +356,54 @@ class GPUContext:
         if offset + nbytes > handle.size:
             raise ValueError(f"{nbytes} bytes at {offset} overflow a {handle.size}-byte buffer")
         out = bytearray(nbytes)
-        if nbytes == 0:
+        if nbytes == 0 and not self.faults_unchecked:
             return out
         padded = -(-nbytes // 4) * 4
-        staging, size = self._staging.acquire(padded)
+        faults = self._fault if self.faults_unchecked else None
+        self.faults_unchecked = False  # work submitted from now on is checked by a later read
+        total = padded + (FAULT_BYTES if faults is not None else 0)
+        staging, size = self._staging.acquire(total)
         try:
-            mapped = await self._glue.readback(
-                self.device, _buffer_of(handle), offset, staging, padded
-            )
+            if faults is None:
+                mapped = await self._glue.readback(
+                    self.device, _buffer_of(handle), offset, staging, padded
+                )
+            else:
+                mapped = await self._readback_with_faults(handle, offset, padded, staging, faults)
         except Exception as exc:
             self._staging.forget(size)
             staging.destroy()
             await self._settle_lost()
             self.check()
             raise WebGPUError(f"readback failed: {exc}") from exc
+        words: list[int] = []
         try:
             self._js.Uint8Array.new(mapped, 0, nbytes).assign_to(out)
+            if faults is not None:
+                tail = bytearray(FAULT_BYTES)
+                self._js.Uint8Array.new(mapped, padded, FAULT_BYTES).assign_to(tail)
+                words = list(struct.unpack(f"<{FAULT_WORDS}I", bytes(tail)))
         finally:
             staging.unmap()
             self._staging.give_back(staging, size)
         self._raise_errors()
+        if words and words[0]:
+            raise self._fault_error(words)
         return out
+
+    async def _readback_with_faults(
+        self, handle: GPUBufferHandle, offset: int, padded: int, staging: Any, faults: Any
+    ) -> Any:
+        """Copy the data and then the fault words into *staging* in one submit, zero the
+        words for the work after it, map the lot: one round trip, as a plain read."""
+        encoder = self.device.createCommandEncoder()
+        if padded:
+            encoder.copyBufferToBuffer(_buffer_of(handle), offset, staging, 0, padded)
+        encoder.copyBufferToBuffer(faults.buffer, 0, staging, padded, FAULT_BYTES)
+        encoder.clearBuffer(faults.buffer, 0, FAULT_BYTES)
+        self._glue.submit(self.queue, encoder)
+        await staging.mapAsync(self._js.GPUMapMode.READ, 0, padded + FAULT_BYTES)
+        return staging.getMappedRange(0, padded + FAULT_BYTES)
 
     def read(
         self, handle: GPUBufferHandle, nbytes: int | None = None, offset: int = 0
@@ -425,6 +493,7 @@ class BatchBase:
     dispatches into a compute pass, ``replay.Recorder`` keeps them for a replay plan."""
 
     ctx: Any
+    reports_faults = False  # a dispatch bound the context's fault words
 
     def dispatch(
         self,
@@ -441,6 +510,8 @@ class BatchBase:
         if min(x, y, z) <= 0:
             return
         data = None if uniforms is None else bytes(uniforms) + bytes(-len(uniforms) % 16)
+        if any(getattr(b, "kind", None) == "fault" for b in buffers):
+            self.reports_faults = True  # reads after this work check the fault words
         self._record(Dispatch(pipeline, buffers, data, (int(x), int(y), int(z))))
 
     def release_after(self, handle: GPUBufferHandle) -> None:
@@ -538,6 +609,8 @@ class Batch(BatchBase):
                 self.encoder.resolveQuerySet(self._query, 0, 2, self._resolve_buf, 0)
                 self.encoder.copyBufferToBuffer(self._resolve_buf, 0, self._resolve.buffer, 0, 16)
             ctx._glue.submit(ctx.queue, self.encoder)
+            if self.reports_faults:
+                ctx.faults_unchecked = True
         finally:
             ctx._batch_done(self._chunks)
             self._chunks = []

@@ -33,11 +33,12 @@ from .uniforms import Field, Uniforms, strided_values
 
 @functools.cache
 def elementwise_params(rank: int, n_inputs: int) -> Uniforms:
-    """A ``shape_grid_params`` over the (merged) shape: two words of padding, then each
-    operand's element offset and strides (inputs ``in<k>``, then ``out``)."""
+    """A ``shape_grid_params`` over the (merged) shape: ``zero`` (always 0: the expression's
+    f32 constants are built from it, so the compiler cannot fold them: ``expr.py``), a word of
+    padding, then each operand's element offset and strides (inputs ``in<k>``, then ``out``)."""
     operands = [*(f"in{k}" for k in range(n_inputs)), "out"]
-    padding: dict[str, Field] = {"unused0": "pad", "unused1": "pad"}
-    return shape_grid_params("ElementwiseParams", rank, padding, operands)
+    words: dict[str, Field] = {"zero": "u32", "unused1": "pad"}
+    return shape_grid_params("ElementwiseParams", rank, words, operands)
 
 
 @functools.cache
@@ -52,13 +53,13 @@ def elementwise_source(
     """The fused kernel for *expr*; input k is bound at k, the output at n, uniforms at n+1."""
     n = len(in_dtypes)
     types = [compute_type(d) for d in in_dtypes]
-    body, result, rtype = compile_expr(expr, types)
+    params = elementwise_params(rank, n)
+    body, result, rtype = compile_expr(expr, types, zero=params.u("zero"))
     out_t = compute_type(out_dtype)
     result = convert(result, rtype, out_t)
     if out_t == "bool":
         result, out_t = f"select(0i, 1i, {result})", "i32"
     need_index = not all(in_contig) or not out_contig
-    params = elementwise_params(rank, n)
     shape = [params.u("shape", d) for d in range(rank)]
     bindings = [shader.storage(k, f"in{k}", storage_type(d)) for k, d in enumerate(in_dtypes)]
     bindings.append(shader.storage(n, "out", storage_type(out_dtype), write=True))
@@ -91,7 +92,9 @@ def elementwise_source(
 
 def _f16_store(params: Uniforms) -> str:
     """Each thread owns one u32 word of the (contiguous) f16 output: two halves, either of
-    which may belong to a neighbour tensor (odd offset or odd length): those keep their bits."""
+    which may belong to a neighbour tensor (odd offset or odd length): those keep their bits
+    (the word is merged as integers, never unpacked). Results round to f16 by
+    ``wa_f32_to_half`` (to nearest even, +-inf past the f16 max)."""
     return f"""  let off = {params.u("out_off")};
   let n = {params.u("n")};
   let w = (off >> 1u) + t;
@@ -99,11 +102,11 @@ def _f16_store(params: Uniforms) -> str:
   let inside_lo = lo >= off && lo < off + n;
   let inside_hi = lo + 1u >= off && lo + 1u < off + n;
   if (!inside_lo && !inside_hi) {{ return; }}
-  var halves = vec2<f32>(0.0);
-  if (!inside_lo || !inside_hi) {{ halves = unpack2x16float(out[w]); }}
-  if (inside_lo) {{ halves.x = elem(lo - off); }}
-  if (inside_hi) {{ halves.y = elem(lo + 1u - off); }}
-  out[w] = pack2x16float(halves);"""
+  var word = 0u;
+  if (!inside_lo || !inside_hi) {{ word = out[w]; }}
+  if (inside_lo) {{ word = (word & 0xffff0000u) | wa_f32_to_half(elem(lo - off)); }}
+  if (inside_hi) {{ word = (word & 0x0000ffffu) | (wa_f32_to_half(elem(lo + 1u - off)) << 16u); }}
+  out[w] = word;"""
 
 
 def _remap(expr: Expr, mapping: dict[int, int]) -> Expr:
@@ -174,7 +177,7 @@ def elementwise(
         operands.update(strided_values(name, v.offset, s))
     params = elementwise_params(rank, len(views))
     buffers = [*(v.buffer for v in views), out.buffer]
-    run_1d(batch, source, buffers, params, threads, n=n, shape=cshape, **operands)
+    run_1d(batch, source, buffers, params, threads, n=n, zero=0, shape=cshape, **operands)
     return out
 
 

@@ -6,11 +6,18 @@ An expression is plain data, picklable and hashable:
 * a Python ``float``/``int``/``bool`` or ``("const", value, dtype)``: a scalar constant
   (Python scalars are *weak*, as in NumPy 2: ``x_int32 * 2`` stays int32, ``x * 0.5`` is f32),
 * ``(op, *args)`` with op one of ``UNARY``, ``BINARY``, ``("where", c, a, b)`` or
-  ``("cast", x, dtype)``.
+  ``("cast", x, dtype)``. float16 is computed in f32; a cast to float16 rounds there (to
+  nearest even, +-inf past its max), which is how ``engine.fusion`` keeps the rounding points
+  of inlined float16 results.
 
 Constants are baked into the WGSL (exact f32 literals; inf/NaN through run-time bit patterns):
 a new constant value means a new pipeline, so pass per-run scalars as inputs (a 1-element
-view broadcasts) rather than as constants.
+view broadcasts) rather than as constants. Given ``zero`` (a WGSL u32 expression that is 0 at
+run time but unknown to the compiler: the elementwise kernels pass a uniform), f32 constants
+are written as their bits OR'ed with it: shader compilers fold ``x + 0.0`` to ``x`` (wrong for
+-0.0), ``0.0 - x`` to ``-x`` and ``x * 0.0`` to ``0.0`` (wrong for NaN, inf and signs: seen
+on SwiftShader and lavapipe) and lose the sign of a literal -0.0; a value they cannot see
+keeps IEEE's answers.
 
 Result types: ``f32``, ``i32`` or ``bool`` (booleans store as int32 0/1). ``div`` of int32 by
 int32 (or by a weak int) is ONNX's integer division (truncates toward zero, ``x / 0`` gives 0,
@@ -72,7 +79,17 @@ def f32_literal(value: float) -> str:
     if math.isinf(v):
         return "wa_inf()" if v > 0 else "(-wa_inf())"
     text = repr(v)
-    return f"{text}f" if v >= 0 else f"({text}f)"
+    return f"({text}f)" if math.copysign(1.0, v) < 0 else f"{text}f"
+
+
+def f32_opaque(value: float, zero: str) -> str:
+    """A WGSL f32 expression for *value* rounded to f32, built at run time from its bits and
+    the run-time zero *zero* (a u32 expression), so that no compiler folds arithmetic on it."""
+    try:
+        bits = struct.unpack("<I", struct.pack("<f", float(value)))[0]
+    except OverflowError:
+        bits = 0xFF800000 if value < 0 else 0x7F800000
+    return f"bitcast<f32>({bits:#010x}u | {zero})"
 
 
 def i32_literal(value: int) -> str:
@@ -93,8 +110,9 @@ def _promote(a: str, b: str) -> str:
 
 
 class _Compiler:
-    def __init__(self, input_types: Sequence[str]) -> None:
+    def __init__(self, input_types: Sequence[str], zero: str | None = None) -> None:
         self.input_types = list(input_types)
+        self.zero = zero
         self.lines: list[str] = []
         self.memo: dict[Any, tuple[str, str]] = {}
         self.used_inputs: set[int] = set()
@@ -131,10 +149,9 @@ class _Compiler:
         self.memo[key] = result
         return result
 
-    @staticmethod
-    def lit(value: Any, t: str) -> str:
+    def lit(self, value: Any, t: str) -> str:
         if t == "f32":
-            return f32_literal(value)
+            return f32_literal(value) if self.zero is None else f32_opaque(value, self.zero)
         if t == "i32":
             return i32_literal(value)
         if t == "bool":
@@ -156,7 +173,10 @@ class _Compiler:
             (x, dtype) = args
             code, t = self.node(x)
             dst = compute_type(dtype)
-            return self.conv(code, t, dst), dst
+            code = self.conv(code, t, dst)
+            if dtype == "float16":  # computed in f32: round here, as storing it would round
+                code = f"wa_round_half({code})"
+            return code, dst
         if op == "where":
             c, a, b = (self.node(x) for x in args)
             t = "bool" if a[1] == b[1] == "bool" else _promote(a[1], b[1])
@@ -215,8 +235,9 @@ class _Compiler:
                 # int32 / int32 (or a weak int): ONNX's truncating division, exact in i32
                 return f"wa_idiv({self.conv(*a, t)}, {self.conv(*b, t)})", "i32"
             t = "f32"
-        if op == "pow" and t == "f32" and b[1] in ("wi", "wf"):
-            special = self.const_pow(self.conv(*a, "f32"), float(b[0]))
+        exponent = _constant_value(b_expr)
+        if op == "pow" and t == "f32" and exponent is not None:
+            special = self.const_pow(self.conv(*a, "f32"), float(exponent))
             if special is not None:
                 return special, "f32"
         ca, cb = self.conv(*a, t), self.conv(*b, t)
@@ -242,15 +263,26 @@ class _Compiler:
 
     @staticmethod
     def const_pow(x: str, y: float) -> str | None:
-        """Exact, cheaper forms of the common constant powers."""
+        """Exact, cheaper forms of the common constant powers, with NumPy's answers for a
+        scalar exponent: x ** 0.5 is NumPy's sqrt there (sqrt(-0.0) = -0.0, sqrt(-inf) = NaN,
+        where pow of two arrays gives +0.0 and +inf: ``wa_pow``)."""
         return {
             1.0: f"({x})",
             2.0: f"({x} * {x})",
             3.0: f"({x} * {x} * {x})",
             0.5: f"wa_sqrt({x})",
             -1.0: f"(1.0f / {x})",
-            -0.5: f"wa_rsqrt({x})",
         }.get(y)
+
+
+def _constant_value(e: Expr) -> float | None:
+    """The value of a constant node (a Python scalar or ``("const", value, dtype)``), else
+    None."""
+    if isinstance(e, int | float) and not isinstance(e, bool):
+        return float(e)
+    if isinstance(e, tuple) and len(e) == 3 and e[0] == "const":
+        return float(e[1])
+    return None
 
 
 def relu(code: str, t: str) -> str:
@@ -263,8 +295,9 @@ def relu(code: str, t: str) -> str:
 def convert(code: str, src: str, dst: str) -> str:
     """WGSL converting *code* of type *src* to *dst* (``f32``, ``i32`` or ``bool``).
 
-    f32 -> i32 truncates toward zero as NumPy does, and gives 0 for NaN (WGSL leaves it to the
-    implementation); a bool is 0 or 1, a number is true where it is not 0 (NaN included).
+    f32 -> i32 truncates toward zero as NumPy does; NaN gives 0 and +-inf or values beyond
+    int32 saturate (``wa_to_i32``: IEEE calls these invalid, NumPy gives INT_MIN, WGSL leaves NaN
+    to the implementation); a bool is 0 or 1, a number is true where it is not 0 (NaN included).
     """
     if src == dst:
         return code
@@ -272,7 +305,7 @@ def convert(code: str, src: str, dst: str) -> str:
         return f"f32({code})" if src == "i32" else f"select(0.0f, 1.0f, {code})"
     if dst == "i32":
         if src == "f32":
-            return f"select(i32({code}), 0i, wa_isnan({code}))"
+            return f"wa_to_i32({code})"
         return f"select(0i, 1i, {code})"
     if dst == "bool":
         return f"!({code} == 0.0f)" if src == "f32" else f"({code} != 0i)"
@@ -283,9 +316,12 @@ def _wgsl_type(t: str) -> str:
     return {"f32": "f32", "i32": "i32", "bool": "bool"}[t]
 
 
-def compile_expr(expr: Expr, input_types: Sequence[str]) -> tuple[list[str], str, str]:
-    """WGSL lines computing *expr*, the variable holding the result, and its type."""
-    c = _Compiler(input_types)
+def compile_expr(
+    expr: Expr, input_types: Sequence[str], zero: str | None = None
+) -> tuple[list[str], str, str]:
+    """WGSL lines computing *expr*, the variable holding the result, and its type; f32
+    constants opaque to the compiler where a run-time *zero* is given (see the module doc)."""
+    c = _Compiler(input_types, zero)
     code, t = c.node(expr)
     if t in ("wi", "wf"):  # a bare constant
         t = "i32" if t == "wi" else "f32"

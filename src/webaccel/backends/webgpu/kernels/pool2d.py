@@ -31,12 +31,15 @@ def pool2d_params(order: tuple[str, ...]) -> Uniforms:
 @functools.cache
 def pool2d_source(kind: str, order: tuple[str, ...], count_include_pad: bool) -> str:
     params = pool2d_params(order)
+    prelude = ""
     if kind == "max":
         init, accum, finish = "-wa_inf()", "acc = wa_max(acc, v);", "out[t] = acc;"
     elif kind == "avg":
-        taps = f"f32({params.u('kh')} * {params.u('kw')})"
-        div = taps if count_include_pad else "f32(max(count, 1u))"
-        init, accum, finish = "0.0", "acc = acc + v;", f"out[t] = acc / {div};"
+        # Each tap is scaled as it is added (by 1 / the divisor, known before the loop): the
+        # sum overflows only where the average does (four taps of 3e38 average to 3e38).
+        kh, kw = params.u("kh"), params.u("kw")
+        prelude = f"  let inv = 1.0 / f32({kh} * {kw});" if count_include_pad else _valid_taps()
+        init, accum, finish = "0.0", "acc = acc + v * inv;", "out[t] = acc;"
     else:
         raise ValueError(f"unknown pool {kind!r}")
     bindings = [shader.storage(0, "x", "f32"), shader.storage(1, "out", "f32", write=True)]
@@ -47,10 +50,27 @@ def pool2d_source(kind: str, order: tuple[str, ...], count_include_pad: bool) ->
         PARAMS=params.decl(2),
         ENTRY=shader.entry(params, "total"),
         INDEX=output_index(params, order),
+        PRELUDE=prelude,
         INIT=init,
         ACCUM=accum,
         FINISH=finish,
     )
+
+
+def _valid_taps() -> str:
+    """WGSL: ``inv``, 1 / the taps of this output's window inside the input (rows times
+    columns, the same bounds as the tap loop of ``pool2d.wgsl``; 1 where none is)."""
+    return """  var rows = 0u;
+  for (var kh = 0u; kh < P.kh; kh = kh + 1u) {
+    let ih = i32(v_oh * P.stride_h + kh * P.dil_h) - i32(P.pad_top);
+    if (ih >= 0 && ih < i32(P.h)) { rows = rows + 1u; }
+  }
+  var cols = 0u;
+  for (var kw = 0u; kw < P.kw; kw = kw + 1u) {
+    let iw = i32(v_ow * P.stride_w + kw * P.dil_w) - i32(P.pad_left);
+    if (iw >= 0 && iw < i32(P.w)) { cols = cols + 1u; }
+  }
+  let inv = 1.0 / f32(max(rows * cols, 1u));"""
 
 
 def pool2d(

@@ -1,6 +1,7 @@
 // max / average pool2d: one thread per output, the output contiguous in ${ORDER} order; the
 // input a logical NCHW strided view. Padded taps are skipped: max ignores them, average divides
-// by the valid count (ONNX count_include_pad=0) or by kh*kw when COUNT_PAD is set.
+// by the valid count (ONNX count_include_pad=0) or by kh*kw when COUNT_PAD is set, each tap as
+// it is added (PRELUDE finds the divisor).
 // Uniforms: Pool2dParams (pool2d.py: pool2d_params).
 ${COMMON}
 ${BINDINGS}
@@ -9,8 +10,8 @@ ${PARAMS}
 ${ENTRY}
 ${INDEX}
   let base = P.x_off + i32(v_n) * P.x_strides_0 + i32(v_c) * P.x_strides_1;
+${PRELUDE}
   var acc = ${INIT};
-  var count = 0u;
   for (var kh = 0u; kh < P.kh; kh = kh + 1u) {
     let ih = i32(v_oh * P.stride_h + kh * P.dil_h) - i32(P.pad_top);
     if (ih < 0 || ih >= i32(P.h)) { continue; }
@@ -19,7 +20,6 @@ ${INDEX}
       if (iw < 0 || iw >= i32(P.w)) { continue; }
       let v = x[u32(base + ih * P.x_strides_2 + iw * P.x_strides_3)];
       ${ACCUM}
-      count = count + 1u;
     }
   }
   ${FINISH}

@@ -5,7 +5,11 @@
 The reduced axes are permuted to the end (a view) and both groups of dims merged where their
 strides allow; then one workgroup per output (a tree in shared memory) for long reductions, or
 one thread per output for short ones. NaN propagates through max / min (``wa_max``); int32 and
-bool inputs accumulate in i32 (except mean).
+bool inputs accumulate in i32 (except mean). The mean sums ``x / R`` (each term scaled as it is
+read), so it overflows only where the mean itself does (NumPy's float64 mean of [3e38, 3e38] is
+3e38, where a float32 sum then divided would be inf). Sums accumulate in float32: a partial sum
+past the float32 max is inf even where later terms would bring the exact total back in range
+(as NumPy's float32 sum gives; a documented difference from the float64 reference).
 """
 
 from __future__ import annotations
@@ -72,14 +76,20 @@ def reduce_source(op: str, in_dtype: str, ro: int, ri: int, mode: str) -> str:
             op, "return a * b;" if op == "prod" else "return a + b;"
         )
     params = reduce_params(ro, ri)
-    finish = f"return acc * {params.f('scale')};" if op == "mean" else "return acc;"
+    # mean: the terms come scaled by 1/R (elem_at); an empty axis gives NaN, as NumPy's
+    finish = "return acc;"
+    if op == "mean":
+        finish = f"return select(acc, wa_nan(), {params.u('count')} == 0u);"
     outer_shape = [params.u("outer_shape", d) for d in range(ro)]
     outer = shader.index_lines(outer_shape, "o") if ro else []
     outer_strides = [params.i("outer_strides", d) for d in range(ro)]
     outer.append(f"  return {shader.offset_expr(params.i('in_off'), outer_strides)};")
     inner = shader.index_lines([params.u("inner_shape", d) for d in range(ri)], "j")
     inner_strides = [params.i("inner_strides", d) for d in range(ri)]
-    inner.append(f"  return {acc}(ld0({shader.offset_expr('base', inner_strides)}));")
+    term = f"{acc}(ld0({shader.offset_expr('base', inner_strides)}))"
+    if op == "mean":
+        term += f" * {params.f('scale')}"
+    inner.append(f"  return {term};")
     count = params.u("count")
     entry = shader.entry(params, "n_out", "o", REDUCE_WG, per_workgroup=mode == "workgroup")
     if mode == "workgroup":

@@ -6,7 +6,13 @@
 
 One workgroup per row, the row read through its stride (any axis, any layout). Numerically
 stable: softmax subtracts the row max; layer_norm takes the variance of (x - mean) in a second
-pass over data shifted by its first element.
+pass, the mean summed over data shifted by its first element.
+
+No overflow short of the float32 limits, as the float64 reference: layer_norm works on halves
+((x - mean) / 2 never overflows, where x - mean can past 1.7e38) and, where the largest
+|x - mean| is beyond 2^40, scales the deviations by a power of two before squaring (a variance
+of 1e40 is past float32, the normalized row is not); rms_norm scales x the same way. A row
+holding inf or NaN gives NaN throughout, as the reference's (x - mean) does.
 """
 
 from __future__ import annotations
@@ -77,20 +83,30 @@ def rows_source(op: str, in_dtype: str, ro: int, has_gamma: bool, has_beta: bool
   s = wg_sum(s, li);
   {loop} {{ let x = {x}; {store} = {final}; }}"""
     elif op == "layer_norm":
-        # The sum runs over x - x[0] (shifted data): exact-ish even when |mean| >> std.
-        body = f"""  let shift = ld0(bi);
+        # Halves: mh = mean / 2 = x0 / 2 + sum((x - x0) / 2 / L), each term scaled as it is
+        # added; d = (x - mean) / 2 scaled by sc (wa_scale_for_squares); var = 4 q / (L sc^2),
+        # so (x - mean) / sqrt(var + eps) = d sc * 2 / sqrt(4 q / L + eps sc^2).
+        body = f"""  let inv_l = 1.0 / f32(L);
+  let h0 = ld0(bi) * 0.5;
   var s = 0.0;
-  {loop} {{ s = s + ({x} - shift); }}
-  let mean = shift + wg_sum(s, li) / f32(L);
+  {loop} {{ s = s + ({x} * 0.5 - h0) * inv_l; }}
+  let mh = h0 + wg_sum(s, li);
+  var a = 0.0;
+  {loop} {{ a = wa_max(a, abs({x} * 0.5 - mh)); }}
+  let sc = wa_scale_for_squares(wg_max(a, li));
   var q = 0.0;
-  {loop} {{ let d = {x} - mean; q = q + d * d; }}
-  let inv = 1.0 / sqrt(wg_sum(q, li) / f32(L) + eps);
-  {loop} {{ {store} = ({x} - mean) * inv{scale}{shift}; }}"""
+  {loop} {{ let d = ({x} * 0.5 - mh) * sc; q = q + d * d; }}
+  let inv = 2.0 / sqrt(4.0 * wg_sum(q, li) * inv_l + eps * sc * sc);
+  {loop} {{ {store} = ({x} * 0.5 - mh) * sc * inv{scale}{shift}; }}"""
     else:
-        body = f"""  var q = 0.0;
-  {loop} {{ let v = {x}; q = q + v * v; }}
-  let inv = 1.0 / sqrt(wg_sum(q, li) / f32(L) + eps);
-  {loop} {{ {store} = {x} * inv{scale}{shift}; }}"""
+        # x / sqrt(mean(x^2) + eps) = x sc / sqrt(sum((x sc)^2) / L + eps sc^2)
+        body = f"""  var a = 0.0;
+  {loop} {{ a = wa_max(a, abs({x})); }}
+  let sc = wa_scale_for_squares(wg_max(a, li));
+  var q = 0.0;
+  {loop} {{ let v = {x} * sc; q = q + v * v; }}
+  let inv = 1.0 / sqrt(wg_sum(q, li) / f32(L) + eps * sc * sc);
+  {loop} {{ {store} = {x} * sc * inv{scale}{shift}; }}"""
     bindings = [shader.storage(0, "in0", storage_type(in_dtype)), shader.loader(0, in_dtype)]
     nb = 1
     if has_gamma:

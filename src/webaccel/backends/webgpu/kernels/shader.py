@@ -81,12 +81,12 @@ def storage(binding: int, name: str, elem: str, write: bool = False) -> str:
 
 
 def loader(k: int, dtype: str, bool_as_int: bool = False) -> str:
-    """``fn ld{k}(e: i32) -> T`` reading element e of input k (f16 from packed u32 words;
-    bool as a WGSL bool, or as its stored i32 0/1 where *bool_as_int*)."""
+    """``fn ld{k}(e: i32) -> T`` reading element e of input k (f16 from packed u32 words, by
+    common.wgsl's ``wa_half_at``: the kernel must include common.wgsl; bool as a WGSL bool, or
+    as its stored i32 0/1 where *bool_as_int*)."""
     if dtype == "float16":
         return (
-            f"fn ld{k}(e: i32) -> f32 {{ let u = u32(e); "
-            f"return unpack2x16float(in{k}[u >> 1u])[u & 1u]; }}"
+            f"fn ld{k}(e: i32) -> f32 {{ let u = u32(e); return wa_half_at(in{k}[u >> 1u], u); }}"
         )
     if dtype == "bool" and not bool_as_int:
         return f"fn ld{k}(e: i32) -> bool {{ return in{k}[u32(e)] != 0i; }}"
