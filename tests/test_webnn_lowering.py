@@ -321,8 +321,11 @@ def test_int4_codes_reach_dequantize_linear_as_stored():
     assert (zero.dtype, zero.source, zero.shape) == ("int4", "const", scale.shape)
     assert scale.shape == (4, 2) and deq.out.dtype == "float32"
     assert "cast" not in ops_of(e)[: ops_of(e).index("dequantizeLinear")]
-    (gemm,) = [c for c in e.calls if c.op == "gemm"]
-    assert gemm.options == {"bTranspose": True} and gemm.out.shape == (2, 4)
+    # the dequantized weight is no graph constant: matmul by its transpose (gemm would clamp)
+    assert "gemm" not in ops_of(e)
+    (mm,) = [c for c in e.calls if c.op == "matmul"]
+    (tr,) = [c for c in e.calls if c.out is mm.args[1]]
+    assert tr.op == "transpose" and tr.args[0] is deq.out and mm.out.shape == (2, 4)
 
 
 def test_int8_per_row_weights_need_no_dequantize_linear():
@@ -332,11 +335,13 @@ def test_int8_per_row_weights_need_no_dequantize_linear():
     program = program_of(quant.linear_q(x, w))
     e = dry(program)
     assert "dequantizeLinear" not in ops_of(e)
-    # the codes go through a plain cast, the per-row scales multiply the gemm's output
+    # the codes go through a plain cast, the per-row scales multiply the matmul's output
+    # (a matmul: the cast weight is no graph constant, and gemm would clamp NaN and inf)
     main = [(c.op, c.out.shape, c.out.dtype) for c in e.calls if c.op != "reshape"]
     assert main == [
         ("cast", (4, 16), "float32"),
-        ("gemm", (2, 4), "float32"),
+        ("transpose", (16, 4), "float32"),
+        ("matmul", (2, 4), "float32"),
         ("mul", (2, 4), "float32"),
     ]
     assert why(program, limits_without("dequantizeLinear")) is None

@@ -26,7 +26,7 @@ from ...ir import Program, Step
 from ...view import View
 from .builders import LOWERINGS
 from .context import WebNNError, check_api, create_context, glue, read_limits
-from .emitter import Limits, Unsupported
+from .emitter import BuildError, LimitError, Limits, Unsupported
 from .lowering import lower_program
 from .replay import ReplayPlan
 
@@ -159,9 +159,11 @@ class WebNNDevice(Device):
     def storage(self, numel: int, dtype: DType) -> Storage:
         if dtype.webnn not in self.limits.raw.get("input", {}).get("dataTypes", [dtype.webnn]):
             raise TypeError(f"this WebNN context has no {dtype.name} tensors")
+        self.limits.size(f"webnn: a {dtype.name} storage", dtype.webnn, (numel,))
         return Storage(self, self._take(dtype.webnn, numel, dtype.nbytes(numel)), numel, dtype)
 
     def alloc(self, nbytes: int) -> NNBuffer:
+        self.limits.size("webnn: a byte buffer", "uint8", (nbytes,))
         return self._take("uint8", nbytes, uint8.nbytes(nbytes))
 
     def free(self, handle: NNBuffer, nbytes: int) -> None:
@@ -270,7 +272,13 @@ class WebNNDevice(Device):
         if in_graph:
             operands = [outs[j].js for j in in_graph]  # type: ignore[union-attr]
             promise = glue().build(backend.builder, _compat.to_js(names), _compat.to_js(operands))
-            graph = _compat.run_sync(promise)
+            try:
+                graph = _compat.run_sync(promise)
+            except Exception as exc:  # the browser's own rejection, with the program named
+                raise BuildError(
+                    f"webnn: build() of a graph of {len(program.steps)} steps "
+                    f"({', '.join(sorted({s.op for s in program.steps}))}) failed: {exc}"
+                ) from exc
         outputs = [
             (math.prod(program.steps[i].shape), program.steps[i].dtype) for i in program.outputs
         ]
@@ -325,8 +333,10 @@ IMPLEMENTATION = Implementation(WebNNDevice, create_device, create_device_async)
 
 __all__ = [
     "POOL_CAP_BYTES",
+    "BuildError",
     "Compiled",
     "JSBuilder",
+    "LimitError",
     "NNBuffer",
     "View",
     "WebNNDevice",
