@@ -569,6 +569,7 @@ ORDER = [
     "ieee",
     "builders",
     "lowering",
+    "stages",
     "context",
     "replay",
     "device",
