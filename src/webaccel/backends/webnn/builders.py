@@ -118,10 +118,17 @@ def binary(low: Lowering, step: Step, srcs: list[Val]) -> Val:
 
 
 def _int_div(e: Emitter, a: Val, b: Val) -> Val:
-    """ONNX integer Div: truncates toward zero; x / 0 gives 0 here (like the others)."""
+    """ONNX integer Div: truncates toward zero; x / 0 gives 0 here (like the others), and
+    -2**31 / -1 wraps to -2**31 (as NumPy and WGSL): this browser's int32 div traps on it
+    and the tab crashes, so that pair divides by 1 instead (same answer)."""
     zero, one = e.scalar(0, "int32"), e.scalar(1, "int32")
     bz = e.binary("equal", b, zero)
-    q = e.binary("div", a, e.where(bz, one, b))
+    wraps = e.binary(
+        "logicalAnd",
+        e.binary("equal", b, e.scalar(-1, "int32")),
+        e.binary("equal", a, e.scalar(-(2**31), "int32")),
+    )
+    q = e.binary("div", a, e.where(e.binary("logicalOr", bz, wraps), one, b))
     return e.where(bz, zero, q)
 
 
@@ -198,10 +205,17 @@ def reduce(low: Lowering, step: Step, srcs: list[Val]) -> Val:
         return x
     shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
     opts = {"axes": axes, "keepDimensions": keep}
+    count = math.prod(x.shape[a] for a in axes)
     if step.op == "mean" and x.dtype == "int32":
         total = e.call("reduceSum", "int32", shape, {"input": x}, [x], opts)
-        count = math.prod(x.shape[a] for a in axes)
         return _int_div(e, total, e.scalar(count, "int32"))
+    if step.op == "mean" and low.ieee and count > 1:
+        # the mean of values near 3.4e38 is finite, their float32 sum is not: average
+        # x / 2**k (exact) for 2**k >= count, then scale back (exact)
+        x, scale = ieee.scaled_down(e, x, count)
+        return ieee.scaled_up(
+            e, e.call("reduceMean", "float32", shape, {"input": x}, [x], opts), scale
+        )
     out = e.call(REDUCE[step.op], x.dtype, shape, {"input": x}, [x], opts)
     if low.ieee and x.dtype == "float32" and step.op in ("max", "min"):
         out = ieee.nan_reduce(e, x, out, shape, opts)
@@ -403,10 +417,17 @@ def conv(low: Lowering, step: Step, srcs: list[Val]) -> Val:
             call_opts["bias"] = checks["bias"] = bias
         return e.call("conv2d", "float32", out, checks, [x, w], call_opts)
 
-    if not low.ieee or is_constant(e, w):
+    if not low.ieee:
         return conv2d(x, bias)
-    # A filter that is no graph constant: this browser's conv2d clamps its result to
-    # +-FLT_MAX (NaN and inf too); run it on x / 2 and -x / 2 and recover the IEEE answer
+    if is_constant(e, w):
+        # A constant filter sends the conv to XNNPACK, whose kernels multiply padding taps
+        # (weight 0) by real neighbouring inputs: an inf or NaN input turns the output next
+        # to it NaN (measured: [1, 1, 1, inf, ...] * [1, 1] gave NaN at the first window).
+        # Through an identity the filter is no constant, the conv TFLite's own: right
+        # values, clamped to +-FLT_MAX, which the two halves below undo.
+        w = e.identity(w)
+    # this browser's conv2d with a filter that is no graph constant clamps its result to
+    # +-FLT_MAX (NaN and inf too): run it on x / 2 and -x / 2 and recover the IEEE answer
     halves = [e.scalar(0.5, "float32"), e.scalar(-0.5, "float32")]
     half, neg_half = (
         conv2d(e.binary("mul", x, h), e.binary("mul", bias, h) if bias.shape else bias)
@@ -444,7 +465,12 @@ def pool(low: Lowering, step: Step, srcs: list[Val]) -> Val:
         "strides": list(stride),
         "layout": "nhwc" if nhwc else "nchw",
     }
-    y = _pool_value(e, step, x, kernel, stride, pads, nhwc, out, opts)
+    if step.op == "avg_pool2d" and low.ieee:  # a window sum of values near 3.4e38 overflows
+        scaled, scale = ieee.scaled_down(e, x, kernel[0] * kernel[1])
+        y = _pool_value(e, step, scaled, kernel, stride, pads, nhwc, out, opts)
+        y = ieee.scaled_up(e, y, scale)
+    else:
+        y = _pool_value(e, step, x, kernel, stride, pads, nhwc, out, opts)
     if low.ieee:
         y = ieee.nan_pool(e, x, y, {**opts, "padding": list(pads)})
     return y

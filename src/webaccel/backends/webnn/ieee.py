@@ -7,7 +7,8 @@ average pool that turns NaN into -inf. neg(+0) is +0 and relu(-0) is -0 (IEEE: -
 gemm and conv2d whose weight is no graph constant clamp their result to +-3.4028235e38, NaN
 and inf included (with constant weights they do not). layerNormalization overflows its
 variance (NaN) once |x - mean| passes ~2**63. The guards give IEEE/libm answers with a few
-cheap ops (gemm is replaced by matmul where it would clamp: ``builders._dot``).
+cheap ops (gemm is replaced by matmul where it would clamp: ``builders._dot``). Means and
+average pools of values near 3.4e38 overflow their float32 sums: they average x / 2**k.
 
 The builders call these only when the device was made with ``ieee=True`` (the default) and the
 value is float32; ``WebNNDevice(ctx, ieee=False)`` gives the plain ops.
@@ -139,3 +140,18 @@ def norm_rows(e: Emitter, x: Val, axes: list[int]) -> Val:
     big = e.binary("greater", m, safe)
     factor = e.where(big, e.binary("div", safe, m), e.scalar(1.0, "float32"))
     return e.binary("mul", x, factor)
+
+
+def scaled_down(e: Emitter, x: Val, count: int) -> tuple[Val, float]:
+    """*x* times 2**-k for the least 2**k >= *count*, and 2**k: an average of *count* such
+    values never overflows float32 (WebNN's mean and average pool sum first), and a power
+    of two scales exactly (values below ~1e-38 * 2**k flush to zero, as subnormals do)."""
+    scale = 2.0 ** math.ceil(math.log2(count)) if count > 1 else 1.0
+    if scale == 1.0:
+        return x, scale
+    return e.binary("mul", x, e.scalar(1.0 / scale, "float32")), scale
+
+
+def scaled_up(e: Emitter, y: Val, scale: float) -> Val:
+    """The average of values scaled by ``scaled_down``, scaled back (exact)."""
+    return y if scale == 1.0 else e.binary("mul", y, e.scalar(scale, "float32"))
