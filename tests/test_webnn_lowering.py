@@ -741,6 +741,15 @@ def test_int32_division_never_reaches_the_browsers_traps():
     assert mean.tolist() == [-2, 2]
 
 
+def test_an_int32_mean_is_exact_where_its_int32_sum_wraps():
+    rows = np.array(
+        [[2**31 - 1, 2**31 - 1, 2**31 - 3], [-(2**31), -(2**31), 5], [-7, 2, 0], [7, -8, 0]],
+        np.int32,
+    )
+    (got,), _ = evaluate(wa.tensor(rows).mean(1))  # NumPyBuilder's reduceSum wraps as int32
+    assert got.tolist() == np.trunc(rows.astype(np.float64).sum(1) / 3).astype(np.int64).tolist()
+
+
 def test_means_and_average_pools_near_the_float32_max_do_not_overflow():
     rows = f32([[3e38, 3e38, 3e38], [-3e38, 1, 2]])
     (got,), e = evaluate(wa.tensor(rows).mean(1))

@@ -207,8 +207,7 @@ def reduce(low: Lowering, step: Step, srcs: list[Val]) -> Val:
     opts = {"axes": axes, "keepDimensions": keep}
     count = math.prod(x.shape[a] for a in axes)
     if step.op == "mean" and x.dtype == "int32":
-        total = e.call("reduceSum", "int32", shape, {"input": x}, [x], opts)
-        return _int_div(e, total, e.scalar(count, "int32"))
+        return _int_mean(e, x, count, shape, opts)
     if step.op == "mean" and low.ieee and count > 1:
         # the mean of values near 3.4e38 is finite, their float32 sum is not: average
         # x / 2**k (exact) for 2**k >= count, then scale back (exact)
@@ -220,6 +219,32 @@ def reduce(low: Lowering, step: Step, srcs: list[Val]) -> Val:
     if low.ieee and x.dtype == "float32" and step.op in ("max", "min"):
         out = ieee.nan_reduce(e, x, out, shape, opts)
     return out
+
+
+# Above this many elements the int32 sum of remainders below could overflow (46340**2 < 2**31)
+INT_MEAN_MAX_COUNT = 46340
+
+
+def _int_mean(e: Emitter, x: Val, count: int, shape: Shape, opts: dict[str, Any]) -> Val:
+    """trunc(sum(x) / count), exact as the CPU backend's int64 sum gives it, though the int32
+    sum of x may wrap (the mean of [2**31 - 1] * 2 is 2**31 - 1): x = count * q + r per
+    element, the sums of q and of r fit int32, and their quotient is put together here."""
+    if count > INT_MEAN_MAX_COUNT:
+        raise Unsupported(f"an int32 mean over {count} elements (at most {INT_MEAN_MAX_COUNT})")
+    n, zero, one = (e.scalar(v, "int32") for v in (count, 0, 1))
+
+    def total(v: Val) -> Val:
+        return e.call("reduceSum", "int32", shape, {"input": v}, [v], opts)
+
+    q = e.binary("div", x, n)  # toward zero: r = x - n q has x's sign, |r| < n
+    r = e.binary("sub", x, e.binary("mul", q, n))
+    rest = total(r)
+    t = e.binary("div", rest, n)
+    f = e.binary("sub", rest, e.binary("mul", t, n))
+    b = e.binary("add", total(q), t)  # the mean is b + f / n, |f / n| < 1: truncate it
+    down = e.binary("logicalAnd", e.binary("greater", b, zero), e.binary("lesser", f, zero))
+    up = e.binary("logicalAnd", e.binary("lesser", b, zero), e.binary("greater", f, zero))
+    return e.where(down, e.binary("sub", b, one), e.where(up, e.binary("add", b, one), b))
 
 
 def _empty_reduce(e: Emitter, step: Step, x: Val) -> Val:
