@@ -23,6 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from webnn_exclusions import EXCLUDED
+from webnn_ieee_cases import CASES as IEEE_CASES
+from webnn_numpy_builder import NumPyBuilder
 
 import webaccel as wa
 from webaccel import _compat, ir, quant
@@ -30,9 +32,17 @@ from webaccel._compat.cpython_host import CPythonHost
 from webaccel.backends.webnn import builders
 from webaccel.backends.webnn.context import REQUIRED_METHODS, WebNNError, create_context
 from webaccel.backends.webnn.device import WebNNDevice
-from webaccel.backends.webnn.emitter import Emitter, Limits, Unsupported, Val
+from webaccel.backends.webnn.emitter import (
+    BuildError,
+    Emitter,
+    LimitError,
+    Limits,
+    Unsupported,
+    Val,
+)
 from webaccel.backends.webnn.lowering import lower_program
 from webaccel.backends.webnn.probe import probe_async
+from webaccel.backends.webnn.stages import split
 from webaccel.backends.webnn.views import read_view
 from webaccel.dtypes import as_dtype
 from webaccel.ir import Program, Step
@@ -262,7 +272,9 @@ def test_the_device_answers_from_the_same_lowering():
     assert reason is not None and "matmul" in reason and "int32" in reason and "rank 2" in reason
 
 
-@pytest.mark.parametrize("missing", ["where", "isNaN", "cast", "slice", "gather", "gemm"])
+@pytest.mark.parametrize(
+    "missing", ["where", "isNaN", "cast", "slice", "gather", "gemm", "matmul", "conv2d"]
+)
 def test_dry_run_and_build_agree_when_an_op_is_missing(missing):
     """Take one WebNN op away: every case is refused by the dry run exactly when a build fails,
     with the same message (one code path)."""
@@ -321,8 +333,11 @@ def test_int4_codes_reach_dequantize_linear_as_stored():
     assert (zero.dtype, zero.source, zero.shape) == ("int4", "const", scale.shape)
     assert scale.shape == (4, 2) and deq.out.dtype == "float32"
     assert "cast" not in ops_of(e)[: ops_of(e).index("dequantizeLinear")]
-    (gemm,) = [c for c in e.calls if c.op == "gemm"]
-    assert gemm.options == {"bTranspose": True} and gemm.out.shape == (2, 4)
+    # the dequantized weight is no graph constant: matmul by its transpose (gemm would clamp)
+    assert "gemm" not in ops_of(e)
+    (mm,) = [c for c in e.calls if c.op == "matmul"]
+    (tr,) = [c for c in e.calls if c.out is mm.args[1]]
+    assert tr.op == "transpose" and tr.args[0] is deq.out and mm.out.shape == (2, 4)
 
 
 def test_int8_per_row_weights_need_no_dequantize_linear():
@@ -332,11 +347,13 @@ def test_int8_per_row_weights_need_no_dequantize_linear():
     program = program_of(quant.linear_q(x, w))
     e = dry(program)
     assert "dequantizeLinear" not in ops_of(e)
-    # the codes go through a plain cast, the per-row scales multiply the gemm's output
+    # the codes go through a plain cast, the per-row scales multiply the matmul's output
+    # (a matmul: the cast weight is no graph constant, and gemm would clamp NaN and inf)
     main = [(c.op, c.out.shape, c.out.dtype) for c in e.calls if c.op != "reshape"]
     assert main == [
         ("cast", (4, 16), "float32"),
-        ("gemm", (2, 4), "float32"),
+        ("transpose", (16, 4), "float32"),
+        ("matmul", (2, 4), "float32"),
         ("mul", (2, 4), "float32"),
     ]
     assert why(program, limits_without("dequantizeLinear")) is None
@@ -564,6 +581,7 @@ ORDER = [
     "ieee",
     "builders",
     "lowering",
+    "stages",
     "context",
     "replay",
     "device",
@@ -584,3 +602,263 @@ def test_modules_import_only_modules_above_them_and_only_at_the_top():
                 deps = [node.module] if node.module else [a.name for a in node.names]
                 for dep in deps:
                     assert ORDER.index(dep) < ORDER.index(name), f"{name} imports {dep}"
+
+
+# --- IEEE guards: the numbers, with the browser's own deviations modelled ---------------------
+
+
+def evaluate(
+    *outs: wa.Tensor, consts: tuple[wa.Tensor, ...] = (), ieee: bool = True, clamps: bool = True
+) -> tuple[list[np.ndarray], Emitter]:
+    """*outs* computed by the lowering's WebNN ops, each evaluated by NumPy
+    (``webnn_numpy_builder``: gemm/conv2d clamp as the browser's do when *clamps*); *consts*
+    are graph constants (captured weights), as ``compile_captured`` makes them."""
+    dense = [apply("contiguous", t) for t in outs]
+    program, in_nodes, out_nodes = ir.lower(
+        ir.pending_nodes([d._node for d in dense]), {d._node.id for d in dense}
+    )
+    data = {
+        f"i{s}": np.frombuffer(bytes(n.storage.handle), n.storage.dtype.numpy)
+        for s, n in enumerate(in_nodes)
+    }
+    const_slots = {
+        s: data[f"i{s}"] for s, n in enumerate(in_nodes) if n in [c._node for c in consts]
+    }
+    low, values = lower_program(program, LIMITS, NumPyBuilder(data, clamps), ieee, const_slots)
+    got = [values[program.outputs.index(program.outputs[out_nodes.index(d._node)])] for d in dense]
+    return [np.asarray(v.js).reshape(d.shape) for v, d in zip(got, dense, strict=True)], low.e
+
+
+def f32(values: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    a = np.asarray(values, np.float32)
+    return a if shape is None else a.reshape(shape)
+
+
+def assert_ieee_equal(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6) -> None:
+    """NaN where the reference (rounded to float32) is NaN, infinities exactly, the rest close."""
+    with np.errstate(all="ignore"):
+        want = np.asarray(want).astype(np.float32)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-6, equal_nan=True)
+
+
+NAN, INF, FMAX = float("nan"), float("inf"), float(np.finfo(np.float32).max)
+X_SPECIAL = f32([[NAN, 1], [INF, 1], [3e38, 3e38], [INF, -INF], [1, 2]])
+W_OUT_IN = f32([[1, 1], [0.5, -0.5], [0, 1]])
+BIAS = f32([0.0, -INF, 2.0])
+
+
+def test_linear_with_weights_that_are_no_constants_is_a_matmul():
+    """gemm clamps NaN/inf to 3.4e38 where its weight is no graph constant: matmul + add."""
+    x, w, b = (wa.tensor(a) for a in (X_SPECIAL, W_OUT_IN, BIAS))
+    with np.errstate(invalid="ignore"):
+        want = X_SPECIAL.astype(np.float64) @ W_OUT_IN.T + BIAS
+    (got,), e = evaluate(wa.linear(x, w, b))
+    assert "gemm" not in ops_of(e) and {"transpose", "matmul", "add"} <= set(ops_of(e))
+    assert_ieee_equal(got, want)
+    # the linear pass's form, x @ W + b with W stored (in, out): the matmul reads W as stored
+    (got,), e = evaluate(wa.linear(x, wa.tensor(np.ascontiguousarray(W_OUT_IN.T)).T, b))
+    (mm,) = [c for c in e.calls if c.op == "matmul"]
+    assert next(c.op for c in e.calls if c.out is mm.args[1]) == "reshape"
+    assert_ieee_equal(got, want)
+    # the plain op clamps: what the guard is for
+    (plain,), e = evaluate(wa.linear(x, w, b), ieee=False)
+    assert "gemm" in ops_of(e) and plain[0, 0] == FMAX and plain[3, 0] == FMAX
+
+
+def test_linear_with_constant_weights_stays_a_gemm():
+    """Captured weights are graph constants: gemm, which the browser computes unclamped."""
+    x, w, b = (wa.tensor(a) for a in (X_SPECIAL, W_OUT_IN, BIAS))
+    (got,), e = evaluate(wa.linear(x, w, b), consts=(w, b), clamps=False)
+    (gemm,) = [c for c in e.calls if c.op == "gemm"]
+    assert gemm.options["bTranspose"] is True and gemm.options["c"].source == "const"
+    with np.errstate(invalid="ignore"):
+        assert_ieee_equal(got, X_SPECIAL.astype(np.float64) @ W_OUT_IN.T + BIAS)
+    # a constant weight with a bias that is no constant: matmul again
+    (_,), e = evaluate(wa.linear(x, w, b), consts=(w,))
+    assert "gemm" not in ops_of(e)
+
+
+def test_conv2d_undoes_the_browsers_clamp_with_two_halves():
+    img = f32([NAN, 1, 2, 3, INF, 3e38, -0.0, 5, 6, -INF, 1e30, 2, 3, 4, 5, -3e38], (1, 1, 4, 4))
+    filt, bias = f32([2.0, -1.0], (2, 1, 1, 1)), f32([0.0, -INF])
+    with np.errstate(invalid="ignore"):
+        want = op_cases.r_conv(img.astype(np.float64), filt, bias)
+    x, w, b = (wa.tensor(a) for a in (img, filt, bias))
+    for consts in ((), (w, b)):
+        (got,), e = evaluate(wa.conv2d(x, w, b), consts=consts)
+        convs = [c for c in e.calls if c.op == "conv2d"]
+        assert len(convs) == 2 and "notEqual" in ops_of(e)
+        # a constant filter goes through an identity (XNNPACK's kernels read padding lanes)
+        made = {id(c.out): c.op for c in e.calls}
+        assert {made.get(id(c.args[1])) == "identity" for c in convs} == {bool(consts)}
+        assert_ieee_equal(got, want)
+    (plain,), e = evaluate(wa.conv2d(x, w, b), ieee=False)
+    assert ops_of(e).count("conv2d") == 1 and plain[0, 0, 0, 0] == FMAX
+
+
+def test_neg_and_relu_give_ieee_zero_signs():
+    z = wa.tensor(f32([0.0, -0.0, NAN, INF, -2.0]))
+    (neg, relu), _ = evaluate(-z, wa.relu(z))
+    assert np.signbit(neg[:2]).tolist() == [True, False] and np.isnan(neg[2]) and neg[3] == -INF
+    assert not np.signbit(relu[:2]).any() and np.isnan(relu[2]) and relu[3] == INF
+    (plain_neg, plain_relu), _ = evaluate(-z, wa.relu(z), ieee=False)
+    assert not np.signbit(plain_neg[0]) and np.signbit(plain_relu[1])  # the browser's answers
+    i = wa.tensor(np.array([0, -(2**31), 5], np.int32))
+    (got,), e = evaluate(-i)
+    assert "neg" in ops_of(e) and "mul" not in ops_of(e) and got.tolist() == [0, -(2**31), -5]
+
+
+def test_layer_norm_scales_rows_beyond_2_to_the_40():
+    rows = f32([[1e36, 2e36, 3e36, -1e36], [3e38, 3e38, -3e38, 1], [1, 2, 3, 4], [INF, 1, 2, 3]])
+    x = wa.tensor(rows)
+    (got,), e = evaluate(wa.layer_norm(x, 4))
+    ops = ops_of(e)
+    assert ops.index("reduceMax") < ops.index("layerNormalization") and "div" in ops
+    with np.errstate(invalid="ignore"):
+        want = op_cases.r_layer_norm(rows.astype(np.float64), 1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, equal_nan=True)
+    (plain,), _ = evaluate(wa.layer_norm(x, 4), ieee=False)
+    assert np.isnan(plain[:2]).all() and np.allclose(plain[2], got[2])
+    # rank 6 (layerNormalization's most): the guard works on a (rows, row) view
+    six = wa.tensor(np.arange(64, dtype=np.float32).reshape(1, 2, 2, 2, 2, 4) * 1e30)
+    assert why(program_of(wa.layer_norm(six, (2, 4)))) is None
+
+
+def test_gather_clamps_out_of_range_indices_before_webnn_sees_them():
+    x = wa.tensor(f32([10, 20, 30]))
+    i = wa.tensor(np.array([0, 5, -1, -7, -3, 2, 2**31 - 1, -(2**31)], np.int32))
+    (got,), e = evaluate(wa.gather(x, i))  # NumPyBuilder's gather asserts every index is in range
+    assert got.tolist() == [10, 30, 30, 10, 10, 30, 30, 10]
+    assert {"min", "max"} <= set(ops_of(e))
+
+
+def test_int32_division_never_reaches_the_browsers_traps():
+    a = wa.tensor(np.array([-(2**31), -(2**31), 7, -7, 0], np.int32))
+    b = wa.tensor(np.array([-1, 1, 0, 2, 0], np.int32))
+    (got,), _ = evaluate(a / b)  # NumPyBuilder raises where the browser's tab would crash
+    assert got.tolist() == [-(2**31), -(2**31), 0, -3, 0]
+    (mean,), _ = evaluate(wa.tensor(np.array([[-7, 2], [5, 0]], np.int32)).mean(1))
+    assert mean.tolist() == [-2, 2]
+
+
+def test_an_int32_mean_is_exact_where_its_int32_sum_wraps():
+    rows = np.array(
+        [[2**31 - 1, 2**31 - 1, 2**31 - 3], [-(2**31), -(2**31), 5], [-7, 2, 0], [7, -8, 0]],
+        np.int32,
+    )
+    (got,), _ = evaluate(wa.tensor(rows).mean(1))  # NumPyBuilder's reduceSum wraps as int32
+    assert got.tolist() == np.trunc(rows.astype(np.float64).sum(1) / 3).astype(np.int64).tolist()
+
+
+def test_means_and_average_pools_near_the_float32_max_do_not_overflow():
+    rows = f32([[3e38, 3e38, 3e38], [-3e38, 1, 2]])
+    (got,), e = evaluate(wa.tensor(rows).mean(1))
+    assert [op for op in ops_of(e) if op != "reshape"][:3] == ["mul", "reduceMean", "mul"]
+    assert_ieee_equal(got, rows.astype(np.float64).mean(1))
+    (plain,), _ = evaluate(wa.tensor(rows).mean(1), ieee=False)
+    assert plain[0] == INF  # the float32 sum overflowed
+    e = dry(program_of(wa.avg_pool2d(wa.tensor(f32([3e38] * 9, (1, 1, 3, 3))), 3, 1, 1)))
+    ops = [op for op in ops_of(e) if op != "reshape"]
+    pool = ops.index("averagePool2d")
+    assert ops[0] == "mul" and "mul" in ops[pool:]  # x / 16 first, the average * 16 after
+
+
+def test_empty_inner_dimensions_give_the_bias():
+    x, w = wa.tensor(f32([], (2, 0))), wa.tensor(f32([], (3, 0)))
+    b = wa.tensor(f32([1.0, -0.0, INF]))
+    (got, plain), e = evaluate(wa.linear(x, w, b), wa.linear(x, w))
+    assert got.tolist() == [[1.0, 0.0, INF]] * 2 and not np.signbit(got).any()
+    assert plain.tolist() == [[0.0] * 3] * 2
+    assert all(v.numel for c in e.calls for v in c.args if isinstance(v, Val))
+    img, filt = wa.tensor(f32([], (1, 0, 2, 2))), wa.tensor(f32([], (3, 0, 1, 1)))
+    (conv,), _ = evaluate(wa.conv2d(img, filt, b))
+    assert conv[0, :, 0, 0].tolist() == [1.0, 0.0, INF] and conv.shape == (1, 3, 2, 2)
+
+
+def test_an_empty_operand_never_reaches_the_builder():
+    e = Emitter(LIMITS)
+    with pytest.raises(Unsupported, match=r"WebNN add: an empty operand of shape \(2, 0\)"):
+        e.binary("add", Val(None, "float32", (2, 0)), e.scalar(1.0, "float32"))
+
+
+# --- sizes and builder failures: clear errors, never a raw JS error ----------------------------
+
+
+def test_sizes_beyond_the_context_are_refused_with_op_shape_dtype_and_limit():
+    with pytest.raises(LimitError) as huge:
+        dry(program_of(wa.zeros((2**29,)) + 1))
+    assert isinstance(huge.value, ValueError)
+    assert str(huge.value) == (
+        "webnn cannot run step full() -> float32[rank 1] of shape (536870912,): WebNN expand: "
+        "output: shape (536870912,) of float32 is 2147483648 bytes, over this WebNN context's "
+        "maxTensorByteLength (2147483647 bytes)"
+    )
+    with pytest.raises(LimitError, match=r"dimension 1099511627776; WebNN dimensions are whole"):
+        dry(program_of(wa.zeros((2**40,))))
+    f32_ = as_dtype("float32")
+    negative = Program((), (Step("full", (("value", 0.0),), (), (-1, 2), f32_),), (0,))
+    with pytest.raises(LimitError, match=r"shape \(-1, 2\) of float32 has dimension -1"):
+        dry(negative)
+    dev = WebNNDevice(_Context(), RAW)
+    with pytest.raises(LimitError, match="maxTensorByteLength"):  # before any createTensor
+        dev.storage(2**31, f32_)
+    # the device's support check gives the same error (a size is no capability to fall back on)
+    with pytest.raises(LimitError):
+        dev.supports(program_of(wa.zeros((2**29,)) + 1).steps[0])
+
+
+def test_a_builder_call_the_browser_rejects_is_a_build_error_naming_the_op():
+    class Rejecting(Recorder):
+        def call(self, op: str, args: list[Any], options: dict[str, Any] | None) -> Any:
+            if op == "softmax":
+                raise RuntimeError("TypeError: Failed to execute 'softmax' on 'MLGraphBuilder'")
+            return super().call(op, args, options)
+
+    x = wa.tensor(np.ones((2, 3), np.float32))
+    with pytest.raises(BuildError) as err:
+        lower_program(program_of(x.softmax(-1)), LIMITS, Rejecting())
+    assert str(err.value).startswith(
+        "webnn cannot run step softmax(float32[rank 2]) -> float32[rank 2] of shape (2, 3): "
+        "WebNN softmax(float32[2, 3]) -> shape [2, 3] was rejected by the browser: TypeError"
+    )
+
+
+# --- bitcast views: stages -----------------------------------------------------------------------
+
+
+def test_programs_with_bitcast_reads_split_into_stages():
+    f32_, i32 = as_dtype("float32"), as_dtype("int32")
+    y = wa.tensor(f32([1.0, -0.0, 3.0]))
+    assert split(program_of(y * 2)) is None
+    one = program_of(y.bitcast("int32") + 0)
+    (stage,) = split(one)
+    assert stage.sources[0] == ("input", 0, i32) and stage.program.inputs[0] == (3, i32)
+    two = program_of(((y * 2).bitcast("int32") + 1).bitcast("float32") * 1)
+    stages = split(two)
+    assert len(stages) == 3
+    ops = [[st.op for st in s.program.steps] for s in stages]
+    assert "mul" in ops[0] and "add" in ops[1] and "mul" in ops[2]
+    mul = next(i for i, st in enumerate(two.steps) if st.op == "mul")
+    assert mul in stages[0].made and ("step", mul, i32) in stages[1].sources
+    add = next(i for i, st in enumerate(two.steps) if st.op == "add")
+    assert ("step", add, f32_) in stages[2].sources
+    assert stages[2].made == two.outputs
+    dev = WebNNDevice(_Context(), RAW)
+    assert why(two) is not None  # one graph cannot bitcast
+    assert dev.why_unsupported(two) is None  # the device runs it in stages
+
+
+# --- the IEEE edge cases of the browser lane, against the recorded limits ------------------------
+
+
+@pytest.mark.parametrize("case", IEEE_CASES, ids=[c.id for c in IEEE_CASES])
+def test_ieee_case_lowers_within_the_recorded_limits(case):
+    """Every case of ``browser/test_ieee_webnn.py`` lowers here (in stages where it bitcasts),
+    and a build makes exactly the calls the dry run checked."""
+    program = case_program(case)
+    dev = WebNNDevice(_Context(), RAW)
+    assert dev.why_unsupported(program) is None
+    for part in [program] if split(program) is None else [s.program for s in split(program)]:
+        emitter, _ = built(part)
+        assert isinstance(emitter, Emitter), emitter
+        assert [c.op for c in emitter.calls] == ops_of(dry(part))

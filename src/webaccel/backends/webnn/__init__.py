@@ -8,6 +8,7 @@ Read in this order (each module imports only those above it):
 ``ieee``: the NaN/inf and accuracy guards around this browser's WebNN ops.
 ``builders``: the op table ``LOWERINGS``, one builder per webaccel op (``@lowers("op")``).
 ``lowering``: ``lower_program``, a whole program through the builders (dry or for real).
+``stages``: programs with bitcast views, cut into one graph per stage (WebNN cannot bitcast).
 ``context``: acquiring an ``MLContext`` (``create_context``, shared with the probe), its errors.
 ``replay``: replay plans for captured graphs (one JS call per run).
 ``device``: ``WebNNDevice`` (its op table is ``builders.LOWERINGS``), the ``MLGraphBuilder``

@@ -118,10 +118,17 @@ def binary(low: Lowering, step: Step, srcs: list[Val]) -> Val:
 
 
 def _int_div(e: Emitter, a: Val, b: Val) -> Val:
-    """ONNX integer Div: truncates toward zero; x / 0 gives 0 here (like the others)."""
+    """ONNX integer Div: truncates toward zero; x / 0 gives 0 here (like the others), and
+    -2**31 / -1 wraps to -2**31 (as NumPy and WGSL): this browser's int32 div traps on it
+    and the tab crashes, so that pair divides by 1 instead (same answer)."""
     zero, one = e.scalar(0, "int32"), e.scalar(1, "int32")
     bz = e.binary("equal", b, zero)
-    q = e.binary("div", a, e.where(bz, one, b))
+    wraps = e.binary(
+        "logicalAnd",
+        e.binary("equal", b, e.scalar(-1, "int32")),
+        e.binary("equal", a, e.scalar(-(2**31), "int32")),
+    )
+    q = e.binary("div", a, e.where(e.binary("logicalOr", bz, wraps), one, b))
     return e.where(bz, zero, q)
 
 
@@ -198,14 +205,46 @@ def reduce(low: Lowering, step: Step, srcs: list[Val]) -> Val:
         return x
     shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
     opts = {"axes": axes, "keepDimensions": keep}
+    count = math.prod(x.shape[a] for a in axes)
     if step.op == "mean" and x.dtype == "int32":
-        total = e.call("reduceSum", "int32", shape, {"input": x}, [x], opts)
-        count = math.prod(x.shape[a] for a in axes)
-        return _int_div(e, total, e.scalar(count, "int32"))
+        return _int_mean(e, x, count, shape, opts)
+    if step.op == "mean" and low.ieee and count > 1:
+        # the mean of values near 3.4e38 is finite, their float32 sum is not: average
+        # x / 2**k (exact) for 2**k >= count, then scale back (exact)
+        x, scale = ieee.scaled_down(e, x, count)
+        return ieee.scaled_up(
+            e, e.call("reduceMean", "float32", shape, {"input": x}, [x], opts), scale
+        )
     out = e.call(REDUCE[step.op], x.dtype, shape, {"input": x}, [x], opts)
     if low.ieee and x.dtype == "float32" and step.op in ("max", "min"):
         out = ieee.nan_reduce(e, x, out, shape, opts)
     return out
+
+
+# Above this many elements the int32 sum of remainders below could overflow (46340**2 < 2**31)
+INT_MEAN_MAX_COUNT = 46340
+
+
+def _int_mean(e: Emitter, x: Val, count: int, shape: Shape, opts: dict[str, Any]) -> Val:
+    """trunc(sum(x) / count), exact as the CPU backend's int64 sum gives it, though the int32
+    sum of x may wrap (the mean of [2**31 - 1] * 2 is 2**31 - 1): x = count * q + r per
+    element, the sums of q and of r fit int32, and their quotient is put together here."""
+    if count > INT_MEAN_MAX_COUNT:
+        raise Unsupported(f"an int32 mean over {count} elements (at most {INT_MEAN_MAX_COUNT})")
+    n, zero, one = (e.scalar(v, "int32") for v in (count, 0, 1))
+
+    def total(v: Val) -> Val:
+        return e.call("reduceSum", "int32", shape, {"input": v}, [v], opts)
+
+    q = e.binary("div", x, n)  # toward zero: r = x - n q has x's sign, |r| < n
+    r = e.binary("sub", x, e.binary("mul", q, n))
+    rest = total(r)
+    t = e.binary("div", rest, n)
+    f = e.binary("sub", rest, e.binary("mul", t, n))
+    b = e.binary("add", total(q), t)  # the mean is b + f / n, |f / n| < 1: truncate it
+    down = e.binary("logicalAnd", e.binary("greater", b, zero), e.binary("lesser", f, zero))
+    up = e.binary("logicalAnd", e.binary("lesser", b, zero), e.binary("greater", f, zero))
+    return e.where(down, e.binary("sub", b, one), e.where(up, e.binary("add", b, one), b))
 
 
 def _empty_reduce(e: Emitter, step: Step, x: Val) -> Val:
@@ -243,24 +282,49 @@ def matmul(low: Lowering, step: Step, srcs: list[Val]) -> Val:
 def linear(low: Lowering, step: Step, srcs: list[Val]) -> Val:
     e = low.e
     x, w, bias = (e.cast(s, "float32") for s in srcs)
-    k = w.shape[1]
-    m = x.numel // k if k else 0
+    out, k = w.shape
+    m = math.prod(x.shape[:-1])
+    bias_or_none = bias if bias.shape else None
+    if k == 0:  # an empty inner dimension: x @ w.T is zeros (NumPy's answer), plus the bias
+        y = e.expand(e.scalar(0.0, "float32"), (m, out))
+        return _activation(low, step, y if bias_or_none is None else e.binary("add", y, bias))
     x2 = e.reshape(x, (m, k))
-    opts: dict[str, Any] = {"bTranspose": True}
-    out = w.shape[0]
     slot, view, dtype = step.srcs[1]
     if step.op == "linear" and view.ndim == 2 and view.strides == (1, view.shape[0]):
         # x @ W for a contiguous (in, out) W, which the linear pass wrote as a transposed
         # view: read W as stored (a constant when captured) and skip the transpose
         stored = View(view.shape[::-1], (view.shape[0], 1), view.offset)
-        w = e.cast(low.src((slot, stored, dtype)), "float32")
-        opts = {}
-    checks: dict[str, Val | list[Val]] = {"a": x2, "b": w}
-    if bias.shape:
-        opts["c"] = bias
-        checks["c"] = bias
-    y = e.call("gemm", "float32", (m, out), checks, [x2, w], opts)
-    return _activation(low, step, y)
+        w_in_out = e.cast(low.src((slot, stored, dtype)), "float32")
+        return _activation(low, step, _dot(low, x2, w_in_out, False, bias_or_none))
+    return _activation(low, step, _dot(low, x2, w, True, bias_or_none))
+
+
+def is_constant(e: Emitter, v: Val) -> bool:
+    """Whether *v* is a graph constant, or a reshape of one (the browser folds those)."""
+    return e.reshaped.get(id(v), v).source == "const"
+
+
+def _dot(low: Lowering, x2: Val, w: Val, out_in: bool, bias: Val | None) -> Val:
+    """``x2 @ w.T + bias`` for an (out, in) *w* (``out_in``), else ``x2 @ w + bias``.
+
+    ``gemm`` where its weight and bias are graph constants (captured weights: the browser
+    pre-packs them); otherwise ``matmul`` then ``add``, because this browser's gemm with a
+    weight that is no constant (TFLite's dynamic fully-connected kernel) clamps its result to
+    +-3.4028235e38, NaN included: NaN, inf and overflow all come out finite. matmul keeps
+    them (tests/browser/test_ieee_webnn.py checks both forms)."""
+    e = low.e
+    m = x2.shape[0]
+    out = w.shape[0] if out_in else w.shape[1]
+    constant = is_constant(e, w) and (bias is None or is_constant(e, bias))
+    if constant or not low.ieee:
+        opts: dict[str, Any] = {"bTranspose": True} if out_in else {}
+        checks: dict[str, Val | list[Val]] = {"a": x2, "b": w}
+        if bias is not None:
+            opts["c"] = checks["c"] = bias
+        return e.call("gemm", "float32", (m, out), checks, [x2, w], opts)
+    b = e.transpose(w, [1, 0]) if out_in else w
+    y = e.call("matmul", "float32", (m, out), {"a": x2, "b": b}, [x2, b])
+    return y if bias is None else e.binary("add", y, bias)
 
 
 def _activation(low: Lowering, step: Step, y: Val) -> Val:
@@ -323,11 +387,8 @@ def _linear_int8_rows(low: Lowering, step: Step, x: Val, q: Val, scale: Val, bia
     e = low.e
     x = e.cast(x, "float32")
     out, k = q.shape
-    m = x.numel // k
-    x2 = e.reshape(x, (m, k))
-    w = e.cast(q, "float32")
-    opts = {"bTranspose": True}
-    y = e.call("gemm", "float32", (m, out), {"a": x2, "b": w}, [x2, w], opts)
+    x2 = e.reshape(x, (math.prod(x.shape[:-1]), k))
+    y = _dot(low, x2, e.cast(q, "float32"), True, None)
     y = e.binary("mul", y, e.reshape(e.cast(scale, "float32"), (1, out)))
     bias = e.cast(bias, "float32")
     if bias.shape:
@@ -345,6 +406,8 @@ def conv(low: Lowering, step: Step, srcs: list[Val]) -> Val:
     a = dict(step.attrs)
     stride, dilation, pads = tuple(a["stride"]), tuple(a["dilation"]), tuple(a["padding"])
     nhwc = a["layout"] in ("nhwc", "nwc")
+    if x.numel == 0 or w.numel == 0:  # no input channels: every output is the bias (or 0)
+        return _bias_only(e, step, bias, -1 if nhwc else 1)
     if len(stride) == 1:  # conv1d as conv2d over a height of 1
         n = x.shape[0]
         x = e.reshape(x, (n, 1, *x.shape[1:]) if nhwc else (n, x.shape[1], 1, x.shape[2]))
@@ -371,11 +434,42 @@ def conv(low: Lowering, step: Step, srcs: list[Val]) -> Val:
         "inputLayout": "nhwc" if nhwc else "nchw",
         "filterLayout": "oihw",
     }
-    checks: dict[str, Val | list[Val]] = {"input": x, "filter": w}
-    if bias.shape:
-        opts["bias"] = bias
-        checks["bias"] = bias
-    return e.call("conv2d", "float32", out, checks, [x, w], opts)
+
+    def conv2d(x: Val, bias: Val) -> Val:
+        checks: dict[str, Val | list[Val]] = {"input": x, "filter": w}
+        call_opts = dict(opts)
+        if bias.shape:
+            call_opts["bias"] = checks["bias"] = bias
+        return e.call("conv2d", "float32", out, checks, [x, w], call_opts)
+
+    if not low.ieee:
+        return conv2d(x, bias)
+    if is_constant(e, w):
+        # A constant filter sends the conv to XNNPACK, whose kernels multiply padding taps
+        # (weight 0) by real neighbouring inputs: an inf or NaN input turns the output next
+        # to it NaN (measured: [1, 1, 1, inf, ...] * [1, 1] gave NaN at the first window).
+        # Through an identity the filter is no constant, the conv TFLite's own: right
+        # values, clamped to +-FLT_MAX, which the two halves below undo.
+        w = e.identity(w)
+    # this browser's conv2d with a filter that is no graph constant clamps its result to
+    # +-FLT_MAX (NaN and inf too): run it on x / 2 and -x / 2 and recover the IEEE answer
+    halves = [e.scalar(0.5, "float32"), e.scalar(-0.5, "float32")]
+    half, neg_half = (
+        conv2d(e.binary("mul", x, h), e.binary("mul", bias, h) if bias.shape else bias)
+        for h in halves
+    )
+    return ieee.unclamped(e, half, neg_half)
+
+
+def _bias_only(e: Emitter, step: Step, bias: Val, channel_axis: int) -> Val:
+    """A result of *step*'s shape holding 0 + the bias along *channel_axis* (0 + b, not b:
+    IEEE's +0 for a -0 bias, as a sum over nothing plus the bias gives)."""
+    y = e.expand(e.scalar(0.0, "float32"), tuple(step.shape))
+    if not bias.shape:
+        return y
+    axis = channel_axis % len(step.shape)
+    along = tuple(d if i == axis else 1 for i, d in enumerate(step.shape))
+    return e.binary("add", y, e.reshape(bias, along))
 
 
 @lowers("max_pool2d", "avg_pool2d")
@@ -396,7 +490,12 @@ def pool(low: Lowering, step: Step, srcs: list[Val]) -> Val:
         "strides": list(stride),
         "layout": "nhwc" if nhwc else "nchw",
     }
-    y = _pool_value(e, step, x, kernel, stride, pads, nhwc, out, opts)
+    if step.op == "avg_pool2d" and low.ieee:  # a window sum of values near 3.4e38 overflows
+        scaled, scale = ieee.scaled_down(e, x, kernel[0] * kernel[1])
+        y = _pool_value(e, step, scaled, kernel, stride, pads, nhwc, out, opts)
+        y = ieee.scaled_up(e, y, scale)
+    else:
+        y = _pool_value(e, step, x, kernel, stride, pads, nhwc, out, opts)
     if low.ieee:
         y = ieee.nan_pool(e, x, y, {**opts, "padding": list(pads)})
     return y
@@ -459,13 +558,27 @@ def softmax(low: Lowering, step: Step, srcs: list[Val]) -> Val:
 def layer_norm(low: Lowering, step: Step, srcs: list[Val]) -> Val:
     e = low.e
     x, w, b = (e.cast(s, "float32") for s in srcs)
-    opts: dict[str, Any] = {"axes": list(step.attr("axes")), "epsilon": float(step.attr("eps"))}
+    axes = list(step.attr("axes"))
+    if low.ieee:  # rows beyond ~2**63 would overflow the variance: scale them first
+        x = _normalized_rows(e, x, axes)
+    opts: dict[str, Any] = {"axes": axes, "epsilon": float(step.attr("eps"))}
     checks: dict[str, Val | list[Val]] = {"input": x}
     if w.shape:  # a 0-d placeholder stands for "no scale" (and "no bias" below)
         opts["scale"] = checks["scale"] = w
     if b.shape:
         opts["bias"] = checks["bias"] = b
     return e.call("layerNormalization", "float32", x.shape, checks, [x], opts)
+
+
+def _normalized_rows(e: Emitter, x: Val, axes: list[int]) -> Val:
+    """``ieee.norm_rows`` over the trailing *axes* as one, on a (rows, row) view of *x* (the
+    guard's ops take rank 5 at most here, layerNormalization rank 6)."""
+    trailing = axes == list(range(len(x.shape) - len(axes), len(x.shape)))
+    if not trailing or len(x.shape) <= 2:
+        return ieee.norm_rows(e, x, axes)
+    row = math.prod(x.shape[len(x.shape) - len(axes) :])
+    flat = e.reshape(x, (x.numel // row, row))
+    return e.reshape(ieee.norm_rows(e, flat, [1]), x.shape)
 
 
 @lowers("batch_norm")
@@ -495,13 +608,20 @@ def concat(low: Lowering, step: Step, srcs: list[Val]) -> Val:
 
 @lowers("gather")
 def gather(low: Lowering, step: Step, srcs: list[Val]) -> Val:
+    """``np.take`` with indices in [-n, n). An index outside that range is data the lowering
+    cannot refuse (no read-back before the dispatch), so it is clamped, on purpose and the
+    same way everywhere on WebNN: below -n reads element 0, n and above reads element n - 1
+    (WebNN leaves out-of-range indices to the implementation; this makes them defined)."""
     e = low.e
     x, idx = srcs
     axis = step.attr("axis")
     n = x.shape[axis]
-    # webaccel's negative indices count from the end: make them plain indices first
     zero = e.scalar(0, "int32")
-    fixed = e.where(e.binary("lesser", idx, zero), e.binary("add", idx, e.scalar(n, "int32")), idx)
+    # webaccel's negative indices count from the end: make them plain indices first
+    wrapped = e.where(
+        e.binary("lesser", idx, zero), e.binary("add", idx, e.scalar(n, "int32")), idx
+    )
+    fixed = e.binary("max", e.binary("min", wrapped, e.scalar(n - 1, "int32")), zero)
     return e.call(
         "gather",
         x.dtype,

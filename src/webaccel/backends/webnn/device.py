@@ -26,9 +26,10 @@ from ...ir import Program, Step
 from ...view import View
 from .builders import LOWERINGS
 from .context import WebNNError, check_api, create_context, glue, read_limits
-from .emitter import Limits, Unsupported
+from .emitter import BuildError, LimitError, Limits, Unsupported
 from .lowering import lower_program
 from .replay import ReplayPlan
+from .stages import Staged, StagedReplay, run_staged, split
 
 POOL_CAP_BYTES = 256 << 20
 
@@ -159,9 +160,11 @@ class WebNNDevice(Device):
     def storage(self, numel: int, dtype: DType) -> Storage:
         if dtype.webnn not in self.limits.raw.get("input", {}).get("dataTypes", [dtype.webnn]):
             raise TypeError(f"this WebNN context has no {dtype.name} tensors")
+        self.limits.size(f"webnn: a {dtype.name} storage", dtype.webnn, (numel,))
         return Storage(self, self._take(dtype.webnn, numel, dtype.nbytes(numel)), numel, dtype)
 
     def alloc(self, nbytes: int) -> NNBuffer:
+        self.limits.size("webnn: a byte buffer", "uint8", (nbytes,))
         return self._take("uint8", nbytes, uint8.nbytes(nbytes))
 
     def free(self, handle: NNBuffer, nbytes: int) -> None:
@@ -217,8 +220,10 @@ class WebNNDevice(Device):
         """None when *step* (alone, its result stored) or a whole program lowers within this
         context's ``opSupportLimits()``, else why not."""
         program = step if isinstance(step, Program) else _one_step_program(step)
+        stages = split(program)  # bitcast reads run as stages (stages.py)
         try:
-            lower_program(program, self.limits, None, self.ieee)
+            for part in [program] if stages is None else [s.program for s in stages]:
+                lower_program(part, self.limits, None, self.ieee)
         except Unsupported as exc:
             return str(exc)
         return None
@@ -252,9 +257,12 @@ class WebNNDevice(Device):
         }
         return self.compile(program, consts)
 
-    def compile(self, program: Program, consts: dict[int, Any] | None = None) -> Compiled:
+    def compile(self, program: Program, consts: dict[int, Any] | None = None) -> Compiled | Staged:
         if not _compat.host().in_pyodide:
             raise WebNNError("the webnn backend runs inside Pyodide in a browser")
+        stages = split(program)
+        if stages is not None:  # bitcast reads: one graph per stage (stages.py)
+            return Staged(program, [(s, self.compile(s.program)) for s in stages])
         backend = JSBuilder(self.ctx)
         try:
             low, outs = lower_program(program, self.limits, backend, self.ieee, consts)
@@ -270,7 +278,13 @@ class WebNNDevice(Device):
         if in_graph:
             operands = [outs[j].js for j in in_graph]  # type: ignore[union-attr]
             promise = glue().build(backend.builder, _compat.to_js(names), _compat.to_js(operands))
-            graph = _compat.run_sync(promise)
+            try:
+                graph = _compat.run_sync(promise)
+            except Exception as exc:  # the browser's own rejection, with the program named
+                raise BuildError(
+                    f"webnn: build() of a graph of {len(program.steps)} steps "
+                    f"({', '.join(sorted({s.op for s in program.steps}))}) failed: {exc}"
+                ) from exc
         outputs = [
             (math.prod(program.steps[i].shape), program.steps[i].dtype) for i in program.outputs
         ]
@@ -285,7 +299,9 @@ class WebNNDevice(Device):
             len(program.steps),
         )
 
-    def run(self, compiled: Compiled, inputs: list[Storage]) -> list[Storage]:
+    def run(self, compiled: Compiled | Staged, inputs: list[Storage]) -> list[Storage]:
+        if isinstance(compiled, Staged):
+            return run_staged(self, compiled, inputs)
         handles = [self._take(d.webnn, n, d.nbytes(n)) for n, d in compiled.outputs]
         if compiled.graph is not None:
             ins = _compat.to_js([inputs[s].handle.tensor for s in compiled.in_slots])
@@ -296,9 +312,11 @@ class WebNNDevice(Device):
         return [Storage(self, h, n, d) for h, (n, d) in zip(handles, compiled.outputs, strict=True)]
 
     def capture_runner(
-        self, compiled: Compiled, inputs: list[Storage], sources: list[tuple[str, int]]
+        self, compiled: Compiled | Staged, inputs: list[Storage], sources: list[tuple[str, int]]
     ) -> Any:
         """A replay of *compiled* for ``webaccel.capture``: one JS call per run (replay.py)."""
+        if isinstance(compiled, Staged):
+            return StagedReplay(lambda ins: run_staged(self, compiled, ins), inputs, sources)
         return ReplayPlan(self, compiled, inputs, sources)
 
 
@@ -325,8 +343,10 @@ IMPLEMENTATION = Implementation(WebNNDevice, create_device, create_device_async)
 
 __all__ = [
     "POOL_CAP_BYTES",
+    "BuildError",
     "Compiled",
     "JSBuilder",
+    "LimitError",
     "NNBuffer",
     "View",
     "WebNNDevice",

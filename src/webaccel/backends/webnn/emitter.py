@@ -6,6 +6,12 @@ An ``Emitter`` wraps a *backend* (``device.JSBuilder`` over the context's real b
 ``Unsupported`` says which. A dry run walks the same code path without a builder, so whether a
 program is supported is decided by exactly the calls that would build it.
 
+Sizes are checked the same way, before anything is built: every operand's dimensions must be
+whole numbers the builder takes (``unsigned long``) and its bytes within the context's
+``maxTensorByteLength``, else ``LimitError`` (a ``ValueError``) names the WebNN op, the shape,
+the data type and the limit. A builder call the browser still rejects becomes a
+``BuildError`` naming the op and its operands, never a raw JS error.
+
 Values in the graph are ``Val(js, dtype, shape)`` with ``dtype`` a WebNN data type name. Each
 step's value is kept in its *natural* form: the step's own dtype, except int4, which lives in
 the graph as int32 holding wrapped values in [-8, 7] (WebNN cannot cast to int4). float16 steps
@@ -20,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ...dtypes import DType, as_dtype
+from ...errors import WebAccelError
 from ...ops import broadcast_shapes
 
 Shape = tuple[int, ...]
@@ -30,6 +37,35 @@ COMPARE = ("equal", "notEqual", "greater", "greaterOrEqual", "lesser", "lesserOr
 
 class Unsupported(NotImplementedError):
     """A step (or a piece of its lowering) this WebNN context cannot run."""
+
+
+class LimitError(WebAccelError, ValueError):
+    """An operand beyond what this WebNN context can hold: a dimension that is no unsigned
+    long, or more bytes than ``opSupportLimits().maxTensorByteLength``. Not ``Unsupported``:
+    no backend in a page holds such a tensor either, so the call fails with this message
+    instead of falling back."""
+
+
+class BuildError(WebAccelError):
+    """The browser rejected a builder call the limits allowed (names the op and operands)."""
+
+
+# Bytes per element of each WebNN data type (int4/uint4: half a byte).
+BYTES_PER_ELEMENT = {
+    "float32": 4,
+    "float16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "int8": 1,
+    "uint8": 1,
+    "int4": 0.5,
+    "uint4": 0.5,
+}
+MAX_DIMENSION = 2**32 - 1  # MLOperandDescriptor.shape holds unsigned longs
+# The limit when a context does not state one (the WebNN spec's default for Chromium).
+DEFAULT_MAX_TENSOR_BYTES = 2**31 - 1
 
 
 class Val(NamedTuple):
@@ -69,6 +105,23 @@ class Limits:
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
+        self.max_tensor_bytes = int(raw.get("maxTensorByteLength") or DEFAULT_MAX_TENSOR_BYTES)
+
+    def size(self, what: str, dtype: str, shape: Sequence[Any]) -> None:
+        """Raise ``LimitError`` unless *shape* of *dtype* is a tensor this context can hold;
+        *what* names the operand (``"WebNN expand: output"``, ``"a float32 storage"``)."""
+        for d in shape:
+            if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= MAX_DIMENSION:
+                raise LimitError(
+                    f"{what}: shape {tuple(shape)} of {dtype} has dimension {d!r}; WebNN "
+                    f"dimensions are whole numbers from 0 to {MAX_DIMENSION}"
+                )
+        nbytes = math.ceil(math.prod(shape) * BYTES_PER_ELEMENT.get(dtype, 4))
+        if nbytes > self.max_tensor_bytes:
+            raise LimitError(
+                f"{what}: shape {tuple(shape)} of {dtype} is {nbytes} bytes, over this WebNN "
+                f"context's maxTensorByteLength ({self.max_tensor_bytes} bytes)"
+            )
 
     def check(self, op: str, operands: dict[str, tuple[str, int]]) -> None:
         """Raise ``Unsupported`` unless *op* takes each ``key: (dtype, rank)`` here."""
@@ -129,7 +182,10 @@ class Emitter:
     # -- sources -------------------------------------------------------------------------------
     def input(self, name: str, dtype: str, shape: Shape) -> Val:
         self.limits.io("input", dtype, len(shape))
-        js = self.backend.input(name, dtype, list(shape)) if self.backend else None
+        self.limits.size(f"WebNN graph input {name}", dtype, shape)
+        js = None
+        if self.backend:
+            js = self._made("input", lambda: self.backend.input(name, dtype, list(shape)), shape)
         val = Val(js, dtype, tuple(shape), "input")
         self.input_names[id(val)] = name
         self.graph_inputs.append(val)
@@ -139,13 +195,16 @@ class Emitter:
         """A constant of *values* (packed here) or of raw little-endian *bytes*. A dry run
         may pass placeholder values: nothing is packed without a backend."""
         self.limits.io("constant", dtype, len(shape))
+        self.limits.size("WebNN constant", dtype, shape)
         js = None
         if self.backend:
             if isinstance(values, bytes | bytearray):
                 data = bytes(values)
             else:
                 data = struct.pack(f"<{len(values)}{as_dtype(dtype).struct}", *values)
-            js = self.backend.constant(dtype, list(shape), data)
+            js = self._made(
+                "constant", lambda: self.backend.constant(dtype, list(shape), data), shape
+            )
         return Val(js, dtype, tuple(shape), "const")
 
     def constant_from(
@@ -153,9 +212,12 @@ class Emitter:
     ) -> Val:
         """A constant made of bytes an MLTensor holds (a captured weight)."""
         self.limits.io("constant", dtype, len(shape))
-        js = None
-        if self.backend:
-            js = self.backend.constant_from(tensor, dtype, list(shape), byte_offset, nbytes)
+        self.limits.size("WebNN constant", dtype, shape)
+
+        def make() -> Any:
+            return self.backend.constant_from(tensor, dtype, list(shape), byte_offset, nbytes)
+
+        js = self._made("constant", make, shape) if self.backend else None
         return Val(js, dtype, tuple(shape), "const")
 
     def scalar(self, value: Any, dtype: str) -> Val:
@@ -174,19 +236,37 @@ class Emitter:
         options: dict[str, Any] | None = None,
     ) -> Val:
         """``builder[op](*args, options)`` after checking *checks* (key -> operand(s))."""
+        for v in _vals([args, list((options or {}).values())]):
+            if v.numel == 0:  # a lowering must answer empty values itself: say so, not crash
+                raise Unsupported(f"WebNN {op}: an empty operand of shape {v.shape}")
         for key, v in checks.items():
             for one in v if isinstance(v, list) else [v]:
                 self.limits.check(op, {key: (one.dtype, len(one.shape))})
         self.limits.check(op, {"output": (out_dtype, len(out_shape))})
+        self.limits.size(f"WebNN {op}: output", out_dtype, out_shape)
         js = None
         if self.backend:
             js_args = [_js(a) for a in args]
             js_opts = {k: _js(v) for k, v in options.items()} if options else None
-            js = self.backend.call(op, js_args, js_opts)
+            operands = ", ".join(f"{v.dtype}{list(v.shape)}" for v in _vals(args))
+            js = self._made(
+                f"{op}({operands})", lambda: self.backend.call(op, js_args, js_opts), out_shape
+            )
         out = Val(js, out_dtype, tuple(out_shape))
         self.parents[id(out)] = _vals([args, list((options or {}).values())])
         self.calls.append(Call(op, out, tuple(args), dict(options or {})))
         return out
+
+    def _made(self, what: str, make: Any, shape: Shape) -> Any:
+        """``make()``: one builder call; what the browser throws becomes a ``BuildError``."""
+        try:
+            return make()
+        except (WebAccelError, Unsupported):
+            raise
+        except Exception as exc:  # a JS TypeError / DOMException from MLGraphBuilder
+            raise BuildError(
+                f"WebNN {what} -> shape {list(shape)} was rejected by the browser: {exc}"
+            ) from exc
 
     def reachable_inputs(self, outputs: Sequence[Val]) -> set[str]:
         """Names of the graph inputs that *outputs* depend on."""

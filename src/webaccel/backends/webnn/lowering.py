@@ -20,7 +20,7 @@ from ...dtypes import DType
 from ...ir import Program, Step
 from ...view import View
 from .builders import LOWERINGS, READS_INT4_CODES
-from .emitter import Emitter, Limits, Shape, Unsupported, Val, natural
+from .emitter import BuildError, Emitter, LimitError, Limits, Shape, Unsupported, Val, natural
 from .views import read_view
 
 
@@ -128,6 +128,11 @@ class ProgramLowering:
                 self.values[i] = self.step(step)
             except Unsupported as exc:
                 raise Unsupported(f"webnn cannot run {describe(step)}: {exc}") from None
+            except (LimitError, BuildError) as exc:  # the same class, the webaccel op named
+                shape = tuple(step.shape)
+                raise type(exc)(
+                    f"webnn cannot run {describe(step)} of shape {shape}: {exc}"
+                ) from exc
 
     def step(self, step: Step) -> Val:
         if math.prod(step.shape) == 0:
