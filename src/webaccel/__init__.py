@@ -13,6 +13,13 @@ from .capture import capture
 from .device import Device, StorageLeakWarning, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
 from .engine import allow, deny
+from .engine.verify import (
+    VerificationError,
+    VerificationWarning,
+    verify,
+    verify_report,
+    verifying,
+)
 from .errors import DTypeError, ShapeError, SyncUnavailableError, WebAccelError
 from .functional import (
     abs,
@@ -88,6 +95,8 @@ __all__ = [
     "StorageLeakWarning",
     "SyncUnavailableError",
     "Tensor",
+    "VerificationError",
+    "VerificationWarning",
     "WebAccelError",
     "abs",
     "add",
@@ -157,6 +166,9 @@ __all__ = [
     "tensor",
     "transpose",
     "uint8",
+    "verify",
+    "verify_report",
+    "verifying",
     "weights",
     "where",
     "zeros",
