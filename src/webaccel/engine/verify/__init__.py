@@ -73,6 +73,8 @@ def verify(on: bool = True, *, fix: bool = False, strict: bool = False) -> Verif
     if on:
         compare.load_numpy()
     _settings.on, _settings.fix, _settings.strict = bool(on), bool(fix), bool(strict)
+    if not on:
+        runs.forget_inputs()
     _install()
     return _reports[0]
 
@@ -117,6 +119,7 @@ def _after_run(
                 storage.release()
             return runs.run_placed(device, program, inputs)
         _rerouted[device].discard(program)  # allow() undid the fix
+        _install()  # off, and nothing left to reroute: the hook goes
     if not _settings.on or device.name == runs.REFERENCE:
         return outputs
     seen = _checked.setdefault(device, set())
@@ -130,9 +133,11 @@ def _check(
     device: Device, program: Program, inputs: list[Storage], outputs: list[Storage], captured: bool
 ) -> list[Storage]:
     t0 = time.perf_counter()
-    input_bytes = [runs.read(s) for s in inputs]
-    output_bytes = [runs.read(s) for s in outputs]
+    read_before = list(runs.reads)
+    input_bytes = runs.read_all(inputs, remember=True)
+    output_bytes = runs.read_all(outputs)
     t1 = time.perf_counter()
+    buffers, nbytes = (now - then for now, then in zip(runs.reads, read_before, strict=True))
     values = StepValues(program, input_bytes, runs.run_reference(program, input_bytes))
     t2 = time.perf_counter()
     bad = _compare_outputs(values, output_bytes)
@@ -143,6 +148,8 @@ def _check(
     for report in _reports:
         report.programs[device.name] = report.programs.get(device.name, 0) + 1
         report.readback_ms += (t1 - t0) * 1e3
+        report.buffers_read += buffers
+        report.bytes_read += nbytes
         report.reference_ms += (t2 - t1) * 1e3
         report.compare_ms += (t3 - t2) * 1e3
         report.bisect_ms += (t4 - t3) * 1e3

@@ -103,6 +103,8 @@ class VerifyReport:
     programs: dict[str, int] = field(default_factory=dict)  # programs checked per backend
     reference_ms: float = 0.0  # running programs on the cpu reference
     readback_ms: float = 0.0  # reading the device's inputs and outputs back
+    buffers_read: int = 0  # device buffers read back (each input once, however many programs)
+    bytes_read: int = 0
     compare_ms: float = 0.0
     bisect_ms: float = 0.0  # running disagreeing programs' ops one by one
     disagreements: list[Disagreement] = field(default_factory=list)
@@ -123,6 +125,8 @@ class VerifyReport:
             "programs": dict(self.programs),
             "reference_ms": round(self.reference_ms, 3),
             "readback_ms": round(self.readback_ms, 3),
+            "buffers_read": self.buffers_read,
+            "bytes_read": self.bytes_read,
             "compare_ms": round(self.compare_ms, 3),
             "bisect_ms": round(self.bisect_ms, 3),
             "total_ms": round(self.total_ms, 3),
@@ -135,8 +139,9 @@ class VerifyReport:
         per = ", ".join(f"{n} on {b}" for b, n in sorted(self.programs.items())) or "none"
         lines = [
             f"webaccel.verify: {self.programs_checked} program(s) checked ({per}); cost "
-            f"{_ms(self.total_ms)}: cpu reference {_ms(self.reference_ms)}, reading device "
-            f"buffers {_ms(self.readback_ms)}, comparing {_ms(self.compare_ms)}, bisecting "
+            f"{_ms(self.total_ms)}: cpu reference {_ms(self.reference_ms)}, reading "
+            f"{self.buffers_read} device buffer(s) ({self.bytes_read / 1e6:.2f} MB) "
+            f"{_ms(self.readback_ms)}, comparing {_ms(self.compare_ms)}, bisecting "
             f"{_ms(self.bisect_ms)}",
             f"{len(self.disagreements) or 'no'} disagreement(s)"
             + (f", {len(self.drifts)} drift(s)" if self.drifts else ""),

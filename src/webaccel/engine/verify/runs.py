@@ -7,6 +7,10 @@ that waits through JSPI), the reference gets its own copies.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+
+from ... import _compat
 from ...device import Device, Storage, get_backend
 from ...ir import Node, Program, Ref, Step
 from ..passes import optimize
@@ -25,10 +29,45 @@ def reference_device() -> Device:
     return _reference[0]
 
 
-def read(storage: Storage) -> bytes:
-    if storage.nbytes == 0:
-        return b""
-    return bytes(storage.device.copy_out(storage.handle, storage.nbytes))
+reads = [0, 0]  # device buffers read back, and their bytes (for the report)
+
+# Input bytes already read, per storage: a model's weights are inputs of every program traced
+# for it, and reading a device buffer back costs a round trip (most of verify's cost in a page).
+# A storage's contents never change while it is held (webaccel writes a storage only when it
+# makes it), and the entry goes with the storage. Emptied when verify is turned off.
+_inputs_read: weakref.WeakKeyDictionary[Storage, bytes] = weakref.WeakKeyDictionary()
+
+
+def read_all(storages: list[Storage], remember: bool = False) -> list[bytes]:
+    """The bytes of *storages*. *remember*: keep them for the next check that reads the same
+    storage (program inputs). In a page the reads wait together: one round trip, not one per
+    buffer."""
+    found: list[bytes | None] = [
+        b"" if s.nbytes == 0 else _inputs_read.get(s) if remember else None for s in storages
+    ]
+    missing = [i for i, data in enumerate(found) if data is None]
+    if len(missing) > 1 and _compat.host().in_pyodide:
+        fresh = _compat.run_sync(_read_together([storages[i] for i in missing]))
+    else:  # CPython: the cpu devices read synchronously (run_sync would need no running loop)
+        fresh = [s.device.copy_out(s.handle, s.nbytes) for s in (storages[i] for i in missing)]
+    for i, data in zip(missing, fresh, strict=True):
+        storage = storages[i]
+        found[i] = bytes(data)
+        reads[0] += 1
+        reads[1] += storage.nbytes
+        if remember:
+            _inputs_read[storage] = bytes(data)
+    return found  # type: ignore[return-value]
+
+
+async def _read_together(storages: list[Storage]) -> list[bytearray]:
+    return list(
+        await asyncio.gather(*(s.device.copy_out_async(s.handle, s.nbytes) for s in storages))
+    )
+
+
+def forget_inputs() -> None:
+    _inputs_read.clear()
 
 
 def upload(device: Device, data: bytes, count: int, dtype: object) -> Storage:
@@ -48,7 +87,7 @@ def run_bytes(
         for s in storages:
             s.release()
     try:
-        return [read(s) for s in outputs]
+        return read_all(outputs)
     finally:
         for s in outputs:
             s.release()
