@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 import webaccel as wa
+from webaccel import _compat, ops
 from webaccel import device as device_mod
-from webaccel import ops
+from webaccel._compat.cpython_host import CPythonHost
+from webaccel._compat.host import close_unawaited
 from webaccel.backends.cpu import CPUDevice
 from webaccel.backends.cpu.impls import IMPLS
 from webaccel.device import Backend, Implementation
@@ -29,6 +31,11 @@ F32_ULP = 2.0**-23
 def sqrt_16_ulp_high(step: Any, args: list[Any]) -> Any:
     """sqrt, 16 float32 ulp too large (ELEMENTWISE allows about 8)."""
     return (IMPLS["sqrt"](step, args) * np.float32(1 + 16 * F32_ULP)).astype(np.float32)
+
+
+def sqrt_4_f16_ulp_high(step: Any, args: list[Any]) -> Any:
+    """sqrt, 4 float16 ulp too large (F16 allows about 1)."""
+    return IMPLS["sqrt"](step, args) * np.float32(1 + 4 * 2.0**-10)
 
 
 def maximum_dropping_nan(step: Any, args: list[Any]) -> Any:
@@ -327,6 +334,38 @@ def test_verifying_checks_only_inside_the_block(broken):
     assert wa.verify_report().programs == {"broken": 1}  # the global report counts it too
 
 
+class PageWithoutJSPI(CPythonHost):
+    """A page as far as reading back asks: Pyodide, and no JSPI to wait with."""
+
+    kind = "browser"
+    in_pyodide = True
+
+    def can_run_sync(self) -> bool:
+        return False
+
+    def run_sync(self, awaitable: Any) -> Any:
+        close_unawaited(awaitable)
+        raise wa.SyncUnavailableError("this synchronous call has to wait for the browser")
+
+
+def test_without_jspi_verify_says_so_once_and_the_run_goes_on(broken):
+    dev = broken(sqrt=sqrt_16_ulp_high)
+    report = wa.verify(True)
+    x, one = wa.tensor(X, device=dev), wa.tensor(np.ones(4, np.float32), device=dev)
+    with _compat.use_host(PageWithoutJSPI()):
+        with pytest.warns(wa.VerificationWarning, match="needs JSPI"):
+            first = wa.sqrt(x) + one  # two inputs: read together, which waits on the browser
+            first.realize()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", wa.VerificationWarning)  # once is enough
+            (wa.sqrt(x) + one).realize()
+    assert report.programs_checked == 0 and len(report.notes) == 1
+    with pytest.warns(wa.VerificationWarning, match=r"sqrt\(float32"):  # JSPI back: checked
+        (wa.sqrt(x) + one).numpy()
+    assert report.programs_checked == 1
+    np.testing.assert_array_equal(first.numpy(), (wa.sqrt(x) + one).numpy())
+
+
 def test_verify_without_numpy_says_where_numpy_is(monkeypatch):
     monkeypatch.setattr(compare, "np", None)
     monkeypatch.setitem(sys.modules, "numpy", None)  # `import numpy` now raises ImportError
@@ -334,3 +373,21 @@ def test_verify_without_numpy_says_where_numpy_is(monkeypatch):
         wa.verify(True)
     assert "loadPackage('numpy')" in str(err.value) and "Pyodide 314" in str(err.value)
     assert hooks.after_run is None
+
+
+def test_the_reproducer_keeps_views_of_intermediates_and_float16(broken):
+    """The broken op reads a strided, offset view of another step's float16 result: the
+    reproducer rebuilds that storage and view, and still reproduces."""
+    dev = broken(sqrt=sqrt_4_f16_ulp_high)
+    wa.verify(True)
+    x = wa.tensor(np.linspace(100, 200, 24, dtype=np.float16).reshape(4, 6), device=dev)
+    with pytest.warns(wa.VerificationWarning):
+        wa.sqrt((x * 4.0).T[1:, ::2]).numpy()
+    (d,) = wa.verify_report().disagreements
+    (arg,) = d.inputs
+    assert arg.view_dtype == "float16" and arg.view.shape == (5, 2) and d.program_ops[-1] == "sqrt"
+    assert arg.view.strides == (1, 12) and arg.count < 24  # cut to the span the view reads
+    assert d.mismatch.tolerance == ops.F16
+    wa.verify(False)
+    with pytest.raises(AssertionError):
+        exec(compile(d.reproducer(), "reproducer", "exec"), {})
