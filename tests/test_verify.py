@@ -48,6 +48,12 @@ def neg_as_zero_minus(step: Any, args: list[Any]) -> Any:
     return np.float32(0.0) - args[0]
 
 
+def neg_flushing_subnormals(step: Any, args: list[Any]) -> Any:
+    """-x with subnormal results flushed to +0.0, as WGSL allows a GPU to."""
+    out = -args[0]
+    return np.where(np.abs(out) < np.finfo(np.float32).tiny, np.float32(0), out)
+
+
 def exp_5e6_high(step: Any, args: list[Any]) -> Any:
     """exp 5e-6 relative too large: inside TRANSCENDENTAL's 1e-5, outside ELEMENTWISE's 1e-6."""
     return (IMPLS["exp"](step, args) * np.float32(1 + 5e-6)).astype(np.float32)
@@ -217,6 +223,15 @@ def test_a_lost_zero_sign_is_a_disagreement(broken):
     wa.verify(False)
     with pytest.raises(AssertionError):
         exec(compile(d.reproducer(), "reproducer", "exec"), {})
+
+
+def test_flushed_subnormals_are_not_disagreements(broken):
+    dev = broken(neg=neg_flushing_subnormals)
+    report = wa.verify(True, strict=True)
+    tiny = np.finfo(np.float32).tiny
+    x = wa.tensor(np.array([tiny / 4, -tiny / 8, 1.0, tiny], np.float32), device=dev)
+    np.testing.assert_array_equal((-x).numpy(), [0.0, 0.0, -1.0, -tiny])
+    assert report.programs_checked == 1 and not report.disagreements
 
 
 def test_each_program_is_checked_once_per_device(broken):

@@ -4,9 +4,12 @@ The rule is the op tests' (``webaccel.ops``' tolerance table): the reference is 
 result dtype (the cpu backend computes float32 and rounds to the step's dtype), then
 ``|got - want| <= atol + rtol * |want|`` elementwise, NaN exactly where the reference has NaN,
 infinities exactly, and for ops that only move or select values (and neg / abs / cast) the sign
-of a zero too. The table states tolerances for terms of magnitude ~1; an accumulating op's
-absolute slack is scaled here by the magnitude of the terms it sums (a matmul of values ~30
-errs 900 times more in absolute terms than one of values ~1, and so does any float32 sum).
+of a zero too. Subnormal results compare as zero: browsers may flush them (WGSL allows it;
+SwiftShader and WebNN's XNNPACK do), which is not a disagreement.
+
+The table states tolerances for terms of magnitude ~1; an accumulating op's absolute slack is
+scaled here by the magnitude of the terms it sums (a matmul of values ~30 errs 900 times more
+in absolute terms than one of values ~1, and so does any float32 sum).
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def compare(got: bytes, want: bytes, step: Step, tol: Tolerance) -> Mismatch | N
         sizes = f"{len(got)} bytes", f"{len(want)} bytes"
         return Mismatch(total, total, (), *sizes, 0.0, tol, "size")
     with np.errstate(all="ignore"):
-        rules = _breaks(g, w, tol, dtype.kind == "f" and step.op in SIGNED_ZERO_OPS)
+        rules = _breaks(g, w, tol, dtype, step.op in SIGNED_ZERO_OPS)
     bad = np.zeros(g.shape, bool)
     for _, broken in rules:
         bad |= broken
@@ -163,18 +166,27 @@ def compare(got: bytes, want: bytes, step: Step, tol: Tolerance) -> Mismatch | N
     )
 
 
-def _breaks(g: Any, w: Any, tol: Tolerance, signed_zero: bool) -> list[tuple[str, Any]]:
+def _breaks(g: Any, w: Any, tol: Tolerance, dtype: DType, signs: bool) -> list[tuple[str, Any]]:
+    """Each rule's name and where it is broken. Browsers may flush subnormal float results to
+    zero of either sign (WGSL allows it), so subnormals compare as zero, and only exact zeros on
+    both sides must agree in sign (for the ops in ``SIGNED_ZERO_OPS``)."""
+    rules = []
+    if dtype.kind == "f":
+        if signs:
+            zeros = (g == 0) & (w == 0)
+            rules.append(("sign of zero", zeros & (np.signbit(g) != np.signbit(w))))
+        tiny = float(np.finfo(dtype.numpy).tiny)
+        g = np.where(np.abs(g) < tiny, 0.0, g)
+        w = np.where(np.abs(w) < tiny, 0.0, w)
     gnan, wnan = np.isnan(g), np.isnan(w)
     either_inf = (np.isinf(g) | np.isinf(w)) & ~(gnan | wnan)
     finite = ~(gnan | wnan | either_inf)
-    rules = [
+    return [
         ("NaN", gnan != wnan),
         ("infinity", either_inf & (g != w)),
         ("tolerance", finite & (np.abs(g - w) > tol.atol + tol.rtol * np.abs(w))),
+        *rules,
     ]
-    if signed_zero:
-        rules.append(("sign of zero", (g == 0) & (w == 0) & (np.signbit(g) != np.signbit(w))))
-    return rules
 
 
 def _nibbles(data: bytes, count: int) -> Any:
