@@ -54,6 +54,28 @@ def neg_flushing_subnormals(step: Any, args: list[Any]) -> Any:
     return np.where(np.abs(out) < np.finfo(np.float32).tiny, np.float32(0), out)
 
 
+def log_flushing_subnormal_inputs(step: Any, args: list[Any]) -> Any:
+    """log reading subnormal inputs as zero of their sign, as WGSL allows a GPU to."""
+    x = args[0]
+    return np.log(np.where(np.abs(x) < np.finfo(np.float32).tiny, np.copysign(0, x), x))
+
+
+def layer_norm_other_rounding(step: Any, args: list[Any]) -> Any:
+    """layer_norm whose mean comes out one ulp off, as another reduction order gives."""
+    x, axes = args[0], tuple(step.attr("axes"))
+    mean = x.mean(axes, keepdims=True, dtype=np.float32) * np.float32(1 + F32_ULP)
+    d = x - mean
+    return d / np.sqrt((d * d).mean(axes, keepdims=True, dtype=np.float32) + step.attr("eps"))
+
+
+def layer_norm_one_pass(step: Any, args: list[Any]) -> Any:
+    """layer_norm with var = E[x^2] - E[x]^2: cancels catastrophically when |mean| >> spread."""
+    x, axes = args[0], tuple(step.attr("axes"))
+    mean = x.mean(axes, keepdims=True, dtype=np.float32)
+    var = np.maximum((x * x).mean(axes, keepdims=True, dtype=np.float32) - mean * mean, 0)
+    return (x - mean) / np.sqrt(var + step.attr("eps"))
+
+
 def exp_5e6_high(step: Any, args: list[Any]) -> Any:
     """exp 5e-6 relative too large: inside TRANSCENDENTAL's 1e-5, outside ELEMENTWISE's 1e-6."""
     return (IMPLS["exp"](step, args) * np.float32(1 + 5e-6)).astype(np.float32)
@@ -232,6 +254,37 @@ def test_flushed_subnormals_are_not_disagreements(broken):
     x = wa.tensor(np.array([tiny / 4, -tiny / 8, 1.0, tiny], np.float32), device=dev)
     np.testing.assert_array_equal((-x).numpy(), [0.0, 0.0, -1.0, -tiny])
     assert report.programs_checked == 1 and not report.disagreements
+
+
+def test_flushed_subnormal_inputs_are_not_disagreements(broken):
+    """log(subnormal) is about -100 on cpu and -inf where the input was flushed: allowed."""
+    dev = broken(log=log_flushing_subnormal_inputs)
+    report = wa.verify(True, strict=True)
+    tiny = np.finfo(np.float32).tiny
+    x = wa.tensor(np.array([tiny / 1024, 2.0, 0.5], np.float32), device=dev)
+    assert wa.log(x).numpy()[0] == -np.inf
+    assert report.programs_checked == 1 and not report.disagreements and not report.drifts
+    assert "log read subnormal inputs" in report.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "flagged"),
+    [(layer_norm_other_rounding, False), (layer_norm_one_pass, True)],
+    ids=["mean-one-ulp-off", "one-pass-variance"],
+)
+def test_layer_norm_of_offset_values_is_held_to_its_conditioning(broken, kernel, flagged):
+    """Values ~1000 with spread ~1: a mean one ulp off moves the result ~1e-4 (NORM's 1e-5 is
+    for well-conditioned rows, the op tests allow 2e-4 here), a one-pass variance ~0.07."""
+    dev = broken(layer_norm=kernel)
+    report = wa.verify(True)
+    x = np.random.default_rng(0).standard_normal((4, 64)).astype(np.float32) + 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wa.VerificationWarning)
+        wa.layer_norm(wa.tensor(x, device=dev), 64).numpy()
+    assert [d.op for d in report.disagreements] == (["layer_norm"] if flagged else [])
+    if flagged:
+        (d,) = report.disagreements
+        assert 1e-3 < d.mismatch.tolerance.atol < 2e-3 and d.mismatch.max_error > 0.05
 
 
 def test_each_program_is_checked_once_per_device(broken):

@@ -103,14 +103,19 @@ class StepValues:
 
 
 def step_tolerance(step: Step, values: StepValues) -> Tolerance:
-    """The tolerance of *step* from the op table, scaled for accumulating ops by the magnitude
-    of the terms (read from the reference's inputs)."""
+    """The tolerance of *step* from the op table, widened by how the reference's inputs
+    condition it: accumulating ops by the magnitude of the terms, normalizations by how large
+    the values are against the spread they are divided by."""
     shapes = [v.shape for _, v, _ in step.srcs]
     dtypes = [d for _, _, d in step.srcs]
     tol = ops.tolerance(step.op, dict(step.attrs), shapes, dtypes, step.dtype)
-    if ops.OPS[step.op].tolerance != "accumulate" or tol.atol == 0:
+    kind = ops.OPS[step.op].tolerance
+    if kind not in ("accumulate", "norm") or tol.atol == 0:
         return tol
-    factors = [_magnitude(values.src_array(slot, v, d)) for slot, v, d in step.srcs]
+    arrays = [values.src_array(slot, v, d) for slot, v, d in step.srcs]
+    if kind == "norm":
+        return Tolerance(tol.rtol, tol.atol + NORM_SLACK * _conditioning(step, arrays))
+    factors = [_magnitude(a) for a in arrays]
     if step.op in ("sum", "mean"):
         scale = factors[0]
     elif step.op == "linear_q":  # x times codes (int4 up to 8, int8 up to 128) times scales
@@ -118,6 +123,37 @@ def step_tolerance(step: Step, values: StepValues) -> Tolerance:
     else:  # matmul, linear, conv: products of the first two inputs
         scale = factors[0] * factors[1]
     return Tolerance(tol.rtol, tol.atol * max(1.0, scale))
+
+
+# A normalization subtracts a mean (or a row's max) from values of magnitude |x| and divides by
+# a spread s: float32 rounding of the difference (eps * |x|, eps = 1.2e-7) grows to eps * |x| / s
+# in the result. The table's NORM assumes |x| / s ~ 1; 1e-6 (8 eps) per unit of |x| / s covers
+# the rest (layer_norm of values ~1000 with spread 1: the op tests allow 2e-4 there).
+NORM_SLACK = 1e-6
+
+
+def _conditioning(step: Step, arrays: list[Any]) -> float:
+    """|x| / s for a normalization step (see NORM_SLACK); 0 where it cannot be had."""
+    x = arrays[0]
+    if x is None or x.size == 0:
+        return 0.0
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        if step.op == "softmax":  # exp(x - max): the rounding of x - max, in units of 1
+            axis = dict(step.attrs)["axis"]
+            return _magnitude(np.max(x, axis=axis))
+        if step.op == "layer_norm":
+            axes = tuple(dict(step.attrs)["axes"])
+            eps = float(dict(step.attrs).get("eps", 1e-5))
+            spread = np.sqrt(np.var(x, axis=axes, keepdims=True) + eps)
+            return _magnitude(np.max(np.abs(x), axis=axes, keepdims=True) / spread)
+        if step.op == "batch_norm":  # x, mean, var, weight, bias; spread from var
+            var, weight = arrays[2], arrays[3]
+            eps = float(dict(step.attrs).get("eps", 1e-5))
+            spread = float(np.sqrt(np.min(var.astype(np.float64)) + eps)) if var.size else 1.0
+            top = _magnitude(x) + _magnitude(arrays[1])
+            return top * max(1.0, _magnitude(weight)) / spread if spread > 0 else 0.0
+    return 0.0
 
 
 def _magnitude(arr: Any) -> float:
@@ -187,6 +223,22 @@ def _breaks(g: Any, w: Any, tol: Tolerance, dtype: DType, signs: bool) -> list[t
         ("tolerance", finite & (np.abs(g - w) > tol.atol + tol.rtol * np.abs(w))),
         *rules,
     ]
+
+
+def flush_subnormals(program: Program, inputs: list[bytes]) -> list[bytes] | None:
+    """*inputs* with subnormal float values replaced by zeros of their sign, as a GPU may read
+    them; None when there are none."""
+    out, changed = [], False
+    for data, (_, dtype) in zip(inputs, program.inputs, strict=True):
+        if dtype.kind == "f" and dtype.numpy is not None and data:
+            arr = np.frombuffer(data, dtype.numpy)
+            tiny = np.finfo(arr.dtype).tiny
+            sub = (arr != 0) & (np.abs(arr) < tiny)
+            if sub.any():
+                data = np.where(sub, np.copysign(arr.dtype.type(0), arr), arr).tobytes()
+                changed = True
+        out.append(data)
+    return out if changed else None
 
 
 def _nibbles(data: bytes, count: int) -> Any:
