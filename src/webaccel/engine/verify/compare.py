@@ -225,20 +225,24 @@ def _breaks(g: Any, w: Any, tol: Tolerance, dtype: DType, signs: bool) -> list[t
     ]
 
 
-def flush_subnormals(program: Program, inputs: list[bytes]) -> list[bytes] | None:
-    """*inputs* with subnormal float values replaced by zeros of their sign, as a GPU may read
-    them; None when there are none."""
+def flush_subnormals(program: Program, inputs: list[bytes], sign: str) -> list[bytes] | None:
+    """*inputs* with subnormal float values replaced by zeros, as a GPU may read them (WGSL
+    lets it; which zero is not said, and SwiftShader gives either): *sign* "keep" keeps each
+    value's sign, "+" and "-" use that zero for all. None when there are no subnormals."""
     out, changed = [], False
     for data, (_, dtype) in zip(inputs, program.inputs, strict=True):
         if dtype.kind == "f" and dtype.numpy is not None and data:
             arr = np.frombuffer(data, dtype.numpy)
-            tiny = np.finfo(arr.dtype).tiny
-            sub = (arr != 0) & (np.abs(arr) < tiny)
+            sub = (arr != 0) & (np.abs(arr) < np.finfo(arr.dtype).tiny)
             if sub.any():
-                data = np.where(sub, np.copysign(arr.dtype.type(0), arr), arr).tobytes()
+                like = arr if sign == "keep" else arr.dtype.type(-1.0 if sign == "-" else 1.0)
+                data = np.where(sub, np.copysign(arr.dtype.type(0), like), arr).tobytes()
                 changed = True
         out.append(data)
     return out if changed else None
+
+
+FLUSH_SIGNS = ("keep", "+", "-")
 
 
 def _nibbles(data: bytes, count: int) -> Any:
