@@ -18,7 +18,7 @@ from pytest_pyodide import run_in_pyodide
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tiny_bert as tb  # tests/, beside the host tests
 
-pytestmark = pytest.mark.lanes("pyodide-0.27")
+pytestmark = [pytest.mark.lanes("pyodide-0.27"), pytest.mark.driver_timeout(300)]
 
 
 @pytest.fixture(scope="module")
@@ -40,30 +40,28 @@ async def encode_verified(selenium, files, sentences):
 
     emb = await SentenceEmbedder.load_async(files, device="webgpu")
     plain = await emb.encode_async(sentences, batch_size=3)  # traced and run, unchecked
-    t0 = time.perf_counter()
-    plain_again = await emb.encode_async(sentences, batch_size=3)
-    plain_ms = (time.perf_counter() - t0) * 1e3
     report = wa.verify(True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
-        verified = await emb.encode_async(sentences, batch_size=3)
+        verified = await emb.encode_async(sentences, batch_size=3)  # each program checked
         verified_ms = (time.perf_counter() - t0) * 1e3
+        checked_once = report.programs_checked
+        t0 = time.perf_counter()
         again = await emb.encode_async(sentences, batch_size=3)  # checked already: not again
-    checked_once = report.programs_checked
+        again_ms = (time.perf_counter() - t0) * 1e3
     wa.verify(False)
     return json.dumps(
         {
             "plain": plain,
-            "plain_again": plain_again,
             "verified": verified,
             "again": again,
             "report": report.as_dict(),
             "printed": str(report),
             "checked_once": checked_once,
             "warnings": [str(w.message) for w in caught],
-            "plain_ms": plain_ms,
             "verified_ms": verified_ms,
+            "again_ms": again_ms,
         }
     )
 
@@ -73,8 +71,8 @@ def test_a_small_bert_on_webgpu_agrees_with_the_cpu_reference(selenium, files):
     report = result["report"]
     print(f"\n{result['printed']}")
     print(
-        f"encode of {len(tb.SENTENCES)} texts: {result['plain_ms']:.0f} ms unchecked, "
-        f"{result['verified_ms']:.0f} ms with verify's first checks"
+        f"encode of {len(tb.SENTENCES)} texts with verify on: {result['verified_ms']:.0f} ms "
+        f"the first time (every program checked), {result['again_ms']:.0f} ms after"
     )
     assert report["programs"].get("webgpu", 0) >= 3  # one per (batch, seq) signature
     assert report["programs_checked"] == result["checked_once"]  # the second encode: no checks
@@ -83,4 +81,4 @@ def test_a_small_bert_on_webgpu_agrees_with_the_cpu_reference(selenium, files):
     assert result["warnings"] == []
     # verify without fix never changes what the device returns
     np.testing.assert_array_equal(np.asarray(result["verified"]), np.asarray(result["plain"]))
-    np.testing.assert_array_equal(np.asarray(result["again"]), np.asarray(result["plain_again"]))
+    np.testing.assert_array_equal(np.asarray(result["again"]), np.asarray(result["plain"]))
