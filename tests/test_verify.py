@@ -21,7 +21,7 @@ from webaccel._compat.host import close_unawaited
 from webaccel.backends.cpu import CPUDevice
 from webaccel.backends.cpu.impls import IMPLS
 from webaccel.device import Backend, Implementation
-from webaccel.engine import hooks, placement
+from webaccel.engine import hooks, passes, placement
 from webaccel.engine import verify as verify_mod
 from webaccel.engine.verify import compare
 
@@ -302,13 +302,6 @@ def test_each_program_is_checked_once_per_device(broken):
     assert report.programs == {"broken": 2}
 
 
-def test_the_cpu_device_is_not_checked_against_itself():
-    report = wa.verify(True)
-    before = verify_mod.calls[0]
-    chain(wa.tensor(X)).numpy()
-    assert verify_mod.calls[0] == before + 1 and report.programs_checked == 0
-
-
 def test_strict_raises_and_leaks_nothing(broken):
     dev = broken(sqrt=sqrt_16_ulp_high)
     wa.verify(True, strict=True)
@@ -337,21 +330,68 @@ def test_drift_is_recorded_not_raised(broken):
     assert "drift(s)" in str(report)
 
 
-def test_a_rewrite_that_changes_results_is_found(broken):
-    """A softmax written out from primitives: each primitive agrees alone, the written program
-    agrees on the device, but the passes turn it into the device's (broken) softmax op."""
+def written_softmax(x: wa.Tensor) -> wa.Tensor:
+    e = wa.exp(x - x.max(-1, keepdims=True))  # no live tensor may hold a step the passes rewrite
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_an_op_the_graph_passes_made_is_checked_too(broken):
+    """A softmax written out from primitives: the passes make it one softmax step, whose
+    (broken) kernel is what disagrees; each written primitive is right."""
     dev = broken(softmax=softmax_1e4_high)
     wa.verify(True)
     x = wa.tensor(np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4), device=dev)
-
-    def written_softmax(x: wa.Tensor) -> wa.Tensor:
-        e = wa.exp(x - x.max(-1, keepdims=True))  # no live tensor may hold a step it rewrites
-        return e / e.sum(-1, keepdims=True)
-
-    with pytest.warns(wa.VerificationWarning, match="graph passes' rewrite"):
+    with pytest.warns(wa.VerificationWarning, match="made by the graph passes"):
         written_softmax(x).numpy()
     (d,) = wa.verify_report().disagreements
-    assert d.kind == "rewrite" and d.op == "div"
+    assert (d.op, d.kind, d.rewritten) == ("softmax", "op", True)
+    assert d.program_ops == ("max", "sub", "exp", "sum", "div")
+    wa.verify(False)
+    with pytest.raises(AssertionError):
+        exec(compile(d.reproducer(), "reproducer", "exec"), {})
+
+
+def exp_as_sigmoid(g: Any, i: int) -> bool:
+    """A wrong graph pass: rewrites an exp that another step reads (like the real passes, it
+    never touches a program's output) into sigmoid: same shape and dtype, other values."""
+    step = g.steps[i]
+    if step is None or step.op != "exp" or i in g.outputs:
+        return False
+    g.steps[i] = step._replace(op="sigmoid")
+    return True
+
+
+def test_a_rewrite_that_changes_results_is_found(broken, monkeypatch):
+    """Every kernel is right, but a graph pass changes what the program computes: the reference
+    itself gives other results for the rewritten program."""
+    dev = broken()  # the cpu kernels: nothing wrong on the device
+    monkeypatch.setattr(passes, "PASSES", (*passes.PASSES, ("exp-as-sigmoid", exp_as_sigmoid)))
+    wa.verify(True)
+    x = wa.tensor(np.linspace(-2, 2, 6, dtype=np.float32), device=dev)
+    with pytest.warns(wa.VerificationWarning, match="gives other results than the program as"):
+        (wa.exp(x) * 2.0).numpy()
+    (d,) = wa.verify_report().disagreements
+    assert (d.kind, d.op, d.program_ops) == ("rewrite", "mul", ("exp", "full", "mul"))
+    wa.verify(False)
+    with pytest.raises(AssertionError):
+        exec(compile(d.reproducer(), "reproducer", "exec"), {})
+    monkeypatch.setattr(passes, "PASSES", passes.PASSES[:-1])  # the pass fixed
+    dev.cache.compiled.clear()  # (programs compiled with it stay cached in this process)
+    exec(compile(d.reproducer(), "reproducer", "exec"), {})  # no AssertionError now
+
+
+def test_cpu_programs_are_checked_where_the_passes_rewrote_them(monkeypatch):
+    report = wa.verify(True)
+    before = verify_mod.calls[0]
+    chain(wa.tensor(X)).numpy()  # nothing to rewrite: the cpu ran the reference itself
+    assert verify_mod.calls[0] == before + 1 and report.programs_checked == 0
+    x = wa.tensor(np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4))
+    written_softmax(x).numpy()  # made one softmax step: checked against the written primitives
+    assert report.programs == {"cpu": 1} and not report.disagreements
+    monkeypatch.setattr(passes, "PASSES", (*passes.PASSES, ("exp-as-sigmoid", exp_as_sigmoid)))
+    with pytest.warns(wa.VerificationWarning, match="gives other results"):
+        (wa.exp(x) * 2.0).numpy()
+    assert report.disagreements[0].kind == "rewrite" and report.programs == {"cpu": 2}
 
 
 # --- fix mode ------------------------------------------------------------------------------------
@@ -388,6 +428,25 @@ def test_fix_reroutes_a_captured_program(broken):
     placement.allow()  # undone: the traced program runs on the device again
     assert not np.array_equal(captured(x).numpy(), reference_chain(X))
     assert hooks.after_run is None  # nothing left to reroute
+
+
+def test_fix_of_an_op_the_passes_made_stops_that_rewrite(broken):
+    dev = broken(softmax=softmax_1e4_high)
+    report = wa.verify(True, fix=True)
+    x = wa.tensor(np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4), device=dev)
+    with pytest.warns(wa.VerificationWarning, match="denied on broken"):
+        written_softmax(x).numpy()
+    assert placement.denied("softmax", "broken")
+    y = written_softmax(x * 1.0)
+    assert "partition 1" not in wa.explain(y)  # the primitives stay on the device
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", wa.VerificationWarning)
+        got = y.numpy()
+    e = np.exp(
+        np.linspace(-2, 2, 12).reshape(3, 4) - np.linspace(-2, 2, 12).reshape(3, 4).max(1)[:, None]
+    )
+    np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    assert len(report.disagreements) == 1
 
 
 def test_verifying_checks_only_inside_the_block(broken):

@@ -1,13 +1,16 @@
 """``webaccel.verify``: a self-checking mode. Each compiled program, the first time it runs on a
-device, runs again on the cpu reference, and every output is compared within its op's tolerance
-(the op table's, ``webaccel.ops.tolerance``; the rule in ``compare``).
+device, runs again, as written, on a cpu reference of verify's own, and every output is compared
+within its op's tolerance (the op table's, ``webaccel.ops.tolerance``; the rule in ``compare``).
 
-A program that disagrees is bisected: each op runs alone on the device with the reference's
-values for its inputs, and each op that then disagrees is a ``Disagreement`` carrying a
-reproducer (``.reproducer()``: a script of webaccel calls; ``.save(path)``). If no op disagrees
-alone, the program as written runs on the device: if it agrees, the graph passes' rewrite is at
-fault (a "rewrite" disagreement); if not, it is rounding accumulated along the chain (a
-``Drift``: recorded, never raised).
+A program that disagrees is bisected: each op of the program the device ran (the written one
+after the graph passes) runs alone on the device with the reference's values for its inputs,
+and each op that then disagrees is a ``Disagreement`` carrying its inputs and a reproducer
+(``.reproducer()``: a script of webaccel calls; ``.save(path)``). If no op disagrees alone, the
+reference runs the rewritten program too: if that differs from the written one, a graph pass
+changed the results (a "rewrite" disagreement); if not, it is rounding accumulated along the
+chain (a ``Drift``: recorded, never raised). Ops that agree once subnormal inputs are read as
+zeros (WGSL lets a GPU do that) are a note, not a disagreement. Programs on the cpu device are
+checked where the passes rewrote them (the rewrite against the written program).
 
     webaccel.verify(True)                  # warn (VerificationWarning) on a disagreement
     webaccel.verify(True, strict=True)     # raise VerificationError instead
@@ -43,11 +46,12 @@ from ...errors import SyncUnavailableError
 from ...ir import Program, Step
 from ...ops import Tolerance
 from .. import hooks
+from ..passes import optimize
 from ..placement import denied, deny
 from . import compare, runs
 from .compare import Mismatch, StepValues
 from .report import Disagreement, Drift, VerificationError, VerificationWarning, VerifyReport
-from .reproducer import step_inputs
+from .reproducer import op_case, program_case, step_inputs
 
 
 @dataclass
@@ -122,12 +126,14 @@ def _after_run(
             return runs.run_placed(device, program, inputs)
         _rerouted[device].discard(program)  # allow() undid the fix
         _install()  # off, and nothing left to reroute: the hook goes
-    if not _settings.on or device.name == runs.REFERENCE:
+    if not _settings.on:
         return outputs
     seen = _checked.setdefault(device, set())
     if (captured, program) in seen:
         return outputs
     seen.add((captured, program))
+    if device.name == runs.REFERENCE and optimize(program, device) is program:
+        return outputs  # the cpu ran it as written: it is the reference
     try:
         return _check(device, program, inputs, outputs, captured)
     except SyncUnavailableError as exc:  # no JSPI here: check later, where it can wait
@@ -217,27 +223,50 @@ def _bisect(
     captured: bool,
     notes: list[str],
 ) -> list[Disagreement | Drift]:
-    """Each op alone on *device* with the reference's inputs: the ones that disagree. If none
-    does, the written program on *device* tells a rewrite from accumulated rounding."""
-    program = values.program
-    ops = tuple(step.op for step in program.steps)
+    """The program *device* ran (the written one after the graph passes), op by op on
+    *device* with the cpu reference's values for each op's inputs: the ops that disagree. If
+    none does, the reference runs both programs: a rewrite that changes the results, or
+    rounding accumulated along the chain."""
+    written = values.program
+    ops = tuple(step.op for step in written.steps)
+    ran = optimize(written, device)
+    rewritten = ran is not written
+    if rewritten:
+        ran_values = StepValues(ran, values.inputs, runs.run_reference(ran, values.inputs))
+    else:
+        ran_values = values
     found: list[Disagreement | Drift] = []
-    flushed: list[str] = []  # ops that agree once their subnormal inputs are flushed
-    for index, step in enumerate(program.steps):
-        alone, data = runs.single_step(values, index)
+    flushed: list[str] = []  # ops that agree once their subnormal inputs are read as zeros
+    for index, step in enumerate(ran.steps):
+        alone, data = runs.single_step(ran_values, index)
         try:
             (got,) = runs.run_bytes(device, alone, data, optimized=True)
         except Exception as exc:  # verify reports what it could not run; it never breaks the run
             notes.append(f"{step.op} could not run alone on {device.name}: {exc}")
             continue
-        tol = compare.step_tolerance(step, values)
-        mismatch = compare.compare(got, values.steps[index], step, tol)
+        tol = compare.step_tolerance(step, ran_values)
+        mismatch = compare.compare(got, ran_values.steps[index], step, tol)
         if mismatch is None:
             continue
         if _agrees_flushed(alone, data, got, step, tol):  # WGSL lets a GPU flush them
             flushed.append(step.op)
             continue
-        found.append(_disagreement(device, values, index, mismatch, ops, captured))
+        inputs = step_inputs(ran_values, step)
+        found.append(
+            Disagreement(
+                device.name,
+                step.op,
+                step.attrs,
+                inputs,
+                step.shape,
+                step.dtype.name,
+                mismatch,
+                ops,
+                captured,
+                op_case(step.op, step.attrs, inputs),
+                rewritten=rewritten and step not in written.steps,
+            )
+        )
     if found:
         return found
     if flushed:
@@ -247,10 +276,26 @@ def _bisect(
             "disagreement"
         )
         return []
-    written = runs.run_bytes(device, program, values.inputs, optimized=False)
-    if not _compare_outputs(values, written):
-        index, mismatch = bad[0]
-        return [_disagreement(device, values, index, mismatch, ops, captured, kind="rewrite")]
+    if rewritten:
+        changed = _compare_outputs(values, [ran_values.steps[i] for i in ran.outputs])
+        if changed:
+            index, mismatch = changed[0]
+            step = written.steps[index]
+            return [
+                Disagreement(
+                    device.name,
+                    step.op,
+                    step.attrs,
+                    step_inputs(values, step),
+                    step.shape,
+                    step.dtype.name,
+                    mismatch,
+                    ops,
+                    captured,
+                    program_case(values),
+                    kind="rewrite",
+                )
+            ]
     return [Drift(device.name, ops, mismatch) for _, mismatch in bad]
 
 
@@ -266,30 +311,6 @@ def _agrees_flushed(
         if compare.compare(got, want, step, tol) is None:
             return True
     return False
-
-
-def _disagreement(
-    device: Device,
-    values: StepValues,
-    index: int,
-    mismatch: Mismatch,
-    ops: tuple[str, ...],
-    captured: bool,
-    kind: str = "op",
-) -> Disagreement:
-    step = values.program.steps[index]
-    return Disagreement(
-        device.name,
-        step.op,
-        step.attrs,
-        step_inputs(values, step),
-        step.shape,
-        step.dtype.name,
-        mismatch,
-        ops,
-        captured,
-        kind,
-    )
 
 
 def _fix(

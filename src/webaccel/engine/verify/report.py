@@ -10,17 +10,20 @@ from typing import Any
 
 from ...errors import WebAccelError
 from .compare import Mismatch
-from .reproducer import StepInput, reproducer_source
+from .reproducer import Case, StepInput, reproducer_source
 
 
 @dataclass
 class Disagreement:
-    """One op whose result on *backend* differs from the cpu reference's for the same inputs
-    (the reference's values for them), beyond the op's tolerance.
+    """What a device computes differently from the cpu reference, beyond the tolerance.
 
-    ``kind`` is "op" (the op alone disagrees: ``op``, ``attrs`` and ``inputs`` reproduce it) or
-    "rewrite" (every op agrees alone, and the program as written agrees on the device, but the
-    program the graph passes made from it does not: ``op`` is the output step's op)."""
+    ``kind`` "op": an op of the program the device ran (the written program after the graph
+    passes) disagrees alone, given the reference's values for its inputs: ``op``, ``attrs`` and
+    ``inputs`` (shapes, dtypes, views, values) say which and with what. ``rewritten``: the op
+    came from the passes (e.g. a written-out softmax made one ``softmax`` step).
+    ``kind`` "rewrite": every op agrees alone, but on the reference itself the passes' program
+    gives other results than the written one: a rewrite that does not preserve the written
+    expression (``op`` is the written program's output op, ``inputs`` its inputs)."""
 
     backend: str
     op: str
@@ -29,14 +32,17 @@ class Disagreement:
     shape: tuple[int, ...]
     dtype: str
     mismatch: Mismatch
-    program_ops: tuple[str, ...]  # the ops of the program it was found in, in order
+    program_ops: tuple[str, ...]  # the written program's ops, in order
     captured: bool  # found in a ``capture`` replay
+    case: Case  # what ``reproducer()`` runs
     kind: str = "op"
+    rewritten: bool = False
     fixed: bool = False  # verify(fix=True) denied the op on the backend
 
     def reproducer(self) -> str:
-        """A Python script that runs the op alone on the backend and on cpu, with these inputs,
-        and fails (AssertionError) while they disagree."""
+        """A Python script of webaccel calls that fails (AssertionError) while the
+        disagreement lasts: the op alone on the backend against cpu, or for a rewrite the
+        written program lazily (rewritten) against eagerly (op by op)."""
         return reproducer_source(self)
 
     def save(self, path: str | Path) -> Path:
@@ -54,11 +60,12 @@ class Disagreement:
         where = f"a {len(self.program_ops)}-op {'captured ' if self.captured else ''}program"
         if self.kind == "rewrite":
             head = (
-                f"the graph passes' rewrite of {where} ending in {self.op} on {self.backend} "
-                "disagrees with the program as written (every op agrees alone)"
+                f"the graph passes' rewrite of {where} ending in {self.op} gives other results "
+                f"than the program as written, on the cpu reference too (on {self.backend})"
             )
         else:
-            head = f"{self.summary} disagrees with the cpu reference (found in {where})"
+            made = ", made by the graph passes" if self.rewritten else ""
+            head = f"{self.summary} disagrees with the cpu reference (in {where}{made})"
         fixed = f"; denied on {self.backend} from now on" if self.fixed else ""
         return f"{head}: {self.mismatch}{fixed}"
 
@@ -66,8 +73,9 @@ class Disagreement:
 @dataclass
 class Drift:
     """A program whose output was outside its last op's tolerance while every op agrees alone
-    and the device runs the written program the same way: rounding accumulated over a chain of
-    ops, not a wrong op. Recorded, never raised."""
+    and the passes preserve the written results on the reference: rounding accumulated over a
+    chain of ops (or inside a kernel the device fused from several), not one wrong op.
+    Recorded, never raised."""
 
     backend: str
     program_ops: tuple[str, ...]

@@ -12,6 +12,7 @@ import weakref
 
 from ... import _compat
 from ...device import Device, Storage, get_backend
+from ...dtypes import DType
 from ...ir import Node, Program, Ref, Step
 from ..passes import optimize
 from ..realize import realize
@@ -46,9 +47,10 @@ def read_all(storages: list[Storage], remember: bool = False) -> list[bytes]:
         b"" if s.nbytes == 0 else _inputs_read.get(s) if remember else None for s in storages
     ]
     missing = [i for i, data in enumerate(found) if data is None]
-    if len(missing) > 1 and _compat.host().in_pyodide:
+    waits = bool(missing) and storages[missing[0]].device.name != REFERENCE
+    if len(missing) > 1 and waits and _compat.host().in_pyodide:
         fresh = _compat.run_sync(_read_together([storages[i] for i in missing]))
-    else:  # CPython: the cpu devices read synchronously (run_sync would need no running loop)
+    else:  # one buffer, or cpu buffers (read synchronously: no JSPI, no event loop needed)
         fresh = [s.device.copy_out(s.handle, s.nbytes) for s in (storages[i] for i in missing)]
     for i, data in zip(missing, fresh, strict=True):
         storage = storages[i]
@@ -70,8 +72,8 @@ def forget_inputs() -> None:
     _inputs_read.clear()
 
 
-def upload(device: Device, data: bytes, count: int, dtype: object) -> Storage:
-    return device.upload(memoryview(data), count, dtype)  # type: ignore[arg-type]
+def upload(device: Device, data: bytes, count: int, dtype: DType) -> Storage:
+    return device.upload(memoryview(data), count, dtype)
 
 
 def run_bytes(
@@ -104,7 +106,7 @@ def single_step(values: StepValues, index: int) -> tuple[Program, list[bytes]]:
     one-step program and its inputs' bytes."""
     step = values.program.steps[index]
     slots: dict[int, int] = {}
-    storages: list[tuple[int, object]] = []
+    storages: list[tuple[int, DType]] = []
     data: list[bytes] = []
     for slot, _, _ in step.srcs:
         if slot not in slots:
@@ -114,7 +116,7 @@ def single_step(values: StepValues, index: int) -> tuple[Program, list[bytes]]:
             data.append(raw)
     srcs = tuple((slots[slot], view, dtype) for slot, view, dtype in step.srcs)
     alone = Step(step.op, step.attrs, srcs, step.shape, step.dtype)
-    return Program(tuple(storages), (alone,), (0,)), data  # type: ignore[arg-type]
+    return Program(tuple(storages), (alone,), (0,)), data
 
 
 def run_placed(device: Device, program: Program, inputs: list[Storage]) -> list[Storage]:
