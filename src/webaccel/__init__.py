@@ -13,13 +13,6 @@ from .capture import capture
 from .device import Device, StorageLeakWarning, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
 from .engine import allow, deny
-from .engine.verify import (
-    VerificationError,
-    VerificationWarning,
-    verify,
-    verify_report,
-    verifying,
-)
 from .errors import DTypeError, ShapeError, SyncUnavailableError, WebAccelError
 from .functional import (
     abs,
@@ -68,13 +61,20 @@ from .tensor import Tensor, explain, from_buffer, full, ones, set_eager, tensor,
 
 __version__ = "0.1.0"
 
-# The store, the weights and the models load on first use, so a page that only computes does
-# not pay for them at `import webaccel`.
+# The store, the weights, the models and the self-checking mode load on first use, so a page
+# that only computes does not pay for them at `import webaccel`.
 __getattr__ = lazy_getattr(
     __name__,
     {
         "weights": ("memory_report", "share", "share_async", "shared_tensor"),
         "pipelines": ("pipeline", "pipeline_async"),
+        "engine.verify": (
+            "VerificationError",
+            "VerificationWarning",
+            "verify",
+            "verify_report",
+            "verifying",
+        ),
     },
     modules=("store", "weights", "sharing"),
 )
