@@ -13,21 +13,10 @@ elementwise, NaN where the reference has NaN and nowhere else, infinities exactl
 tagged "sign" (IEEE basic operations, copies, views, casts, where) the sign of every zero too.
 Shape and dtype must match exactly.
 
-Tolerances (float32 eps = 1.2e-7; float16 eps = 9.8e-4):
-
-* ``EXACT`` (0, 0): integer ops, movement ops, casts, max/min, relu/neg/abs.
-* ``ELEMENTWISE`` rtol=1e-6, atol=1e-6: correctly rounded IEEE ops (add/sub/mul/div, sqrt),
-  where the only error is the final rounding to float32 (6e-8 relative).
-* ``TRANSCENDENTAL`` rtol=1e-5, atol=1e-6: exp/log/tanh/sigmoid/erf/gelu/pow/rsqrt, computed
-  in float32 by NumPy's SIMD kernels (a few ulp) or our erf (1.2e-7 relative).
-* ``acc(K)`` rtol=1e-5, atol=1e-6 * sqrt(K): sums of K float32 products (matmul, linear, conv,
-  sum). The reference sums exactly in float64; float32 accumulation in any order errs by about
-  eps * sqrt(K) * (magnitude of the terms ~1), so the absolute slack grows with sqrt(K).
-* ``NORM`` rtol=1e-5, atol=1e-5: softmax, layer_norm, batch_norm, attention (a reduction, an
-  exp or rsqrt and a division, each with float32 rounding; outputs are O(1)).
-* ``F16`` rtol=1e-3, atol=1e-3: float16 storage, computed in float32; the result rounding
-  alone is up to half an f16 ulp (4.9e-4 relative); the reference is rounded to f16 too, so one
-  ulp of disagreement (9.8e-4) is allowed.
+Tolerances: the table in ``webaccel.ops`` (``EXACT``, ``ELEMENTWISE``, ``TRANSCENDENTAL``,
+``acc(K)``, ``NORM``, ``F16``, ``f16_acc(K)``; each op's class is its ``tolerance`` column), the
+same table ``webaccel.verify`` compares a device against the cpu reference with. A case that
+chains ops states its own, from the table's classes.
 """
 
 from __future__ import annotations
@@ -42,21 +31,7 @@ from typing import Any
 import numpy as np
 
 import webaccel as wa
-
-EXACT = (0.0, 0.0)
-ELEMENTWISE = (1e-6, 1e-6)
-TRANSCENDENTAL = (1e-5, 1e-6)
-NORM = (1e-5, 1e-5)
-F16 = (1e-3, 1e-3)
-
-
-def acc(k: int, rtol: float = 1e-5) -> tuple[float, float]:
-    """Tolerance for sums of *k* float32 terms of magnitude ~1 (see the module docstring)."""
-    return rtol, 1e-6 * math.sqrt(max(k, 1))
-
-
-def f16_acc(k: int) -> tuple[float, float]:
-    return 1e-3, 1e-3 * math.sqrt(max(k, 1))
+from webaccel.ops import ELEMENTWISE, EXACT, F16, NORM, TRANSCENDENTAL, acc, f16_acc
 
 
 @dataclass(frozen=True)

@@ -61,13 +61,20 @@ from .tensor import Tensor, explain, from_buffer, full, ones, set_eager, tensor,
 
 __version__ = "0.1.0"
 
-# The store, the weights and the models load on first use, so a page that only computes does
-# not pay for them at `import webaccel`.
+# The store, the weights, the models and the self-checking mode load on first use, so a page
+# that only computes does not pay for them at `import webaccel`.
 __getattr__ = lazy_getattr(
     __name__,
     {
         "weights": ("memory_report", "share", "share_async", "shared_tensor"),
         "pipelines": ("pipeline", "pipeline_async"),
+        "engine.verify": (
+            "VerificationError",
+            "VerificationWarning",
+            "verify",
+            "verify_report",
+            "verifying",
+        ),
     },
     modules=("store", "weights", "sharing"),
 )
@@ -88,6 +95,8 @@ __all__ = [
     "StorageLeakWarning",
     "SyncUnavailableError",
     "Tensor",
+    "VerificationError",
+    "VerificationWarning",
     "WebAccelError",
     "abs",
     "add",
@@ -157,6 +166,9 @@ __all__ = [
     "tensor",
     "transpose",
     "uint8",
+    "verify",
+    "verify_report",
+    "verifying",
     "weights",
     "where",
     "zeros",

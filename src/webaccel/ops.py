@@ -1,4 +1,4 @@
-"""The op set, defined once: name, arity, kind, dtype rule and shape inference.
+"""The op set, defined once: name, arity, kind, dtype rule, shape inference and tolerance.
 
 Every backend implements the ops of this table (or says it does not, and the op falls back);
 every ``Tensor`` method that computes goes through ``infer`` here, so a bad shape or dtype fails
@@ -8,10 +8,11 @@ Composites (attention) are written from these ops in ``functional.py``.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .dtypes import DType, as_dtype, float32, int32, result_type
 from .errors import DTypeError, ShapeError
@@ -43,6 +44,55 @@ class FloatAttr(float):
         return hash(self._bits())
 
 
+# --- tolerances: how far a backend's result may be from the exact one -------------------------
+# One table for the op tests (tests/op_cases.py compares every case against float64 NumPy with
+# these) and for ``webaccel.verify`` (which compares a device against the cpu reference with
+# them). The rule: the reference is rounded to the result dtype, then
+# |got - want| <= atol + rtol * |want| elementwise, NaN exactly where the reference has NaN,
+# infinities exactly. float32 eps = 1.2e-7; float16 eps = 9.8e-4.
+
+
+class Tolerance(NamedTuple):
+    rtol: float
+    atol: float
+
+
+# integer ops, movement, casts, max/min, relu/neg/abs: no rounding at all
+EXACT = Tolerance(0.0, 0.0)
+# correctly rounded IEEE ops (add/sub/mul/div, sqrt): the final rounding to float32 (6e-8)
+ELEMENTWISE = Tolerance(1e-6, 1e-6)
+# exp/log/tanh/sigmoid/erf/gelu/pow/rsqrt in float32: a few ulp
+TRANSCENDENTAL = Tolerance(1e-5, 1e-6)
+# softmax, layer_norm, batch_norm, average pooling, attention: a reduction, an exp or rsqrt and a
+# division, each rounded to float32; outputs O(1)
+NORM = Tolerance(1e-5, 1e-5)
+# float16 storage computed in float32: the result rounding alone is half an f16 ulp (4.9e-4),
+# and the reference is rounded to f16 too, so one ulp (9.8e-4) of disagreement is allowed
+F16 = Tolerance(1e-3, 1e-3)
+
+
+def acc(k: int, rtol: float = 1e-5) -> Tolerance:
+    """Sums of *k* float32 terms of magnitude ~1 (matmul, linear, conv, sum): float32
+    accumulation in any order errs by about eps * sqrt(k) * (the terms' magnitude), so the
+    absolute slack grows with sqrt(k)."""
+    return Tolerance(rtol, 1e-6 * math.sqrt(max(k, 1)))
+
+
+def f16_acc(k: int) -> Tolerance:
+    return Tolerance(1e-3, 1e-3 * math.sqrt(max(k, 1)))
+
+
+# The classes of the op table's ``tolerance`` column ("accumulate" is acc(k) with k from the
+# op's shapes: ``accumulation_length``).
+TOLERANCES: dict[str, Tolerance] = {
+    "exact": EXACT,
+    "elementwise": ELEMENTWISE,
+    "transcendental": TRANSCENDENTAL,
+    "accumulate": acc(1),
+    "norm": NORM,
+}
+
+
 @dataclass(frozen=True)
 class OpDef:
     name: str
@@ -51,6 +101,7 @@ class OpDef:
     dtypes: str  # "float": float inputs only; "numeric": float or int32; "any"
     infer: Callable[..., tuple[Shape, DType]]  # (shapes, dtypes, **attrs) -> (shape, dtype)
     doc: str = ""
+    tolerance: str = "exact"  # its class in TOLERANCES: how far a backend may be from float64
 
 
 OPS: dict[str, OpDef] = {}
@@ -63,8 +114,11 @@ def _register(
     dtypes: str,
     infer: Callable[..., tuple[Shape, DType]],
     doc: str = "",
+    tolerance: str = "exact",
 ) -> None:
-    OPS[name] = OpDef(name, arity, kind, dtypes, infer, doc)
+    if tolerance not in TOLERANCES:
+        raise ValueError(f"{name}: tolerance {tolerance!r} is not one of {sorted(TOLERANCES)}")
+    OPS[name] = OpDef(name, arity, kind, dtypes, infer, doc, tolerance)
 
 
 def infer(
@@ -396,19 +450,49 @@ _DOCS = {
     "div": "a / b: int32 / int32 truncates toward zero (ONNX) and x / 0 gives 0; with a float "
     "operand, IEEE true division in the float dtype (x / 0 = +-inf, 0 / 0 = NaN)",
 }
+_UNARY_TOLERANCE = {"neg": "exact", "abs": "exact", "relu": "exact", "sqrt": "elementwise"}
+_BINARY_TOLERANCE = {"pow": "transcendental", "maximum": "exact", "minimum": "exact"}
 for _name in UNARY:
-    _kind = "numeric" if _name in ("neg", "abs", "relu") else "float"
-    _register(_name, 1, "unary", _kind, _unary, _DOCS.get(_name, ""))
+    _register(
+        _name,
+        1,
+        "unary",
+        "numeric" if _name in ("neg", "abs", "relu") else "float",
+        _unary,
+        _DOCS.get(_name, ""),
+        tolerance=_UNARY_TOLERANCE.get(_name, "transcendental"),
+    )
 for _name in BINARY:
-    _register(_name, 2, "binary", "numeric", _elementwise(_name), _DOCS.get(_name, ""))
+    _register(
+        _name,
+        2,
+        "binary",
+        "numeric",
+        _elementwise(_name),
+        _DOCS.get(_name, ""),
+        tolerance=_BINARY_TOLERANCE.get(_name, "elementwise"),
+    )
 for _name in ("sum", "mean", "max", "min"):
-    _register(_name, 1, "reduce", "numeric", _reduce(_name))
+    _register(
+        _name,
+        1,
+        "reduce",
+        "numeric",
+        _reduce(_name),
+        tolerance="accumulate" if _name in ("sum", "mean") else "exact",
+    )
 _register("where", 3, "ternary", "any", _where, "where(cond != 0, a, b)")
 _register("cast", 1, "unary", "any", _cast)
 _register("contiguous", 1, "movement", "any", _copy, "materialize a view densely")
-_register("matmul", 2, "matmul", "numeric", _matmul)
+_register("matmul", 2, "matmul", "numeric", _matmul, tolerance="accumulate")
 _register(
-    "linear", 3, "matmul", "float", _linear, "act(x @ weight.T + bias) (gemm; activation attr)"
+    "linear",
+    3,
+    "matmul",
+    "float",
+    _linear,
+    "act(x @ weight.T + bias) (gemm; activation attr)",
+    tolerance="accumulate",
 )
 _register(
     "dequantize",
@@ -417,6 +501,7 @@ _register(
     "any",
     _dequantize,
     "q (int8/int4, (out, in)) * scale (float32, (out, ceil(in / group))) -> float32",
+    tolerance="elementwise",
 )
 _register(
     "linear_q",
@@ -425,10 +510,19 @@ _register(
     "any",
     _linear_q,
     "act(x @ dequantize(q, scale).T + bias) without materializing the float weight",
+    tolerance="accumulate",
 )
-_register("conv", 3, "conv", "float", _conv, "conv1d/conv2d; weight OIHW; bias () for none")
+_register(
+    "conv",
+    3,
+    "conv",
+    "float",
+    _conv,
+    "conv1d/conv2d; weight OIHW; bias () for none",
+    tolerance="accumulate",
+)
 _register("max_pool2d", 1, "pool", "float", _pool)
-_register("avg_pool2d", 1, "pool", "float", _pool, "count_include_pad=False (ONNX default)")
+_register("avg_pool2d", 1, "pool", "float", _pool, "count_include_pad=False (ONNX default)", "norm")
 _register(
     "softmax",
     1,
@@ -438,6 +532,7 @@ _register(
     "exp(x - max) / sum(exp(x - max)) along axis in IEEE arithmetic, exactly as written out: "
     "a slice holding +inf or NaN, or only -inf, is NaN throughout; an empty axis gives an "
     "empty result",
+    tolerance="norm",
 )
 _register(
     "layer_norm",
@@ -450,8 +545,17 @@ _register(
     "give finite results (the float32 written-out form's square overflows beyond 1.8e19, so "
     "the passes leave it written out); inf or NaN in a slice makes it NaN; weight/bias () for "
     "none",
+    tolerance="norm",
 )
-_register("batch_norm", 5, "norm", "float", _batch_norm, "inference: x, mean, var, weight, bias")
+_register(
+    "batch_norm",
+    5,
+    "norm",
+    "float",
+    _batch_norm,
+    "inference: x, mean, var, weight, bias",
+    tolerance="norm",
+)
 _register(
     "full",
     0,
@@ -465,3 +569,40 @@ _register("gather", 2, "index", "any", _gather)
 
 # The dtype of an op's constant inputs (scalars promoted to tensors) when nothing else decides.
 DEFAULT_FLOAT = float32
+
+
+def accumulation_length(op: str, attrs: dict[str, Any], shapes: Sequence[Shape]) -> int:
+    """How many terms one output element of an "accumulate" op sums."""
+    if op == "matmul":
+        return shapes[0][-1]
+    if op in ("linear", "linear_q"):
+        return shapes[0][-1] if shapes[0] else 1
+    if op == "conv":
+        return numel(shapes[1][1:])  # in channels per group * kernel elements
+    if op in ("sum", "mean"):
+        return numel(tuple(shapes[0][a] for a in attrs.get("axes", ())))
+    raise ValueError(f"{op} does not accumulate (its tolerance class is {OPS[op].tolerance!r})")
+
+
+def tolerance(
+    op: str,
+    attrs: dict[str, Any],
+    shapes: Sequence[Shape],
+    dtypes: Sequence[DType],
+    out: DType,
+) -> Tolerance:
+    """The tolerance of one application of *op* (input *shapes* / *dtypes*, result dtype
+    *out*): its class in the op table, exact for integer results, float16's where float16 is
+    read or written, and for accumulating ops scaled by the number of terms summed."""
+    kind = OPS[op].tolerance
+    if out.kind != "f" or kind == "exact":
+        return EXACT
+    f16 = out.name == "float16" or any(d.name == "float16" for d in dtypes)
+    if kind != "accumulate":
+        return F16 if f16 else TOLERANCES[kind]
+    k = accumulation_length(op, attrs, shapes)
+    if f16:
+        return f16_acc(k)
+    if op == "mean":  # the sum's error, divided by k
+        return Tolerance(1e-5, acc(k).atol / max(k, 1) + 1e-7)
+    return acc(k)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..device import Device
 from ..ir import Node, lower, pending_nodes
+from . import hooks
 from .passes import optimize
 from .placement import partition, place_node
 
@@ -55,6 +56,8 @@ def _run_group(device: Device, nodes: list[Node], requested: set[int]) -> None:
         inputs.append(storage)
     try:
         storages = device.run(compiled, inputs)
+        if hooks.after_run is not None:  # webaccel.verify: off, this check is all it costs
+            storages = hooks.after_run(device, program, inputs, storages, False)
     finally:
         for storage in moved:
             storage.release()

@@ -86,7 +86,7 @@ class CPUDevice(Device):
                     arr = arr.astype(np.float32)
                 args.append(arr)
             with np.errstate(all="ignore"):  # the cast to the step's dtype too (NaN -> int)
-                out = execute(step, args)
+                out = execute(step, args, self.ops)
                 out = np.ascontiguousarray(out, dtype=np_dtype(step.dtype)).reshape(step.shape)
             if step.dtype.bits == 4:  # int4 wraps to [-8, 7] already in the graph
                 out = (((out.astype(np.int16) + 8) & 0xF) - 8).astype(np.int8)

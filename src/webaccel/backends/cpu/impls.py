@@ -8,7 +8,7 @@ NumPy is bound on first use (``load_numpy``), so ``import webaccel`` never needs
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...dtypes import DType
@@ -408,9 +408,10 @@ def _promote(step: Step, args: list[Any]) -> list[Any]:
     return out
 
 
-def execute(step: Step, args: list[Any]) -> Any:
-    """Run one program step on NumPy arrays (already in compute dtype)."""
-    impl = IMPLS.get(step.op)
+def execute(step: Step, args: list[Any], table: Mapping[str, Any] = IMPLS) -> Any:
+    """Run one program step on NumPy arrays (already in compute dtype) with *table*'s kernel
+    (a device's op table: a CPUDevice subclass may replace kernels)."""
+    impl = table.get(step.op)
     if impl is None:
         raise NotImplementedError(f"cpu backend has no kernel for {step.op!r}")
     return impl(step, _promote(step, args))
