@@ -15,8 +15,8 @@ from typing import Any
 
 from .dtypes import DType, as_dtype, float32, int32, result_type
 from .errors import DTypeError, ShapeError
-from .shapes import as_integer, check_int, check_ints, check_shape
 from .shapes import broadcast_shapes as _broadcast
+from .shapes import check_int, check_ints, check_shape
 from .shapes import numel as numel  # re-exported: ops.numel is shapes.numel
 
 Shape = tuple[int, ...]
@@ -112,10 +112,10 @@ def normalize_axes(
     """None (every axis), one axis, or a sequence of distinct axes, sorted."""
     if axes is None:
         return tuple(range(ndim))
-    if as_integer(axes) is not None or isinstance(axes, bool | float):
-        axes = (axes,)  # type: ignore[assignment]
-    elif isinstance(axes, str | bytes) or not isinstance(axes, Iterable):
+    if isinstance(axes, str | bytes):
         raise TypeError(f"{op}: {arg} must be None, an int or a sequence of ints, not {axes!r}")
+    if not isinstance(axes, Iterable):
+        axes = (axes,)  # type: ignore[assignment]  # one axis (normalize_axis checks its type)
     out = tuple(sorted(normalize_axis(op, a, ndim, f"{arg}") for a in axes))  # type: ignore
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {arg} {tuple(axes)}")  # type: ignore

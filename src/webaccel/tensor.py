@@ -526,6 +526,7 @@ def full(
     target = check_dtype(op, dtype)
     value = _fill_value(op, value, target)
     dev = check_device(op, device)
+    check_fits(op, dims, target, dev)  # here too, to name zeros / ones
     return apply("full", shape=dims, dtype=target.name, value=value, device=dev)
 
 
@@ -671,7 +672,7 @@ def _element(op: str, what: str, value: Any, dtype: DType) -> Any:
         try:
             x = float(value)
         except OverflowError:  # an int beyond float64: IEEE rounds it to inf
-            return math.copysign(math.inf, value)
+            return math.inf if value > 0 else -math.inf
         try:
             struct.pack(f"<{dtype.struct}", x)
         except OverflowError:  # finite, but it rounds past the dtype's largest value
