@@ -61,7 +61,16 @@ from . import ops
 from .device import Device
 from .dtypes import DType, float32, int4, int8
 from .shapes import as_integer, check_int, check_shape, describe
-from .tensor import Tensor, apply, check_bool, check_device, check_tensor, from_buffer, full
+from .tensor import (
+    Tensor,
+    apply,
+    check_bool,
+    check_device,
+    check_device_name,
+    check_tensor,
+    from_buffer,
+    full,
+)
 
 SCHEMES: dict[str, tuple[DType, int]] = {"int8": (int8, 127), "int4": (int4, 7)}
 DEFAULT_GROUP = {"int8": None, "int4": 32}  # None: one group per row (per output channel)
@@ -269,7 +278,7 @@ def quantize(
     """
     if device is None and isinstance(weight, Tensor):
         device = weight.device
-    device = check_device("quantize", device)  # before any work: a bad name fails at once
+    check_device_name("quantize", device)  # before any work: a bad name fails at once
     parts = quantize_host(
         weight, scheme, group_size, shape=shape, method=method, asymmetric=asymmetric
     )

@@ -853,15 +853,20 @@ def check_dtype(op: str, value: Any, arg: str = "dtype") -> DType:
 
 def check_device(op: str, device: Any) -> Device:
     """The device named by *device* (a backend name or a Device; None: the default one)."""
+    check_device_name(op, device)
+    return get_device(device)
+
+
+def check_device_name(op: str, device: Any) -> None:
+    """``check_device`` without making the device (for calls that make it only at the end)."""
     if device is None or isinstance(device, Device):
-        return get_device(device)
+        return
     if not isinstance(device, str):
         raise TypeError(f"{op}: device must be a backend name or a Device, not {describe(device)}")
     if device not in backend_names():
         raise ValueError(
             f"{op}: device {device!r} is not a backend; registered: {', '.join(backend_names())}"
         )
-    return get_device(device)
 
 
 def check_fits(op: str, shape: tuple[int, ...], dtype: DType, device: Device) -> None:
