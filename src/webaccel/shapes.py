@@ -107,7 +107,7 @@ def check_int(op: str, arg: str, value: object, minimum: int | None = None) -> i
     if n is None:
         raise _not_an_int(op, arg, value)
     if minimum is not None and n < minimum:
-        rule = {0: "non-negative", 1: "positive"}.get(minimum, f">= {minimum}")
+        rule = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
         raise ValueError(f"{op}: {arg} must be {rule}, got {n}")
     return n
 
