@@ -907,6 +907,121 @@ BAD = [
         "TypeError",
         ("capture", "must return", "str"),
     ),
+    Bad(
+        "tensor-constructor",
+        "wa.Tensor(1, 2, 3)",
+        "TypeError",
+        ("Tensor(node, view, dtype) is internal", "webaccel.tensor()"),
+    ),
+    Bad("get-device-type", "wa.get_device(0)", "TypeError", ("get_device", "int")),
+    Bad(
+        "set-default-device-none",
+        "wa.set_default_device(None)",
+        "TypeError",
+        ("set_default_device", "NoneType"),
+    ),
+    Bad(
+        "set-default-device-unknown",
+        "wa.set_default_device('tpu')",
+        "WebAccelError",
+        ("unknown backend 'tpu'",),
+    ),
+    Bad("init-unknown", "wa.init('tpu')", "ValueError", ("backend must be", "'tpu'")),
+    Bad("deny-unknown-op", "wa.deny('notanop', dev)", "ValueError", ("deny", "notanop", "not ops")),
+    Bad(
+        "deny-unknown-backend", "wa.deny('add', 'tpu')", "ValueError", ("deny", "backend", "'tpu'")
+    ),
+    Bad("deny-ops-type", "wa.deny(3, dev)", "TypeError", ("deny", "ops", "int")),
+    Bad("allow-backend-type", "wa.allow('add', 3)", "ValueError", ("allow", "backend", "3")),
+    Bad(
+        "format-report-str",
+        "wa.format_report('x')",
+        "TypeError",
+        ("format_report", "report", "detect()"),
+    ),
+    Bad(
+        "memory-report-int",
+        "wa.memory_report(3)",
+        "TypeError",
+        ("memory_report", "backends", "int"),
+    ),
+    Bad(
+        "memory-report-str",
+        "wa.memory_report(dev)",
+        "TypeError",
+        ("memory_report", "backends", "str"),
+    ),
+    Bad(
+        "shared-tensor-str",
+        "wa.shared_tensor('abc', dev)",
+        "TypeError",
+        ("shared_tensor", "data", "str"),
+    ),
+    Bad(
+        "shared-tensor-shape",
+        "wa.shared_tensor(bytes(8), dev, dtype='float32', shape=(-2,))",
+        "ShapeError",
+        ("shared_tensor", "shape[0]", ">= 0"),
+    ),
+    Bad(
+        "shared-tensor-device",
+        "wa.shared_tensor(bytes(8), 'tpu', dtype='float32')",
+        "ValueError",
+        ("shared_tensor", "device 'tpu'"),
+    ),
+    Bad("share-number", "wa.share(3)", "TypeError", ("share", "tensor", "Tensor")),
+    # --- pipelines (checked before any file is read) --------------------------------------------
+    Bad(
+        "pipeline-unknown-task",
+        "wa.pipeline('summarize')",
+        "ValueError",
+        ("unknown task 'summarize'", "feature-extraction"),
+    ),
+    Bad(
+        "pipeline-task-type", "wa.pipeline(['feature-extraction'])", "ValueError", ("unknown task",)
+    ),
+    Bad(
+        "pipeline-model-type",
+        "wa.pipeline('feature-extraction', model=3)",
+        "TypeError",
+        ("pipeline", "model", "int"),
+    ),
+    Bad(
+        "pipeline-quantize",
+        "wa.pipeline('feature-extraction', model={}, quantize='int3')",
+        "ValueError",
+        ("quantize", "'int3'"),
+    ),
+    Bad(
+        "pipeline-device",
+        "wa.pipeline('feature-extraction', model={}, device='tpu')",
+        "ValueError",
+        ("SentenceEmbedder.load", "device 'tpu'"),
+    ),
+    Bad(
+        "pipeline-max-length",
+        "wa.pipeline('feature-extraction', model={}, max_length=-1)",
+        "ValueError",
+        ("max_length", "positive"),
+    ),
+    Bad(
+        "pipeline-max-length-float",
+        "wa.pipeline('feature-extraction', model={}, max_length=2.5)",
+        "TypeError",
+        ("max_length", "float"),
+    ),
+    Bad(
+        "pipeline-progress",
+        "wa.pipeline('feature-extraction', model={}, progress=3)",
+        "TypeError",
+        ("progress", "callable"),
+    ),
+    Bad(
+        "pipeline-option",
+        "wa.pipeline('feature-extraction', model={}, bogus=1)",
+        "TypeError",
+        ("bogus",),
+    ),
     # --- webaccel.quant ------------------------------------------------------------------------
     Bad(
         "quantize-scheme", "quant.quantize(x, 'int3')", "ValueError", ("quantize", "scheme", "int3")

@@ -97,3 +97,33 @@ def test_device_limit_is_checked_where_an_op_records() -> None:
         assert (x + 1).shape == (4, 4)
     finally:
         dev.max_buffer_bytes = old
+
+
+def test_pipeline_call_arguments(tmp_path) -> None:
+    """A loaded pipeline's call checks texts, pooling, normalize and batch_size first."""
+    import warnings
+
+    import tiny_bert as tb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # transformers' notes on the tokenizer it saves
+        folder = tb.write_checkpoint(tmp_path / "m", tb.VARIANTS["cased_cls"])
+    pipe = wa.pipeline("feature-extraction", model=str(folder) + "/", device="cpu")
+    cases = [
+        (lambda: pipe(3), TypeError, "texts is a str or a list of str, not int"),
+        (lambda: pipe(["a", 3]), TypeError, r"texts\[1\] is int"),
+        (lambda: pipe("a", pooling=3), TypeError, "pooling must be a str or a tuple of str"),
+        (lambda: pipe("a", pooling="sum"), ValueError, "pooling 'sum' is not supported"),
+        (lambda: pipe("a", normalize="yes"), TypeError, "pipeline: normalize must be True or"),
+        (lambda: pipe("a", batch_size=0), ValueError, "pipeline: batch_size must be a positive"),
+        (lambda: pipe("a", batch_size=2.5), TypeError, "pipeline: batch_size must be an int"),
+        (lambda: pipe("a", batch_size=True), TypeError, "batch_size must be an int, not bool"),
+        (lambda: pipe.embedder.encode(3), TypeError, "encode: texts must be a list of str"),
+        (lambda: pipe.embedder.encode(["a"], batch_size=1.0), TypeError, "encode: batch_size"),
+    ]
+    before = (wa.graph_stats("cpu"), wa.get_device("cpu").memory())
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+    assert (wa.graph_stats("cpu"), wa.get_device("cpu").memory()) == before
+    assert len(pipe("a", pooling="cls", normalize=True, batch_size=np.int64(2))) == 96

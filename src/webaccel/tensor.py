@@ -47,6 +47,11 @@ class Tensor:
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op, stays lazy
 
     def __init__(self, node: Node, view: View, dtype: DType) -> None:
+        if type(node) is not Node:  # one identity test: Tensor() is made by the package
+            raise TypeError(
+                "Tensor(node, view, dtype) is internal: make tensors with webaccel.tensor(), "
+                "from_buffer(), full(), zeros() or ones()"
+            )
         self._node, self._view, self.dtype = node, view, dtype
         node.tensor_refs += 1
 
