@@ -127,7 +127,7 @@ class Device:
     write_from_js: Callable[..., Any] | None = None
     # The largest buffer one op's output may take, in bytes (WebGPU's binding limit, WebNN's
     # maxTensorByteLength); None: no limit of the device's own. Ops check their outputs
-    # against it when recorded (``tensor.check_fits``), before anything reaches the device.
+    # against it when recorded (``arguments.check_fits``), before anything reaches the device.
     max_buffer_bytes: int | None = None
 
     def __init__(self) -> None:

@@ -11,20 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ops
+from .arguments import check_bool, check_real, flatten
 from .quant import QuantizedWeight, linear_q
 from .shapes import as_integer, check_int, check_ints, check_shape, describe
-from .tensor import (
-    Tensor,
-    apply,
-    binary,
-    check_bool,
-    check_optional_tensor,
-    check_real,
-    check_tensor,
-    flatten,
-    full,
-    operands,
-)
+from .tensor import Tensor, apply, binary, check_optional_tensor, check_tensor, full, operands
 from .tensor import tensor as _new_tensor  # private here: test_ops counts public names
 
 _NONE = ()  # shape of the "absent" optional input (bias, weight): a 0-d placeholder

@@ -58,19 +58,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ops
+from .arguments import check_bool, check_device, check_device_name
 from .device import Device
 from .dtypes import DType, float32, int4, int8
 from .shapes import as_integer, check_int, check_shape, describe
-from .tensor import (
-    Tensor,
-    apply,
-    check_bool,
-    check_device,
-    check_device_name,
-    check_tensor,
-    from_buffer,
-    full,
-)
+from .tensor import Tensor, apply, check_tensor, from_buffer, full
 
 SCHEMES: dict[str, tuple[DType, int]] = {"int8": (int8, 127), "int4": (int4, 7)}
 DEFAULT_GROUP = {"int8": None, "int4": 32}  # None: one group per row (per output channel)

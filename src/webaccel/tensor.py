@@ -10,21 +10,36 @@ from __future__ import annotations
 
 import array
 import math
-import numbers
 import struct
-import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any, NamedTuple
 
 from . import _compat, ops
-from .device import Device, backend_names, get_device
-from .dtypes import BY_JS_ARRAY, BY_STRUCT, DType, as_dtype, float32, int32
+from .arguments import (
+    check_bool,
+    check_device,
+    check_dtype,
+    check_fits,
+    default_dtype,
+    fill_value,
+    flatten,
+    is_number,
+    is_numpy,
+    not_data,
+    pack,
+    resolve_shape,
+    shape_args,
+    size_arg,
+    slice_bounds,
+)
+from .device import Device, get_device
+from .dtypes import BY_JS_ARRAY, BY_STRUCT, DType, as_dtype, float32
 from .engine import explain_nodes, realize
 from .errors import DTypeError, ShapeError
 from .ir import Node, Ref
 from .shapes import as_integer, check_shape, describe
-from .view import View, normalize_slice
+from .view import View
 
 _EAGER = [False]
 
@@ -105,14 +120,14 @@ class Tensor:
         return Tensor(self._node, view, dtype or self.dtype)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        new = _resolve_shape(_shape_args("reshape", shape), self.numel, "reshape", self.shape)
+        new = resolve_shape(shape_args("reshape", shape), self.numel, "reshape", self.shape)
         view = self._view.reshape(new)
         if view is None:  # strides cannot express it: make the data dense first
             return self.contiguous().reshape(new)
         return self._with_view(view)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
-        return self._permute("permute", _shape_args("permute", axes, "axes"))
+        return self._permute("permute", shape_args("permute", axes, "axes"))
 
     def _permute(self, op: str, axes: Sequence[Any]) -> Tensor:
         perm = tuple(ops.normalize_axis(op, a, self.ndim, f"axes[{k}]") for k, a in enumerate(axes))
@@ -132,7 +147,7 @@ class Tensor:
             perm = list(range(self.ndim))
             perm[i], perm[j] = perm[j], perm[i]
             return self._permute("transpose", tuple(perm))
-        return self._permute("transpose", _shape_args("transpose", axes, "axes"))
+        return self._permute("transpose", shape_args("transpose", axes, "axes"))
 
     @property
     def T(self) -> Tensor:
@@ -140,7 +155,7 @@ class Tensor:
 
     def expand(self, *shape: int | Sequence[int]) -> Tensor:
         """A broadcast view to *shape* (NumPy rule; -1 keeps an existing axis's size)."""
-        target = check_shape("expand", "shape", _shape_args("expand", shape), wildcard=True)
+        target = check_shape("expand", "shape", shape_args("expand", shape), wildcard=True)
         if len(target) < self.ndim:
             raise ShapeError(f"expand: shape {target} has fewer axes than {self.shape}")
         if -1 in target[: len(target) - self.ndim]:
@@ -212,7 +227,7 @@ class Tensor:
                 n %= dim
                 starts.append(n), stops.append(n + 1), steps.append(1), drop.append(axis)
             elif isinstance(k, slice):
-                s, e, st = _slice_bounds(k, dim, axis)
+                s, e, st = slice_bounds(k, dim, axis)
                 starts.append(s), stops.append(e), steps.append(st)
                 out_pos += 1
             else:
@@ -479,7 +494,7 @@ def _operand(op: str, name: str, value: Any, like: Tensor) -> Tensor | _Operand:
         return value
     if isinstance(value, bool | int | float):
         return _as_tensor(value, like, op)  # a lazy constant: no upload
-    if _is_numpy(value):
+    if is_numpy(value):
         import numpy as np  # optional: the value is NumPy's, so NumPy is there
 
         arr = np.asarray(value)
@@ -495,7 +510,7 @@ def _operand(op: str, name: str, value: Any, like: Tensor) -> Tensor | _Operand:
             "(nested) sequence of numbers"
         )
     flat, shape = flatten(value, op, name)
-    target = _default_dtype(flat)
+    target = default_dtype(flat)
     return _Operand(shape, target, lambda: _from_python(flat, shape, target, like.device, op))
 
 
@@ -527,9 +542,9 @@ def full(
 ) -> Tensor:
     """A constant tensor: *value* (a Python or NumPy number that *dtype* can hold) in every
     element of *shape* (an int or a sequence of ints >= 0)."""
-    dims = _size_arg(op, shape)
+    dims = size_arg(op, shape)
     target = check_dtype(op, dtype)
-    value = _fill_value(op, value, target)
+    value = fill_value(op, value, target)
     dev = check_device(op, device)
     check_fits(op, dims, target, dev)  # here too, to name zeros / ones
     return apply("full", shape=dims, dtype=target.name, value=value, device=dev)
@@ -597,7 +612,7 @@ def tensor(
         return t.cast(target) if target is not None else t
     if _compat.is_js(data):
         return _from_js(data, target, device, shape)
-    if _is_numpy(data):
+    if is_numpy(data):
         import numpy as np  # optional: the data is an array, so NumPy is there
 
         arr = np.asarray(data)
@@ -627,13 +642,13 @@ def tensor(
             itemsize = (target or as_dtype(fmt_dtype or "float32")).itemsize
             shape = mv.shape if mv.ndim > 1 else (mv.nbytes // itemsize,)
         return _from_bytes("tensor", data, shape, target or _format_dtype(data), device)
-    if not _is_number(data) and _not_data(data):
+    if not is_number(data) and not_data(data):
         raise TypeError(
             f"tensor: cannot build a tensor from {describe(data)}; give numbers, nested "
             "sequences of numbers, a NumPy array, bytes-like data or a JS typed array"
         )
     flat, inferred = flatten(data, "tensor", "data")
-    target = target or _default_dtype(flat)
+    target = target or default_dtype(flat)
     dims = shape if shape is not None else inferred
     return _from_python(flat, dims, target, device, "tensor")
 
@@ -645,57 +660,7 @@ def _from_python(
         raise TypeError(
             f"{op}: cannot build {dtype.name} from Python numbers; give bytes or a NumPy array"
         )
-    return _from_bytes(op, _pack(op, flat, dtype), shape, dtype, device)
-
-
-def _default_dtype(flat: list[Any]) -> DType:
-    ints = flat and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in flat)
-    return int32 if ints else float32
-
-
-# The range of each integer dtype's values, for Python data packed into it.
-_INT_RANGE = {
-    "int32": (-(2**31), 2**31 - 1),
-    "int8": (-128, 127),
-    "uint8": (0, 255),
-    "int4": (-8, 7),
-}
-
-
-def _pack(op: str, flat: list[Any], dtype: DType) -> bytes:
-    """*flat*'s values as *dtype*'s little-endian bytes."""
-    fmt = f"<{len(flat)}{dtype.struct}"
-    try:
-        return struct.pack(fmt, *flat)
-    except (struct.error, OverflowError, TypeError, ValueError):
-        pass  # find the value at fault and say why (or round it to inf, as IEEE does)
-    return struct.pack(fmt, *[_element(op, f"element {k}", v, dtype) for k, v in enumerate(flat)])
-
-
-def _element(op: str, what: str, value: Any, dtype: DType) -> Any:
-    if dtype.kind == "f":
-        try:
-            x = float(value)
-        except OverflowError:  # an int beyond float64: IEEE rounds it to inf
-            return math.inf if value > 0 else -math.inf
-        try:
-            struct.pack(f"<{dtype.struct}", x)
-        except OverflowError:  # finite, but it rounds past the dtype's largest value
-            return math.copysign(math.inf, x)
-        return x
-    n = as_integer(value)
-    if n is None:
-        x = float(value)
-        if not math.isfinite(x) or not x.is_integer():
-            raise ValueError(
-                f"{op}: {what} is {value!r}, which {dtype.name} cannot hold (an integer "
-                "dtype takes integral values; cast a float tensor to round it)"
-            )
-        n = int(x)
-    lo, hi = _INT_RANGE.get(dtype.name, (-(2**63), 2**63 - 1))
-    if not lo <= n <= hi:
-        raise ValueError(f"{op}: {what} is {n}, out of range for {dtype.name} ({lo} ... {hi})")
-    return n
+    return _from_bytes(op, pack(op, flat, dtype), shape, dtype, device)
 
 
 def _format_dtype(data: Any) -> str:
@@ -730,95 +695,6 @@ def _from_js(js_value: Any, dtype: DType | None, device: Any, shape: Any) -> Ten
     return _from_bytes("tensor", data, shape, target, device)
 
 
-_MAX_DEPTH = 64  # deeper nesting is no tensor anyone means (and would exhaust the stack)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real)  # bool, int, float and NumPy's numbers; not complex
-
-
-def _is_numpy(value: Any) -> bool:
-    return hasattr(value, "__array_interface__") or type(value).__module__ == "numpy"
-
-
-def _not_data(value: Any) -> bool:
-    """Whether *value* is something a tensor is never built from (text, mappings, sets, ...)."""
-    return isinstance(value, str | bytes | bytearray | Mapping | Set | Tensor) or not isinstance(
-        value, Iterable
-    )
-
-
-def flatten(
-    data: Any, op: str = "tensor", arg: str = "data", depth: int = 0
-) -> tuple[list[Any], tuple[int, ...]]:
-    """Rectangular nested data as (flat values, shape); TypeError / ShapeError name *op*."""
-    if _is_number(data):
-        return [data], ()
-    if _is_numpy(data):
-        data = data.tolist()  # a NumPy array or scalar inside a list: its Python values
-        if _is_number(data):
-            return [data], ()
-    if depth >= _MAX_DEPTH:
-        raise ValueError(f"{op}: {arg} is nested more than {_MAX_DEPTH} deep")
-    if _not_data(data):
-        raise TypeError(
-            f"{op}: cannot build a tensor from {describe(data)} in {arg}; a tensor holds "
-            "numbers (bool, int, float), in nested sequences"
-        )
-    items = list(data)
-    if not items:
-        return [], (0,)
-    parts = [flatten(x, op, arg, depth + 1) for x in items]
-    inner = parts[0][1]
-    for _, s in parts:
-        if s != inner:
-            raise ShapeError(f"{op}: ragged nested sequence in {arg} (shapes {inner} and {s})")
-    return [v for flat, _ in parts for v in flat], (len(items), *inner)
-
-
-def _shape_args(op: str, args: tuple[Any, ...], arg: str = "shape") -> tuple[Any, ...]:
-    """``f(2, 3)`` or ``f((2, 3))``: the ints, as one tuple (checked by the caller)."""
-    if len(args) == 1 and as_integer(args[0]) is None and not isinstance(args[0], bool | float):
-        if isinstance(args[0], str | bytes) or not isinstance(args[0], Iterable):
-            raise TypeError(
-                f"{op}: {arg} must be ints or one sequence of ints, not {describe(args[0])}"
-            )
-        return tuple(args[0])
-    return args
-
-
-def _size_arg(op: str, shape: Any) -> tuple[int, ...]:
-    """A shape given as one int or a sequence of ints (each >= 0)."""
-    n = as_integer(shape)
-    return check_shape(op, "shape", (n,) if n is not None else shape)
-
-
-def _resolve_shape(
-    shape: tuple[Any, ...], numel: int, op: str, old: tuple[int, ...]
-) -> tuple[int, ...]:
-    dims = check_shape(op, "shape", shape, wildcard=True)
-    if -1 in dims:
-        known = math.prod(d for d in dims if d != -1)
-        if known == 0 or numel % known:
-            raise ShapeError(f"{op}: cannot reshape {old} ({numel} elements) into {dims}")
-        dims = tuple(numel // known if d == -1 else d for d in dims)
-    if math.prod(dims) != numel:
-        raise ShapeError(f"{op}: cannot reshape {old} ({numel} elements) into {dims}")
-    return dims
-
-
-def _slice_bounds(key: slice, dim: int, axis: int) -> tuple[int, int, int]:
-    for part in ("start", "stop", "step"):
-        value = getattr(key, part)
-        if value is not None and as_integer(value) is None:
-            raise TypeError(
-                f"index: slice {part} must be an int or None, not {describe(value)} (axis {axis})"
-            )
-    if key.step is not None and as_integer(key.step) == 0:
-        raise ValueError(f"index: slice step must not be zero (axis {axis})")
-    return normalize_slice(key, dim)
-
-
 # --- argument checks every entry point shares ------------------------------------------------
 
 
@@ -830,81 +706,6 @@ def check_tensor(op: str, arg: str, value: Any) -> Tensor:
 
 def check_optional_tensor(op: str, arg: str, value: Any) -> Tensor | None:
     return None if value is None else check_tensor(op, arg, value)
-
-
-def check_bool(op: str, arg: str, value: Any) -> bool:
-    """A bool (or a NumPy bool): not 0/1, not a string, whose truth would be a guess."""
-    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
-        return bool(value)
-    raise TypeError(f"{op}: {arg} must be True or False, not {describe(value)}")
-
-
-def check_real(op: str, arg: str, value: Any) -> float:
-    """A real number (int, float or a NumPy number; not a bool), as a float."""
-    if isinstance(value, bool) or not _is_number(value):
-        raise TypeError(f"{op}: {arg} must be a number, not {describe(value)}")
-    return float(value)
-
-
-def check_dtype(op: str, value: Any, arg: str = "dtype") -> DType:
-    try:
-        return as_dtype(value)
-    except TypeError:
-        raise DTypeError(
-            f"{op}: unsupported dtype {value!r} ({arg}); webaccel has float32, float16, int32, "
-            "uint8, int8, int4"
-        ) from None
-
-
-def check_device(op: str, device: Any) -> Device:
-    """The device named by *device* (a backend name or a Device; None: the default one)."""
-    check_device_name(op, device)
-    return get_device(device)
-
-
-def check_device_name(op: str, device: Any) -> None:
-    """``check_device`` without making the device (for calls that make it only at the end)."""
-    if device is None or isinstance(device, Device):
-        return
-    if not isinstance(device, str):
-        raise TypeError(f"{op}: device must be a backend name or a Device, not {describe(device)}")
-    if device not in backend_names():
-        raise ValueError(
-            f"{op}: device {device!r} is not a backend; registered: {', '.join(backend_names())}"
-        )
-
-
-def check_fits(op: str, shape: tuple[int, ...], dtype: DType, device: Device) -> None:
-    """The output of *op* must fit one buffer of *device* (``Device.max_buffer_bytes``; a
-    device without that limit still holds no more than this process can address)."""
-    limit = device.max_buffer_bytes
-    cap = sys.maxsize if limit is None else limit
-    nbytes = dtype.nbytes(math.prod(shape))
-    if nbytes > cap:
-        where = (
-            f"{device.name} holds at most {cap} bytes in one buffer (max_buffer_bytes)"
-            if limit is not None
-            else f"this host addresses at most {cap} bytes"
-        )
-        raise ValueError(f"{op}: the output {shape} of {dtype.name} needs {nbytes} bytes; {where}")
-
-
-def _fill_value(op: str, value: Any, dtype: DType) -> Any:
-    """*value* for a ``full`` of *dtype*: a number; for an integer dtype an integral one in its
-    range. NumPy scalars become Python numbers (op attributes are plain values)."""
-    if not _is_number(value):
-        raise TypeError(f"{op}: value must be a number, not {describe(value)}")
-    if not isinstance(value, bool | int | float):
-        n = as_integer(value)
-        value = n if n is not None else float(value)
-    if dtype.kind == "f":
-        if isinstance(value, int) and not isinstance(value, bool):
-            try:
-                float(value)
-            except OverflowError:
-                raise ValueError(f"{op}: value {value} is too large for {dtype.name}") from None
-        return value
-    return _element(op, "value", value, dtype) if not isinstance(value, bool) else value
 
 
 def _typed_memoryview(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> memoryview:

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import _compat
+from ..arguments import check_bool, check_device_name
 from ..device import Device
 from ..shapes import check_int
 from ..store import Store
-from ..tensor import Tensor, check_bool, check_device_name, from_buffer
+from ..tensor import Tensor, from_buffer
 from ..tokenizers import from_files as tokenizer_from_files
 from . import loader
 from . import sentence_transformers as st

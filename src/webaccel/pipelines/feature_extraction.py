@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import _compat
+from ..arguments import check_bool
 from ..device import Device
 from ..models.loader import resolve_model
 from ..models.pooling import check_pooling
 from ..models.sentence_embedder import MODEL_NAME, SentenceEmbedder
 from ..shapes import check_int
 from ..store import Store
-from ..tensor import check_bool
 
 Texts = str | Sequence[str]
 

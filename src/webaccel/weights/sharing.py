@@ -32,12 +32,13 @@ from typing import Any
 
 from .. import _compat
 from .._compat import sync_twin
+from ..arguments import check_device
 from ..device import Device, Storage
 from ..dtypes import DType, as_dtype
 from ..errors import WebAccelError
 from ..ir import Node
 from ..shapes import check_shape
-from ..tensor import Tensor, _buffer_tensor, apply, check_device, check_tensor
+from ..tensor import Tensor, _buffer_tensor, apply, check_tensor
 
 __all__ = [
     "REGISTRY",

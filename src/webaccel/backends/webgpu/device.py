@@ -55,7 +55,7 @@ class Compiled:
     reads: list[tuple[int, ...]]  # per launch, the slots it reads
 
 
-# What bounds one op's output: it is bound as a storage buffer (webaccel.tensor.check_fits)
+# What bounds one op's output: it is bound as a storage buffer (webaccel.arguments.check_fits)
 BUFFER_LIMITS = ("maxStorageBufferBindingSize", "maxBufferSize")
 
 
