@@ -166,6 +166,10 @@ def recommendations(report: Report) -> list[str]:
 
 def format_report(report: Report) -> str:
     """A few lines for people."""
+    if not isinstance(report, dict) or not {"webgpu", "webnn", "storage"} <= set(report):
+        raise TypeError(
+            f"format_report: report must be detect()'s dict, not {type(report).__name__}"
+        )
     gpu, nn, st = report["webgpu"], report["webnn"], report["storage"]
     lines = [
         f"host      {report['host']}  Python {report['python']}"

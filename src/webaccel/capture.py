@@ -63,6 +63,8 @@ class Captured:
     """The callable ``capture`` returns; ``.traces`` holds one trace per input signature."""
 
     def __init__(self, fn: Callable[..., Any], max_traces: int | None = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"capture: fn must be callable, not {type(fn).__name__}")
         if max_traces is not None and (
             not isinstance(max_traces, int) or isinstance(max_traces, bool) or max_traces < 1
         ):
@@ -110,7 +112,7 @@ class Captured:
     def _trace(self, args: tuple[Tensor, ...]) -> Trace:
         result = self.fn(*args)
         single = isinstance(result, Tensor)
-        results = [result] if single else list(result)
+        results = [result] if single else _results(result)
         # Each result must come out of the program as a step; a result that is an argument
         # or a constant gets a copy step so that replays hand back fresh storage.
         results = [r if not r._node.realized else apply("contiguous", r) for r in results]
@@ -307,6 +309,23 @@ class Captured:
             f"{self._name}.run_async: inputs of ({given}) match no traced signature; "
             f"expected {expected}"
         )
+
+
+def _results(result: Any) -> list[Tensor]:
+    """A traced function's results: a Tensor, or a list or tuple of Tensors."""
+    items = list(result) if isinstance(result, list | tuple) else [result]
+    if not items:
+        raise TypeError(
+            "capture: the function must return a Tensor or a list or tuple of Tensors, got an "
+            "empty list"
+        )
+    for item in items:
+        if not isinstance(item, Tensor):
+            raise TypeError(
+                f"capture: the function must return a Tensor or a list or tuple of Tensors, "
+                f"got {type(item).__name__}"
+            )
+    return items
 
 
 def _describe(arg: tuple[Any, int, Any, tuple[int, ...], View]) -> str:

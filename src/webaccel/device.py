@@ -125,6 +125,10 @@ class Device:
     compile_captured: Callable[..., Any] | None = None
     capture_runner: Callable[..., Any] | None = None
     write_from_js: Callable[..., Any] | None = None
+    # The largest buffer one op's output may take, in bytes (WebGPU's binding limit, WebNN's
+    # maxTensorByteLength); None: no limit of the device's own. Ops check their outputs
+    # against it when recorded (``arguments.check_fits``), before anything reaches the device.
+    max_buffer_bytes: int | None = None
 
     def __init__(self) -> None:
         self.cache = CacheStats()
@@ -282,6 +286,8 @@ def get_device(name: str | Device | None = None) -> Device:
     """The device called *name* (created on first use); None gives the default device."""
     if isinstance(name, Device):
         return name
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"get_device: give a backend name or a Device, not {type(name).__name__}")
     name = name or _DEFAULT[0]
     if name not in _DEVICES:
         _DEVICES[name] = get_backend(name).create()
@@ -295,6 +301,8 @@ async def create_device_async(name: str) -> Device:
 
 
 def set_default_device(name: str) -> Device:
+    if not isinstance(name, str):
+        raise TypeError(f"set_default_device: give a backend name, not {type(name).__name__}")
     device = get_device(name)
     _DEFAULT[0] = name
     return device

@@ -11,8 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ops
+from .arguments import check_bool, check_real, flatten
 from .quant import QuantizedWeight, linear_q
-from .tensor import Tensor, _as_tensor, apply, binary, full
+from .shapes import as_integer, check_int, check_ints, check_shape, describe
+from .tensor import Tensor, apply, binary, check_optional_tensor, check_tensor, full, operands
+from .tensor import tensor as _new_tensor  # private here: test_ops counts public names
 
 _NONE = ()  # shape of the "absent" optional input (bias, weight): a 0-d placeholder
 
@@ -23,7 +26,7 @@ def _opt(t: Tensor | None, like: Tensor) -> Tensor:
 
 def _unary(name: str) -> Any:
     def fn(x: Tensor) -> Tensor:
-        return apply(name, x)
+        return apply(name, check_tensor(name, "x", x))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (see webaccel.ops.OPS[{name!r}])."
@@ -47,11 +50,11 @@ add, sub, mul, div, pow, maximum, minimum = (_binary(n) for n in ops.BINARY)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    return x.gelu(approximate)
+    return check_tensor("gelu", "x", x).gelu(approximate)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    return a.matmul(b)
+    return binary("matmul", a, b)
 
 
 def linear(x: Tensor, weight: Tensor | QuantizedWeight, bias: Tensor | None = None) -> Tensor:
@@ -60,9 +63,11 @@ def linear(x: Tensor, weight: Tensor | QuantizedWeight, bias: Tensor | None = No
     A ``quant.QuantizedWeight`` (``webaccel.quant.quantize(w, "int8" | "int4")``) runs the
     ``linear_q`` op instead: dequantized inside the kernel, the float weight never stored.
     """
+    check_tensor("linear", "x", x)
     if isinstance(weight, QuantizedWeight):
         return linear_q(x, weight, bias)
-    return apply("linear", x, weight, _opt(bias, x))
+    check_tensor("linear", "weight", weight)
+    return apply("linear", x, weight, _opt(check_optional_tensor("linear", "bias", bias), x))
 
 
 def gemm(
@@ -74,7 +79,14 @@ def gemm(
     trans_a: bool = False,
     trans_b: bool = False,
 ) -> Tensor:
-    """ONNX Gemm: ``alpha * A' @ B' + beta * C``."""
+    """ONNX Gemm: ``alpha * A' @ B' + beta * C``; A and B 2-D, C broadcast to the result."""
+    for name, t in (("a", a), ("b", b)):
+        if check_tensor("gemm", name, t).ndim != 2:
+            raise ops.ShapeError(f"gemm: {name} must be 2-D (ONNX Gemm), got shape {t.shape}")
+    check_optional_tensor("gemm", "c", c)
+    alpha, beta = check_real("gemm", "alpha", alpha), check_real("gemm", "beta", beta)
+    trans_a = check_bool("gemm", "trans_a", trans_a)
+    trans_b = check_bool("gemm", "trans_b", trans_b)
     a2 = a.T if trans_a else a
     y = a2 @ (b.T if trans_b else b)
     if alpha != 1.0:
@@ -85,30 +97,38 @@ def gemm(
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
-    like = next(t for t in (a, b, cond) if isinstance(t, Tensor))
-    return apply("where", _as_tensor(cond, like), _as_tensor(a, like), _as_tensor(b, like))
+    """``a`` where ``cond != 0``, else ``b``; at least one of the three a Tensor, the others
+    Tensors, Python numbers or sequences of numbers (broadcast together)."""
+    return apply("where", *operands("where", ("cond", cond), ("a", a), ("b", b)))
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
-    return x.cast(dtype)
+    return check_tensor("cast", "x", x).cast(dtype)
 
 
-def _tuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
-    out = (value,) * n if isinstance(value, int) else tuple(value)
+def _tuple(op: str, arg: str, value: Any, n: int, minimum: int) -> tuple[int, ...]:
+    """One int for every spatial axis, or *n* ints; each >= *minimum*."""
+    if as_integer(value) is not None or isinstance(value, bool | float):
+        return (check_int(op, arg, value, minimum),) * n
+    out = check_ints(op, arg, value, minimum)
     if len(out) != n:
-        raise ValueError(f"{what} needs {n} values, got {value!r}")
+        raise ValueError(f"{op}: {arg} needs 1 or {n} values, got {value!r}")
     return out
 
 
 def _padding(
+    op: str,
     padding: Any,
     spatial: tuple[int, ...],
     kernel: tuple[int, ...],
     stride: tuple[int, ...],
     dilation: tuple[int, ...],
 ) -> tuple[int, ...]:
-    """ONNX pads as (begin, end) per spatial axis from an int, pairs, or "same"/"valid"."""
+    """ONNX pads as (begin, end) per spatial axis from an int, pairs, or "same"/"valid";
+    every pad a non-negative int."""
     n = len(kernel)
+    if isinstance(padding, str) and padding not in ("same", "valid"):
+        raise ValueError(f"{op}: padding {padding!r} must be 'same', 'valid' or ints")
     if padding == "same":
         return tuple(
             p
@@ -117,14 +137,16 @@ def _padding(
         )
     if padding == "valid":
         return (0,) * (2 * n)
-    if isinstance(padding, int):
-        return (padding,) * (2 * n)
-    pads = tuple(padding)
+    if as_integer(padding) is not None or isinstance(padding, bool | float):
+        return (check_int(op, "padding", padding, 0),) * (2 * n)
+    pads = check_ints(op, "padding", padding, 0)
     if len(pads) == n:
         return tuple(p for p in pads for _ in range(2))
     if len(pads) == 2 * n:
         return pads
-    raise ValueError(f"padding {padding!r}: give an int, {n} ints, {2 * n} ints, 'same' or 'valid'")
+    raise ValueError(
+        f"{op}: padding {padding!r}: give an int, {n} ints, {2 * n} ints, 'same' or 'valid'"
+    )
 
 
 def _conv(
@@ -138,18 +160,21 @@ def _conv(
     groups: int,
     layout: str,
 ) -> Tensor:
-    layout = layout.lower()
-    if layout not in ("nchw", "nhwc", "ncw", "nwc"):
-        raise ValueError(f"conv{nd}d: layout must be nchw or nhwc, not {layout!r}")
-    layout = "nchw" if layout in ("nchw", "ncw") else "nhwc"
+    op = f"conv{nd}d"
+    if not isinstance(layout, str) or layout.lower() not in ("nchw", "nhwc", "ncw", "nwc"):
+        raise ValueError(f"{op}: layout must be nchw or nhwc (ncw or nwc), not {layout!r}")
+    layout = "nchw" if layout.lower() in ("nchw", "ncw") else "nhwc"
+    check_tensor(op, "x", x), check_tensor(op, "weight", weight)
+    check_optional_tensor(op, "bias", bias)
     if x.ndim != nd + 2 or weight.ndim != nd + 2:
         raise ops.ShapeError(
-            f"conv{nd}d: input {x.shape} and weight {weight.shape} must both have rank {nd + 2}"
+            f"{op}: input {x.shape} and weight {weight.shape} must both have rank {nd + 2}"
         )
-    stride_t = _tuple(stride, nd, f"conv{nd}d stride")
-    dilation_t = _tuple(dilation, nd, f"conv{nd}d dilation")
+    stride_t = _tuple(op, "stride", stride, nd, 1)
+    dilation_t = _tuple(op, "dilation", dilation, nd, 1)
+    groups = check_int(op, "groups", groups, 1)
     spatial = x.shape[2:] if layout == "nchw" else x.shape[1:-1]
-    pads = _padding(padding, spatial, weight.shape[2:], stride_t, dilation_t)
+    pads = _padding(op, padding, spatial, weight.shape[2:], stride_t, dilation_t)
     return apply(
         "conv",
         x,
@@ -158,7 +183,7 @@ def _conv(
         stride=stride_t,
         padding=pads,
         dilation=dilation_t,
-        groups=int(groups),
+        groups=groups,
         layout=layout,
     )
 
@@ -190,13 +215,16 @@ conv2d = _conv_entry(2, "nchw", "2-D convolution; x NCHW or NHWC; weight (O, C/g
 
 
 def _pool(op: str, x: Tensor, kernel: Any, stride: Any, padding: Any, layout: str) -> Tensor:
-    kernel_t = _tuple(kernel, 2, f"{op} kernel")
-    stride_t = _tuple(stride if stride is not None else kernel_t, 2, f"{op} stride")
-    layout = layout.lower()
-    if layout not in ("nchw", "nhwc"):
+    check_tensor(op, "x", x)
+    kernel_t = _tuple(op, "kernel", kernel, 2, 1)
+    stride_t = _tuple(op, "stride", stride if stride is not None else kernel_t, 2, 1)
+    if not isinstance(layout, str) or layout.lower() not in ("nchw", "nhwc"):
         raise ValueError(f"{op}: layout must be nchw or nhwc, not {layout!r}")
+    layout = layout.lower()
+    if x.ndim != 4:
+        raise ops.ShapeError(f"{op}: input must be 4-D ({layout}), got shape {x.shape}")
     spatial = x.shape[2:] if layout == "nchw" else x.shape[1:3]
-    pads = _padding(padding, spatial, kernel_t, stride_t, (1, 1))
+    pads = _padding(op, padding, spatial, kernel_t, stride_t, (1, 1))
     return apply(op, x, kernel=kernel_t, stride=stride_t, padding=pads, layout=layout)
 
 
@@ -214,7 +242,7 @@ def avg_pool2d(
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return x.softmax(axis)
+    return check_tensor("softmax", "x", x).softmax(axis)
 
 
 def layer_norm(
@@ -224,13 +252,27 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(x.shape[x.ndim - len(shape) :]) != shape:
+    op = "layer_norm"
+    check_tensor(op, "x", x)
+    one = as_integer(normalized_shape)
+    given = (one,) if one is not None else normalized_shape
+    shape = check_shape(op, "normalized_shape", given)
+    if not shape or len(shape) > x.ndim or tuple(x.shape[x.ndim - len(shape) :]) != shape:
         raise ops.ShapeError(
-            f"layer_norm: normalized shape {shape} is not the trailing shape of input {x.shape}"
+            f"layer_norm: normalized_shape {shape} is not the trailing shape of input {x.shape} "
+            "(its last one or more axes)"
         )
     axes = tuple(range(x.ndim - len(shape), x.ndim))
-    return apply("layer_norm", x, _opt(weight, x), _opt(bias, x), axes=axes, eps=float(eps))
+    w = check_optional_tensor(op, "weight", weight)
+    b = check_optional_tensor(op, "bias", bias)
+    return apply(op, x, _opt(w, x), _opt(b, x), axes=axes, eps=_eps(op, eps))
+
+
+def _eps(op: str, eps: Any) -> float:
+    value = check_real(op, "eps", eps)
+    if not 0 <= value < math.inf:  # NaN fails too
+        raise ValueError(f"{op}: eps must be a finite number >= 0, got {eps!r}")
+    return value
 
 
 def batch_norm(
@@ -243,28 +285,44 @@ def batch_norm(
     axis: int = 1,
 ) -> Tensor:
     """Inference batch norm over *axis* (1 for NCHW, -1 for NHWC)."""
-    axis = ops.normalize_axis("batch_norm", axis, x.ndim)
+    op = "batch_norm"
+    check_tensor(op, "x", x), check_tensor(op, "mean", mean), check_tensor(op, "var", var)
+    check_optional_tensor(op, "weight", weight), check_optional_tensor(op, "bias", bias)
+    if x.ndim == 0:
+        raise ops.ShapeError("batch_norm: x must have a channel axis, got a 0-d tensor")
+    axis = ops.normalize_axis(op, axis, x.ndim)
+    eps = _eps(op, eps)
     c = x.shape[axis]
     w = weight if weight is not None else full((c,), 1.0, x.dtype, x.device)
     b = bias if bias is not None else full((c,), 0.0, x.dtype, x.device)
-    return apply("batch_norm", x, mean, var, w, b, axis=axis, eps=float(eps))
+    return apply(op, x, mean, var, w, b, axis=axis, eps=eps)
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """*tensors* (a list or tuple of Tensors, same rank, dtype and device) joined on *axis*."""
+    if not isinstance(tensors, list | tuple):
+        raise TypeError(
+            f"concat: tensors must be a list or tuple of Tensors, not {describe(tensors)}"
+        )
     if not tensors:
         raise ValueError("concat: needs at least one tensor")
+    for k, t in enumerate(tensors):
+        check_tensor("concat", f"tensors[{k}]", t)
     axis = ops.normalize_axis("concat", axis, tensors[0].ndim)
     return apply("concat", *tensors, axis=axis)
 
 
 def split(x: Tensor, sizes: int | Sequence[int], axis: int = 0) -> list[Tensor]:
-    """Views of *x* along *axis* (no copies): equal parts of size *sizes*, or the given sizes."""
+    """Views of *x* along *axis* (no copies): equal parts of size *sizes* (a positive int; the
+    last part may be smaller), or the given sizes (ints >= 0 adding up to the axis)."""
+    check_tensor("split", "x", x)
     axis = ops.normalize_axis("split", axis, x.ndim)
     dim = x.shape[axis]
-    if isinstance(sizes, int):
-        if sizes <= 0:
-            raise ValueError(f"split: size must be positive, got {sizes}")
-        sizes = [min(sizes, dim - i) for i in range(0, dim, sizes)]
+    if as_integer(sizes) is not None or isinstance(sizes, bool | float):
+        part = check_int("split", "sizes", sizes, 1)
+        sizes = [min(part, dim - i) for i in range(0, dim, part)]
+    else:
+        sizes = check_ints("split", "sizes", sizes, 0)
     if sum(sizes) != dim:
         raise ops.ShapeError(
             f"split: sizes {list(sizes)} do not add up to axis {axis} of {x.shape}"
@@ -284,41 +342,87 @@ def slice_(
     axes: Sequence[int] | None = None,
     steps: Sequence[int] | None = None,
 ) -> Tensor:
-    """ONNX Slice as a view."""
-    axes = list(axes) if axes is not None else list(range(len(starts)))
-    steps = list(steps) if steps is not None else [1] * len(starts)
+    """ONNX Slice as a view: per listed axis (default: the first ``len(starts)``), elements
+    ``starts[i] : ends[i] : steps[i]`` (ints, clamped to the axis as Python's slices; steps
+    nonzero; each axis once)."""
+    op = "slice"
+    check_tensor(op, "x", x)
+    starts, ends = check_ints(op, "starts", starts), check_ints(op, "ends", ends)
+    axes_t = check_ints(op, "axes", axes) if axes is not None else tuple(range(len(starts)))
+    steps_t = check_ints(op, "steps", steps) if steps is not None else (1,) * len(starts)
+    if not len(starts) == len(ends) == len(axes_t) == len(steps_t):
+        raise ValueError(
+            f"{op}: starts, ends, axes and steps need one value per axis, got lengths "
+            f"{len(starts)}, {len(ends)}, {len(axes_t)}, {len(steps_t)}"
+        )
+    if 0 in steps_t:
+        raise ValueError(f"{op}: steps must be nonzero, got {steps_t}")
+    ops.normalize_axes(op, axes_t, x.ndim, "axes")  # each in range, and each once
     index = [slice(None)] * x.ndim
-    for a, s, e, st in zip(axes, starts, ends, steps, strict=True):
-        index[ops.normalize_axis("slice", a, x.ndim)] = slice(s, e, st)
+    for a, s, e, st in zip(axes_t, starts, ends, steps_t, strict=True):
+        index[ops.normalize_axis(op, a, x.ndim, "axes")] = slice(s, e, st)
     return x[tuple(index)]
 
 
-def gather(x: Tensor, indices: Tensor, axis: int = 0) -> Tensor:
-    """``np.take(x, indices, axis)`` with int32 indices (negative ones count from the end).
+def gather(x: Tensor, indices: Any, axis: int = 0) -> Tensor:
+    """``np.take(x, indices, axis)``: *indices* an int32 Tensor, or Python ints (one, or a
+    nested sequence) checked here against the axis (-size ... size - 1; negative ones count
+    from the end).
 
-    An index out of range is an error on every backend, never a clamp: the cpu backend raises
-    ``IndexError`` when the result is computed; on webgpu, where the indices are data on the
-    GPU, the kernel records it and the next read of a result raises
-    ``IndexOutOfRangeError`` (an ``IndexError``) naming the index, the axis and its size."""
-    return apply("gather", x, indices, axis=ops.normalize_axis("gather", axis, x.ndim))
+    Indices held in a Tensor are data, checked where they are read: the cpu backend raises
+    ``IndexError`` when the result is computed; on webgpu the kernel records an index out of
+    range and the next read of a result raises ``IndexOutOfRangeError`` (an ``IndexError``)
+    naming the index, the axis and its size; WebNN has no way to report one, so the webnn
+    backend clamps indices into range (documented, tested) rather than let the browser read
+    garbage."""
+    check_tensor("gather", "x", x)
+    axis = ops.normalize_axis("gather", axis, x.ndim)
+    if not isinstance(indices, Tensor):
+        indices = _python_indices(x, indices, axis)
+    return apply("gather", x, indices, axis=axis)
+
+
+def _python_indices(x: Tensor, indices: Any, axis: int) -> Tensor:
+    """*indices* given as Python ints, range-checked, as an int32 tensor on *x*'s device."""
+    dim = x.shape[axis]
+    one = as_integer(indices)
+    if one is None and (isinstance(indices, bool | float | str | bytes) or x.ndim == 0):
+        raise TypeError(f"gather: indices must be ints or an int32 Tensor, not {describe(indices)}")
+    flat, shape = ([one], ()) if one is not None else flatten(indices, "gather", "indices")
+    for k, i in enumerate(flat):
+        n = as_integer(i)
+        if n is None:
+            raise TypeError(f"gather: indices[{k}] must be an int, not {describe(i)}")
+        if not -dim <= n < dim:
+            raise ValueError(
+                f"gather: indices[{k}] = {n} is out of range for axis {axis} of size {dim} "
+                f"(valid: {-dim} ... {dim - 1})"
+            )
+    return _new_tensor([as_integer(i) for i in flat], "int32", x.device, shape)
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
-    return x.reshape(*shape)
+    return check_tensor("reshape", "x", x).reshape(*shape)
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
-    return x.transpose(*axes)
+    return check_tensor("transpose", "x", x).transpose(*axes)
 
 
 def expand(x: Tensor, *shape: Any) -> Tensor:
-    return x.expand(*shape)
+    return check_tensor("expand", "x", x).expand(*shape)
 
 
 def attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, scale: float | None = None
 ) -> Tensor:
     """``softmax(q @ k^T * scale + mask) @ v`` over the last two axes; *mask* is additive."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if check_tensor("attention", name, t).ndim < 2:
+            raise ops.ShapeError(f"attention: {name} must have rank >= 2, got shape {t.shape}")
+    check_optional_tensor("attention", "mask", mask)
+    if scale is not None:
+        scale = check_real("attention", "scale", scale)
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ops.ShapeError(
             f"attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit "

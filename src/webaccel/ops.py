@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .dtypes import DType, as_dtype, float32, int32, result_type
 from .errors import DTypeError, ShapeError
 from .shapes import broadcast_shapes as _broadcast
+from .shapes import check_int, check_ints, check_shape
 from .shapes import numel as numel  # re-exported: ops.numel is shapes.numel
 
 Shape = tuple[int, ...]
@@ -147,20 +148,31 @@ def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
         raise ShapeError(f"{op}: {exc}") from None
 
 
-def normalize_axis(op: str, axis: int, ndim: int) -> int:
-    if not -ndim <= axis < max(ndim, 1):
-        raise ShapeError(f"{op}: axis {axis} is out of range for rank {ndim}")
-    return axis % ndim if ndim else 0
+def normalize_axis(op: str, axis: int, ndim: int, arg: str = "axis") -> int:
+    """*axis* (an int, or a NumPy integer; not a bool or a float) in [-ndim, ndim) as 0 ...
+    ndim - 1; a 0-d input takes axis 0 or -1. TypeError / ShapeError name *op* and *arg*."""
+    n = check_int(op, arg, axis)
+    if not -ndim <= n < max(ndim, 1):
+        raise ShapeError(
+            f"{op}: {arg} {n} is out of range for rank {ndim} (valid: {-max(ndim, 1)} ... "
+            f"{max(ndim, 1) - 1})"
+        )
+    return n % ndim if ndim else 0
 
 
-def normalize_axes(op: str, axes: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+def normalize_axes(
+    op: str, axes: int | Sequence[int] | None, ndim: int, arg: str = "axis"
+) -> tuple[int, ...]:
+    """None (every axis), one axis, or a sequence of distinct axes, sorted."""
     if axes is None:
         return tuple(range(ndim))
-    if isinstance(axes, int):
-        axes = (axes,)
-    out = tuple(sorted(normalize_axis(op, a, ndim) for a in axes))
+    if isinstance(axes, str | bytes):
+        raise TypeError(f"{op}: {arg} must be None, an int or a sequence of ints, not {axes!r}")
+    if not isinstance(axes, Iterable):
+        axes = (axes,)  # type: ignore[assignment]  # one axis (normalize_axis checks its type)
+    out = tuple(sorted(normalize_axis(op, a, ndim, f"{arg}") for a in axes))  # type: ignore
     if len(set(out)) != len(out):
-        raise ShapeError(f"{op}: repeated axis in {tuple(axes)}")
+        raise ShapeError(f"{op}: repeated axis in {arg} {tuple(axes)}")  # type: ignore
     return out
 
 
@@ -315,6 +327,22 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
     return total // 2, total - total // 2
 
 
+def check_window(op: str, nd: int, **params: Sequence[int]) -> None:
+    """A conv's or pool's window parameters, per spatial axis: ``kernel``, ``stride`` and
+    ``dilation`` positive ints (*nd* of each), ``padding`` non-negative ints (2 * *nd*:
+    begin and end per axis). Checked before any size arithmetic (a stride of 0 divides)."""
+    for name, values in params.items():
+        want = 2 * nd if name == "padding" else nd
+        ints = check_ints(op, name, values, 0 if name == "padding" else 1)
+        if len(ints) != want:
+            raise ValueError(f"{op}: {name} needs {want} values, got {tuple(ints)}")
+
+
+def check_layout(op: str, layout: object) -> None:
+    if layout not in ("nchw", "nhwc"):
+        raise ValueError(f"{op}: layout must be 'nchw' or 'nhwc', not {layout!r}")
+
+
 def _conv(
     shapes: tuple[Shape, ...],
     dtypes: tuple[DType, ...],
@@ -329,6 +357,14 @@ def _conv(
     """x: N,C,*spatial (nchw) or N,*spatial,C (nhwc); w: O, C/groups, *kernel (always OIHW)."""
     x, w, bias = shapes
     nd = len(w) - 2
+    if nd not in (1, 2):
+        raise ShapeError(f"conv: weight {w} must have rank 3 (conv1d) or 4 (conv2d)")
+    op = f"conv{nd}d"
+    check_layout(op, layout)
+    check_window(op, nd, stride=stride, dilation=dilation, padding=padding)
+    check_int(op, "groups", groups, 1)
+    if 0 in w[2:]:
+        raise ShapeError(f"{op}: weight {w} has a zero-size kernel {w[2:]} (kernels are >= 1)")
     if len(x) != nd + 2:
         raise ShapeError(f"conv{nd}d: input {x} must have rank {nd + 2} for weight {w}")
     channels = x[1] if layout == "nchw" else x[-1]
@@ -363,6 +399,8 @@ def _pool(
     **_: Any,
 ) -> tuple[Shape, DType]:
     (x,) = shapes
+    check_layout("pool2d", layout)
+    check_window("pool2d", 2, kernel=kernel, stride=stride, padding=padding)
     if len(x) != 4:
         raise ShapeError(f"pool2d: input must be 4-D ({layout}), got {x}")
     spatial = x[2:] if layout == "nchw" else x[1:3]
@@ -415,6 +453,8 @@ def _concat(
     shapes: tuple[Shape, ...], dtypes: tuple[DType, ...], *, axis: int, **_: Any
 ) -> tuple[Shape, DType]:
     first = shapes[0]
+    if not first:
+        raise ShapeError("concat: 0-d tensors have no axis to join along (reshape them to (1,))")
     for s in shapes[1:]:
         if len(s) != len(first) or any(
             a != b for i, (a, b) in enumerate(zip(s, first, strict=False)) if i != axis
@@ -561,7 +601,10 @@ _register(
     0,
     "source",
     "any",
-    lambda shapes, dtypes, *, shape, dtype, **_: (tuple(shape), as_dtype(dtype)),
+    lambda shapes, dtypes, *, shape, dtype, **_: (
+        check_shape("full", "shape", shape),
+        as_dtype(dtype),
+    ),
     "a constant: a scalar broadcast to shape",
 )
 _register("concat", None, "movement", "any", _concat)

@@ -58,9 +58,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ops
-from .device import Device, get_device
+from .arguments import check_bool, check_device, check_device_name
+from .device import Device
 from .dtypes import DType, float32, int4, int8
-from .tensor import Tensor, apply, from_buffer, full
+from .shapes import as_integer, check_int, check_shape, describe
+from .tensor import Tensor, apply, check_tensor, from_buffer, full
 
 SCHEMES: dict[str, tuple[DType, int]] = {"int8": (int8, 127), "int4": (int4, 7)}
 DEFAULT_GROUP = {"int8": None, "int4": 32}  # None: one group per row (per output channel)
@@ -86,6 +88,8 @@ class QuantizedWeight:
     ) -> None:
         if not isinstance(q, Tensor) or not isinstance(scale, Tensor):
             raise TypeError("QuantizedWeight(q, scale): q and scale must be webaccel tensors")
+        if group_size is not None and as_integer(group_size) is not None:
+            group_size = as_integer(group_size)  # a NumPy integer: a plain int attribute
         if q.ndim != 2:
             raise ops.ShapeError(f"QuantizedWeight: q must be 2-D (out, in), got shape {q.shape}")
         k = q.shape[1]
@@ -221,6 +225,9 @@ def linear_q(x: Tensor, weight: QuantizedWeight, bias: Tensor | None = None) -> 
     float weight is still never stored."""
     if not isinstance(weight, QuantizedWeight):
         raise TypeError(f"linear_q: weight must be a QuantizedWeight, not {type(weight).__name__}")
+    check_tensor("linear_q", "x", x)
+    if bias is not None:
+        check_tensor("linear_q", "bias", bias)
     b = bias if bias is not None else full((), 0.0, x.dtype, x.device)  # 0-d: no bias
     y = apply("linear_q", x, weight.q, weight.scale_2d(), b, group=weight.group_size)
     offset = weight.offset_2d()
@@ -235,6 +242,8 @@ def linear_q(x: Tensor, weight: QuantizedWeight, bias: Tensor | None = None) -> 
 
 
 def dequantize(weight: QuantizedWeight) -> Tensor:
+    if not isinstance(weight, QuantizedWeight):
+        raise TypeError(f"dequantize: weight must be a QuantizedWeight, not {describe(weight)}")
     return weight.dequantize()
 
 
@@ -261,6 +270,7 @@ def quantize(
     """
     if device is None and isinstance(weight, Tensor):
         device = weight.device
+    check_device_name("quantize", device)  # before any work: a bad name fails at once
     parts = quantize_host(
         weight, scheme, group_size, shape=shape, method=method, asymmetric=asymmetric
     )
@@ -279,14 +289,22 @@ def quantize_host(
     """``quantize`` without the upload: ``{"q": (codes, "int8" | "int4", (out, in)), "scale":
     (bytes, "float32", shape)[, "offset": ...]}`` as host bytes, in the form ``Store.save``
     takes (so quantized weights can be kept); ``from_host`` puts them on a device."""
+    if not isinstance(scheme, str):
+        raise TypeError(
+            f"quantize: scheme must be a str ({sorted(SCHEMES)}), not {describe(scheme)}"
+        )
     if scheme not in SCHEMES:
         raise ValueError(f"quantize: scheme must be one of {sorted(SCHEMES)}, not {scheme!r}")
-    if method not in ("auto", "numpy", "python"):
+    if not isinstance(method, str) or method not in ("auto", "numpy", "python"):
         raise ValueError(f"quantize: method must be 'auto', 'numpy' or 'python', not {method!r}")
+    asymmetric = check_bool("quantize", "asymmetric", asymmetric)
     if group_size is None:
         group_size = DEFAULT_GROUP[scheme]
-    elif not isinstance(group_size, int) or isinstance(group_size, bool) or group_size < 1:
-        raise ValueError(f"quantize: group_size must be a positive int, not {group_size!r}")
+    else:
+        group_size = check_int("quantize", "group_size", group_size, 1)
+    if shape is not None:
+        shape = check_shape("quantize", "shape", shape)
+    _check_weight(weight)
     np = _numpy() if method != "python" else None
     if method == "numpy" and np is None:
         raise ImportError("quantize(method='numpy') needs NumPy; use method='python'")
@@ -314,7 +332,12 @@ def from_host(
     """The ``QuantizedWeight`` of ``quantize_host``'s *parts* (or ``Store.read``'s tuples of
     them), uploaded to *device*. *group_size*: as given to ``quantize_host`` (None: one scale
     per row, a 1-D scale)."""
-    dev = get_device(device)
+    dev = check_device("from_host", device)
+    if not isinstance(parts, Mapping):
+        raise TypeError(f"from_host: parts must be quantize_host's dict, not {describe(parts)}")
+    missing = [k for k in ("q", "scale") if k not in parts]
+    if missing:
+        raise ValueError(f"from_host: parts lack {missing} (quantize_host gives q, scale)")
     q, scale = (from_buffer(d, s, t, dev) for d, t, s in (parts["q"], parts["scale"]))
     offset = parts.get("offset")
     if offset is not None:
@@ -328,6 +351,16 @@ def _numpy() -> Any:
     except ImportError:
         return None
     return numpy
+
+
+def _check_weight(weight: Any) -> None:
+    """What can be told of *weight* before reading it (a Tensor is not read back for this)."""
+    if isinstance(weight, str):
+        raise TypeError(f"quantize: cannot read a weight from {describe(weight)}")
+    if isinstance(weight, Tensor):
+        if weight.dtype.kind != "f":
+            raise ops.DTypeError(f"quantize: needs a float weight, got {weight.dtype.name}")
+        _check_shape(weight.shape)
 
 
 def _check_shape(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -12,28 +12,49 @@ import array
 import math
 import struct
 import weakref
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from typing import Any, NamedTuple
 
 from . import _compat, ops
+from .arguments import (
+    check_bool,
+    check_device,
+    check_dtype,
+    check_fits,
+    default_dtype,
+    fill_value,
+    flatten,
+    is_number,
+    is_numpy,
+    not_data,
+    pack,
+    resolve_shape,
+    shape_args,
+    size_arg,
+    slice_bounds,
+)
 from .device import Device, get_device
-from .dtypes import BY_JS_ARRAY, BY_STRUCT, DType, as_dtype, float32, int32
+from .dtypes import BY_JS_ARRAY, BY_STRUCT, DType, as_dtype, float32
 from .engine import explain_nodes, realize
+from .errors import DTypeError, ShapeError
 from .ir import Node, Ref
-from .view import View, normalize_slice
+from .shapes import as_integer, check_shape, describe
+from .view import View
 
 _EAGER = [False]
 
 
 def set_eager(flag: bool) -> bool:
     """Eager mode realizes after every op (for debugging and the overhead benchmark)."""
-    previous, _EAGER[0] = _EAGER[0], bool(flag)
+    previous, _EAGER[0] = _EAGER[0], check_bool("set_eager", "flag", flag)
     return previous
 
 
-def explain(*tensors: object) -> str:
+def explain(*tensors: Tensor) -> str:
     """Where each pending op behind *tensors* would run, and why (also printed)."""
-    return explain_nodes([t._node for t in tensors if isinstance(t, Tensor)])
+    return explain_nodes(
+        [check_tensor("explain", f"tensors[{k}]", t)._node for k, t in enumerate(tensors)]
+    )
 
 
 class Tensor:
@@ -41,6 +62,11 @@ class Tensor:
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op, stays lazy
 
     def __init__(self, node: Node, view: View, dtype: DType) -> None:
+        if type(node) is not Node:  # one identity test: Tensor() is made by the package
+            raise TypeError(
+                "Tensor(node, view, dtype) is internal: make tensors with webaccel.tensor(), "
+                "from_buffer(), full(), zeros() or ones()"
+            )
         self._node, self._view, self.dtype = node, view, dtype
         node.tensor_refs += 1
 
@@ -94,47 +120,60 @@ class Tensor:
         return Tensor(self._node, view, dtype or self.dtype)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        new = _resolve_shape(shape, self.numel, "reshape", self.shape)
+        new = resolve_shape(shape_args("reshape", shape), self.numel, "reshape", self.shape)
         view = self._view.reshape(new)
         if view is None:  # strides cannot express it: make the data dense first
             return self.contiguous().reshape(new)
         return self._with_view(view)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
-        perm = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
-        perm = tuple(ops.normalize_axis("permute", a, self.ndim) for a in perm)
+        return self._permute("permute", shape_args("permute", axes, "axes"))
+
+    def _permute(self, op: str, axes: Sequence[Any]) -> Tensor:
+        perm = tuple(ops.normalize_axis(op, a, self.ndim, f"axes[{k}]") for k, a in enumerate(axes))
         if sorted(perm) != list(range(self.ndim)):
-            raise ops.ShapeError(f"permute: {perm} is not a permutation of {self.ndim} axes")
+            raise ShapeError(
+                f"{op}: axes {tuple(axes)} are not a permutation of the {self.ndim} axes of "
+                f"{self.shape} (each axis once)"
+            )
         return self._with_view(self._view.permute(perm))
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """No axes: reverse them all; two axes: swap them; else a permutation (as permute)."""
         if not axes:
-            return self.permute(tuple(reversed(range(self.ndim))))
-        if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+            return self._permute("transpose", tuple(reversed(range(self.ndim))))
+        if len(axes) == 2:
+            i, j = (ops.normalize_axis("transpose", a, self.ndim, "axes") for a in axes)
             perm = list(range(self.ndim))
-            i, j = (ops.normalize_axis("transpose", a, self.ndim) for a in axes)  # type: ignore
             perm[i], perm[j] = perm[j], perm[i]
-            return self.permute(tuple(perm))
-        return self.permute(*axes)
+            return self._permute("transpose", tuple(perm))
+        return self._permute("transpose", shape_args("transpose", axes, "axes"))
 
     @property
     def T(self) -> Tensor:
         return self.transpose()
 
     def expand(self, *shape: int | Sequence[int]) -> Tensor:
-        target = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        """A broadcast view to *shape* (NumPy rule; -1 keeps an existing axis's size)."""
+        target = check_shape("expand", "shape", shape_args("expand", shape), wildcard=True)
+        if len(target) < self.ndim:
+            raise ShapeError(f"expand: shape {target} has fewer axes than {self.shape}")
         if -1 in target[: len(target) - self.ndim]:
-            raise ops.ShapeError(f"expand: -1 in {tuple(target)} names a new axis of {self.shape}")
+            raise ShapeError(f"expand: -1 in {tuple(target)} names a new axis of {self.shape}")
         target = tuple(
             d if d != -1 else self.shape[i - len(target) + self.ndim] for i, d in enumerate(target)
         )
         out = ops.broadcast_shapes("expand", self.shape, target)
         if out != target:
-            raise ops.ShapeError(f"expand: {self.shape} cannot expand to {target}")
+            raise ShapeError(
+                f"expand: {self.shape} cannot expand to {target} (each size must equal the "
+                "existing one, or the existing one must be 1)"
+            )
         return self._with_view(self._view.expand(target))
 
     def unsqueeze(self, axis: int) -> Tensor:
-        axis = axis % (self.ndim + 1)
+        """A new size-1 axis at *axis*, in [-ndim - 1, ndim] (as NumPy's expand_dims)."""
+        axis = ops.normalize_axis("unsqueeze", axis, self.ndim + 1)
         return self.reshape((*self.shape[:axis], 1, *self.shape[axis:]))
 
     def squeeze(self, axis: int | None = None) -> Tensor:
@@ -143,15 +182,29 @@ class Tensor:
         )
         for a in axes:
             if axis is not None and self.shape[a] != 1:
-                raise ops.ShapeError(f"squeeze: axis {a} of {self.shape} has size {self.shape[a]}")
+                raise ShapeError(
+                    f"squeeze: axis {a} of {self.shape} has size {self.shape[a]}; only a size-1 "
+                    "axis can be squeezed"
+                )
         keep = [d for i, d in enumerate(self.shape) if not (i in axes and d == 1)]
         return self.reshape(tuple(keep))
 
     def __getitem__(self, key: Any) -> Tensor:
+        """Basic indexing as NumPy's: ints, slices, None and one ``...``; a view. An int out of
+        range is an IndexError (Python's sequence rule, as NumPy); a Tensor, a list or a bool
+        is a TypeError (take rows with ``gather``)."""
         key = key if isinstance(key, tuple) else (key,)
-        if any(k is Ellipsis for k in key):
-            i = key.index(Ellipsis)
+        ellipses = sum(k is Ellipsis for k in key)
+        if ellipses > 1:
+            raise IndexError(f"index: only one ... allowed, got {key!r}")
+        if ellipses:
+            i = next(n for n, k in enumerate(key) if k is Ellipsis)
             fill = self.ndim - (len(key) - 1 - sum(k is None for k in key))
+            if fill < 0:
+                raise IndexError(
+                    f"index: too many indices ({len(key) - 1 - sum(k is None for k in key)}) "
+                    f"for a tensor of shape {self.shape}"
+                )
             key = key[:i] + (slice(None),) * fill + key[i + 1 :]
         starts, stops, steps, drop, new_axes = [], [], [], [], []
         axis = 0
@@ -162,21 +215,27 @@ class Tensor:
                 out_pos += 1
                 continue
             if axis >= self.ndim:
-                raise IndexError(f"too many indices for a tensor of shape {self.shape}")
+                raise IndexError(f"index: too many indices for a tensor of shape {self.shape}")
             dim = self.shape[axis]
-            if not isinstance(k, slice | int) and hasattr(k, "__index__"):
-                k = k.__index__()  # NumPy integers
-            if isinstance(k, int):
-                if not -dim <= k < dim:
-                    raise IndexError(f"index {k} is out of range for axis {axis} of size {dim}")
-                k %= dim
-                starts.append(k), stops.append(k + 1), steps.append(1), drop.append(axis)
+            n = as_integer(k)  # ints and NumPy integers; not bools (NumPy reads those as masks)
+            if n is not None:
+                if not -dim <= n < dim:
+                    raise IndexError(
+                        f"index: {n} is out of range for axis {axis} of size {dim} "
+                        f"(valid: {-dim} ... {dim - 1})"
+                    )
+                n %= dim
+                starts.append(n), stops.append(n + 1), steps.append(1), drop.append(axis)
             elif isinstance(k, slice):
-                s, e, st = normalize_slice(k, dim)
+                s, e, st = slice_bounds(k, dim, axis)
                 starts.append(s), stops.append(e), steps.append(st)
                 out_pos += 1
             else:
-                raise TypeError(f"unsupported index {k!r} (ints, slices, None, ... only)")
+                hint = "; take elements with gather()" if not isinstance(k, bool | float) else ""
+                raise TypeError(
+                    f"index: unsupported index {describe(k)} for axis {axis} (ints, slices, "
+                    f"None and ... only{hint})"
+                )
             axis += 1
         for a in range(axis, self.ndim):
             starts.append(0), stops.append(self.shape[a]), steps.append(1)
@@ -189,10 +248,10 @@ class Tensor:
         return self._with_view(View(tuple(shape), tuple(strides), view.offset))
 
     def bitcast(self, dtype: Any) -> Tensor:
-        """Reinterpret the bytes as *dtype* (same itemsize; the view must be contiguous)."""
-        dtype = as_dtype(dtype)
+        """Reinterpret the bytes as *dtype* (same element size: a view of the same elements)."""
+        dtype = check_dtype("bitcast", dtype)
         if dtype.bits != self.dtype.bits:
-            raise ops.DTypeError(
+            raise DTypeError(
                 f"bitcast: {self.dtype.name} -> {dtype.name} changes the "
                 "element size; only same-size reinterpretation is a view"
             )
@@ -205,7 +264,7 @@ class Tensor:
         return apply("contiguous", self)
 
     def cast(self, dtype: Any) -> Tensor:
-        dtype = as_dtype(dtype)
+        dtype = check_dtype("cast", dtype)
         return self if dtype == self.dtype else apply("cast", self, dtype=dtype.name)
 
     astype = cast
@@ -223,21 +282,21 @@ class Tensor:
         return _reduce("min", self, axis, keepdims)
 
     def matmul(self, other: Any) -> Tensor:
-        return apply("matmul", self, _as_tensor(other, self))
+        return binary("matmul", self, other)
 
     def softmax(self, axis: int = -1) -> Tensor:
         return apply("softmax", self, axis=ops.normalize_axis("softmax", axis, self.ndim))
 
     def gelu(self, approximate: str = "none") -> Tensor:
-        if approximate not in ("none", "tanh"):
+        if not isinstance(approximate, str) or approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return apply("gelu", self, approximate=approximate)
 
     def __matmul__(self, o: Any) -> Tensor:
-        return self.matmul(o)
+        return binary("matmul", self, o)
 
     def __rmatmul__(self, o: Any) -> Tensor:
-        return _as_tensor(o, self).matmul(self)
+        return binary("matmul", o, self)
 
     def __neg__(self) -> Tensor:
         return apply("neg", self)
@@ -308,7 +367,7 @@ class Tensor:
 
     def to(self, device: str | Device) -> Tensor:
         """A copy on *device* (through host memory)."""
-        target = get_device(device)
+        target = check_device("to", device)
         if target is self.device:
             return self
         data = self.read()
@@ -351,7 +410,13 @@ for _name, _op in OPERATORS.items():
 
 
 def apply(op: str, *inputs: Tensor, **attrs: Any) -> Tensor:
-    """Record op *op* over *inputs* (all on one device) and return its lazy output."""
+    """Record op *op* over *inputs* (all on one device) and return its lazy output.
+
+    Nothing is recorded unless the inputs, the attributes and the output's size pass the op's
+    rules: a rejected call leaves no node and touches no device."""
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: input {k} must be a Tensor, not {describe(t)}")
     device = inputs[0].device if inputs else get_device(attrs.pop("device", None))
     for t in inputs[1:]:
         if t.device is not device:
@@ -360,6 +425,7 @@ def apply(op: str, *inputs: Tensor, **attrs: Any) -> Tensor:
                 "(placement moves data between backends per op, but a graph has one home)"
             )
     shape, dtype = ops.infer(op, [t.shape for t in inputs], [t.dtype for t in inputs], **attrs)
+    check_fits(op, shape, dtype, device)
     frozen = tuple(sorted((k, _freeze(v)) for k, v in attrs.items()))
     node = Node(op, tuple(t._ref() for t in inputs), frozen, shape, dtype, device)
     out = Tensor(node, View.contiguous(shape), dtype)
@@ -369,12 +435,14 @@ def apply(op: str, *inputs: Tensor, **attrs: Any) -> Tensor:
 
 
 def binary(op: str, a: Any, b: Any) -> Tensor:
-    like = a if isinstance(a, Tensor) else b
-    return apply(op, _as_tensor(a, like), _as_tensor(b, like))
+    """*op* over two operands, at least one a Tensor; the other may be a Python number or
+    data ``tensor()`` takes (uploaded only once the op's shape rule has accepted it)."""
+    return apply(op, *operands(op, ("a", a), ("b", b)))
 
 
 def _reduce(op: str, t: Tensor, axis: Any, keepdims: bool) -> Tensor:
-    return apply(op, t, axes=ops.normalize_axes(op, axis, t.ndim), keepdims=bool(keepdims))
+    axes = ops.normalize_axes(op, axis, t.ndim)
+    return apply(op, t, axes=axes, keepdims=check_bool(op, "keepdims", keepdims))
 
 
 def _freeze(value: Any) -> Any:
@@ -387,26 +455,75 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _as_tensor(value: Any, like: Tensor) -> Tensor:
+def _as_tensor(value: Any, like: Tensor, op: str = "tensor") -> Tensor:
     """A tensor for *value*; Python scalars become lazy constants of *like*'s dtype."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, bool | int | float):
         dtype = like.dtype if (like.dtype.kind == "f" or isinstance(value, int)) else float32
-        return _scalar(value, dtype, like.device)
+        return _scalar(value, dtype, like.device, op)
     return tensor(value, device=like.device)
+
+
+class _Operand(NamedTuple):
+    """An operand before it becomes a tensor: its shape and dtype, and how to make it."""
+
+    shape: tuple[int, ...]
+    dtype: DType
+    make: Callable[[], Tensor]
+
+
+def operands(op: str, *named: tuple[str, Any]) -> list[Tensor]:
+    """The Tensors for *op*'s (name, value) operands, at least one of them a Tensor (whose
+    device the others go to). Python numbers become lazy scalars; other data (lists, NumPy
+    arrays, bytes-like) is parsed on the host and the op's shape and dtype rule checked with
+    it before anything is uploaded, so a rejected call touches no device."""
+    like = next((v for _, v in named if isinstance(v, Tensor)), None)
+    if like is None:
+        kinds = ", ".join(f"{n}: {type(v).__name__}" for n, v in named)
+        raise TypeError(f"{op}: at least one operand must be a Tensor (got {kinds})")
+    pending = [_operand(op, name, value, like) for name, value in named]
+    if any(not isinstance(p, Tensor) for p in pending):
+        shapes = [p.shape for p in pending]
+        ops.infer(op, shapes, [p.dtype for p in pending])  # fails before any upload
+    return [p if isinstance(p, Tensor) else p.make() for p in pending]
+
+
+def _operand(op: str, name: str, value: Any, like: Tensor) -> Tensor | _Operand:
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, bool | int | float):
+        return _as_tensor(value, like, op)  # a lazy constant: no upload
+    if is_numpy(value):
+        import numpy as np  # optional: the value is NumPy's, so NumPy is there
+
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{op}: {name} is a NumPy array of {arr.dtype}; give numbers")
+        target = check_dtype(op, arr.dtype, f"{name}'s dtype")
+        return _Operand(arr.shape, target, lambda: tensor(arr, device=like.device))
+    if isinstance(value, str | bytes | bytearray | memoryview | Mapping | Set) or not (
+        isinstance(value, Iterable)
+    ):
+        raise TypeError(
+            f"{op}: {name} is a {type(value).__name__}; give a Tensor, a Python number or a "
+            "(nested) sequence of numbers"
+        )
+    flat, shape = flatten(value, op, name)
+    target = default_dtype(flat)
+    return _Operand(shape, target, lambda: _from_python(flat, shape, target, like.device, op))
 
 
 _SCALARS: weakref.WeakValueDictionary[tuple[Any, ...], Node] = weakref.WeakValueDictionary()
 
 
-def _scalar(value: float, dtype: DType, device: Device) -> Tensor:
+def _scalar(value: float, dtype: DType, device: Device, op: str = "full") -> Tensor:
     """A 0-d constant. While its pending node lives (weakly cached), every op using the same
     scalar shares it (a node is pure): repeated scalars in a graph cost one node."""
     key = (type(value), repr(value), dtype, id(device))
     node = _SCALARS.get(key)
     if node is None or node.realized or node.device is not device:
-        t = full((), value, dtype=dtype, device=device)
+        t = full((), value, dtype=dtype, device=device, op=op)
         _SCALARS[key] = t._node
         return t
     return Tensor(node, _SCALAR_VIEW, dtype)
@@ -416,17 +533,33 @@ _SCALAR_VIEW = View((), (), 0)
 
 
 def full(
-    shape: Sequence[int], value: float, dtype: Any = float32, device: str | Device | None = None
+    shape: int | Sequence[int],
+    value: float,
+    dtype: Any = float32,
+    device: str | Device | None = None,
+    *,
+    op: str = "full",
 ) -> Tensor:
-    return apply("full", shape=tuple(shape), dtype=as_dtype(dtype).name, value=value, device=device)
+    """A constant tensor: *value* (a Python or NumPy number that *dtype* can hold) in every
+    element of *shape* (an int or a sequence of ints >= 0)."""
+    dims = size_arg(op, shape)
+    target = check_dtype(op, dtype)
+    value = fill_value(op, value, target)
+    dev = check_device(op, device)
+    check_fits(op, dims, target, dev)  # here too, to name zeros / ones
+    return apply("full", shape=dims, dtype=target.name, value=value, device=dev)
 
 
-def zeros(shape: Sequence[int], dtype: Any = float32, device: str | Device | None = None) -> Tensor:
-    return full(shape, 0, dtype, device)
+def zeros(
+    shape: int | Sequence[int], dtype: Any = float32, device: str | Device | None = None
+) -> Tensor:
+    return full(shape, 0, dtype, device, op="zeros")
 
 
-def ones(shape: Sequence[int], dtype: Any = float32, device: str | Device | None = None) -> Tensor:
-    return full(shape, 1, dtype, device)
+def ones(
+    shape: int | Sequence[int], dtype: Any = float32, device: str | Device | None = None
+) -> Tensor:
+    return full(shape, 1, dtype, device, op="ones")
 
 
 def _buffer_tensor(storage: Any, shape: tuple[int, ...], dtype: DType) -> Tensor:
@@ -438,15 +571,23 @@ def from_buffer(
     data: Any, shape: Sequence[int], dtype: Any = float32, device: str | Device | None = None
 ) -> Tensor:
     """A tensor from a bytes-like object holding row-major elements (uploaded once)."""
-    dtype = as_dtype(dtype)
-    shape = tuple(int(d) for d in shape)
-    mv = memoryview(data).cast("B")
+    return _from_bytes("from_buffer", data, shape, dtype, device)
+
+
+def _from_bytes(op: str, data: Any, shape: Any, dtype: Any, device: Any) -> Tensor:
+    dtype = check_dtype(op, dtype)
+    shape = check_shape(op, "shape", shape)
+    try:
+        mv = memoryview(data).cast("B")
+    except TypeError:
+        raise TypeError(f"{op}: data must be a bytes-like object, not {describe(data)}") from None
     need = dtype.nbytes(math.prod(shape))
     if mv.nbytes != need:
         raise ValueError(
-            f"from_buffer: {mv.nbytes} bytes for shape {shape} of {dtype.name}, which needs {need}"
+            f"{op}: {mv.nbytes} bytes for shape {shape} of {dtype.name}, which needs {need}"
         )
-    dev = get_device(device)
+    dev = check_device(op, device)
+    check_fits(op, shape, dtype, dev)
     return _buffer_tensor(dev.upload(mv, math.prod(shape), dtype), shape, dtype)
 
 
@@ -456,23 +597,37 @@ def tensor(
     device: str | Device | None = None,
     shape: Sequence[int] | None = None,
 ) -> Tensor:
-    """A tensor from nested sequences, a NumPy array, bytes-like data or a JS typed array."""
+    """A tensor from nested sequences, a NumPy array, bytes-like data or a JS typed array.
+
+    Python data: numbers (bool, int, float, NumPy scalars) or rectangular nested sequences
+    of them; ints become int32 unless *dtype* says otherwise, anything else float32. Values
+    must fit the dtype: an int dtype takes integral values in its range (a TypeError /
+    ValueError says which element does not); a float dtype rounds as IEEE does (beyond
+    float32's range: +-inf). Strings, dicts, sets and other objects are a TypeError."""
+    target = check_dtype("tensor", dtype) if dtype is not None else None
+    if shape is not None:
+        shape = check_shape("tensor", "shape", shape)
     if isinstance(data, Tensor):
         t = data.to(device) if device is not None else data
-        return t.cast(dtype) if dtype is not None else t
+        return t.cast(target) if target is not None else t
     if _compat.is_js(data):
-        return _from_js(data, dtype, device, shape)
-    if hasattr(data, "__array_interface__") or type(data).__module__ == "numpy":
+        return _from_js(data, target, device, shape)
+    if is_numpy(data):
         import numpy as np  # optional: the data is an array, so NumPy is there
 
         arr = np.asarray(data)
-        target = as_dtype(dtype if dtype is not None else arr.dtype)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(
+                f"tensor: a NumPy array of {arr.dtype} is not numbers webaccel holds "
+                "(float, int); convert it first"
+            )
+        target = target or check_dtype("tensor", arr.dtype, "the array's dtype")
         arr = np.asarray(arr, dtype=target.numpy, order="C")  # ascontiguousarray makes 0-d 1-d
-        return from_buffer(arr.reshape(-1).view(np.uint8), arr.shape, target, device)
+        return _from_bytes("tensor", arr.reshape(-1).view(np.uint8), arr.shape, target, device)
     if isinstance(data, bytes | bytearray | memoryview | array.array):
         if shape is None:
             mv = memoryview(data)
-            if mv.format in ("B", "b", "c") and dtype is None:
+            if mv.format in ("B", "b", "c") and target is None:
                 raise ValueError("tensor(bytes): give dtype (and shape) for raw bytes")
             fmt_dtype = {
                 "f": "float32",
@@ -481,29 +636,31 @@ def tensor(
                 "B": "uint8",
                 "b": "int8",
             }.get(mv.format)
-            if fmt_dtype is None and mv.format not in ("B", "b", "c") and dtype is None:
+            if fmt_dtype is None and mv.format not in ("B", "b", "c") and target is None:
                 # e.g. array("d"): convert the numbers, never reinterpret the bytes
                 return tensor(mv.tolist(), device=device)
-            target = as_dtype(dtype or fmt_dtype or "float32")
-            shape = mv.shape if mv.ndim > 1 else (mv.nbytes // target.itemsize,)
-        return from_buffer(data, shape, dtype or _format_dtype(data), device)
-    flat, inferred = _flatten(data)
-    target = (
-        as_dtype(dtype)
-        if dtype is not None
-        else (
-            int32
-            if flat and all(isinstance(v, int) and not isinstance(v, bool) for v in flat)
-            else float32
-        )
-    )
-    fmt = target.struct
-    if fmt is None:
+            itemsize = (target or as_dtype(fmt_dtype or "float32")).itemsize
+            shape = mv.shape if mv.ndim > 1 else (mv.nbytes // itemsize,)
+        return _from_bytes("tensor", data, shape, target or _format_dtype(data), device)
+    if not is_number(data) and not_data(data):
         raise TypeError(
-            f"tensor: cannot build {target.name} from Python numbers; give bytes or a NumPy array"
+            f"tensor: cannot build a tensor from {describe(data)}; give numbers, nested "
+            "sequences of numbers, a NumPy array, bytes-like data or a JS typed array"
         )
-    buf = struct.pack(f"<{len(flat)}{fmt}", *flat)
-    return from_buffer(buf, tuple(shape) if shape is not None else inferred, target, device)
+    flat, inferred = flatten(data, "tensor", "data")
+    target = target or default_dtype(flat)
+    dims = shape if shape is not None else inferred
+    return _from_python(flat, dims, target, device, "tensor")
+
+
+def _from_python(
+    flat: list[Any], shape: tuple[int, ...], dtype: DType, device: Any, op: str
+) -> Tensor:
+    if dtype.struct is None:
+        raise TypeError(
+            f"{op}: cannot build {dtype.name} from Python numbers; give bytes or a NumPy array"
+        )
+    return _from_bytes(op, pack(op, flat, dtype), shape, dtype, device)
 
 
 def _format_dtype(data: Any) -> str:
@@ -513,7 +670,7 @@ def _format_dtype(data: Any) -> str:
     return found.name if found is not None and fmt != "B" else "float32"
 
 
-def _from_js(js_value: Any, dtype: Any, device: Any, shape: Any) -> Tensor:
+def _from_js(js_value: Any, dtype: DType | None, device: Any, shape: Any) -> Tensor:
     """From a JS typed array or ArrayBuffer: one copy into Python memory, then the upload."""
     u8 = _compat.js_global("Uint8Array")
     name = str(js_value.constructor.name)
@@ -521,49 +678,34 @@ def _from_js(js_value: Any, dtype: Any, device: Any, shape: Any) -> Tensor:
         if dtype is None:
             raise ValueError("tensor(ArrayBuffer): give dtype (and shape)")
         js_value = u8.new(js_value)
+    elif name not in BY_JS_ARRAY and (
+        dtype is None or not _compat.js_global("ArrayBuffer").isView(js_value)
+    ):
+        raise TypeError(
+            f"tensor: unsupported JS value {name}; give a typed array "
+            f"({', '.join(BY_JS_ARRAY)}) or an ArrayBuffer with dtype"
+        )
     elif dtype is None:
-        if name not in BY_JS_ARRAY:
-            raise TypeError(f"tensor: unsupported JS value {name}")
         dtype = BY_JS_ARRAY[name]
     data = bytearray(js_value.byteLength)
     u8.new(js_value.buffer, js_value.byteOffset, js_value.byteLength).assign_to(data)
     target = as_dtype(dtype)
     if shape is None:
         shape = (len(data) // target.itemsize,)
-    return from_buffer(data, shape, target, device)
+    return _from_bytes("tensor", data, shape, target, device)
 
 
-def _flatten(data: Any) -> tuple[list[Any], tuple[int, ...]]:
-    if isinstance(data, bool | int | float):
-        return [data], ()
-    if not isinstance(data, Iterable):
-        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}")
-    items = list(data)
-    if not items:
-        return [], (0,)
-    parts = [_flatten(x) for x in items]
-    inner = parts[0][1]
-    for _, s in parts:
-        if s != inner:
-            raise ops.ShapeError(f"tensor: ragged nested sequence (shapes {inner} and {s})")
-    return [v for flat, _ in parts for v in flat], (len(items), *inner)
+# --- argument checks every entry point shares ------------------------------------------------
 
 
-def _resolve_shape(
-    shape: tuple[Any, ...], numel: int, op: str, old: tuple[int, ...]
-) -> tuple[int, ...]:
-    dims = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
-    dims = tuple(int(d) for d in dims)
-    if dims.count(-1) > 1:
-        raise ops.ShapeError(f"{op}: only one -1 allowed in {dims}")
-    if -1 in dims:
-        known = math.prod(d for d in dims if d != -1)
-        if known == 0 or numel % known:
-            raise ops.ShapeError(f"{op}: cannot reshape {old} ({numel} elements) into {dims}")
-        dims = tuple(numel // known if d == -1 else d for d in dims)
-    if math.prod(dims) != numel:
-        raise ops.ShapeError(f"{op}: cannot reshape {old} ({numel} elements) into {dims}")
-    return dims
+def check_tensor(op: str, arg: str, value: Any) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {arg} must be a Tensor, not {describe(value)}")
+    return value
+
+
+def check_optional_tensor(op: str, arg: str, value: Any) -> Tensor | None:
+    return None if value is None else check_tensor(op, arg, value)
 
 
 def _typed_memoryview(data: bytearray, dtype: DType, shape: tuple[int, ...]) -> memoryview:

@@ -20,17 +20,22 @@ from dataclasses import dataclass
 
 from ..device import Device, backend_names, running_devices
 from ..ir import Node, Step
+from ..ops import OPS
 
 _DENY: dict[str, set[str]] = {}
 
 
 def deny(ops: str | Iterable[str], backend: str) -> None:
     """Never run *ops* on *backend* (they fall back to the next backend that has them)."""
-    _DENY.setdefault(backend, set()).update([ops] if isinstance(ops, str) else ops)
+    _DENY.setdefault(_backend_arg("deny", backend), set()).update(_ops_arg("deny", ops))
 
 
 def allow(ops: str | Iterable[str] | None = None, backend: str | None = None) -> None:
     """Undo ``deny`` (all of it when called with no arguments)."""
+    if backend is not None:
+        _backend_arg("allow", backend)
+    if ops is not None:
+        ops = _ops_arg("allow", ops)
     if backend is None:
         _DENY.clear()
         return
@@ -38,6 +43,25 @@ def allow(ops: str | Iterable[str] | None = None, backend: str | None = None) ->
         _DENY.pop(backend, None)
     else:
         _DENY.get(backend, set()).difference_update([ops] if isinstance(ops, str) else ops)
+
+
+def _ops_arg(fn: str, ops: object) -> list[str]:
+    """Op names of ``webaccel.OPS``: one, or an iterable of them."""
+    if not isinstance(ops, str | Iterable):
+        raise TypeError(f"{fn}: ops must be an op name or names, not {type(ops).__name__}")
+    names = [ops] if isinstance(ops, str) else list(ops)
+    unknown = [n for n in names if not isinstance(n, str) or n not in OPS]
+    if unknown:
+        raise ValueError(f"{fn}: {unknown} are not ops of webaccel.OPS")
+    return names
+
+
+def _backend_arg(fn: str, backend: object) -> str:
+    if not isinstance(backend, str) or backend not in backend_names():
+        raise ValueError(
+            f"{fn}: backend must be one of {', '.join(backend_names())}, not {backend!r}"
+        )
+    return backend
 
 
 def denied(op: str, backend: str) -> bool:

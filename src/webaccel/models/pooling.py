@@ -23,6 +23,8 @@ Pooling = str | tuple[str, ...]
 def check_pooling(mode: str | Sequence[str]) -> Pooling:
     """*mode* checked: one name of ``POOLING``, or a tuple of them (their results concatenated,
     as sentence-transformers does for several modes; "none" only alone)."""
+    if not isinstance(mode, str | Sequence):
+        raise TypeError(f"pooling must be a str or a tuple of str, not {type(mode).__name__}")
     modes = (mode,) if isinstance(mode, str) else tuple(mode)
     bad = [m for m in modes if m not in POOLING]
     if bad or not modes or ("none" in modes and len(modes) > 1):

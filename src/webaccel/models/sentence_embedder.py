@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import _compat
+from ..arguments import check_bool, check_device_name
 from ..device import Device
+from ..shapes import check_int
 from ..store import Store
 from ..tensor import Tensor, from_buffer
 from ..tokenizers import from_files as tokenizer_from_files
@@ -68,7 +70,8 @@ class SentenceEmbedder:
         self.model = model
         self.source_reads: list[str] = []  # the source files load() read (none: the store)
         self.tokenizer = tokenizer
-        self.max_length = min(int(max_length), model.config.max_position_embeddings)
+        max_length = check_int("SentenceEmbedder", "max_length", max_length, 1)
+        self.max_length = min(max_length, model.config.max_position_embeddings)
         # Sequence lengths are rounded up (padded keys are masked, so results do not change)
         # to bound the number of captured (batch, seq) signatures.
         self.pad_to_multiple_of = max(1, int(pad_to_multiple_of))
@@ -128,6 +131,15 @@ class SentenceEmbedder:
         store as ``name + "/int4_g32"``.
         """
         loader.check_scheme(quantize)
+        # the arguments used after the (long) load, checked before it
+        check_device_name("SentenceEmbedder.load", device)
+        if max_length is not None:
+            check_int("SentenceEmbedder.load", "max_length", max_length, 1)
+        if progress is not None and not callable(progress):
+            raise TypeError(
+                f"SentenceEmbedder.load: progress must be callable (done, total), not "
+                f"{type(progress).__name__}"
+            )
         if source is None:
             source = default_model_dir()
             if source is None:
@@ -183,7 +195,9 @@ class SentenceEmbedder:
         are sorted by length so each batch pads little."""
         if isinstance(texts, str):
             raise TypeError("encode takes a list of strings; wrap a single one in a list")
-        if batch_size < 1:
+        if not isinstance(texts, Sequence) or any(not isinstance(t, str) for t in texts):
+            raise TypeError(f"encode: texts must be a list of str, not {type(texts).__name__}")
+        if check_int("encode", "batch_size", batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         texts = [t.lower() for t in texts] if self.lowercase else list(texts)
         enc = self.tokenizer(texts, max_length=self.max_length, padding=False, truncation=True)
@@ -214,16 +228,18 @@ class SentenceEmbedder:
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
         """The embeddings (L2-normalized where the checkpoint normalizes), one list of
         ``dim`` floats per text, in input order."""
+        batches = self._batches(texts, batch_size)  # checks texts and batch_size first
         result: list[Any] = [None] * len(texts)
-        for idx, (ids, mask, _) in self._batches(texts, batch_size):
+        for idx, (ids, mask, _) in batches:
             for i, vec in zip(idx, self.model.encode(ids, mask).tolist(), strict=True):
                 result[i] = vec
         return result
 
     async def encode_async(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
         """``encode`` that awaits the device's read-back (no JSPI needed)."""
+        batches = self._batches(texts, batch_size)  # checks texts and batch_size first
         result: list[Any] = [None] * len(texts)
-        for idx, (ids, mask, _) in self._batches(texts, batch_size):
+        for idx, (ids, mask, _) in batches:
             rows = await self.model.encode(ids, mask).tolist_async()
             for i, vec in zip(idx, rows, strict=True):
                 result[i] = vec
@@ -241,8 +257,11 @@ class SentenceEmbedder:
         None: the checkpoint's) and *normalize* (None: the checkpoint's); with ``"none"``,
         its token vectors (one list of ``dim`` floats per token, ``[CLS]`` and ``[SEP]``
         included, no padding)."""
+        if normalize is not None:
+            check_bool("features", "normalize", normalize)
+        batches = self._batches(texts, batch_size)  # checks texts and batch_size first
         result: list[Any] = [None] * len(texts)
-        for idx, (ids, mask, lengths) in self._batches(texts, batch_size):
+        for idx, (ids, mask, lengths) in batches:
             out = self.model.features(ids, mask, pooling, normalize)
             rows = await out.tolist_async()
             tokens = out.ndim == 3

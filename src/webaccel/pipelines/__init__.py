@@ -30,7 +30,7 @@ TASKS: dict[str, tuple[str, str]] = {
 
 def pipeline_class(task: str) -> Any:
     """The pipeline class of *task*; an unknown task is a ValueError listing the tasks."""
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         raise ValueError(f"unknown task {task!r}; the tasks there are: {', '.join(TASKS)}")
     module, cls = TASKS[task]
     return getattr(importlib.import_module(f".{module}", __name__), cls)

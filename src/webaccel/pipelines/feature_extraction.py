@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import _compat
+from ..arguments import check_bool
 from ..device import Device
 from ..models.loader import resolve_model
 from ..models.pooling import check_pooling
 from ..models.sentence_embedder import MODEL_NAME, SentenceEmbedder
+from ..shapes import check_int
 from ..store import Store
 
 Texts = str | Sequence[str]
@@ -74,6 +76,8 @@ class FeatureExtractionPipeline:
         vectors), ``"mean"``, ``"cls"``, ``"max"`` or ``"mean_sqrt_len_tokens"``;
         *normalize*: L2-normalize each vector."""
         check_pooling(pooling)  # before any work, for an empty list too
+        check_bool("pipeline", "normalize", normalize)
+        check_int("pipeline", "batch_size", batch_size, 1)
         single = isinstance(texts, str)
         batch = [texts] if single else _checked(texts)
         out = await self.embedder.features_async(

@@ -258,6 +258,11 @@ def memory_report(backends: Iterable[str | Device] | None = None) -> MemoryRepor
             if e.device not in devices:
                 devices.append(e.device)
     else:
+        if isinstance(backends, str | Device) or not isinstance(backends, Iterable):
+            raise TypeError(
+                f"memory_report: backends must be a list of backend names or Devices, not "
+                f"{type(backends).__name__}"
+            )
         devices = [get_device(b) for b in backends]
     rows: list[BackendMemory] = []
     models: dict[tuple[str, str], ModelMemory] = {}

@@ -32,11 +32,13 @@ from typing import Any
 
 from .. import _compat
 from .._compat import sync_twin
-from ..device import Device, Storage, get_device
+from ..arguments import check_device
+from ..device import Device, Storage
 from ..dtypes import DType, as_dtype
 from ..errors import WebAccelError
 from ..ir import Node
-from ..tensor import Tensor, _buffer_tensor, apply
+from ..shapes import check_shape
+from ..tensor import Tensor, _buffer_tensor, apply, check_tensor
 
 __all__ = [
     "REGISTRY",
@@ -200,7 +202,13 @@ def _bytes_of(data: Any, dtype: Any, shape: Any) -> tuple[memoryview, DType, tup
         arr = np.ascontiguousarray(arr, dtype=dtype.numpy)
         shape = arr.shape if shape is None else shape
         data = arr.reshape(-1).view(np.uint8)
-    mv = memoryview(data).cast("B")
+    try:
+        mv = memoryview(data).cast("B")
+    except TypeError:
+        raise TypeError(
+            f"shared_tensor: data must be bytes-like, a NumPy array, a JS typed array or a "
+            f"Tensor, not {type(data).__name__}"
+        ) from None
     if dtype is None:
         raise ValueError("shared_tensor: give dtype= for raw bytes")
     d = as_dtype(dtype)
@@ -208,7 +216,7 @@ def _bytes_of(data: Any, dtype: Any, shape: Any) -> tuple[memoryview, DType, tup
         if mv.nbytes % max(d.itemsize, 1):
             raise ValueError(f"shared_tensor: {mv.nbytes} bytes is not a whole number of {d.name}")
         shape = (mv.nbytes // d.itemsize,)
-    shape = tuple(int(s) for s in shape)
+    shape = check_shape("shared_tensor", "shape", shape)
     if mv.nbytes != d.nbytes(math.prod(shape)):
         raise ValueError(
             f"shared_tensor: {mv.nbytes} bytes for shape {shape} of {d.name}, which needs "
@@ -236,7 +244,7 @@ def shared_tensor(
     if isinstance(data, Tensor):
         return share(data, model=model, key=key, device=device)
     mv, d, shape = _bytes_of(data, dtype, shape)
-    dev = get_device(device)
+    dev = check_device("shared_tensor", device)
     key = key or content_key(mv)
     hit = REGISTRY.lookup(key, dev, d, shape, model)
     if hit is not None:
@@ -259,6 +267,7 @@ async def share_async(
     *tensor*'s storage. Without *key* the bytes are read back and hashed. A view or a pending
     tensor is first made a dense buffer of its own.
     """
+    check_tensor("share", "tensor", tensor)
     t = tensor.to(device) if device is not None else tensor
     if key is None:
         key = content_key(await t.read_async())

@@ -55,12 +55,17 @@ class Compiled:
     reads: list[tuple[int, ...]]  # per launch, the slots it reads
 
 
+# What bounds one op's output: it is bound as a storage buffer (webaccel.arguments.check_fits)
+BUFFER_LIMITS = ("maxStorageBufferBindingSize", "maxBufferSize")
+
+
 class WebGPUDevice(Device):
     name = "webgpu"
 
     def __init__(self, ctx: GPUContext | None = None) -> None:
         super().__init__()
         self.ctx = ctx if ctx is not None else GPUContext.create()
+        self.max_buffer_bytes = min(self.ctx.limits.get(k, 128 << 20) for k in BUFFER_LIMITS)
 
     @classmethod
     async def create_async(cls) -> WebGPUDevice:

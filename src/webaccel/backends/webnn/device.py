@@ -126,6 +126,7 @@ class WebNNDevice(Device):
         self.ctx = ctx
         raw = limits if limits is not None else read_limits(ctx)
         self.limits = Limits(raw)
+        self.max_buffer_bytes = raw.get("maxTensorByteLength")  # checked by arguments.check_fits
         self._pool: dict[tuple[str, int], list[Any]] = {}
         self.pooled_bytes = 0
         self.tensor_live = 0  # MLTensors handed out as storages
