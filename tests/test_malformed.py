@@ -127,3 +127,12 @@ def test_pipeline_call_arguments(tmp_path) -> None:
             call()
     assert (wa.graph_stats("cpu"), wa.get_device("cpu").memory()) == before
     assert len(pipe("a", pooling="cls", normalize=True, batch_size=np.int64(2))) == 96
+
+
+def test_a_python_number_in_where_takes_the_values_dtype_not_the_conditions() -> None:
+    """where(int32 cond, float16 x, -inf): the number is weak, as in x + -inf (float16)."""
+    x = wa.tensor(np.array([[1.0, 2.0]], np.float16))
+    cond = wa.tensor(np.array(1, np.int32))
+    assert wa.where(cond, x, float("-inf")).dtype == wa.float16
+    assert wa.where(cond, 1.5, x).dtype == wa.float16
+    assert wa.where(cond, x, float("-inf")).numpy().dtype == np.float16

@@ -99,7 +99,9 @@ def gemm(
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond != 0``, else ``b``; at least one of the three a Tensor, the others
     Tensors, Python numbers or sequences of numbers (broadcast together)."""
-    return apply("where", *operands("where", ("cond", cond), ("a", a), ("b", b)))
+    # a and b first: a Python number takes its dtype from them, not from the condition
+    ta, tb, tc = operands("where", ("a", a), ("b", b), ("cond", cond))
+    return apply("where", tc, ta, tb)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
