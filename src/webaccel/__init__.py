@@ -13,7 +13,7 @@ from .capture import capture
 from .device import Device, StorageLeakWarning, get_device, set_default_device
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
 from .engine import allow, deny
-from .errors import DTypeError, ShapeError, SyncUnavailableError, WebAccelError
+from .errors import DeviceLostError, DTypeError, ShapeError, SyncUnavailableError, WebAccelError
 from .functional import (
     abs,
     add,
@@ -84,6 +84,7 @@ __all__ = [
     "DType",
     "DTypeError",
     "Device",
+    "DeviceLostError",
     "ShapeError",
     "StorageLeakWarning",
     "SyncUnavailableError",

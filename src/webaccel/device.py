@@ -223,10 +223,17 @@ class Device:
             self.recover()
         return Storage(self, self.alloc(dtype.nbytes(numel)), numel, dtype)
 
-    def upload(self, data: memoryview, numel: int, dtype: DType) -> Storage:
+    def upload(self, data: memoryview, numel: int, dtype: DType, *, retry: bool = True) -> Storage:
         storage = self.storage(numel, dtype)
         if data.nbytes:
-            self.copy_in(storage.handle, data)
+            try:
+                self.copy_in(storage.handle, data)
+            except DeviceLostError:
+                if not retry or not self.needs_recovery:
+                    raise
+                storage.release()  # the loss showed only now: upload to the rebuilt device
+                self.recover()
+                return self.upload(data, numel, dtype, retry=False)
         if self._storages is not None:
             if data.nbytes <= self.host_copy_max_bytes:
                 storage.restore = HostCopy(bytes(data), "uploaded (a host copy is kept)")
