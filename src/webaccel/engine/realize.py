@@ -9,15 +9,18 @@ A device found lost is rebuilt first (``Device.ensure_live``), or where the loss
 when the program is compiled or run (WebNN: the context fails the call), rebuilt then and the
 program run once more: its inputs are restored storages. A graph whose input storage was lost
 with a device (nothing to restore it from) fails with that storage's ``DeviceLostError``.
+Under a memory limit the inputs are pinned while the program runs, and evicted ones come back
+first (``webaccel.budget``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from ..device import Device
 from ..errors import DeviceLostError
-from ..ir import Node, lower, pending_nodes
+from ..ir import Node, Program, lower, pending_nodes
 from .passes import optimize
 from .placement import partition, place_node
 
@@ -72,10 +75,23 @@ def _run_program(device: Device, nodes: list[Node], requested: set[int]) -> None
             moved.append(storage)
         inputs.append(storage)
     try:
-        storages = device.run(compiled, inputs)
+        # Under a memory limit: the inputs are pinned (never evicted while the program runs),
+        # evicted ones come back first, and room is made for the outputs before anything is
+        # queued (webaccel.budget).
+        with device.in_use(inputs):
+            if device.memory_limit is not None or device._readmitting is not None:
+                device.make_resident(inputs)
+                device.reserve(_output_bytes(program), "a program's outputs")
+            storages = device.run(compiled, inputs)
     finally:
         for storage in moved:
             storage.release()
     for node, storage in zip(output_nodes, storages, strict=True):
         node.storage = storage
         node.srcs = ()  # the graph behind a realized node can go
+
+
+def _output_bytes(program: Program) -> int:
+    return sum(
+        program.steps[i].dtype.nbytes(math.prod(program.steps[i].shape)) for i in program.outputs
+    )

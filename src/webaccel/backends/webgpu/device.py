@@ -109,6 +109,9 @@ class WebGPUDevice(Device):
     def copy_in(self, handle: Any, data: memoryview) -> None:
         self.ctx.write(handle, data)
 
+    def trim(self) -> None:
+        self.ctx.trim()
+
     def write_from_js(self, data: Any, pieces: list[tuple[Any, int, int, int]]) -> None:
         """Optional device method, used by ``webaccel.store`` when its backend hands back JS
         ArrayBuffers: write pieces ``(handle, offset, start, length)`` of *data* (whole words)

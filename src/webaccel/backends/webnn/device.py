@@ -261,6 +261,8 @@ class WebNNDevice(Device):
     def storage(self, numel: int, dtype: DType) -> Storage:
         if dtype.webnn not in self.limits.raw.get("input", {}).get("dataTypes", [dtype.webnn]):
             raise TypeError(f"this WebNN context has no {dtype.name} tensors")
+        if self.memory_limit is not None:
+            self.reserve(dtype.nbytes(numel), "an allocation")
         return Storage(self, self._take(dtype.webnn, numel, dtype.nbytes(numel)), numel, dtype)
 
     def alloc(self, nbytes: int) -> NNBuffer:
