@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _compat
-from .device import Storage
+from .device import Device, Storage
 from .engine import hooks
 from .engine.passes import optimize
+from .errors import DeviceLostError
 from .ir import Node, Program, lower, pending_nodes
 from .tensor import Tensor, _buffer_tensor, apply
 from .view import View
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a storage watches its traces in a WeakSet
 class Trace:
     program: Program
     compiled: Any
@@ -57,6 +58,27 @@ class Trace:
     positions: tuple[int, ...] = ()  # program output position per result
     key: tuple[Any, ...] = ()  # its signature: its key in Captured.traces
     host_call: Any = None  # the runner's host_call (webnn) when every result is plain
+    device: Any = None  # the device it runs on, and the generation of the context it was
+    generation: int = 0  # compiled for (recompiled after the device was lost and rebuilt)
+
+    def storage_evicted(self) -> None:
+        """A constant's buffer was evicted under the memory limit (``webaccel.budget``): the
+        plan built over it goes now (a WebNN graph holds a copy of its constants) and the
+        trace recompiles on its next call, over the constant made resident again."""
+        if self.generation == EVICTED:  # another of its constants went first
+            return
+        self.generation = EVICTED
+        self.host_call = None
+        runner, self.runner = self.runner, None
+        self.device.budget.invalidated_traces += 1
+        if runner is not None:
+            runner.close()
+
+    def const_storages(self) -> list[Storage]:
+        return [n.storage for n in self.const_nodes]
+
+
+EVICTED = -1  # a Trace.generation no device has: a constant was evicted, recompile
 
 
 class Captured:
@@ -85,6 +107,8 @@ class Captured:
             if not isinstance(a, Tensor):
                 raise TypeError(f"captured functions take Tensors, got {type(a).__name__}")
         args = tuple(_realized(a) for a in args)
+        if args:
+            args[0].device.ensure_live()
         key = tuple((a.device.name, a._view, a.dtype, a._node.storage.numel) for a in args)
         trace = self.traces.get(key)
         if trace is None:
@@ -92,8 +116,11 @@ class Captured:
             trace.key = key
             self._by_nbytes.clear()
             self._evict()
-        elif self.max_traces is not None:
-            self._touch(key)
+        else:
+            if self.max_traces is not None:
+                self._touch(key)
+            if trace.generation != trace.device.generation:
+                self._recompile(trace)
         return self._run(trace, args)
 
     def _touch(self, key: tuple[Any, ...]) -> None:
@@ -128,13 +155,13 @@ class Captured:
             else:
                 sources.append(("const", len(consts)))
                 consts.append(node)
-        optimized = optimize(program, device)  # same passes as realize
-        if device.compile_captured is not None:  # may build weights in (webnn)
-            compiled = device.compile_captured(optimized, [n.storage for n in input_nodes], sources)
-        else:
-            compiled = device.compile(optimized)
+        storages = [n.storage for n in input_nodes]
+        compiled, runner = _build(device, program, storages, sources)
         outputs = [(output_nodes.index(r._node), r._view, r.dtype) for r in results]
-        trace = Trace(program, compiled, consts, sources, outputs, single)
+        trace = Trace(program, compiled, consts, sources, outputs, single, runner)
+        trace.device, trace.generation = device, device.generation
+        for node in consts:
+            device.watch(node.storage, trace)
         for position, view, dtype in outputs:
             step = program.steps[program.outputs[position]]
             plain = view == View.contiguous(step.shape) and dtype == step.dtype
@@ -147,15 +174,79 @@ class Captured:
         trace.positions = tuple(p for p, _, _, _ in trace.results)
         used = {p for p, _, _ in outputs}
         trace.unused = [i for i in range(len(program.outputs)) if i not in used]
-        if device.capture_runner is not None:
-            trace.runner = device.capture_runner(
-                compiled, [n.storage for n in input_nodes], sources
-            )
-            if trace.plain_results:
-                trace.host_call = trace.runner.host_call
+        if runner is not None and trace.plain_results:
+            trace.host_call = runner.host_call
         return trace
 
+    def _recompile(self, trace: Trace) -> None:
+        """Compile *trace*'s program again on its device's new context (after a loss): the
+        constants are the restored storages; each argument slot gets a scratch storage of
+        its size while the replay plan is built."""
+        device: Device = trace.device
+        device.ensure_live()
+        consts = trace.const_storages()
+        for storage in consts:
+            if storage.lost:
+                raise DeviceLostError(
+                    f"{self._name}: a constant of this captured graph could not be restored "
+                    f"after the {device.name} device was lost or its eviction, so it cannot "
+                    f"run again: {storage.handle.message}"
+                )
+        with device.in_use(consts):  # not evicted again while it compiles (webaccel.budget)
+            device.make_resident(consts)
+            self._compile_again(trace, device)
+
+    def _compile_again(self, trace: Trace, device: Device) -> None:
+        after_eviction = trace.generation == EVICTED
+        generation = device.generation
+        program = trace.program
+        inputs: list[Storage] = []
+        scratch: list[Storage] = []
+        for slot, (kind, i) in enumerate(trace.slot_sources):
+            if kind == "const":
+                inputs.append(trace.const_nodes[i].storage)
+            else:
+                numel, dtype = program.inputs[slot]
+                scratch.append(device.storage(numel, dtype))
+                inputs.append(scratch[-1])
+        try:
+            compiled, runner = _build(device, program, inputs, trace.slot_sources)
+        finally:
+            for s in scratch:
+                s.release()
+        if trace.generation == generation:  # another call recompiled it meanwhile (JSPI waits)
+            if runner is not None:
+                runner.close()
+            return
+        old = trace.runner
+        trace.compiled, trace.runner, trace.generation = compiled, runner, generation
+        trace.host_call = runner.host_call if runner is not None and trace.plain_results else None
+        for node in trace.const_nodes:
+            device.watch(node.storage, trace)
+        if not after_eviction:
+            device.recovery.recompiled_traces += 1
+        if old is not None:
+            try:
+                old.close()
+            except Exception:  # its context is gone, and everything on it
+                pass
+
     def _run(self, trace: Trace, args: Sequence[Tensor]) -> Any:
+        device: Device = trace.device
+        if device.memory_limit is None and device._readmitting is None:
+            return self._run_now(trace, args)
+        # Under a memory limit (webaccel.budget): the constants and arguments are pinned while
+        # the graph runs, evicted ones come back first (a trace whose constant was evicted
+        # recompiles), and room is made for the results before anything is queued.
+        used = trace.const_storages() + [a._node.storage for a in args]
+        with device.in_use(used):
+            device.make_resident(used)
+            if trace.generation != device.generation:
+                self._recompile(trace)
+            device.reserve(sum(trace.result_nbytes), "a captured graph's results")
+            return self._run_now(trace, args)
+
+    def _run_now(self, trace: Trace, args: Sequence[Tensor]) -> Any:
         trace.runs += 1
         if trace.runner is not None:
             storages = trace.runner([a._node.storage for a in args])
@@ -201,8 +292,6 @@ class Captured:
         except (KeyError, TypeError):
             trace = self._host_trace(inputs)
             buffers_only = not any(isinstance(x, Tensor) for x in inputs)
-        if self.max_traces is not None:
-            self._touch(trace.key)
         sizes = trace.result_nbytes
         if out is None:
             bufs: list[Any] = [bytearray(n) for n in sizes]
@@ -219,36 +308,75 @@ class Captured:
                         f"run_async: out[{k}] must be a writable buffer of {sizes[k]} bytes, "
                         f"got {'a read-only one' if mv.readonly else f'{mv.nbytes} bytes'}"
                     )
+        device = trace.device
+        generation = device.generation
+        try:
+            await self._run_host(trace, inputs, buffers_only, bufs, out is None)
+        except DeviceLostError:
+            # In flight at a loss (or finding the device lost): run once more on the rebuilt
+            # device, from the same host data. Something else lost (an argument Tensor
+            # computed on the old device) raises.
+            if not device.needs_recovery and device.generation == generation:
+                raise
+            await device.recover_async()
+            await self._run_host(trace, inputs, buffers_only, bufs, out is None)
+        if device._recovery_started is not None:
+            device.note_result()
+        return bufs[0] if trace.single else bufs
+
+    async def _run_host(
+        self, trace: Trace, inputs: Sequence[Any], buffers_only: bool, bufs: list[Any], new: bool
+    ) -> None:
+        """One ``run_async`` attempt: into *bufs* (*new*: bytearrays of ours, replaced by the
+        read-back where that is not the fast path)."""
+        device = trace.device
+        if device._recovering is not None or device.lost_reason is not None:
+            await device.recover_async()
+        if device.memory_limit is None and device._readmitting is None:
+            await self._run_host_now(trace, inputs, buffers_only, bufs, new)
+            return
+        consts = trace.const_storages()
+        with device.in_use(consts):  # webaccel.budget: kept resident for the whole call
+            await device.make_resident_async(consts)
+            await self._run_host_now(trace, inputs, buffers_only, bufs, new)
+
+    async def _run_host_now(
+        self, trace: Trace, inputs: Sequence[Any], buffers_only: bool, bufs: list[Any], new: bool
+    ) -> None:
+        device = trace.device
+        if trace.generation != device.generation:
+            self._recompile(trace)
+        if self.max_traces is not None and trace.key in self.traces:
+            self._touch(trace.key)
         host = trace.host_call
         if host is not None and buffers_only and hooks.after_run is None:
             trace.runs += 1
             pending = host(inputs, trace.positions, bufs)
             if pending is not None:
                 await pending
-        else:
-            args = []
-            for x, (dev, numel, dtype, _, view) in zip(inputs, trace.args, strict=True):
-                if isinstance(x, Tensor):
-                    x = _realized(x)
-                    if (x.device, x._view, x.dtype, x._node.storage.numel) == (
-                        dev,
-                        view,
-                        dtype,
-                        numel,
-                    ):
-                        args.append(x)
-                        continue
-                    x = await x.read_async()
-                mv = memoryview(x).cast("B")
-                args.append(_buffer_tensor(dev.upload(mv, numel, dtype), (numel,), dtype))
-            results = self._run(trace, args)
-            for k, t in enumerate([results] if trace.single else results):
-                data = await t.read_async()
-                if out is None:
-                    bufs[k] = data
-                else:
-                    memoryview(bufs[k]).cast("B")[:] = data
-        return bufs[0] if trace.single else bufs
+            return
+        args = []
+        for x, (dev, numel, dtype, _, view) in zip(inputs, trace.args, strict=True):
+            if isinstance(x, Tensor):
+                x = _realized(x)
+                if (x.device, x._view, x.dtype, x._node.storage.numel) == (
+                    dev,
+                    view,
+                    dtype,
+                    numel,
+                ):
+                    args.append(x)
+                    continue
+                x = await x.read_async()
+            mv = memoryview(x).cast("B")
+            args.append(_buffer_tensor(dev.upload(mv, numel, dtype), (numel,), dtype))
+        results = self._run(trace, args)
+        for k, t in enumerate([results] if trace.single else results):
+            data = await t.read_async()
+            if new:
+                bufs[k] = data
+            else:
+                memoryview(bufs[k]).cast("B")[:] = data
 
     def run(self, *inputs: Any, out: Sequence[Any] | None = None) -> Any:
         """Sync ``run_async``: plain on CPython; in the browser through JSPI."""
@@ -326,6 +454,22 @@ def _results(result: Any) -> list[Tensor]:
                 f"got {type(item).__name__}"
             )
     return items
+
+
+def _build(
+    device: Device, program: Program, inputs: list[Storage], sources: list[tuple[str, int]]
+) -> tuple[Any, Any]:
+    """The compiled program and its replay plan (None where the device has none) for a
+    captured program whose input slots are *inputs* (arguments and constants, *sources*)."""
+    optimized = optimize(program, device)  # same passes as realize
+    if device.compile_captured is not None:  # may build weights in (webnn)
+        compiled = device.compile_captured(optimized, inputs, sources)
+    else:
+        compiled = device.compile(optimized)
+    runner = None
+    if device.capture_runner is not None:
+        runner = device.capture_runner(compiled, inputs, sources)
+    return compiled, runner
 
 
 def _describe(arg: tuple[Any, int, Any, tuple[int, ...], View]) -> str:

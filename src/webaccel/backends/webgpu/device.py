@@ -6,10 +6,15 @@ allocates each step's output from the runtime's size-bucketed pool, hands interm
 to the pool as soon as the batch is submitted, and returns the outputs as refcounted storages.
 Inputs are read in place through their views (transposes, slices and broadcasts are strides,
 not copies).
+
+Device loss (``webaccel.device``): ``lost_reason`` is the runtime's (the GPUDevice's ``lost``
+promise); ``_rebuild_async`` makes a new ``GPUContext`` behind this same device, after which
+the base class restores the live storages and captured graphs recompile.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +66,7 @@ BUFFER_LIMITS = ("maxStorageBufferBindingSize", "maxBufferSize")
 
 class WebGPUDevice(Device):
     name = "webgpu"
+    losable = True
 
     def __init__(self, ctx: GPUContext | None = None) -> None:
         super().__init__()
@@ -70,6 +76,26 @@ class WebGPUDevice(Device):
     @classmethod
     async def create_async(cls) -> WebGPUDevice:
         return cls(await GPUContext.create_async())
+
+    # -- device loss ---------------------------------------------------------------------------
+    @property
+    def lost_reason(self) -> str | None:
+        return self.ctx.lost_reason
+
+    async def _rebuild_async(self) -> None:
+        """A new GPUDevice (and pools, pipeline cache) behind this device; the old context's
+        buffers, pipelines and replay plans stay bound to the old one and fail if used.
+
+        Every pipeline the old device had is compiled again here, all at once
+        (``createComputePipelineAsync``): the browser compiles them in parallel, where the
+        graphs recompiled afterwards would ask for them one at a time (SwiftShader: seconds)."""
+        old, self.ctx = self.ctx, await GPUContext.create_async()
+        keys = list(old._pipelines)
+        if keys:
+            await asyncio.gather(
+                *(self.ctx.pipeline_async(src, entry) for src, entry in keys),
+                return_exceptions=True,  # one failing now fails again, clearly, where it is used
+            )
 
     def _supports(self, step: Step) -> bool:
         """Every op of the table, on float32/float16/int32 data (int8/uint8/int4 are weight
@@ -87,6 +113,9 @@ class WebGPUDevice(Device):
 
     def copy_in(self, handle: Any, data: memoryview) -> None:
         self.ctx.write(handle, data)
+
+    def trim(self) -> None:
+        self.ctx.trim()
 
     def write_from_js(self, data: Any, pieces: list[tuple[Any, int, int, int]]) -> None:
         """Optional device method, used by ``webaccel.store`` when its backend hands back JS
