@@ -55,3 +55,15 @@ def test_float16_intermediates_keep_their_rounding_point():
     assert text.count("'float16')") >= 3, text  # exp's and mul's results, and the cast itself
     assert "0.0999755859375" in text and "inf" in text, text  # 0.1 and 1e38 as float16
     assert fusion.f16_value(65520.0) == float("inf") and fusion.f16_value(65519.0) == 65504.0
+
+
+def test_an_int32_operand_of_a_float16_op_is_converted_in_the_kernel():
+    """ops.py: an int32 operand of a float16 op is float16 first (65520 is inf there); the
+    kernel computes in float32, so the conversion is a cast node (the condition of where is
+    left alone)."""
+    i = wa.tensor(np.array([65520, 2049], np.int32))
+    h = wa.tensor(np.array([-100, 0.5], np.float16))
+    (kernel,) = [k for k in fusion.plan(program_of(i + h)) if isinstance(k, fusion.Fused)]
+    assert kernel.expr == ("add", ("cast", ("in", 0), "float16"), ("in", 1)), kernel.expr
+    (kernel,) = [k for k in fusion.plan(program_of(wa.where(i, h, 1.0)))]
+    assert kernel.expr[1] == ("in", 0), kernel.expr  # the int32 condition is not converted

@@ -862,3 +862,13 @@ def test_ieee_case_lowers_within_the_recorded_limits(case):
         emitter, _ = built(part)
         assert isinstance(emitter, Emitter), emitter
         assert [c.op for c in emitter.calls] == ops_of(dry(part))
+
+
+def test_an_int32_operand_of_a_float16_op_is_rounded_to_float16_first():
+    a = wa.tensor(np.array([65520, 1, -70000, 2049], np.int32))
+    b = wa.tensor(np.array([-100, 1, 5, 0.5], np.float16))
+    (got,), _ = evaluate(a + b)  # ops.py: 65520 is inf as a float16 operand, so is the sum
+    assert got.dtype == np.float16
+    assert got.tolist() == [INF, 2.0, -INF, 2048.0]
+    (picked,), _ = evaluate(wa.where(wa.tensor(np.array(1, np.int32)), a, b))
+    assert picked.tolist() == [INF, 1.0, -INF, 2048.0]

@@ -101,6 +101,13 @@ def plan(program: Program) -> list[Fused | int]:
     return kernels
 
 
+def _rounds_to_half(step: Step, k: int, src_dtype: DType) -> bool:
+    """Whether operand *k* of *step* is an integer one its float16 result converts first."""
+    if step.dtype.name != "float16" or step.op == "cast" or (step.op == "where" and k == 0):
+        return False
+    return src_dtype.name in ("int32", "int8", "uint8")
+
+
 def f16_value(value: Any) -> float:
     """*value* rounded to float16 (overflow to +-inf), as a float16 constant holds it."""
     try:
@@ -119,8 +126,8 @@ def _expr(
             value = f16_value(value)  # the constant the unfused program would store
         return ("const", value, step.dtype.name)
     children = []
-    for src in step.srcs:
-        slot, _, _ = src
+    for k, src in enumerate(step.srcs):
+        slot, _, src_dtype = src
         if slot >= n and slot - n in inlined:
             child = _expr(slot - n, steps, n, inlined, inputs)
             rounded = child[0] == "const" or child[:1] + child[2:] == ("cast", "float16")
@@ -128,11 +135,16 @@ def _expr(
                 # the written program rounds this value to float16 when it stores it: a fused
                 # kernel keeps the rounding point (kernels compute float16 in float32)
                 child = ("cast", child, "float16")
-            children.append(child)
+            src_dtype = steps[slot - n].dtype
         else:
             if src not in inputs:
                 inputs.append(src)
-            children.append(("in", inputs.index(src)))
+            child = ("in", inputs.index(src))
+        if _rounds_to_half(step, k, src_dtype):
+            # ops.py: an int32 operand of a float16 op is converted to float16 first (65520
+            # is inf there); the kernel computes in float32, so the conversion is written out
+            child = ("cast", child, "float16")
+        children.append(child)
     if step.op == "cast":
         return ("cast", children[0], step.dtype.name)
     if step.op == "gelu" and step.attr("approximate") == "tanh":

@@ -106,7 +106,7 @@ def unary(low: Lowering, step: Step, srcs: list[Val]) -> Val:
 def binary(low: Lowering, step: Step, srcs: list[Val]) -> Val:
     e = low.e
     dt = compute_dtype(step.dtype)
-    a, b = (e.cast(s, dt) for s in srcs)
+    a, b = (e.cast(_half_first(e, step, s), dt) for s in srcs)
     if dt == "int32" and step.op == "div":
         return _int_div(e, a, b)
     if dt == "int32" and step.op == "pow":
@@ -155,7 +155,17 @@ def where(low: Lowering, step: Step, srcs: list[Val]) -> Val:
     cond = e.cast(cond, cdt)
     mask = e.binary("notEqual", cond, e.scalar(0, cdt))
     dt = natural(step.dtype) if step.dtype.kind != "f" else "float32"
-    return e.where(mask, e.cast(a, dt), e.cast(b, dt))
+    a, b = (e.cast(_half_first(e, step, v), dt) for v in (a, b))
+    return e.where(mask, a, b)
+
+
+def _half_first(e: Emitter, step: Step, x: Val) -> Val:
+    """ops.py: an integer operand of a float16 op is converted to float16 first (65520 is inf
+    there), though the op computes in float32: through float32, whose rounding to float16
+    overflows to inf, as the others give it."""
+    if step.dtype.name != "float16" or x.dtype not in ("int32", "int8", "uint8"):
+        return x
+    return e.cast(e.cast(x, "float32"), "float16")
 
 
 @lowers("cast")
