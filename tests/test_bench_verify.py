@@ -88,6 +88,14 @@ def test_resolve_config():
         verify.resolve_config({"first_samples": 0})
 
 
+def test_sample_count_keeps_to_the_budget():
+    cfg = verify.resolve_config({"samples": 7, "min_samples": 3, "case_budget_ms": 1000.0})
+    assert verify.sample_count(cfg, 10.0) == 7  # 100 rounds fit: the most asked for
+    assert verify.sample_count(cfg, 200.0) == 5
+    assert verify.sample_count(cfg, 5000.0) == 3  # none fits: the fewest asked for
+    assert verify.sample_count(cfg, 0.0) == 7
+
+
 def test_shape_result_and_complete():
     r = verify_runner.shape_result(page(), "pyodide-0.27")
     assert r["lane"] == "pyodide-0.27" and r["device"] == "webgpu" and r["pyodide"] == "0.27.7"
@@ -138,7 +146,7 @@ def test_format_table():
     lines = text.splitlines()
     assert lines[0].startswith("webaccel bench verify  lane pyodide-0.27  device webgpu")
     row = next(line for line in lines if line.startswith("16 x 1 "))
-    assert row.split()[3:] == "200.0 1200.0 6.00 40.0 41.0 1.025 600.0 350.0 0.50".split()
+    assert row.split()[3:] == "200.0 1200.0 6.00 40.0 41.0 1.025 600.0 350.0 0.50 3/7".split()
     assert "7 program(s) checked, cpu reference 2100.0 ms, read back 541.6 MB" in text
     assert "disagreements with the cpu reference: 1" in text
     assert f"- {found[0]}" in text
@@ -188,7 +196,7 @@ def test_interleaved_sets_verify_before_each_sample():
 def test_harness_on_the_host():
     """The benchmark for real on CPython, small: all-MiniLM-L6-v2 on the cpu device, one case;
     the shaped result is complete and verify found nothing."""
-    config = {"cases": [[16, 1]], "first_samples": 1, "warmup": 1, "samples": 2}
+    config = {"cases": [[16, 1]], "first_samples": 1, "samples": 2, "min_samples": 2}
     raw = json.loads(verify.run(config))
     r = verify_runner.shape_result({"webaccel": raw, "config": raw["config"]}, "host")
     assert verify_runner.complete(r), (r["errors"], r["cases"])

@@ -8,11 +8,17 @@ Per (seq, batch) case, on the same token ids (``bert.token_ids``: every row *seq
   verify on as right after ``verify(True)`` in a fresh page (``verify.forget_checked``: nothing
   checked, no input bytes remembered, so the check reads the weights back too). The on side's
   check (read back, run on the NumPy reference, compare) is split by its report: readback,
-  reference and compare ms. ``first_samples`` of each, alternating which goes first.
+  reference and compare ms (readback includes waiting for the device to finish the run, which
+  the off side waits for in its own read). Up to ``first_samples`` of each, alternating which
+  goes first, as many as ``case_budget_ms`` allows once the first pair is timed (one at least).
 - Steady state: the model's own captured encode (inputs uploaded, replay, read back), after its
   program was checked: verify off against verify on (the hook called, the program found
-  checked already). ``samples`` of each after ``warmup``, alternating which goes first; verify
-  is switched between samples, outside the timed run.
+  checked already). Up to ``samples`` of each after ``warmup`` (as many as ``case_budget_ms``
+  allows, ``min_samples`` at least), alternating which goes first; verify is switched between
+  samples, outside the timed run.
+
+A software GPU (SwiftShader) takes tens of seconds for one 128 x 8 encode on a busy machine:
+the budgets keep a run within the command's patience, the counts are in the result.
 
 Medians; ratios are on / off. Verify without ``fix`` never changes what the device returns:
 ``outputs_equal`` says every on output equals the off one, bit for bit. The top level holds the
@@ -48,9 +54,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "device": None,  # webgpu in the browser, cpu on CPython
     "cases": [[16, 1], [128, 8]],  # (seq, batch)
     "model_url": "models/all-MiniLM-L6-v2/",
-    "first_samples": 3,  # fresh programs per side (each on-side one is a full first check)
-    "warmup": 2,  # steady-state runs per side before timing
-    "samples": 7,  # steady-state timed runs per side
+    "first_samples": 3,  # fresh programs per side, at most (each on-side one a first check)
+    "warmup": 1,  # steady-state runs per side before timing
+    "samples": 7,  # steady-state timed runs per side, at most
+    "min_samples": 3,  # steady-state timed runs per side, at least
+    "case_budget_ms": 150000.0,  # per phase of a case (first calls, steady state), about
 }
 
 Clock = Callable[[], float]
@@ -62,7 +70,7 @@ def resolve_config(config: Any = None) -> dict[str, Any]:
     cfg = merge_config(config, DEFAULT_CONFIG)
     if cfg["device"] is None:
         cfg["device"] = "webgpu" if _compat.IN_PYODIDE else "cpu"
-    for key in ("first_samples", "samples"):
+    for key in ("first_samples", "samples", "min_samples"):
         if int(cfg[key]) < 1:
             raise ValueError(f"bench verify config: {key} must be at least 1, not {cfg[key]!r}")
     return cfg
@@ -82,6 +90,13 @@ def _median(xs: list[float]) -> float | None:
 
 def _ratio(on: float | None, off: float | None) -> float | None:
     return on / off if on is not None and off else None
+
+
+def sample_count(cfg: dict[str, Any], round_ms: float) -> int:
+    """Steady-state samples per side: ``samples``, fewer where rounds of *round_ms* would run
+    past ``case_budget_ms``, never fewer than ``min_samples``."""
+    fit = int(float(cfg["case_budget_ms"]) / max(round_ms, 1e-3))
+    return max(int(cfg["min_samples"]), min(int(cfg["samples"]), fit))
 
 
 async def first_call(model: Any, x: Any, m: Any, on: bool, clock: Clock) -> dict[str, Any]:
@@ -135,9 +150,13 @@ async def bench_case(
     webaccel.verify(False)
     await model.encode(x, m).read_async()  # this shape's kernels compiled: first calls are warm
     firsts: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    budget = float(cfg["case_budget_ms"])
     for s in range(int(cfg["first_samples"])):
         for on in (False, True) if s % 2 == 0 else (True, False):
             firsts[on].append(await first_call(model, x, m, on, clock))
+        pair_ms = firsts[False][-1]["ms"] + firsts[True][-1]["ms"]
+        if (s + 2) * pair_ms > budget:  # the next pair would run past the budget
+            break
     outputs = {r["data"] for r in firsts[False]} | {r["data"] for r in firsts[True]}
 
     async def encode() -> None:  # as a caller encodes: upload the ids, replay, read back
@@ -145,12 +164,18 @@ async def bench_case(
         ms = from_buffer(mask, shape, "int32", dev)
         outputs.add(bytes(await model.encode(xs, ms).read_async()))
 
+    round_ms = 0.0  # one timed run of each side, as the last warm-up runs took
     for on in (False, True):  # verify on: the model's own program is checked here, untimed
         webaccel.verify(on)
+        last = 0.0
         for _ in range(max(1, int(cfg["warmup"]))):
+            t0 = clock()
             await encode()
+            last = _ms_since(t0, clock)
+        round_ms += last
+    count = sample_count(cfg, round_ms)
     checked_before = webaccel.verify_report().programs_checked
-    steady = await interleaved({False: encode, True: encode}, int(cfg["samples"]), clock)
+    steady = await interleaved({False: encode, True: encode}, count, clock)
     steady_checks = webaccel.verify_report().programs_checked - checked_before
     reports = [r["report"] for r in firsts[True]]
     off_first = _median([r["ms"] for r in firsts[False]])
