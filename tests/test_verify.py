@@ -302,6 +302,23 @@ def test_each_program_is_checked_once_per_device(broken):
     assert report.programs == {"broken": 2}
 
 
+def test_forget_checked_checks_again(broken):
+    """What ``webaccel bench verify`` uses to time more than one first check: after
+    ``forget_checked`` the same program is checked (and its inputs read back) again."""
+    dev = broken(sqrt=sqrt_16_ulp_high)
+    report = wa.verify(True)
+    with pytest.warns(wa.VerificationWarning):
+        chain(wa.tensor(X, device=dev)).numpy()
+    chain(wa.tensor(X, device=dev)).numpy()  # checked already: no warning, no check
+    assert report.programs == {"broken": 1}
+    buffers = report.buffers_read
+    verify_mod.forget_checked()
+    with pytest.warns(wa.VerificationWarning):
+        chain(wa.tensor(X, device=dev)).numpy()
+    assert report.programs == {"broken": 2} and len(report.disagreements) == 2
+    assert report.buffers_read == 2 * buffers  # the input is read back again too
+
+
 def test_strict_raises_and_leaks_nothing(broken):
     dev = broken(sqrt=sqrt_16_ulp_high)
     wa.verify(True, strict=True)

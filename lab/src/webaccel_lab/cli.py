@@ -14,7 +14,7 @@ from webaccel.device import backend_names
 from webaccel_pages.benchmarks.chart import ratio_svg
 
 from . import doctor, embed, footprint, lab
-from .benchmarks import runner, store_runner
+from .benchmarks import runner, store_runner, verify_runner
 from .serve import make_server
 
 
@@ -41,6 +41,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.target == "verify":  # default lane pyodide-0.27: verify needs NumPy in the page
+        lane = args.lane or verify_runner.DEFAULT_LANE
+        result = verify_runner.run_verify(
+            lane, None, args.timeout, device=args.device, cases=args.cases
+        )
+        print(json.dumps(result, indent=2) if args.json else verify_runner.format_table(result))
+        return 0 if verify_runner.complete(result) else 1
     if args.lane is None:
         args.lane = "headless-shell" if args.target == "bert" else "chromium"
 
@@ -171,9 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd = sub.add_parser("bench", help="benchmarks in a lane's browser (against TF.js)")
     bench_cmd.add_argument(
         "target",
-        choices=("ops", "bert", "store"),
+        choices=("ops", "bert", "store", "verify"),
         help="ops: matmul, conv2d, overhead per op; bert: all-MiniLM-L6-v2 vs onnxruntime-web; "
-        "store: model store save/load MB/s vs raw IndexedDB, weight sharing",
+        "store: model store save/load MB/s vs raw IndexedDB, weight sharing; "
+        "verify: what webaccel.verify costs on all-MiniLM-L6-v2 (lane pyodide-0.27)",
     )
     bench_cmd.add_argument(
         "--lane",

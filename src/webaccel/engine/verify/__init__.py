@@ -109,6 +109,14 @@ def verify_report(reset: bool = False) -> VerifyReport:
     return _reports[0]
 
 
+def forget_checked() -> None:
+    """Check every program again at its next run, and read its inputs back again, as right
+    after ``verify(True)`` in a fresh page (the reports keep their counts). For measuring what
+    a first check costs more than once (``webaccel bench verify``)."""
+    _checked.clear()
+    runs.forget_inputs()
+
+
 def _install() -> None:
     needed = _settings.on or any(_rerouted.values())
     hooks.install(_after_run if needed else None)
@@ -346,6 +354,7 @@ __all__ = [
     "VerificationError",
     "VerificationWarning",
     "VerifyReport",
+    "forget_checked",
     "verify",
     "verify_report",
     "verifying",
