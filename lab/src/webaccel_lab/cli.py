@@ -14,7 +14,7 @@ from webaccel.device import backend_names
 from webaccel_pages.benchmarks.chart import ratio_svg
 
 from . import doctor, embed, footprint, lab
-from .benchmarks import runner, store_runner
+from .benchmarks import runner, soak_runner, store_runner
 from .serve import make_server
 
 
@@ -42,7 +42,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.lane is None:
-        args.lane = "headless-shell" if args.target == "bert" else "chromium"
+        args.lane = "headless-shell" if args.target in ("bert", "soak") else "chromium"
+    if args.target == "soak":
+        soak_config = {k: v for k, v in (("encodes", args.encodes), ("loads", args.loads)) if v}
+        if args.device:
+            soak_config["device"] = args.device
+        result = soak_runner.run_soak(args.lane, soak_config, args.timeout)
+        print(json.dumps(result, indent=2) if args.json else soak_runner.format_table(result))
+        return 0 if soak_runner.complete(result) else 1
 
     if args.target == "store":
         result = store_runner.run_store(args.lane, None, args.timeout)
@@ -171,9 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd = sub.add_parser("bench", help="benchmarks in a lane's browser (against TF.js)")
     bench_cmd.add_argument(
         "target",
-        choices=("ops", "bert", "store"),
+        choices=("ops", "bert", "store", "soak"),
         help="ops: matmul, conv2d, overhead per op; bert: all-MiniLM-L6-v2 vs onnxruntime-web; "
-        "store: model store save/load MB/s vs raw IndexedDB, weight sharing",
+        "store: model store save/load MB/s vs raw IndexedDB, weight sharing; "
+        "soak: device memory, JS heap and storages before/after thousands of encodes and loads",
     )
     bench_cmd.add_argument(
         "--lane",
@@ -192,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "--sizes", type=_sizes, default=None, help="matmul sizes, e.g. 256,512,1024 (the default)"
     )
-    bench_cmd.add_argument("--device", default=None, help="webaccel's device (default: webgpu)")
+    bench_cmd.add_argument(
+        "--device", default=None, help="webaccel's device (default: webgpu; soak: webnn)"
+    )
+    bench_cmd.add_argument("--encodes", type=int, default=None, help="soak: encodes (2000)")
+    bench_cmd.add_argument("--loads", type=int, default=None, help="soak: model loads (100)")
     bench_cmd.add_argument(
         "--backend",
         choices=("webgpu", "webnn"),

@@ -1,0 +1,115 @@
+"""``webaccel bench soak``, host side: run ``static_site/bench_soak.html`` in a lane's browser
+(``runner.run_page``) and shape its result as JSON or a table for people.
+
+The JSON's headline keys (other tools read them): ``device_bytes_start``, ``device_bytes_end``,
+``js_heap_start``, ``js_heap_end``, ``storages_start``, ``storages_end``, ``encodes``,
+``loads``, ``recovery_ms``; then ``curve`` (one sample per ``sample_every`` encodes), the
+verdicts against ``TOLERANCE`` and the page's raw result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..text import columns, last_line
+from .runner import DEFAULT_TIMEOUT, run_page
+
+PAGE = "bench_soak.html"
+TOLERANCE = 0.01  # end within 1% of start: device bytes, JS heap, storages
+HEADLINE = (
+    "device_bytes_start",
+    "device_bytes_end",
+    "js_heap_start",
+    "js_heap_end",
+    "storages_start",
+    "storages_end",
+    "encodes",
+    "loads",
+    "recovery_ms",
+)
+
+
+def run_soak(
+    lane: str = "headless-shell",
+    config: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> dict[str, Any]:
+    """``webaccel bench soak``: run the page in *lane* and return the shaped result."""
+    return shape_result(run_page(lane, config or {}, timeout, PAGE), lane)
+
+
+def back_to_baseline(start: float | None, end: float | None) -> bool | None:
+    """End within ``TOLERANCE`` of start (None: not measured here)."""
+    if start is None or end is None:
+        return None
+    return abs(end - start) <= TOLERANCE * max(abs(start), 1)
+
+
+def shape_result(page: dict[str, Any], lane: str) -> dict[str, Any]:
+    """The page's raw result as the command's JSON: ``HEADLINE`` keys first, then details."""
+    ours = page.get("webaccel") or {}
+    result: dict[str, Any] = {key: ours.get(key) for key in HEADLINE}
+    result.update(
+        lane=lane,
+        device=ours.get("device") or (page.get("config") or {}).get("device"),
+        pyodide=page.get("pyodide"),
+        load_ms=ours.get("load_ms"),
+        encode_ms_median=ours.get("encode_ms_median"),
+        recovery=ours.get("recovery"),
+        baseline={
+            what: back_to_baseline(result[f"{what}_start"], result[f"{what}_end"])
+            for what in ("device_bytes", "js_heap", "storages")
+        },
+        tolerance=TOLERANCE,
+        curve=ours.get("curve") or [],
+        config=ours.get("config") or page.get("config"),
+        errors={"webaccel": last_line(page["webaccel_error"])}
+        if page.get("webaccel_error")
+        else {},
+        raw=page,
+    )
+    return result
+
+
+def complete(result: dict[str, Any]) -> bool:
+    """Everything ran, nothing failed, and what was measured came back to its baseline."""
+    measured = [ok for ok in result["baseline"].values() if ok is not None]
+    return (
+        not result["errors"]
+        and result.get("encodes") is not None
+        and bool(measured)
+        and all(measured)
+        and (result.get("recovery") or {}).get("max_abs_diff", 1.0) <= 1e-5
+    )
+
+
+def _n(value: Any) -> str:
+    return "-" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:.1f}"
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The result for people: start/end of each measure with its verdict, then the curve."""
+    lines = [
+        f"webaccel bench soak  lane {result['lane']}  device {result.get('device') or '-'}  "
+        f"pyodide {result.get('pyodide') or '-'}",
+        f"{_n(result.get('encodes'))} encodes, {_n(result.get('loads'))} model loads/unloads; "
+        f"encode median {_n(result.get('encode_ms_median'))} ms; recovery after a device loss "
+        f"{_n(result.get('recovery_ms'))} ms (median)",
+        "",
+    ]
+    rows: list[tuple[str, ...]] = [("measure", "start", "end", f"within {TOLERANCE:.0%}")]
+    for what in ("device_bytes", "js_heap", "storages"):
+        ok = result["baseline"][what]
+        verdict = "-" if ok is None else ("yes" if ok else "NO")
+        rows.append((what, _n(result[f"{what}_start"]), _n(result[f"{what}_end"]), verdict))
+    lines += columns(rows)
+    lines += ["", "curve:"]
+    curve_rows: list[tuple[str, ...]] = [("step", "phase", "device_bytes", "storages", "js_heap")]
+    for s in result["curve"]:
+        curve_rows.append(
+            (str(s["step"]), s["phase"], _n(s["device_bytes"]), _n(s["storages"]), _n(s["js_heap"]))
+        )
+    lines += columns(curve_rows)
+    for side, message in result["errors"].items():
+        lines.append(f"ERROR {side}: {message}")
+    return "\n".join(lines)
