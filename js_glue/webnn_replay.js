@@ -22,27 +22,32 @@
     for (let i = 0; i < outNames.length; i++) outputs[outNames[i]] = tensors[n + i];
     plan.ctx.dispatch(plan.graph, inputs, outputs);
   },
-  // The host fast path (Captured.run_async): the plan's own argument and output MLTensors,
-  // bound once beside the constants.
+  // The host fast path (Captured.run_async): a slot of the plan's, with its own argument and
+  // output MLTensors bound beside the constants. Overlapping calls each run on a slot of their
+  // own (replay.py), so nothing here is shared between calls in flight.
   host(plan, argTensors, outTensors, module) {
-    plan.module = module;
     const inputs = { ...plan.inputs };
     for (let i = 0; i < plan.argNames.length; i++) inputs[plan.argNames[i]] = argTensors[i];
     const outputs = {};
     for (let i = 0; i < plan.outNames.length; i++) outputs[plan.outNames[i]] = outTensors[i];
-    plan.hostArgs = Array.from(argTensors);
-    plan.hostOuts = Array.from(outTensors);
-    plan.hostInputs = inputs;
-    plan.hostOutputs = outputs;
+    return {
+      ctx: plan.ctx,
+      graph: plan.graph,
+      module,
+      hostArgs: Array.from(argTensors),
+      hostOuts: Array.from(outTensors),
+      hostInputs: inputs,
+      hostOutputs: outputs,
+    };
   },
-  // One run from host memory: writeTensor each argument straight from its Python buffer,
-  // dispatch, readTensor each wanted output into its Python buffer. objs: the argument
+  // One run of a slot from host memory: writeTensor each argument straight from its Python
+  // buffer, dispatch, readTensor each wanted output into its Python buffer. objs: the argument
   // buffers (argNames order), then one buffer per entry of reads (indexes into outNames).
   // mode "view": readTensor(t, view) over Python memory, falling back to a copy if the wasm
   // heap grew during the await (the view detaches: TypeError); "copy": readTensor(t) into JS
   // ArrayBuffers, then one set() per output into Python memory taken after the await.
-  async runHost(plan, mode, reads, ...objs) {
-    const { ctx, hostArgs, hostOuts } = plan;
+  async runHost(slot, mode, reads, ...objs) {
+    const { ctx, hostArgs, hostOuts } = slot;
     const n = hostArgs.length;
     for (let i = 0; i < n; i++) {
       const pybuf = objs[i].getBuffer("u8");
@@ -52,7 +57,7 @@
         pybuf.release();
       }
     }
-    ctx.dispatch(plan.graph, plan.hostInputs, plan.hostOutputs);
+    ctx.dispatch(slot.graph, slot.hostInputs, slot.hostOutputs);
     const m = reads.length;
     if (mode === "view") {
       const bufs = [];
@@ -88,14 +93,14 @@
   // then one per entry of reads; sizes: the same buffers' byte lengths. No PyProxy, no
   // getBuffer: the bytes are read and written through the module's HEAPU8, re-read after the
   // await because a heap that grew meanwhile has a new buffer.
-  async runAddr(plan, mode, reads, sizes, ...addrs) {
-    const { ctx, hostArgs, hostOuts, module } = plan;
+  async runAddr(slot, mode, reads, sizes, ...addrs) {
+    const { ctx, hostArgs, hostOuts, module } = slot;
     const n = hostArgs.length;
     let heap = module.HEAPU8;
     for (let i = 0; i < n; i++) {
       ctx.writeTensor(hostArgs[i], heap.subarray(addrs[i], addrs[i] + sizes[i]));
     }
-    ctx.dispatch(plan.graph, plan.hostInputs, plan.hostOutputs);
+    ctx.dispatch(slot.graph, slot.hostInputs, slot.hostOutputs);
     const m = reads.length;
     if (mode === "view") {
       const pending = [];
@@ -110,9 +115,9 @@
         if (!(err instanceof TypeError)) throw err;
       }
     }
-    // "copy": readTensor into the plan's own JS buffers (made once per output, as a page
+    // "copy": readTensor into the slot's own JS buffers (made once per output, as a page
     // reading into a preallocated typed array does), then one copy into Python memory
-    const own = (plan.ownBufs ||= []);
+    const own = (slot.ownBufs ||= []);
     const pending = [];
     for (let j = 0; j < m; j++) {
       const k = reads[j];
@@ -127,11 +132,5 @@
   destroy(plan) {
     plan.inputs = null;
     plan.outputs = null;
-    plan.hostInputs = null;
-    plan.hostOutputs = null;
-    plan.hostArgs = null;
-    plan.hostOuts = null;
-    plan.module = null;
-    plan.ownBufs = null;
   },
 }))()

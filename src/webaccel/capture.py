@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _compat
-from .device import Storage
+from .device import Device, Storage
 from .engine.passes import optimize
+from .errors import DeviceLostError
 from .ir import Node, Program, lower, pending_nodes
 from .tensor import Tensor, _buffer_tensor, apply
 from .view import View
@@ -56,6 +57,8 @@ class Trace:
     positions: tuple[int, ...] = ()  # program output position per result
     key: tuple[Any, ...] = ()  # its signature: its key in Captured.traces
     host_call: Any = None  # the runner's host_call (webnn) when every result is plain
+    device: Any = None  # the device it runs on, and the generation of the context it was
+    generation: int = 0  # compiled for (recompiled after the device was lost and rebuilt)
 
 
 class Captured:
@@ -82,6 +85,8 @@ class Captured:
             if not isinstance(a, Tensor):
                 raise TypeError(f"captured functions take Tensors, got {type(a).__name__}")
         args = tuple(_realized(a) for a in args)
+        if args:
+            args[0].device.ensure_live()
         key = tuple((a.device.name, a._view, a.dtype, a._node.storage.numel) for a in args)
         trace = self.traces.get(key)
         if trace is None:
@@ -89,8 +94,11 @@ class Captured:
             trace.key = key
             self._by_nbytes.clear()
             self._evict()
-        elif self.max_traces is not None:
-            self._touch(key)
+        else:
+            if self.max_traces is not None:
+                self._touch(key)
+            if trace.generation != trace.device.generation:
+                self._recompile(trace)
         return self._run(trace, args)
 
     def _touch(self, key: tuple[Any, ...]) -> None:
@@ -125,13 +133,11 @@ class Captured:
             else:
                 sources.append(("const", len(consts)))
                 consts.append(node)
-        optimized = optimize(program, device)  # same passes as realize
-        if device.compile_captured is not None:  # may build weights in (webnn)
-            compiled = device.compile_captured(optimized, [n.storage for n in input_nodes], sources)
-        else:
-            compiled = device.compile(optimized)
+        storages = [n.storage for n in input_nodes]
+        compiled, runner = _build(device, program, storages, sources)
         outputs = [(output_nodes.index(r._node), r._view, r.dtype) for r in results]
-        trace = Trace(program, compiled, consts, sources, outputs, single)
+        trace = Trace(program, compiled, consts, sources, outputs, single, runner)
+        trace.device, trace.generation = device, device.generation
         for position, view, dtype in outputs:
             step = program.steps[program.outputs[position]]
             plain = view == View.contiguous(step.shape) and dtype == step.dtype
@@ -144,13 +150,52 @@ class Captured:
         trace.positions = tuple(p for p, _, _, _ in trace.results)
         used = {p for p, _, _ in outputs}
         trace.unused = [i for i in range(len(program.outputs)) if i not in used]
-        if device.capture_runner is not None:
-            trace.runner = device.capture_runner(
-                compiled, [n.storage for n in input_nodes], sources
-            )
-            if trace.plain_results:
-                trace.host_call = trace.runner.host_call
+        if runner is not None and trace.plain_results:
+            trace.host_call = runner.host_call
         return trace
+
+    def _recompile(self, trace: Trace) -> None:
+        """Compile *trace*'s program again on its device's new context (after a loss): the
+        constants are the restored storages; each argument slot gets a scratch storage of
+        its size while the replay plan is built."""
+        device: Device = trace.device
+        device.ensure_live()
+        generation = device.generation
+        program = trace.program
+        inputs: list[Storage] = []
+        scratch: list[Storage] = []
+        for slot, (kind, i) in enumerate(trace.slot_sources):
+            if kind == "const":
+                storage = trace.const_nodes[i].storage
+                if storage.lost:
+                    raise DeviceLostError(
+                        f"{self._name}: a constant of this captured graph could not be restored "
+                        f"after the {device.name} device was lost, so it cannot run again: "
+                        f"{storage.handle.message}"
+                    )
+                inputs.append(storage)
+            else:
+                numel, dtype = program.inputs[slot]
+                scratch.append(device.storage(numel, dtype))
+                inputs.append(scratch[-1])
+        try:
+            compiled, runner = _build(device, program, inputs, trace.slot_sources)
+        finally:
+            for s in scratch:
+                s.release()
+        if trace.generation == generation:  # another call recompiled it meanwhile (JSPI waits)
+            if runner is not None:
+                runner.close()
+            return
+        old = trace.runner
+        trace.compiled, trace.runner, trace.generation = compiled, runner, generation
+        trace.host_call = runner.host_call if runner is not None and trace.plain_results else None
+        device.recovery.recompiled_traces += 1
+        if old is not None:
+            try:
+                old.close()
+            except Exception:  # its context is gone, and everything on it
+                pass
 
     def _run(self, trace: Trace, args: Sequence[Tensor]) -> Any:
         trace.runs += 1
@@ -192,8 +237,6 @@ class Captured:
         except (KeyError, TypeError):
             trace = self._host_trace(inputs)
             buffers_only = not any(isinstance(x, Tensor) for x in inputs)
-        if self.max_traces is not None:
-            self._touch(trace.key)
         sizes = trace.result_nbytes
         if out is None:
             bufs: list[Any] = [bytearray(n) for n in sizes]
@@ -210,36 +253,63 @@ class Captured:
                         f"run_async: out[{k}] must be a writable buffer of {sizes[k]} bytes, "
                         f"got {'a read-only one' if mv.readonly else f'{mv.nbytes} bytes'}"
                     )
+        device = trace.device
+        generation = device.generation
+        try:
+            await self._run_host(trace, inputs, buffers_only, bufs, out is None)
+        except DeviceLostError:
+            # In flight at a loss (or finding the device lost): run once more on the rebuilt
+            # device, from the same host data. Something else lost (an argument Tensor
+            # computed on the old device) raises.
+            if not device.needs_recovery and device.generation == generation:
+                raise
+            await device.recover_async()
+            await self._run_host(trace, inputs, buffers_only, bufs, out is None)
+        if device._recovery_started is not None:
+            device.note_result()
+        return bufs[0] if trace.single else bufs
+
+    async def _run_host(
+        self, trace: Trace, inputs: Sequence[Any], buffers_only: bool, bufs: list[Any], new: bool
+    ) -> None:
+        """One ``run_async`` attempt: into *bufs* (*new*: bytearrays of ours, replaced by the
+        read-back where that is not the fast path)."""
+        device = trace.device
+        if device._recovering is not None or device.lost_reason is not None:
+            await device.recover_async()
+        if trace.generation != device.generation:
+            self._recompile(trace)
+        if self.max_traces is not None and trace.key in self.traces:
+            self._touch(trace.key)
         host = trace.host_call
         if host is not None and buffers_only:
             trace.runs += 1
             pending = host(inputs, trace.positions, bufs)
             if pending is not None:
                 await pending
-        else:
-            args = []
-            for x, (dev, numel, dtype, _, view) in zip(inputs, trace.args, strict=True):
-                if isinstance(x, Tensor):
-                    x = _realized(x)
-                    if (x.device, x._view, x.dtype, x._node.storage.numel) == (
-                        dev,
-                        view,
-                        dtype,
-                        numel,
-                    ):
-                        args.append(x)
-                        continue
-                    x = await x.read_async()
-                mv = memoryview(x).cast("B")
-                args.append(_buffer_tensor(dev.upload(mv, numel, dtype), (numel,), dtype))
-            results = self._run(trace, args)
-            for k, t in enumerate([results] if trace.single else results):
-                data = await t.read_async()
-                if out is None:
-                    bufs[k] = data
-                else:
-                    memoryview(bufs[k]).cast("B")[:] = data
-        return bufs[0] if trace.single else bufs
+            return
+        args = []
+        for x, (dev, numel, dtype, _, view) in zip(inputs, trace.args, strict=True):
+            if isinstance(x, Tensor):
+                x = _realized(x)
+                if (x.device, x._view, x.dtype, x._node.storage.numel) == (
+                    dev,
+                    view,
+                    dtype,
+                    numel,
+                ):
+                    args.append(x)
+                    continue
+                x = await x.read_async()
+            mv = memoryview(x).cast("B")
+            args.append(_buffer_tensor(dev.upload(mv, numel, dtype), (numel,), dtype))
+        results = self._run(trace, args)
+        for k, t in enumerate([results] if trace.single else results):
+            data = await t.read_async()
+            if new:
+                bufs[k] = data
+            else:
+                memoryview(bufs[k]).cast("B")[:] = data
 
     def run(self, *inputs: Any, out: Sequence[Any] | None = None) -> Any:
         """Sync ``run_async``: plain on CPython; in the browser through JSPI."""
@@ -300,6 +370,22 @@ class Captured:
             f"{self._name}.run_async: inputs of ({given}) match no traced signature; "
             f"expected {expected}"
         )
+
+
+def _build(
+    device: Device, program: Program, inputs: list[Storage], sources: list[tuple[str, int]]
+) -> tuple[Any, Any]:
+    """The compiled program and its replay plan (None where the device has none) for a
+    captured program whose input slots are *inputs* (arguments and constants, *sources*)."""
+    optimized = optimize(program, device)  # same passes as realize
+    if device.compile_captured is not None:  # may build weights in (webnn)
+        compiled = device.compile_captured(optimized, inputs, sources)
+    else:
+        compiled = device.compile(optimized)
+    runner = None
+    if device.capture_runner is not None:
+        runner = device.capture_runner(compiled, inputs, sources)
+    return compiled, runner
 
 
 def _describe(arg: tuple[Any, int, Any, tuple[int, ...], View]) -> str:

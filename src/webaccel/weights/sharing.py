@@ -69,7 +69,10 @@ class _Entry:
 
     @property
     def alive(self) -> bool:
-        return self.storage.refcount > 0 and self.storage.handle is not None
+        """Its storage holds bytes: not freed, and not lost with its device (a lost storage is
+        never handed out again; a load reads the tensor afresh)."""
+        storage = self.storage
+        return storage.refcount > 0 and storage.handle is not None and not storage.lost
 
     def models(self) -> list[str]:
         return sorted({m for m, _ in self.holders.values()})

@@ -6,6 +6,10 @@ allocates each step's output from the runtime's size-bucketed pool, hands interm
 to the pool as soon as the batch is submitted, and returns the outputs as refcounted storages.
 Inputs are read in place through their views (transposes, slices and broadcasts are strides,
 not copies).
+
+Device loss (``webaccel.device``): ``lost_reason`` is the runtime's (the GPUDevice's ``lost``
+promise); ``_rebuild_async`` makes a new ``GPUContext`` behind this same device, after which
+the base class restores the live storages and captured graphs recompile.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class Compiled:
 
 class WebGPUDevice(Device):
     name = "webgpu"
+    losable = True
 
     def __init__(self, ctx: GPUContext | None = None) -> None:
         super().__init__()
@@ -65,6 +70,16 @@ class WebGPUDevice(Device):
     @classmethod
     async def create_async(cls) -> WebGPUDevice:
         return cls(await GPUContext.create_async())
+
+    # -- device loss ---------------------------------------------------------------------------
+    @property
+    def lost_reason(self) -> str | None:
+        return self.ctx.lost_reason
+
+    async def _rebuild_async(self) -> None:
+        """A new GPUDevice (and pools, pipeline cache) behind this device; the old context's
+        buffers, pipelines and replay plans stay bound to the old one and fail if used."""
+        self.ctx = await GPUContext.create_async()
 
     def _supports(self, step: Step) -> bool:
         """Every op of the table, on float32/float16/int32 data (int8/uint8/int4 are weight

@@ -34,7 +34,11 @@ buffer reused early could be overwritten before a recorded dispatch reads it.
 must be multiples of 4. ``read_async`` waits for everything submitted before it.
 
 When the device is lost (``device.destroy()``, a driver reset), every further call raises
-``DeviceLostError`` with the reason; ``await GPUContext.create_async()`` makes a fresh one.
+``DeviceLostError`` with the reason; ``await GPUContext.create_async()`` makes a fresh one (the
+``webgpu`` device does that itself on its next call: ``WebGPUDevice._rebuild_async``). The loss
+is known once the device's ``lost`` promise has resolved, a task after ``destroy()``; commands
+submitted in between are dropped by the browser without an error, and a read-back of them
+fails: ``read_async`` waits briefly for the promise and raises ``DeviceLostError``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ... import _compat
+from ...errors import DeviceLostError as _DeviceLostError
 from ...errors import WebAccelError
 from .adapter import is_software, request_adapter
 from .pool import BufferPool
@@ -64,8 +69,8 @@ UNIFORM_CHUNK = 64 * 1024
 DEFAULT_POOL_CAP = 256 << 20
 
 
-class DeviceLostError(WebAccelError):
-    """The GPUDevice is gone; a new ``GPUContext`` is needed."""
+class DeviceLostError(_DeviceLostError):
+    """The GPUDevice is gone; a new ``GPUContext`` is needed (``webaccel.DeviceLostError``)."""
 
 
 class WebGPUError(WebAccelError):
@@ -180,7 +185,8 @@ class GPUContext:
         if self.lost_reason is not None:
             raise DeviceLostError(
                 f"the WebGPU device was lost ({self.lost_reason}); its buffers and pipelines "
-                "are gone. Re-initialize with `await GPUContext.create_async()`."
+                "are gone with it: a new GPUContext is needed (`await "
+                "GPUContext.create_async()`; the webgpu device makes one on its next call)"
             )
 
     def _on_lost(self, reason: str, message: str) -> None:

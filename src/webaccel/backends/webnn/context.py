@@ -4,6 +4,11 @@
 so a browser without WebNN (or with an older API shape) gets the same message from either.
 ``read_limits`` reads ``opSupportLimits()`` as a plain dict, and ``glue`` is the JS helper
 object of ``js_glue/webnn_glue.js`` the device calls on hot paths.
+
+A lost context (``MLContext.destroy()``, or the browser taking it: its ``lost`` promise
+resolves, a task later) makes every call on it fail with an ``InvalidStateError`` whose
+message says the context is lost; ``lost_error`` tells those apart from other failures, and
+``watch_lost`` reports the promise.
 """
 
 from __future__ import annotations
@@ -63,3 +68,26 @@ def glue() -> Any:
 def read_limits(ctx: Any) -> dict[str, Any]:
     """``ctx.opSupportLimits()`` as a plain dict."""
     return _compat.to_py(glue().limits(ctx))
+
+
+def lost_error(exc: BaseException) -> bool | None:
+    """Whether *exc* (from a WebNN call) says the context is lost: True ("Context is lost."),
+    None where it may be ("Tensor has been destroyed or context is lost": the ``lost``
+    promise decides), False for other errors."""
+    text = str(exc)
+    if "InvalidStateError" not in text or "lost" not in text.lower():
+        return False
+    return True if "Context is lost" in text else None
+
+
+def watch_lost(ctx: Any, report: Any) -> None:
+    """Call ``report(message)`` when *ctx*'s ``lost`` promise resolves."""
+    lost = _compat.js_get(ctx, "lost")
+    if lost is None:  # an implementation without the promise: errors are all there is
+        return
+
+    def on_lost(info: Any) -> None:
+        message = _compat.js_get(info, "message")
+        report(str(message) if message is not None else "the context was lost")
+
+    lost.then(on_lost)

@@ -10,10 +10,17 @@ JSPI ``run_sync``). ``run`` takes the output tensors from the pool and makes one
 
 ``opSupportLimits()`` is read once per context: every WebNN call is checked against it, and
 ``supports(step)`` answers from the same check (a dry lowering without a builder).
+
+Context loss (``webaccel.device``): the context's ``lost`` promise, or a call failing because
+the context is lost (``context.lost_error``), marks the device lost and raises
+``DeviceLostError``; ``_rebuild_async`` makes a new ``MLContext`` (same options) behind this
+device, and the base class restores the live storages. Tensors carry the generation of the
+context they were made on, so one of an older context is never pooled into the new one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,10 +29,19 @@ from typing import Any, ClassVar
 from ... import _compat
 from ...device import Device, Implementation, Storage, check_sync_creation
 from ...dtypes import DType, as_dtype, uint8
+from ...errors import DeviceLostError
 from ...ir import Program, Step
 from ...view import View
 from .builders import LOWERINGS
-from .context import WebNNError, check_api, create_context, glue, read_limits
+from .context import (
+    WebNNError,
+    check_api,
+    create_context,
+    glue,
+    lost_error,
+    read_limits,
+    watch_lost,
+)
 from .emitter import Limits, Unsupported
 from .lowering import lower_program
 from .replay import ReplayPlan
@@ -38,12 +54,15 @@ class WebNNUnsupportedError(NotImplementedError):
 
 
 class NNBuffer:
-    """One storage: a flat MLTensor (None for zero elements)."""
+    """One storage: a flat MLTensor (None for zero elements), of context *generation*."""
 
-    __slots__ = ("dtype", "nbytes", "numel", "tensor")
+    __slots__ = ("dtype", "generation", "nbytes", "numel", "tensor")
 
-    def __init__(self, tensor: Any, dtype: str, numel: int, nbytes: int) -> None:
+    def __init__(
+        self, tensor: Any, dtype: str, numel: int, nbytes: int, generation: int = 0
+    ) -> None:
         self.tensor, self.dtype, self.numel, self.nbytes = tensor, dtype, numel, nbytes
+        self.generation = generation
 
     def __repr__(self) -> str:
         return f"<NNBuffer {self.dtype}[{self.numel}]>"
@@ -115,9 +134,12 @@ class WebNNDevice(Device):
     name = "webnn"
     ops = LOWERINGS  # op -> its builder (builders.py)
     unsupported: ClassVar[Mapping[str, str]] = {}  # every op of OPS lowers; limits decide per step
+    losable = True
 
     def __init__(self, ctx: Any, limits: dict[str, Any] | None = None, ieee: bool = True) -> None:
         super().__init__()
+        self.context_options: dict[str, Any] | None = None  # createContext's, for a rebuild
+        self._lost: str | None = None
         # NaN/inf guards and accuracy fixes for this browser's WebNN (see ieee.py); False
         # gives the plain WebNN ops (fewer ops, this implementation's special-value answers)
         self.ieee = ieee
@@ -131,30 +153,114 @@ class WebNNDevice(Device):
         self.tensor_live_bytes = 0
         self.created_tensors = 0
         self.destroyed_tensors = 0
+        self._watch()
 
     @classmethod
     async def create_async(cls, options: dict[str, Any] | None = None) -> WebNNDevice:
-        return cls(await create_context(options))
+        device = cls(await create_context(options))
+        device.context_options = options
+        return device
 
     @classmethod
     def create(cls, options: dict[str, Any] | None = None) -> WebNNDevice:
         return _compat.run_sync(cls.create_async(options))
 
+    # -- context loss ----------------------------------------------------------------------------
+    @property
+    def lost_reason(self) -> str | None:
+        return self._lost
+
+    def _watch(self) -> None:
+        ctx = self.ctx
+
+        def report(message: str) -> None:
+            if ctx is self.ctx:  # not a context already replaced
+                self.mark_lost(message)
+
+        watch_lost(ctx, report)
+
+    def mark_lost(self, reason: str) -> None:
+        if self._lost is None:
+            self._lost = reason
+
+    def lost_error(self, exc: BaseException) -> DeviceLostError | None:
+        """The ``DeviceLostError`` to raise for *exc* when it says the context is lost (the
+        device is then marked lost), else None. Sync: an ambiguous message counts as lost
+        only once the ``lost`` promise said so (``settled_lost_error`` waits for it)."""
+        kind = lost_error(exc)
+        if kind is True:
+            self.mark_lost(str(exc))
+        if kind is False or self._lost is None:
+            return None
+        return DeviceLostError(
+            f"the WebNN context was lost ({self._lost}); its tensors and graphs are gone "
+            "with it (the webnn device makes a new context on its next call)"
+        )
+
+    async def settled_lost_error(self, exc: BaseException) -> DeviceLostError | None:
+        """``lost_error``, after giving the ``lost`` promise a moment to report."""
+        if lost_error(exc) is None:
+            for _ in range(10):
+                if self._lost is not None:
+                    break
+                await asyncio.sleep(0.01)
+        return self.lost_error(exc)
+
+    async def _rebuild_async(self) -> None:
+        """A new MLContext (the same options) behind this device; its pool and counters start
+        empty: the old context's tensors went with it."""
+        ctx = await create_context(self.context_options)
+        self.ctx = ctx
+        self.limits = Limits(read_limits(ctx))
+        self._pool.clear()
+        self.pooled_bytes = self.tensor_live = self.tensor_live_bytes = 0
+        self._lost = None
+        self._watch()
+
+    async def _restored_handle_async(self, numel: int, dtype: DType) -> NNBuffer:
+        return await self._take_async(dtype.webnn, numel, dtype.nbytes(numel))
+
     # -- tensors -------------------------------------------------------------------------------
     def _take(self, dtype: str, numel: int, nbytes: int) -> NNBuffer:
         if numel == 0:
-            return NNBuffer(None, dtype, 0, 0)
+            return NNBuffer(None, dtype, 0, 0, self.generation)
         free = self._pool.get((dtype, numel))
         if free:
             tensor = free.pop()
             self.pooled_bytes -= nbytes
         else:
-            desc = {"dataType": dtype, "shape": [numel], "readable": True, "writable": True}
-            tensor = _compat.run_sync(self.ctx.createTensor(_compat.to_js_object(desc)))
+            try:
+                tensor = _compat.run_sync(self.ctx.createTensor(self._desc(dtype, numel)))
+            except Exception as exc:
+                lost = self.lost_error(exc)
+                if lost is not None:
+                    raise lost from exc
+                raise
             self.created_tensors += 1
         self.tensor_live += 1
         self.tensor_live_bytes += nbytes
-        return NNBuffer(tensor, dtype, numel, nbytes)
+        return NNBuffer(tensor, dtype, numel, nbytes, self.generation)
+
+    async def _take_async(self, dtype: str, numel: int, nbytes: int) -> NNBuffer:
+        """``_take`` awaiting the tensor's creation (no JSPI needed)."""
+        if numel == 0 or self._pool.get((dtype, numel)):
+            return self._take(dtype, numel, nbytes)
+        try:
+            tensor = await self.ctx.createTensor(self._desc(dtype, numel))
+        except Exception as exc:
+            lost = await self.settled_lost_error(exc)
+            if lost is not None:
+                raise lost from exc
+            raise
+        self.created_tensors += 1
+        self.tensor_live += 1
+        self.tensor_live_bytes += nbytes
+        return NNBuffer(tensor, dtype, numel, nbytes, self.generation)
+
+    @staticmethod
+    def _desc(dtype: str, numel: int) -> Any:
+        desc = {"dataType": dtype, "shape": [numel], "readable": True, "writable": True}
+        return _compat.to_js_object(desc)
 
     def storage(self, numel: int, dtype: DType) -> Storage:
         if dtype.webnn not in self.limits.raw.get("input", {}).get("dataTypes", [dtype.webnn]):
@@ -166,6 +272,9 @@ class WebNNDevice(Device):
 
     def free(self, handle: NNBuffer, nbytes: int) -> None:
         if handle.tensor is None:
+            return
+        if handle.generation != self.generation:  # of a lost context: gone with it
+            handle.tensor = None
             return
         self.tensor_live -= 1
         self.tensor_live_bytes -= handle.nbytes
@@ -191,13 +300,25 @@ class WebNNDevice(Device):
             return
         if data.nbytes != handle.nbytes:
             raise ValueError(f"copy_in: {data.nbytes} bytes for a {handle.nbytes}-byte tensor")
-        glue().write(self.ctx, handle.tensor, data)
+        try:
+            glue().write(self.ctx, handle.tensor, data)
+        except Exception as exc:
+            lost = self.lost_error(exc)
+            if lost is not None:
+                raise lost from exc
+            raise
 
     async def copy_out_async(self, handle: NNBuffer, nbytes: int, offset: int = 0) -> bytearray:
         if nbytes == 0 or handle.tensor is None:
             return bytearray()
         data = bytearray(handle.nbytes)
-        await glue().read(self.ctx, handle.tensor, data)
+        try:
+            await glue().read(self.ctx, handle.tensor, data)
+        except Exception as exc:
+            lost = await self.settled_lost_error(exc)
+            if lost is not None:
+                raise lost from exc
+            raise
         if offset == 0 and nbytes == handle.nbytes:
             return data
         return data[offset : offset + nbytes]
@@ -255,6 +376,15 @@ class WebNNDevice(Device):
     def compile(self, program: Program, consts: dict[int, Any] | None = None) -> Compiled:
         if not _compat.host().in_pyodide:
             raise WebNNError("the webnn backend runs inside Pyodide in a browser")
+        try:
+            return self._compile(program, consts)
+        except Exception as exc:
+            lost = self.lost_error(exc)
+            if lost is not None:
+                raise lost from exc
+            raise
+
+    def _compile(self, program: Program, consts: dict[int, Any] | None) -> Compiled:
         backend = JSBuilder(self.ctx)
         try:
             low, outs = lower_program(program, self.limits, backend, self.ieee, consts)
@@ -290,9 +420,15 @@ class WebNNDevice(Device):
         if compiled.graph is not None:
             ins = _compat.to_js([inputs[s].handle.tensor for s in compiled.in_slots])
             outs = _compat.to_js([handles[j].tensor for j in compiled.in_graph])
-            glue().dispatch(
-                self.ctx, compiled.graph, compiled.in_names, ins, compiled.out_names, outs
-            )
+            try:
+                glue().dispatch(
+                    self.ctx, compiled.graph, compiled.in_names, ins, compiled.out_names, outs
+                )
+            except Exception as exc:
+                lost = self.lost_error(exc)
+                if lost is not None:
+                    raise lost from exc
+                raise
         return [Storage(self, h, n, d) for h, (n, d) in zip(handles, compiled.outputs, strict=True)]
 
     def capture_runner(

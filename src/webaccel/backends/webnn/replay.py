@@ -7,20 +7,41 @@ captured constants (weights) bound for good, so a run is: output ``MLTensor``s f
 device's pool, then one JS call that binds the argument and output tensors and dispatches.
 Arguments are dispatched directly (their storages are ``MLTensor``s): no ``writeTensor``.
 
-``host_call`` is ``Captured.run_async``'s fast path: the plan owns one argument
+``host_call`` is ``Captured.run_async``'s fast path: a host slot holds one argument
 ``MLTensor`` per arg-fed graph input and one per graph output (made on first use, bound in a
 second pair of records), and one JS call (``runHost``) writes each argument straight from
 Python memory, dispatches, and reads each wanted output straight into Python memory; Python
-crosses the FFI once and awaits once.
+crosses the FFI once and awaits once. Calls that overlap (coroutines) each take a slot of
+their own (``HOST_SLOTS`` at most, then they wait in turn), so none overwrites another's
+arguments or outputs.
+
+A call whose context is lost fails with ``DeviceLostError`` (``Captured.run_async`` then runs
+it once more on the rebuilt device, through a plan recompiled there); closing a plan for that
+reason fails the calls still waiting for a slot the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 from collections.abc import Sequence
 from typing import Any
 
 from ... import _compat
 from ...device import Replay, Storage
+from ...errors import DeviceLostError
+
+
+class _HostSlot:
+    """What one host call holds while it runs: argument and output MLTensors (NNBuffers),
+    their JS records (``webnn_replay.js`` host), and the bound run functions per read list."""
+
+    __slots__ = ("js", "reads", "tensors")
+
+    def __init__(self) -> None:
+        self.tensors: list[Any] = []
+        self.js: Any = None
+        self.reads: dict[tuple[int, ...], tuple[Any, Any, list[int] | None]] = {}
 
 
 def _glue() -> Any:
@@ -66,68 +87,146 @@ class ReplayPlan(Replay):
                 _compat.to_js(out_names),
             )
         self._run = _glue().run
-        self._host: list[Any] | None = None  # plan-owned NNBuffers: arguments, then outputs
         self._arg_specs: list[tuple[str, int, int]] = []
         for slot in compiled.in_slots:
             if sources[slot][0] == "arg":
                 numel, dtype = compiled.program.inputs[slot]
                 self._arg_specs.append((dtype.webnn, numel, dtype.nbytes(numel)))
-        self._reads: dict[tuple[int, ...], tuple[Any, Any, list[int] | None]] = {}
+        self._slots: list[_HostSlot] = []  # every host slot made (at most HOST_SLOTS)
+        self._idle: list[_HostSlot] = []
+        self._waiting: collections.deque[asyncio.Future[_HostSlot]] = collections.deque()
+        self.generation = device.generation  # of the context it was built on
 
     # "view": readTensor into views of Python memory; "copy": into JS ArrayBuffers, then one
     # copy each (see webnn_replay.js runHost)
     host_read = "copy"  # runAddr: into plan-owned JS buffers, then one copy; "view" no faster
+    # Host calls running at once, each with its own slot (argument and output MLTensors, JS
+    # buffers); more wait for a slot in arrival order.
+    HOST_SLOTS = 4
 
-    def _host_tensors(self) -> None:
-        take = self.device._take
-        args = [take(w, n, b) for w, n, b in self._arg_specs]
-        outs = [
-            take(self.outputs[j][2], self.outputs[j][0], self.outputs[j][3]) for j in self.in_graph
-        ]
-        self._host = args + outs
-        _glue().host(
+    def host_call(
+        self, inputs: Sequence[Any], positions: tuple[int, ...], outs: Sequence[Any]
+    ) -> Any:
+        """One run from host memory: write *inputs* (host buffers, one per captured argument),
+        dispatch, and read the program outputs at *positions* into the host buffers *outs*.
+        Returns the coroutine to await (None when there is nothing to run).
+
+        Overlapping calls (``asyncio.gather``) never share buffers: each holds a slot of its
+        own (``HOST_SLOTS`` at most; later ones wait), so one call's arguments cannot replace
+        another's before its dispatch, nor its outputs another's before they are read.
+
+        A plain function, and as few Python steps as we can manage: this is the per-call cost
+        ``Captured.run_async`` adds to the graph's own time (the webnn benchmark's block is
+        ~1.3 ms, and each Python layer around the JS call measured 3-5% of it there). Per
+        *positions* the JS function is bound once to the slot, the read list and the byte
+        sizes, so a call passes only the buffers' wasm addresses."""
+        if self.closed:
+            raise self._closed_error()
+        if self.plan is None:  # every output empty: nothing to run or read
+            return None
+        if self._idle:
+            return self._host_run(self._idle.pop(), inputs, positions, outs)
+        return self._host_wait(inputs, positions, outs)
+
+    async def _host_wait(
+        self, inputs: Sequence[Any], positions: tuple[int, ...], outs: Sequence[Any]
+    ) -> None:
+        if len(self._slots) < self.HOST_SLOTS:
+            slot = await self._new_slot()
+        else:
+            waiter: asyncio.Future[_HostSlot] = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            slot = await waiter
+        await self._host_run(slot, inputs, positions, outs)
+
+    async def _new_slot(self) -> _HostSlot:
+        take = self.device._take_async
+        slot = _HostSlot()
+        self._slots.append(slot)
+        try:
+            args = [await take(w, n, b) for w, n, b in self._arg_specs]
+            slot.tensors = args
+            for j in self.in_graph:
+                numel, _, webnn, nbytes = self.outputs[j]
+                slot.tensors.append(await take(webnn, numel, nbytes))
+            if self.closed:  # closed while its tensors were made
+                raise self._closed_error()
+        except BaseException:
+            if slot in self._slots:
+                self._slots.remove(slot)
+            self._free_slot(slot)
+            raise
+        outs = slot.tensors[len(args) :]
+        slot.js = _glue().host(
             self.plan,
             _compat.to_js([h.tensor for h in args]),
             _compat.to_js([h.tensor for h in outs]),
             _compat.wasm_heap(),
         )
+        return slot
 
-    def host_call(
-        self, inputs: Sequence[Any], positions: tuple[int, ...], outs: Sequence[Any]
-    ) -> Any:
-        """Start one run from host memory: write *inputs* (host buffers, one per captured
-        argument), dispatch, and read the program outputs at *positions* into the host buffers
-        *outs*. Returns the JS promise to await (None when there is nothing to run).
+    async def _host_run(
+        self,
+        slot: _HostSlot,
+        inputs: Sequence[Any],
+        positions: tuple[int, ...],
+        outs: Sequence[Any],
+    ) -> None:
+        try:
+            if self.closed:  # closed while this call waited for its slot
+                raise self._closed_error()
+            entry = slot.reads.get(positions)
+            if entry is None:
+                entry = self._bind_reads(slot, positions)
+            by_addr, by_obj, wanted = entry
+            address = _compat.wasm_address
+            if wanted is None:  # the common case: one argument, one result
+                x, y = inputs[0], outs[0]
+                ax, ay = address(x), address(y)
+                pending = by_obj(x, y) if ax is None or ay is None else by_addr(ax, ay)
+            else:
+                objs = [inputs[i] for i in self.arg_order] + [outs[k] for k in wanted]
+                addrs = [address(o) for o in objs]
+                # a buffer with no cheap address: hand JS the objects instead
+                pending = by_obj(*objs) if None in addrs else by_addr(*addrs)
+            await pending
+        except Exception as exc:
+            lost = await self.device.settled_lost_error(exc)
+            if lost is not None:
+                raise lost from exc
+            raise
+        finally:
+            self._give_back(slot)
 
-        A plain function, not a coroutine, and as few Python steps as we can manage: this is
-        the per-call cost ``Captured.run_async`` adds to the graph's own time (the webnn
-        benchmark's block is ~1.3 ms, and each Python layer around the JS call measured 3-5% of
-        it there). Per *positions* the JS function is bound once to the plan, the read list and
-        the byte sizes, so a call passes only the buffers' wasm addresses."""
+    def _give_back(self, slot: _HostSlot) -> None:
         if self.closed:
-            raise RuntimeError("this replay plan was closed (its capture trace was evicted)")
-        if self.plan is None:  # every output empty: nothing to run or read
-            return None
-        entry = self._reads.get(positions)
-        if entry is None:
-            entry = self._bind_reads(positions)
-        by_addr, by_obj, wanted = entry
-        address = _compat.wasm_address
-        if wanted is None:  # the common case: one argument, one result
-            x, y = inputs[0], outs[0]
-            ax, ay = address(x), address(y)
-            if ax is None or ay is None:
-                return by_obj(x, y)
-            return by_addr(ax, ay)
-        objs = [inputs[i] for i in self.arg_order] + [outs[k] for k in wanted]
-        addrs = [address(o) for o in objs]
-        if None in addrs:  # a buffer with no cheap address: hand JS the objects instead
-            return by_obj(*objs)
-        return by_addr(*addrs)
+            self._free_slot(slot)
+            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():  # a waiter cancelled meanwhile is passed over
+                waiter.set_result(slot)
+                return
+        self._idle.append(slot)
 
-    def _bind_reads(self, positions: tuple[int, ...]) -> tuple[Any, Any, list[int] | None]:
-        if self._host is None:
-            self._host_tensors()
+    def _free_slot(self, slot: _HostSlot) -> None:
+        for h in slot.tensors:
+            self.device.free(h, h.nbytes)
+        slot.tensors, slot.js, slot.reads = [], None, {}
+
+    def _closed_error(self) -> Exception:
+        """Why a closed plan cannot run: its context was lost (the trace recompiles on the
+        rebuilt device; ``run_async`` retries), or its trace was evicted."""
+        if self.device.generation != self.generation:
+            return DeviceLostError(
+                "this replay plan was closed: its WebNN context was lost (the captured graph "
+                "recompiles on the new one)"
+            )
+        return RuntimeError("this replay plan was closed (its capture trace was evicted)")
+
+    def _bind_reads(
+        self, slot: _HostSlot, positions: tuple[int, ...]
+    ) -> tuple[Any, Any, list[int] | None]:
         where = {p: k for k, p in enumerate(self.in_graph)}
         wanted = [k for k, p in enumerate(positions) if p in where]
         sizes = [b for _, _, b in self._arg_specs]
@@ -135,9 +234,9 @@ class ReplayPlan(Replay):
         reads = _compat.to_js([where[positions[k]] for k in wanted])
         glue = _glue()
         one = list(self.arg_order) == [0] and wanted == [0] and len(positions) == 1
-        entry = self._reads[positions] = (
-            glue.runAddr.bind(glue, self.plan, self.host_read, reads, _compat.to_js(sizes)),
-            glue.runHost.bind(glue, self.plan, self.host_read, reads),
+        entry = slot.reads[positions] = (
+            glue.runAddr.bind(glue, slot.js, self.host_read, reads, _compat.to_js(sizes)),
+            glue.runHost.bind(glue, slot.js, self.host_read, reads),
             None if one else wanted,  # None: one argument, one result (host_call's shortcut)
         )
         return entry
@@ -152,25 +251,32 @@ class ReplayPlan(Replay):
 
     def __call__(self, args: Sequence[Storage]) -> list[Storage]:
         if self.closed:
-            raise RuntimeError("this replay plan was closed (its capture trace was evicted)")
+            raise self._closed_error()
         device = self.device
         take = device._take
         handles = [take(webnn, numel, nbytes) for numel, _, webnn, nbytes in self.outputs]
         if self.plan is not None:
-            self._run(
-                self.plan,
-                *[args[i].handle.tensor for i in self.arg_order],
-                *[handles[j].tensor for j in self.in_graph],
-            )
+            tensors = [args[i].handle.tensor for i in self.arg_order]
+            try:
+                self._run(self.plan, *tensors, *[handles[j].tensor for j in self.in_graph])
+            except Exception as exc:
+                for h in handles:
+                    device.free(h, h.nbytes)
+                lost = device.lost_error(exc)
+                if lost is not None:
+                    raise lost from exc
+                raise
         return [
             Storage(device, h, numel, dtype)
             for h, (numel, dtype, _, _) in zip(handles, self.outputs, strict=True)
         ]
 
     def close(self) -> None:
-        """Release the plan now (``capture`` evicting this trace): its argument/output tensors
-        go back to the device, the constants' storages are released, and the ``MLGraph`` is
-        destroyed (it holds its own copy of the weight constants). Idempotent."""
+        """Release the plan now (``capture`` evicting this trace, or recompiling it after a
+        context loss): its argument/output tensors go back to the device (a slot in
+        use when its call ends), the constants' storages are released, calls waiting for a
+        slot fail, and the ``MLGraph`` is destroyed (it holds its own copy of the weight
+        constants). Idempotent."""
         if self.closed:
             return
         self.closed = True
@@ -179,9 +285,14 @@ class ReplayPlan(Replay):
             self.plan = None
         for s in self.consts:
             s.release()
-        for h in self._host or ():
-            self.device.free(h, h.nbytes)
-        self.consts, self._host = [], None
+        for slot in self._idle:
+            self._free_slot(slot)
+        self._idle, self._slots = [], []
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(self._closed_error())
+        self.consts = []
         graph, self.graph = self.graph, None
         if graph is not None and hasattr(graph, "destroy"):
             graph.destroy()

@@ -7,6 +7,11 @@ missing, the source is read and kept there first. With *quantize* (``"int8"`` or
 the spec's dense layers are quantized at load from the float weights, which never upload, and
 what was made is kept in the store for the next load; for int4, the spec's file of int4
 weights made ahead of time is used instead where the source (or the store) has it.
+
+Every weight gets a restore record for a device loss (``webaccel.restore``): those read from
+the store through ``weights.load`` (``weights.StoredTensor``), those read from the source a
+``restore.SourceTensor`` (where the source can be read again), those quantized here from the
+store's floats a record that reads and quantizes them again.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ... import quant
-from ...device import Device, get_device
+from ... import quant, weights
+from ...device import Device, get_device, set_restore
 from ...io import safetensors
-from ...store import Store
-from ...tensor import from_buffer
+from ...restore import Reread
+from ...store import Store, tensor_key
+from ...tensor import Tensor, from_buffer
 from ..architectures import spec_for
 from ..spec import CONFIG, WEIGHTS, ModelSpec
 from . import stored
@@ -30,9 +36,12 @@ from .quantized import (
     check_scheme,
     int4_file_tensors,
     kept_parts,
+    quantize_parts,
     quantize_weight,
     same_shape,
+    weight_parts,
 )
+from .restore import SourceRecords
 from .sources import ModelFiles, Source
 from .types import Progress
 
@@ -183,14 +192,29 @@ async def _from_source(
     dense = set(spec.dense_weights(config)) if quantize is not None else set()
     total = sum(by_name[k].nbytes for k in wanted)
     done, weights, made = 0, {}, {}
+    # After a device loss the weights come back from the store where the file was kept
+    # there, else from the source (where it can be read again)
+    records = SourceRecords(src.source, src.who)
+    manifest = store.manifest(name, version) if store is not None else None
     for k in wanted:
+        info = by_name[k]
         if k in given:  # the int4 file's (its codes, or its trained biases and LayerNorms)
-            weights[k] = same_shape(given[k], by_name[k].shape, k, where)
+            weights[k] = same_shape(given[k], info.shape, k, where)
         elif k in dense:  # quantized straight from the file's bytes: the float never uploads
-            data, dtype, _ = safetensors.host_data(buffer, by_name[k])
-            made[k], weights[k] = quantize_weight(data, dtype, by_name[k].shape, quantize, dev)  # type: ignore[arg-type]
+            data, dtype, _ = safetensors.host_data(buffer, info)
+            made[k], weights[k] = quantize_weight(data, dtype, info.shape, quantize, dev)  # type: ignore[arg-type]
+            for part, t in weight_parts(weights[k]).items():
+                if store is not None:
+                    _requantized_from_store(t, store, name, version, info.name, quantize, part)  # type: ignore[arg-type]
+                else:
+                    what = f"{k} ({quantize} {part}) quantized from {spec.weights!r}"
+                    records.attach(t, spec.weights, _quantized_part(info, quantize, part), what)  # type: ignore[arg-type]
         else:
-            weights[k] = safetensors.to_tensor(buffer, by_name[k], dev)
+            weights[k] = safetensors.to_tensor(buffer, info, dev)
+            if manifest is not None:
+                _from_stored(weights[k], store, manifest, info.name)  # type: ignore[arg-type]
+            else:
+                records.attach(weights[k], spec.weights, _plain(info), f"{k} of {spec.weights!r}")
         done += by_name[k].nbytes
         if progress is not None and store is None:
             progress(done, total)
@@ -238,9 +262,66 @@ async def _from_store(
             weights[k] = same_shape(given[k], layout[by_name[k]]["shape"], k, where)
         elif k in dense:
             made[k], weights[k] = quantize_weight(*floats[by_name[k]], quantize, dev)  # type: ignore[arg-type]
+            for part, t in weight_parts(weights[k]).items():
+                _requantized_from_store(t, store, name, version, by_name[k], quantize, part)  # type: ignore[arg-type]
         else:
             weights[k] = loaded[by_name[k]]
     return weights, made
+
+
+def _from_stored(t: Tensor, store: Store, manifest: dict[str, Any], tensor: str) -> None:
+    """Restore *t* (uploaded from the source's bytes just kept in *store*) from the store."""
+    record = next(r for r in manifest["tensors"] if r["name"] == tensor)
+    if t._node.storage is not None:
+        restore = weights.StoredTensor(
+            store, manifest["name"], manifest["version"], tensor, tensor_key(manifest, record)
+        )
+        set_restore(t._node.storage, restore)
+
+
+def _int4_entry(fname: str, key: str) -> Any:
+    """A ``SourceTensor`` extract: tensor *key* of the int4 file (the file parsed once per
+    restore)."""
+
+    def extract(buffer: Any, memo: dict[Any, Any]) -> Any:
+        if fname not in memo:
+            memo[fname] = int4_file_tensors(buffer, fname)
+        return memo[fname][key][0]
+
+    return extract
+
+
+def _plain(info: safetensors.TensorInfo) -> Any:
+    """A ``SourceTensor`` extract: the tensor's bytes as loaded (dtype converted)."""
+    return lambda buffer, memo: safetensors.host_data(buffer, info)[0]
+
+
+def _quantized_part(info: safetensors.TensorInfo, scheme: str, part: str) -> Any:
+    """A ``SourceTensor`` extract: one part of the weight quantized at load (made once per
+    weight within one restore, for all its parts)."""
+
+    def extract(buffer: Any, memo: dict[Any, Any]) -> Any:
+        if info.name not in memo:
+            data, dtype, _ = safetensors.host_data(buffer, info)
+            memo[info.name] = quantize_parts(data, dtype, info.shape, scheme)
+        return memo[info.name][part][0]
+
+    return extract
+
+
+def _requantized_from_store(
+    t: Tensor, store: Store, name: str, version: str, tensor: str, scheme: str, part: str
+) -> None:
+    """Restore *t* (a part of a weight quantized at load from the store's floats) by reading
+    the floats again and quantizing them again."""
+
+    async def read() -> Any:
+        floats = await stored.read_tensors(store, name, version, [tensor], None)
+        return quantize_parts(*floats[tensor], scheme)[part][0]
+
+    what = f"{tensor} ({scheme} {part}) quantized from store model {name!r} version {version!r}"
+    if t._node.storage is not None:
+        set_restore(t._node.storage, Reread(read, what))
 
 
 async def _int4_weights(
@@ -275,4 +356,7 @@ async def _int4_weights(
         if store is not None and version is not None:
             await stored.save_int4(store, name, version, digest or _sha256(buffer), raw)
         entries = {k: from_buffer(d, shape, dtype, dev) for k, (d, dtype, shape) in raw.items()}
+        records = SourceRecords(src.source, src.who)
+        for k, t in entries.items():
+            records.attach(t, fname, _int4_entry(fname, k), f"{k} of {fname!r}")
     return assemble(entries, INT4_GROUP, fname, spec.checkpoint_name, offsets=True)

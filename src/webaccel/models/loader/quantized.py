@@ -24,14 +24,29 @@ def quantize_weight(
     data: Any, dtype: str, shape: Sequence[int], scheme: str, dev: Device
 ) -> tuple[dict[str, Any], Any]:
     """(the host parts to keep in the store, the QuantizedWeight on *dev*) of a float weight."""
+    parts = quantize_parts(data, dtype, shape, scheme)
+    return parts, quant.from_host(parts, quant.DEFAULT_GROUP[scheme], dev)
+
+
+def quantize_parts(data: Any, dtype: str, shape: Sequence[int], scheme: str) -> dict[str, Any]:
+    """``quant.quantize_host``'s parts of a float weight, as quantizing at load makes them
+    (the same bits every time: what a restore after a device loss makes again)."""
     if dtype == "float16":  # typed, so quantize reads halves rather than float32s
         data = memoryview(data).cast("B").cast("e")
     elif dtype != "float32":
         raise TypeError(f"{scheme} quantization takes float32 or float16 weights, not {dtype}")
     # int4 is asymmetric (16 codes over each group's [min, max], plus an offset): on MiniLM's
     # dense layers its min cosine to fp32 is 0.933 against 0.872 symmetric
-    parts = quant.quantize_host(data, scheme, shape=tuple(shape), asymmetric=scheme == "int4")
-    return parts, quant.from_host(parts, quant.DEFAULT_GROUP[scheme], dev)
+    return quant.quantize_host(data, scheme, shape=tuple(shape), asymmetric=scheme == "int4")
+
+
+def weight_parts(value: Any) -> dict[str, Any]:
+    """A loaded weight's device tensors by part: ``{"": tensor}``, or a QuantizedWeight's
+    ``{"q", "scale", "offset"}`` (those it has)."""
+    if isinstance(value, quant.QuantizedWeight):
+        parts = {"q": value.q, "scale": value.scale, "offset": value.offset}
+        return {k: v for k, v in parts.items() if v is not None}
+    return {"": value}
 
 
 def kept_parts(made: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
