@@ -23,3 +23,8 @@ class DeviceLostError(WebAccelError):
     """A device (WebGPU GPUDevice, WebNN MLContext) was lost, and what was asked for went
     with it: a call in flight at the loss, or a storage whose bytes could not be restored
     (see ``webaccel.restore``). The device itself is rebuilt on its next call."""
+
+
+class ClosedError(WebAccelError):
+    """A model (``SentenceEmbedder``, a pipeline) was used after ``close()`` released its
+    device weights and captured graphs; load it again to use it."""
