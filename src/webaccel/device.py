@@ -243,6 +243,10 @@ class Device:
     def memory(self) -> dict[str, int]:
         return {"live_bytes": self.live_bytes, "live_storages": self.live_storages}
 
+    def trim(self) -> None:
+        """Give the buffers this device keeps for reuse (its pools of freed buffers) back to
+        the browser; live storages stay. Backends that pool override it (webgpu, webnn)."""
+
     def supports(self, step: Any) -> bool:
         """Can this backend run *step* (an ``ir.Step``: op, attrs, input views/dtypes)? The
         op table first; backends narrow it by dtype, rank and limits in ``_supports``."""

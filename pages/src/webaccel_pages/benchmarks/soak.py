@@ -74,6 +74,7 @@ WORDS = (
 ).split()
 POOL_KEYS = ("gpu_pooled_bytes", "nn_pooled_bytes")
 LIVE_KEYS = ("gpu_live_bytes", "nn_live_bytes")
+JS_SETTLE_MIN, JS_SETTLE_S, JS_SETTLE_TRIES, JS_SETTLED = 4, 0.25, 20, 0.001
 LOST_WAIT_S = 5.0  # how long a forced loss may take to be reported (the lost promise)
 
 
@@ -113,23 +114,34 @@ def device_bytes(memory: dict[str, int]) -> int:
     return live + sum(memory.get(k, 0) for k in POOL_KEYS)
 
 
-def js_heap() -> int | None:
-    """The used JS heap after a JS garbage collection, where the host offers both
-    (``gc`` needs ``--js-flags=--expose-gc``, exact figures ``--enable-precise-memory-info``:
-    the lab passes both)."""
+async def js_heap_async() -> int | None:
+    """The used JS heap after JS garbage collections, where the host offers both (``gc``
+    needs ``--js-flags=--expose-gc``, exact figures ``--enable-precise-memory-info``: the lab
+    passes both). Settling: the ~90 MB of ArrayBuffers a model load reads from IndexedDB (or
+    a restore after a device loss) outlive the first forced collection (the JS objects
+    holding them are let go by finalizers that it schedules) and go at a later one
+    (measured: two collections 0.25 s apart leave them, the third takes them), so the heap
+    is read after each of at least ``JS_SETTLE_MIN`` collections ``JS_SETTLE_S`` apart, and
+    then until two readings agree within ``JS_SETTLED``."""
     collect = _compat.js_global("gc")
     performance = _compat.js_global("performance")
-    memory = None if performance is None else _compat.js_get(performance, "memory")
-    if collect is None or memory is None:
+    if collect is None or performance is None or _compat.js_get(performance, "memory") is None:
         return None
-    collect()
-    collect()  # a second pass takes what the first one's finalizers let go
-    return int(memory.usedJSHeapSize)
+    last = None
+    for i in range(JS_SETTLE_TRIES):
+        collect()
+        await asyncio.sleep(JS_SETTLE_S)
+        # performance.memory is a snapshot: a fresh one per reading
+        now = int(_compat.js_get(performance, "memory").usedJSHeapSize)
+        if i >= JS_SETTLE_MIN and last is not None and abs(now - last) <= JS_SETTLED * last:
+            return now
+        last = now
+    return last
 
 
-def sample(device: Device, step: int, phase: str) -> dict[str, Any]:
+async def sample(device: Device, step: int, phase: str) -> dict[str, Any]:
     """One point of the curve, after a Python garbage collection (which also releases the
-    JS objects Python held) and a JS one."""
+    JS objects Python held) and JS ones."""
     gc.collect()
     memory = device.memory()
     return {
@@ -137,7 +149,7 @@ def sample(device: Device, step: int, phase: str) -> dict[str, Any]:
         "phase": phase,
         "device_bytes": device_bytes(memory),
         "storages": memory["live_storages"],
-        "js_heap": js_heap(),
+        "js_heap": await js_heap_async(),
     }
 
 
@@ -226,7 +238,7 @@ async def run_async(
         for texts in warm:  # every captured graph the soak uses
             await resident.encode_async(texts)
         evicted = resident.model._encode.evicted
-        curve = [sample(dev, 0, "start")]
+        curve = [await sample(dev, 0, "start")]
         load_every = cfg["encodes"] // cfg["loads"] if cfg["loads"] else 0
         loads, from_store, load_ms, encode_ms, load_diff = 0, 0, [], [], 0.0
         for i in range(1, cfg["encodes"] + 1):
@@ -246,16 +258,16 @@ async def run_async(
                 del other
                 loads += 1
             if i % cfg["sample_every"] == 0:
-                curve.append(sample(dev, i, "soak"))
+                curve.append(await sample(dev, i, "soak"))
                 if progress is not None:
                     progress(i, cfg["encodes"])
-        end = sample(dev, cfg["encodes"], "end")
+        end = await sample(dev, cfg["encodes"], "end")
         curve.append(end)
         soak_s = time.perf_counter() - started
         traced_again = resident.model._encode.evicted - evicted
         out["recovery"] = await _losses(resident, cfg["losses"], rng, cfg["max_words"])
         if cfg["losses"] and out["recovery"].get("skipped") is None:
-            curve.append(sample(dev, cfg["encodes"], "recovered"))
+            curve.append(await sample(dev, cfg["encodes"], "recovered"))
         resident.close()
     finally:
         await store.close_async()

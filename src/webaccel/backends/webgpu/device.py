@@ -111,6 +111,10 @@ class WebGPUDevice(Device):
         data = await self.ctx.read_async(handle, nbytes + (offset - aligned), aligned)
         return data[offset - aligned :] if offset != aligned else data
 
+    def trim(self) -> None:
+        """Destroy the context's pooled (free) buffers: storage, staging and uniforms."""
+        self.ctx.trim()
+
     def memory(self) -> dict[str, int]:
         return {
             **super().memory(),

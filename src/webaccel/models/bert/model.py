@@ -78,8 +78,10 @@ class BertModel:
         """Release the model's device memory now: every captured graph (its replay plan, and
         on WebNN its copy of the weights) and this model's hold on each weight. A weight
         shared with another model (``webaccel.weights``) stays for that model: only the last
-        holder's release frees a storage. Idempotent; ``encode`` / ``features`` raise
-        ``ClosedError`` afterwards."""
+        holder's release frees a storage. The device's pools of free buffers are emptied
+        too (``Device.trim``), so that the freed memory goes back to the browser rather than
+        waiting for reuse. Idempotent; ``encode`` / ``features`` raise ``ClosedError``
+        afterwards."""
         if self.closed:
             return
         self.closed = True
@@ -89,6 +91,9 @@ class BertModel:
         # dropping the dict's tensors releases their storages at once (refcounting: nothing
         # else in the model refers to them once the traces' constants are gone)
         self.weights.clear()
+        # the freed weights would wait in the device's pools (up to 256 MB) for a buffer of
+        # their size: an unloaded model gives its memory back to the browser instead
+        self._device.trim()
 
     def _check_open(self, call: str) -> None:
         if self.closed:
