@@ -2,7 +2,7 @@
 // one device and samples what webaccel holds; start and end are compared by `webaccel bench soak`.
 // The result is left in window.benchResult and #result-json (body[data-state=done]).
 import {
-  $, fillKeyValueRows, finish, fmt, loadWebaccel, params, runPage, showResult, status,
+  $, fillKeyValueRows, fillRows, finish, fmt, loadWebaccel, params, runPage, showResult, status,
 } from "./page.js";
 
 function render(result) {
@@ -17,6 +17,10 @@ function render(result) {
   ];
   if (result.webaccel_error) rows.push(["error", result.webaccel_error]);
   fillKeyValueRows($("#results tbody"), rows);
+  // the curve: one sample every sample_every encodes, then the end and after the losses
+  fillRows($("#curve tbody"), (r.curve || []).map((s) => [
+    String(s.step), s.phase, String(s.device_bytes), String(s.storages), String(s.js_heap ?? "-"),
+  ]));
   showResult(result);
 }
 
