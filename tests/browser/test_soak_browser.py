@@ -107,7 +107,6 @@ async def _close(selenium, files, sentences, device):
     (await SentenceEmbedder.load_async(files, device=dev, store=store, name="t")).close()
     a = await SentenceEmbedder.load_async(files, device=dev, store=store, name="t")
     b = await SentenceEmbedder.load_async(files, device=dev, store=store, name="t")
-    assert a.source_reads == b.source_reads == []
     shared = [t._node.storage for t in a.model.weights.values()]
     assert all(s.refcount == 2 for s in shared)
     async with a:
