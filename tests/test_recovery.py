@@ -25,8 +25,8 @@ import webaccel as wa
 from webaccel import device as device_mod
 from webaccel.backends.cpu.device import CPUDevice
 from webaccel.errors import DeviceLostError
-from webaccel.restore import Reread
 from webaccel.models import SentenceEmbedder
+from webaccel.restore import Reread
 from webaccel.store import Store
 
 
@@ -155,7 +155,7 @@ def test_a_large_upload_is_not_copied_and_says_how_to_keep_it(dev):
     big = wa.tensor(vals(n, 1), device=dev).realize()
     assert big._node.storage.restore.restorable is False  # no host copy of a weight's size
     dev.lose()
-    with pytest.raises(DeviceLostError, match="not kept .*host_copy_max_bytes.*set_restore"):
+    with pytest.raises(DeviceLostError, match=r"not kept .*host_copy_max_bytes.*set_restore"):
         big.sum().tolist()
 
 
@@ -185,7 +185,7 @@ def test_a_failing_record_loses_its_storage_with_the_reason(dev):
     device_mod.set_restore(big._node.storage, Reread(read, "a file"))
     dev.lose()
     dev.recover()
-    with pytest.raises(DeviceLostError, match="restoring it from a file failed: .*file is gone"):
+    with pytest.raises(DeviceLostError, match=r"restoring it from a file failed: .*file is gone"):
         big.tolist()
 
 

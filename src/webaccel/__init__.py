@@ -10,10 +10,23 @@ from . import backends  # noqa: F401  (each backend registers its row of the bac
 from ._compat import IN_PYODIDE
 from .capabilities import detect, detect_async, format_report
 from .capture import capture
-from .device import Device, StorageLeakWarning, get_device, set_default_device
+from .device import (
+    Device,
+    StorageLeakWarning,
+    get_device,
+    set_default_device,
+    set_memory_limit,
+)
 from .dtypes import DType, float16, float32, int4, int8, int32, uint8
 from .engine import allow, deny
-from .errors import DTypeError, ShapeError, SyncUnavailableError, WebAccelError
+from .errors import (
+    DeviceLostError,
+    DTypeError,
+    MemoryLimitError,
+    ShapeError,
+    SyncUnavailableError,
+    WebAccelError,
+)
 from .functional import (
     abs,
     add,
@@ -84,6 +97,8 @@ __all__ = [
     "DType",
     "DTypeError",
     "Device",
+    "DeviceLostError",
+    "MemoryLimitError",
     "ShapeError",
     "StorageLeakWarning",
     "SyncUnavailableError",
@@ -142,6 +157,7 @@ __all__ = [
     "rsqrt",
     "set_default_device",
     "set_eager",
+    "set_memory_limit",
     "share",
     "share_async",
     "shared_tensor",

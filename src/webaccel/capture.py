@@ -34,7 +34,7 @@ from .tensor import Tensor, _buffer_tensor, apply
 from .view import View
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a storage watches its traces in a WeakSet
 class Trace:
     program: Program
     compiled: Any
@@ -59,6 +59,25 @@ class Trace:
     host_call: Any = None  # the runner's host_call (webnn) when every result is plain
     device: Any = None  # the device it runs on, and the generation of the context it was
     generation: int = 0  # compiled for (recompiled after the device was lost and rebuilt)
+
+    def storage_evicted(self) -> None:
+        """A constant's buffer was evicted under the memory limit (``webaccel.budget``): the
+        plan built over it goes now (a WebNN graph holds a copy of its constants) and the
+        trace recompiles on its next call, over the constant made resident again."""
+        if self.generation == EVICTED:  # another of its constants went first
+            return
+        self.generation = EVICTED
+        self.host_call = None
+        runner, self.runner = self.runner, None
+        self.device.budget.invalidated_traces += 1
+        if runner is not None:
+            runner.close()
+
+    def const_storages(self) -> list[Storage]:
+        return [n.storage for n in self.const_nodes]
+
+
+EVICTED = -1  # a Trace.generation no device has: a constant was evicted, recompile
 
 
 class Captured:
@@ -156,6 +175,8 @@ class Captured:
         outputs = [(output_nodes.index(r._node), r._view, r.dtype) for r in results]
         trace = Trace(program, compiled, consts, sources, outputs, single, runner)
         trace.device, trace.generation = device, device.generation
+        for node in consts:
+            device.watch(node.storage, trace)
         for position, view, dtype in outputs:
             step = program.steps[program.outputs[position]]
             plain = view == View.contiguous(step.shape) and dtype == step.dtype
@@ -178,20 +199,27 @@ class Captured:
         its size while the replay plan is built."""
         device: Device = trace.device
         device.ensure_live()
+        consts = trace.const_storages()
+        for storage in consts:
+            if storage.lost:
+                raise DeviceLostError(
+                    f"{self._name}: a constant of this captured graph could not be restored "
+                    f"after the {device.name} device was lost or its eviction, so it cannot "
+                    f"run again: {storage.handle.message}"
+                )
+        with device.in_use(consts):  # not evicted again while it compiles (webaccel.budget)
+            device.make_resident(consts)
+            self._compile_again(trace, device)
+
+    def _compile_again(self, trace: Trace, device: Device) -> None:
+        after_eviction = trace.generation == EVICTED
         generation = device.generation
         program = trace.program
         inputs: list[Storage] = []
         scratch: list[Storage] = []
         for slot, (kind, i) in enumerate(trace.slot_sources):
             if kind == "const":
-                storage = trace.const_nodes[i].storage
-                if storage.lost:
-                    raise DeviceLostError(
-                        f"{self._name}: a constant of this captured graph could not be restored "
-                        f"after the {device.name} device was lost, so it cannot run again: "
-                        f"{storage.handle.message}"
-                    )
-                inputs.append(storage)
+                inputs.append(trace.const_nodes[i].storage)
             else:
                 numel, dtype = program.inputs[slot]
                 scratch.append(device.storage(numel, dtype))
@@ -208,7 +236,10 @@ class Captured:
         old = trace.runner
         trace.compiled, trace.runner, trace.generation = compiled, runner, generation
         trace.host_call = runner.host_call if runner is not None and trace.plain_results else None
-        device.recovery.recompiled_traces += 1
+        for node in trace.const_nodes:
+            device.watch(node.storage, trace)
+        if not after_eviction:
+            device.recovery.recompiled_traces += 1
         if old is not None:
             try:
                 old.close()
@@ -216,6 +247,21 @@ class Captured:
                 pass
 
     def _run(self, trace: Trace, args: Sequence[Tensor]) -> Any:
+        device: Device = trace.device
+        if device.memory_limit is None and device._readmitting is None:
+            return self._run_now(trace, args)
+        # Under a memory limit (webaccel.budget): the constants and arguments are pinned while
+        # the graph runs, evicted ones come back first (a trace whose constant was evicted
+        # recompiles), and room is made for the results before anything is queued.
+        used = trace.const_storages() + [a._node.storage for a in args]
+        with device.in_use(used):
+            device.make_resident(used)
+            if trace.generation != device.generation:
+                self._recompile(trace)
+            device.reserve(sum(trace.result_nbytes), "a captured graph's results")
+            return self._run_now(trace, args)
+
+    def _run_now(self, trace: Trace, args: Sequence[Tensor]) -> Any:
         trace.runs += 1
         if trace.runner is not None:
             storages = trace.runner([a._node.storage for a in args])
@@ -295,6 +341,18 @@ class Captured:
         device = trace.device
         if device._recovering is not None or device.lost_reason is not None:
             await device.recover_async()
+        if device.memory_limit is None and device._readmitting is None:
+            await self._run_host_now(trace, inputs, buffers_only, bufs, new)
+            return
+        consts = trace.const_storages()
+        with device.in_use(consts):  # webaccel.budget: kept resident for the whole call
+            await device.make_resident_async(consts)
+            await self._run_host_now(trace, inputs, buffers_only, bufs, new)
+
+    async def _run_host_now(
+        self, trace: Trace, inputs: Sequence[Any], buffers_only: bool, bufs: list[Any], new: bool
+    ) -> None:
+        device = trace.device
         if trace.generation != device.generation:
             self._recompile(trace)
         if self.max_traces is not None and trace.key in self.traces:

@@ -18,22 +18,28 @@ is lost: using it raises ``DeviceLostError`` naming it. A call in flight at the 
 host data and give host results redo themselves once on the rebuilt device
 (``retry_after_loss_async``: ``Captured.run_async`` and the sentence embedder's ``encode``).
 ``recovery_stats()`` reports the losses, what came back and how long it took.
+
+Memory budget (``webaccel.budget``): ``set_memory_limit`` caps a device's resident bytes; an
+allocation over it evicts the least recently used storages not in use (``in_use``) that have a
+restore record, and ``make_resident`` brings one back on its next use from that record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import time
 import warnings
 import weakref
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from . import _compat
+from .budget import EVICTED, BudgetStats, check_limit, is_evicted, limit_error, victims
 from .dtypes import DType
-from .errors import DeviceLostError, SyncUnavailableError, WebAccelError
+from .errors import DeviceLostError, MemoryLimitError, SyncUnavailableError, WebAccelError
 from .ir import Program
 from .restore import HostCopy, LostHandle, NoCopy, RecoveryStats, Restore, is_lost
 
@@ -73,23 +79,37 @@ class Storage:
         "device",
         "dtype",
         "handle",
+        "last_used",
         "nbytes",
         "numel",
+        "pins",
         "refcount",
         "restore",
+        "watchers",
     )
 
     def __init__(self, device: Device, handle: Any, numel: int, dtype: DType) -> None:
+        nbytes = dtype.nbytes(numel)
+        if device.memory_limit is not None:  # the backend allocated it: make room, or give it
+            try:  # back (the entry points reserve first, so this rarely evicts)
+                device.reserve(nbytes, "an allocation")
+            except MemoryLimitError:
+                device.free(handle, nbytes)
+                raise
         self.device, self.handle, self.numel, self.dtype = device, handle, numel, dtype
-        self.nbytes = dtype.nbytes(numel)
+        self.nbytes = nbytes
         self.refcount = 1
-        # where the bytes come back from if the device is lost (webaccel.restore); None: they
-        # were computed on the device and go with it
+        # where the bytes come back from if the device is lost or it is evicted
+        # (webaccel.restore); None: they were computed on the device and go with it
         self.restore: Restore | None = None
-        device.live_bytes += self.nbytes
+        self.pins = 0  # programs using it now: never evicted meanwhile (Device.in_use)
+        self.last_used = device._clock  # the device's LRU clock at its last use
+        self.watchers: weakref.WeakSet[Any] | None = None  # told when it is evicted
+        device.live_bytes += nbytes
         device.live_storages += 1
-        if device._storages is not None:  # a device that can be lost restores what is live
-            device._storages.add(self)
+        device._storages.add(self)
+        if device.live_bytes > device.budget.peak_bytes:
+            device.budget.peak_bytes = device.live_bytes
 
     def acquire(self) -> Storage:
         if self.refcount <= 0:
@@ -103,8 +123,8 @@ class Storage:
         self.refcount -= 1
         if self.refcount == 0:
             self.restore = None
-            if is_lost(self.handle):  # no buffer: its bytes were taken off the counts at the loss
-                return
+            if is_lost(self.handle) or is_evicted(self.handle):  # no buffer: its bytes were
+                return  # taken off the counts at the loss or the eviction
             self.device.live_bytes -= self.nbytes
             self.device.live_storages -= 1
             if self.handle is not None:  # None: a restore after a device loss is under way
@@ -126,6 +146,11 @@ class Storage:
         """Its bytes went with a lost device and had nothing to be restored from."""
         return is_lost(self.handle)
 
+    @property
+    def evicted(self) -> bool:
+        """Its buffer was freed under the memory limit; its restore record brings it back."""
+        return is_evicted(self.handle)
+
     def describe(self) -> str:
         """What it is, for messages: size, dtype, device, and where its bytes come back from."""
         origin = "computed on the device" if self.restore is None else self.restore.what
@@ -138,10 +163,12 @@ class Storage:
         state = f"refcount {self.refcount}" if self.refcount > 0 else "freed"
         if self.refcount > 0 and self.lost:
             state += ", lost with its device"
+        elif self.refcount > 0 and self.evicted:
+            state += ", evicted"
         return f"<Storage {self.nbytes} bytes {self.dtype.name} on {self.device.name}, {state}>"
 
     def __del__(self) -> None:
-        if self.refcount > 0 and self.handle is not None:
+        if getattr(self, "refcount", 0) > 0 and self.handle is not None:
             self.device.leaked_storages = getattr(self.device, "leaked_storages", 0) + 1
             warnings.warn(
                 f"a {self.nbytes}-byte {self.device.name} storage was dropped with refcount "
@@ -188,11 +215,16 @@ class Device:
         self.live_bytes = 0
         self.live_storages = 0
         self.leaked_storages = 0  # storages the finalizer had to free (see StorageLeakWarning)
-        # -- device loss: the live storages to restore, the context's generation (captured
-        # graphs compiled for an older one recompile), the rebuild in progress, the figures
-        self._storages: weakref.WeakSet[Storage] | None = (
-            weakref.WeakSet() if self.losable else None
-        )
+        # the live storages: restored after a loss, evicted under a memory limit
+        self._storages: weakref.WeakSet[Storage] = weakref.WeakSet()
+        # -- the memory budget (webaccel.budget): the limit, the LRU clock, the figures, and
+        # the readmission in progress (calls that need an evicted storage wait for it)
+        self.memory_limit: int | None = None
+        self._clock = 0
+        self.budget = BudgetStats()
+        self._readmitting: asyncio.Future[None] | None = None
+        # -- device loss: the context's generation (captured graphs compiled for an older one
+        # recompile), the rebuild in progress, the figures
         self.generation = 0
         self._recovering: asyncio.Future[None] | None = None
         self._recovery_started: float | None = None  # until the first result after a rebuild
@@ -221,13 +253,22 @@ class Device:
     def storage(self, numel: int, dtype: DType) -> Storage:
         if self._recovering is not None or self.lost_reason is not None:
             self.recover()
+        if self.memory_limit is not None:
+            self.reserve(dtype.nbytes(numel), "an allocation")
         return Storage(self, self.alloc(dtype.nbytes(numel)), numel, dtype)
 
-    def upload(self, data: memoryview, numel: int, dtype: DType) -> Storage:
+    def upload(self, data: memoryview, numel: int, dtype: DType, *, retry: bool = True) -> Storage:
         storage = self.storage(numel, dtype)
         if data.nbytes:
-            self.copy_in(storage.handle, data)
-        if self._storages is not None:
+            try:
+                self.copy_in(storage.handle, data)
+            except DeviceLostError:
+                if not retry or not self.needs_recovery:
+                    raise
+                storage.release()  # the loss showed only now: upload to the rebuilt device
+                self.recover()
+                return self.upload(data, numel, dtype, retry=False)
+        if self.losable:
             if data.nbytes <= self.host_copy_max_bytes:
                 storage.restore = HostCopy(bytes(data), "uploaded (a host copy is kept)")
             else:
@@ -245,7 +286,8 @@ class Device:
 
     def trim(self) -> None:
         """Give the buffers this device keeps for reuse (its pools of freed buffers) back to
-        the browser; live storages stay. Backends that pool override it (webgpu, webnn)."""
+        the browser; live storages stay. Backends that pool override it (webgpu, webnn): after
+        an eviction, and when a model is closed (``BertModel.close``)."""
 
     def supports(self, step: Any) -> bool:
         """Can this backend run *step* (an ``ir.Step``: op, attrs, input views/dtypes)? The
@@ -257,6 +299,7 @@ class Device:
 
     def transfer(self, storage: Storage) -> Storage:
         """A copy of *storage* (from another device) on this one: read back, then written."""
+        storage.device.make_resident([storage])
         data = storage.device.copy_out(storage.handle, storage.nbytes)
         return self.upload(memoryview(data), storage.numel, storage.dtype)
 
@@ -328,46 +371,24 @@ class Device:
     async def _recover_now(self) -> None:
         started = time.perf_counter()
         reason = self.lost_reason
-        live = [s for s in list(self._storages or ()) if s.refcount > 0 and not is_lost(s.handle)]
+        live = [  # an evicted storage has no buffer to lose: its next use restores it
+            s
+            for s in list(self._storages)
+            if s.refcount > 0 and not is_lost(s.handle) and not is_evicted(s.handle)
+        ]
         await self._rebuild_async()
         self.generation += 1
         self.cache = CacheStats()  # programs compiled for the old context
-        groups: dict[tuple[type, Hashable], list[Storage]] = {}
+        refill: list[Storage] = []
         lost: list[tuple[Storage, str]] = []
         for s in live:
             s.handle = None  # the old buffer went with the old context
             if s.restore is None or not s.restore.restorable:
                 lost.append((s, "there is nothing to restore it from"))
             else:
-                groups.setdefault((type(s.restore), s.restore.group), []).append(s)
-        restored = restored_bytes = 0
-        for (kind, _), members in groups.items():
-            records: list[Restore] = [s.restore for s in members]  # type: ignore[misc]
-            why: dict[int, str] = {}
-            try:
-                async for i, data in kind.read_group(records):  # type: ignore[attr-defined]
-                    s = members[i]
-                    if s.refcount <= 0:  # released while the restore was reading
-                        continue
-                    if isinstance(data, BaseException):  # this record alone gave nothing
-                        why[i] = f"restoring it from {records[i].what} failed: {data}"
-                        continue
-                    view = memoryview(data).cast("B")
-                    if view.nbytes != s.nbytes:
-                        why[i] = f"{records[i].what} gave {view.nbytes} bytes for {s.nbytes}"
-                        continue
-                    handle = await self._restored_handle_async(s.numel, s.dtype)
-                    if view.nbytes:
-                        self.copy_in(handle, view)
-                    s.handle = handle
-                    restored += 1
-                    restored_bytes += s.nbytes
-            except Exception as exc:
-                failed = f"restoring it from {records[0].what} failed: {type(exc).__name__}: {exc}"
-                why = {i: why.get(i, failed) for i in range(len(members))}
-            for i, s in enumerate(members):
-                if s.handle is None:
-                    lost.append((s, why.get(i, f"{records[i].what} gave no bytes back")))
+                refill.append(s)
+        restored, restored_bytes, failed = await self._refill_async(refill, readmit=False)
+        lost += failed
         lost = [(s, why) for s, why in lost if s.refcount > 0]  # not released meanwhile
         for s, why in lost:
             s.handle = LostHandle(
@@ -387,6 +408,187 @@ class Device:
         stats.recompiled_traces = 0
         stats.recovery_ms = None
         self._recovery_started = started
+
+    async def _refill_async(
+        self, storages: list[Storage], readmit: bool
+    ) -> tuple[int, int, list[tuple[Storage, str]]]:
+        """Give each of *storages* a new buffer filled from its restore record, the records
+        of one group read together. *readmit*: they were evicted (their bytes are off the
+        counts, room is reserved for each, and a record that fails leaves them evicted
+        until marked lost by the caller); else they are restored after a loss. Returns the
+        storages and bytes restored, and the storages that could not be, with why."""
+        groups: dict[tuple[type, Hashable], list[Storage]] = {}
+        for s in storages:
+            groups.setdefault((type(s.restore), s.restore.group), []).append(s)  # type: ignore[union-attr]
+        restored = restored_bytes = 0
+        lost: list[tuple[Storage, str]] = []
+        for (kind, _), members in groups.items():
+            records: list[Restore] = [s.restore for s in members]  # type: ignore[misc]
+            why: dict[int, str] = {}
+            done: set[int] = set()
+            try:
+                async for i, data in kind.read_group(records):  # type: ignore[attr-defined]
+                    s = members[i]
+                    if s.refcount <= 0:  # released while the restore was reading
+                        continue
+                    if isinstance(data, BaseException):  # this record alone gave nothing
+                        why[i] = f"restoring it from {records[i].what} failed: {data}"
+                        continue
+                    view = memoryview(data).cast("B")
+                    if view.nbytes != s.nbytes:
+                        why[i] = f"{records[i].what} gave {view.nbytes} bytes for {s.nbytes}"
+                        continue
+                    if readmit:
+                        self.reserve(s.nbytes, "making an evicted storage resident again")
+                    handle = await self._restored_handle_async(s.numel, s.dtype)
+                    if view.nbytes:
+                        self.copy_in(handle, view)
+                    if readmit:
+                        if s.refcount <= 0:  # released while its buffer was being made
+                            self.free(handle, s.nbytes)
+                            continue
+                        self.live_bytes += s.nbytes
+                        self.live_storages += 1
+                    s.handle = handle
+                    done.add(i)
+                    restored += 1
+                    restored_bytes += s.nbytes
+            except MemoryLimitError:
+                raise  # not the record's fault: the storages stay evicted
+            except Exception as exc:
+                failed = f"restoring it from {records[0].what} failed: {type(exc).__name__}: {exc}"
+                why = {i: why.get(i, failed) for i in range(len(members))}
+            for i, s in enumerate(members):
+                if i not in done and s.refcount > 0:
+                    lost.append((s, why.get(i, f"{records[i].what} gave no bytes back")))
+        return restored, restored_bytes, lost
+
+    # -- the memory budget (webaccel.budget) ------------------------------------------------
+    def set_memory_limit(self, nbytes: int | None) -> None:
+        """Cap this device's resident storage bytes at *nbytes* (None: no cap). Where more is
+        resident already, storages not in use are evicted now; where that is not enough,
+        ``MemoryLimitError`` (and the limit is left as it was)."""
+        limit = check_limit(nbytes)
+        old, self.memory_limit = self.memory_limit, limit
+        try:
+            self.reserve(0, "set_memory_limit")
+        except MemoryLimitError:
+            self.memory_limit = old
+            raise
+        self.budget.limit = limit
+        self.budget.peak_bytes = self.live_bytes
+
+    def reserve(self, nbytes: int, what: str = "an allocation") -> None:
+        """Make room for *nbytes* more under the limit: evict the least recently used
+        storages not in use that can come back (``budget.victims``), or raise
+        ``MemoryLimitError`` (nothing evicted) where even all of them are not enough."""
+        limit = self.memory_limit
+        if limit is None or self.live_bytes + nbytes <= limit:
+            return
+        need = self.live_bytes + nbytes - limit
+        chosen, freed = victims(self._storages, need)
+        if freed < need:
+            self.budget.refused += 1
+            raise limit_error(self, nbytes, what, freed)
+        for s in chosen:
+            self._evict(s)
+        self.trim()
+
+    def _evict(self, s: Storage) -> None:
+        self.free(s.handle, s.nbytes)
+        s.handle = EVICTED
+        self.live_bytes -= s.nbytes
+        self.live_storages -= 1
+        self.budget.evictions += 1
+        self.budget.evicted_bytes += s.nbytes
+        watchers, s.watchers = s.watchers, None
+        for w in list(watchers or ()):  # captured graphs built over its old buffer
+            w.storage_evicted()
+
+    def watch(self, storage: Storage, watcher: Any) -> None:
+        """Call ``watcher.storage_evicted()`` if *storage* is evicted (held weakly)."""
+        if storage.watchers is None:
+            storage.watchers = weakref.WeakSet()
+        storage.watchers.add(watcher)
+
+    @contextlib.contextmanager
+    def in_use(self, storages: Sequence[Storage]) -> Iterator[None]:
+        """Pin *storages* for the block (a program reads them: never evicted meanwhile) and
+        mark them used now on the LRU clock."""
+        self._clock += 1
+        now = self._clock
+        for s in storages:
+            s.pins += 1
+            s.last_used = now
+        try:
+            yield
+        finally:
+            for s in storages:
+                s.pins -= 1
+
+    def make_resident(self, storages: Sequence[Storage]) -> None:
+        """``make_resident_async`` from synchronous code (through JSPI in a page; on CPython
+        inside a running event loop, where records that never wait can still be read)."""
+        if self._readmitting is None and not any(_absent(s.handle) for s in storages):
+            return
+        try:
+            _compat.run_sync(self.make_resident_async(storages))
+        except SyncUnavailableError as exc:
+            coro = self.make_resident_async(storages)
+            try:
+                coro.send(None)
+            except StopIteration:
+                return
+            coro.close()
+            raise WebAccelError(
+                f"an evicted storage on {self.name} comes back from a record that waits "
+                f"(a store, a fetch), which this synchronous call cannot do here ({exc}); "
+                "use the async calls, or raise the memory limit"
+            ) from exc
+
+    async def make_resident_async(self, storages: Sequence[Storage]) -> None:
+        """Bring the evicted ones among *storages* back from their restore records (the
+        others are pinned meanwhile, so that they stay); one whose record fails is lost
+        (``DeviceLostError`` names it where it is used)."""
+        while self._readmitting is not None:  # another call is bringing storages back
+            await self._readmitting
+        for s in storages:
+            if is_lost(s.handle):  # fail here, clearly, rather than in the backend
+                raise DeviceLostError(s.handle.message)
+        evicted = [
+            s for s in storages if s.device is self and s.refcount > 0 and is_evicted(s.handle)
+        ]
+        if not evicted:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._readmitting = done
+        try:
+            with self.in_use(storages):
+                restored, restored_bytes, failed = await self._refill_async(evicted, True)
+        finally:
+            self._readmitting = None
+            done.set_result(None)
+        self.budget.readmissions += restored
+        self.budget.readmitted_bytes += restored_bytes
+        for s, why in failed:
+            s.handle = LostHandle(
+                f"{s.describe()}, was evicted under the {self.name} memory limit and could "
+                f"not come back: {why}"
+            )
+        if failed:
+            raise DeviceLostError(failed[0][0].handle.message)
+
+    def budget_stats(self) -> dict[str, Any]:
+        """The memory-budget figures: the limit, evictions and bytes evicted, storages made
+        resident again, captured graphs dropped, the peak of live bytes, refusals, and the
+        storages and bytes evicted now."""
+        now = [s for s in list(self._storages) if s.refcount > 0 and is_evicted(s.handle)]
+        return {
+            **self.budget.as_dict(),
+            "live_bytes": self.live_bytes,
+            "evicted_now_storages": len(now),
+            "evicted_now_bytes": sum(s.nbytes for s in now),
+        }
 
     def note_result(self) -> None:
         """A call produced its result: the first one after a rebuild closes ``recovery_ms``
@@ -579,3 +781,26 @@ def recovery_stats(name: str | Device | None = None) -> dict[str, Any]:
     benchmarks: ``recovery_ms`` is the last loss's time from the call that found it until
     that call's result, ``rebuild_ms`` the new context and the restored storages."""
     return get_device(name).recovery_stats()
+
+
+def _absent(handle: Any) -> bool:
+    """No buffer behind it: evicted (comes back on use) or lost (fails, naming it)."""
+    return is_evicted(handle) or is_lost(handle)
+
+
+def set_memory_limit(nbytes: int | None, backend: str | Device | None = None) -> Device:
+    """Cap the resident storage bytes of device *backend* (default: the default device) at
+    *nbytes* (None: no cap); see ``webaccel.budget``. Returns the device."""
+    check_limit(nbytes)
+    if backend is not None and not isinstance(backend, str | Device):
+        raise TypeError(
+            f"set_memory_limit: backend must be a backend name or a Device, not "
+            f"{type(backend).__name__} {backend!r}"
+        )
+    if isinstance(backend, str) and backend not in _BACKENDS:
+        raise ValueError(
+            f"set_memory_limit: unknown backend {backend!r}; registered: {sorted(_BACKENDS)}"
+        )
+    device = get_device(backend)
+    device.set_memory_limit(nbytes)
+    return device

@@ -28,3 +28,9 @@ class DeviceLostError(WebAccelError):
 class ClosedError(WebAccelError):
     """A model (``SentenceEmbedder``, a pipeline) was used after ``close()`` released its
     device weights and captured graphs; load it again to use it."""
+
+
+class MemoryLimitError(WebAccelError, MemoryError):
+    """An allocation does not fit a device's memory limit (``webaccel.set_memory_limit``) even
+    after evicting every resident weight not in use; the message names the device, the limit,
+    the request and what holds the memory."""

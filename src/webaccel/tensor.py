@@ -260,14 +260,20 @@ class Tensor:
         t = self._dense()
         start = t.dtype.nbytes(t._view.offset)
         storage = t._node.storage  # may live on a fallback backend
-        return await storage.device.copy_out_async(storage.handle, t.nbytes, start)
+        device = storage.device
+        with device.in_use([storage]):  # not evicted while it is read (webaccel.budget)
+            await device.make_resident_async([storage])
+            return await device.copy_out_async(storage.handle, t.nbytes, start)
 
     def read(self) -> bytearray:
         """Sync ``read_async``: plain on CPython; in the browser through JSPI."""
         t = self._dense()
         start = t.dtype.nbytes(t._view.offset)
         storage = t._node.storage
-        return storage.device.copy_out(storage.handle, t.nbytes, start)
+        device = storage.device
+        with device.in_use([storage]):
+            device.make_resident([storage])
+            return device.copy_out(storage.handle, t.nbytes, start)
 
     def to_bytes(self) -> bytes:
         return bytes(self.read())

@@ -5,16 +5,22 @@ partitions, lowers each to a ``Program`` (``ir.lower``), looks it up in the devi
 optimizes and compiles it on a miss (``passes``), and runs it as one submission. Outputs are the
 requested nodes and any other node a live Tensor still holds.
 
-A device found lost is rebuilt first (``Device.ensure_live``); a graph whose input storage was
-lost with a device (nothing to restore it from) fails with that storage's ``DeviceLostError``.
+A device found lost is rebuilt first (``Device.ensure_live``), or where the loss shows only
+when the program is compiled or run (WebNN: the context fails the call), rebuilt then and the
+program run once more: its inputs are restored storages. A graph whose input storage was lost
+with a device (nothing to restore it from) fails with that storage's ``DeviceLostError``.
+Under a memory limit the inputs are pinned while the program runs, and evicted ones come back
+first (``webaccel.budget``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from ..device import Device
-from ..ir import Node, lower, pending_nodes
+from ..errors import DeviceLostError
+from ..ir import Node, Program, lower, pending_nodes
 from .passes import optimize
 from .placement import partition, place_node
 
@@ -39,6 +45,17 @@ def realize(roots: Sequence[Node]) -> None:
 
 def _run_group(device: Device, nodes: list[Node], requested: set[int]) -> None:
     device.ensure_live()  # a lost device is rebuilt before anything is compiled on it
+    generation = device.generation
+    try:
+        _run_program(device, nodes, requested)
+    except DeviceLostError:
+        if not device.needs_recovery and device.generation == generation:
+            raise  # an input storage was lost, not this call's device
+        device.ensure_live()
+        _run_program(device, nodes, requested)
+
+
+def _run_program(device: Device, nodes: list[Node], requested: set[int]) -> None:
     program, input_nodes, output_nodes = lower(nodes, requested)
     stats = device.cache
     compiled = stats.compiled.get(program)
@@ -58,10 +75,23 @@ def _run_group(device: Device, nodes: list[Node], requested: set[int]) -> None:
             moved.append(storage)
         inputs.append(storage)
     try:
-        storages = device.run(compiled, inputs)
+        # Under a memory limit: the inputs are pinned (never evicted while the program runs),
+        # evicted ones come back first, and room is made for the outputs before anything is
+        # queued (webaccel.budget).
+        with device.in_use(inputs):
+            if device.memory_limit is not None or device._readmitting is not None:
+                device.make_resident(inputs)
+                device.reserve(_output_bytes(program), "a program's outputs")
+            storages = device.run(compiled, inputs)
     finally:
         for storage in moved:
             storage.release()
     for node, storage in zip(output_nodes, storages, strict=True):
         node.storage = storage
         node.srcs = ()  # the graph behind a realized node can go
+
+
+def _output_bytes(program: Program) -> int:
+    return sum(
+        program.steps[i].dtype.nbytes(math.prod(program.steps[i].shape)) for i in program.outputs
+    )

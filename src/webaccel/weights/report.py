@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .. import budget
 from ..device import Device, get_device, running_devices
 from ..store.errors import human as human_bytes
 from .sharing import REGISTRY
@@ -44,6 +45,12 @@ class BackendMemory:
     unattributed_bytes: int  # live_bytes not in the registry (activations, plain tensors)
     leaked_storages: int
     details: dict[str, Any] = field(default_factory=dict)  # the device's own memory()
+    # the memory budget (webaccel.budget): the limit (None: none), evictions in all, and the
+    # storages and bytes evicted now (their restore records bring them back on use)
+    limit: int | None = None
+    evictions: int = 0
+    evicted_bytes: int = 0
+    evicted_now_bytes: int = 0
 
 
 @dataclass
@@ -105,6 +112,23 @@ class MemoryReport:
                 for b in self.backends
             ],
         )
+        limited = [b for b in self.backends if b.limit is not None or b.evictions]
+        if limited:
+            lines += ["", "memory limits (webaccel.set_memory_limit)"]
+            lines += _table(
+                ("backend", "limit", "live", "evictions", "evicted", "evicted now"),
+                [
+                    (
+                        b.backend,
+                        "none" if b.limit is None else human_bytes(b.limit),
+                        human_bytes(b.live_bytes),
+                        str(b.evictions),
+                        human_bytes(b.evicted_bytes),
+                        human_bytes(b.evicted_now_bytes),
+                    )
+                    for b in limited
+                ],
+            )
         lines += ["", "by model (shared: also held by another model; counted once in live)"]
         if self.models:
             lines += _table(
@@ -281,6 +305,10 @@ def memory_report(backends: Iterable[str | Device] | None = None) -> MemoryRepor
                 unattributed_bytes=max(dev.live_bytes - registered, 0),
                 leaked_storages=dev.leaked_storages,
                 details=details,
+                limit=dev.memory_limit,
+                evictions=dev.budget.evictions,
+                evicted_bytes=dev.budget.evicted_bytes,
+                evicted_now_bytes=dev.budget_stats()["evicted_now_bytes"],
             )
         )
         for e in mine:
@@ -297,3 +325,17 @@ def memory_report(backends: Iterable[str | Device] | None = None) -> MemoryRepor
 def resident_bytes(device: str | Device | None = None) -> int:
     """Bytes alive on *device* right now (``Device.live_bytes``)."""
     return get_device(device).live_bytes
+
+
+def _model_bytes(device: Device) -> list[tuple[str, int]]:
+    """Resident bytes per model on *device* (the sharing registry's holders), for
+    ``MemoryLimitError``'s message; a storage shared by models counts for each."""
+    rows: dict[str, int] = {}
+    for e in REGISTRY.entries():
+        if e.device is device and not e.storage.evicted:
+            for name in e.models():
+                rows[name] = rows.get(name, 0) + e.storage.nbytes
+    return sorted(rows.items(), key=lambda r: -r[1])
+
+
+budget.HOLDERS.append(_model_bytes)

@@ -14,6 +14,7 @@ the base class restores the live storages and captured graphs recompile.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,8 +79,18 @@ class WebGPUDevice(Device):
 
     async def _rebuild_async(self) -> None:
         """A new GPUDevice (and pools, pipeline cache) behind this device; the old context's
-        buffers, pipelines and replay plans stay bound to the old one and fail if used."""
-        self.ctx = await GPUContext.create_async()
+        buffers, pipelines and replay plans stay bound to the old one and fail if used.
+
+        Every pipeline the old device had is compiled again here, all at once
+        (``createComputePipelineAsync``): the browser compiles them in parallel, where the
+        graphs recompiled afterwards would ask for them one at a time (SwiftShader: seconds)."""
+        old, self.ctx = self.ctx, await GPUContext.create_async()
+        keys = list(old._pipelines)
+        if keys:
+            await asyncio.gather(
+                *(self.ctx.pipeline_async(src, entry) for src, entry in keys),
+                return_exceptions=True,  # one failing now fails again, clearly, where it is used
+            )
 
     def _supports(self, step: Step) -> bool:
         """Every op of the table, on float32/float16/int32 data (int8/uint8/int4 are weight
@@ -98,6 +109,9 @@ class WebGPUDevice(Device):
     def copy_in(self, handle: Any, data: memoryview) -> None:
         self.ctx.write(handle, data)
 
+    def trim(self) -> None:
+        self.ctx.trim()
+
     def write_from_js(self, data: Any, pieces: list[tuple[Any, int, int, int]]) -> None:
         """Optional device method, used by ``webaccel.store`` when its backend hands back JS
         ArrayBuffers: write pieces ``(handle, offset, start, length)`` of *data* (whole words)
@@ -110,10 +124,6 @@ class WebGPUDevice(Device):
         aligned = offset - offset % 4
         data = await self.ctx.read_async(handle, nbytes + (offset - aligned), aligned)
         return data[offset - aligned :] if offset != aligned else data
-
-    def trim(self) -> None:
-        """Destroy the context's pooled (free) buffers: storage, staging and uniforms."""
-        self.ctx.trim()
 
     def memory(self) -> dict[str, int]:
         return {

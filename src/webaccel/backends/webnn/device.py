@@ -20,7 +20,6 @@ context they were made on, so one of an older context is never pooled into the n
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -185,26 +184,23 @@ class WebNNDevice(Device):
 
     def lost_error(self, exc: BaseException) -> DeviceLostError | None:
         """The ``DeviceLostError`` to raise for *exc* when it says the context is lost (the
-        device is then marked lost), else None. Sync: an ambiguous message counts as lost
-        only once the ``lost`` promise said so (``settled_lost_error`` waits for it)."""
+        device is then marked lost), else None. An ambiguous message ("Tensor has been
+        destroyed or context is lost") is settled by asking the context: making a graph
+        builder on a lost one fails at once, unambiguously."""
         kind = lost_error(exc)
-        if kind is True:
+        if kind is None and self._lost is None:
+            try:
+                JSBuilder(self.ctx)
+            except Exception as probe:
+                kind = lost_error(probe) is True
+        if kind:
             self.mark_lost(str(exc))
-        if kind is False or self._lost is None:
+        if not kind and self._lost is None:
             return None
         return DeviceLostError(
             f"the WebNN context was lost ({self._lost}); its tensors and graphs are gone "
             "with it (the webnn device makes a new context on its next call)"
         )
-
-    async def settled_lost_error(self, exc: BaseException) -> DeviceLostError | None:
-        """``lost_error``, after giving the ``lost`` promise a moment to report."""
-        if lost_error(exc) is None:
-            for _ in range(10):
-                if self._lost is not None:
-                    break
-                await asyncio.sleep(0.01)
-        return self.lost_error(exc)
 
     async def _rebuild_async(self) -> None:
         """A new MLContext (the same options) behind this device; its pool and counters start
@@ -248,7 +244,7 @@ class WebNNDevice(Device):
         try:
             tensor = await self.ctx.createTensor(self._desc(dtype, numel))
         except Exception as exc:
-            lost = await self.settled_lost_error(exc)
+            lost = self.lost_error(exc)
             if lost is not None:
                 raise lost from exc
             raise
@@ -265,6 +261,8 @@ class WebNNDevice(Device):
     def storage(self, numel: int, dtype: DType) -> Storage:
         if dtype.webnn not in self.limits.raw.get("input", {}).get("dataTypes", [dtype.webnn]):
             raise TypeError(f"this WebNN context has no {dtype.name} tensors")
+        if self.memory_limit is not None:
+            self.reserve(dtype.nbytes(numel), "an allocation")
         return Storage(self, self._take(dtype.webnn, numel, dtype.nbytes(numel)), numel, dtype)
 
     def alloc(self, nbytes: int) -> NNBuffer:
@@ -315,7 +313,7 @@ class WebNNDevice(Device):
         try:
             await glue().read(self.ctx, handle.tensor, data)
         except Exception as exc:
-            lost = await self.settled_lost_error(exc)
+            lost = self.lost_error(exc)
             if lost is not None:
                 raise lost from exc
             raise

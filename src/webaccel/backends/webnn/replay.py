@@ -144,8 +144,7 @@ class ReplayPlan(Replay):
         slot = _HostSlot()
         self._slots.append(slot)
         try:
-            args = [await take(w, n, b) for w, n, b in self._arg_specs]
-            slot.tensors = args
+            slot.tensors = [await take(w, n, b) for w, n, b in self._arg_specs]
             for j in self.in_graph:
                 numel, _, webnn, nbytes = self.outputs[j]
                 slot.tensors.append(await take(webnn, numel, nbytes))
@@ -156,7 +155,7 @@ class ReplayPlan(Replay):
                 self._slots.remove(slot)
             self._free_slot(slot)
             raise
-        outs = slot.tensors[len(args) :]
+        args, outs = slot.tensors[: len(self._arg_specs)], slot.tensors[len(self._arg_specs) :]
         slot.js = _glue().host(
             self.plan,
             _compat.to_js([h.tensor for h in args]),
@@ -191,7 +190,7 @@ class ReplayPlan(Replay):
                 pending = by_obj(*objs) if None in addrs else by_addr(*addrs)
             await pending
         except Exception as exc:
-            lost = await self.device.settled_lost_error(exc)
+            lost = self.device.lost_error(exc)
             if lost is not None:
                 raise lost from exc
             raise
