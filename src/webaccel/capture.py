@@ -136,6 +136,24 @@ class Captured:
             if trace.runner is not None:  # free the device's graph and plan now, not at GC
                 trace.runner.close()
 
+    def close(self) -> None:
+        """Release every trace now: its replay plan and compiled graph (on WebNN, its copy of
+        the weights) and its constants (a weight's storage is released when no one else holds
+        it). A later call traces again; ``BertModel.close`` stops its calls first."""
+        traces = list(self.traces.values())
+        self.traces.clear()
+        self._by_nbytes.clear()
+        for trace in traces:
+            if trace.runner is not None:
+                try:
+                    trace.runner.close()
+                except Exception:
+                    # a plan of a lost context: its device objects went with it
+                    device = trace.device
+                    if not device.needs_recovery and trace.generation == device.generation:
+                        raise
+            trace.const_nodes.clear()
+
     def _trace(self, args: tuple[Tensor, ...]) -> Trace:
         result = self.fn(*args)
         single = isinstance(result, Tensor)

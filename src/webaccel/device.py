@@ -289,8 +289,9 @@ class Device:
         return {"live_bytes": self.live_bytes, "live_storages": self.live_storages}
 
     def trim(self) -> None:
-        """Destroy pooled free buffers (backends that pool override it): after an eviction,
-        so that the evicted bytes go back to the browser."""
+        """Give the buffers this device keeps for reuse (its pools of freed buffers) back to
+        the browser; live storages stay. Backends that pool override it (webgpu, webnn): after
+        an eviction, and when a model is closed (``BertModel.close``)."""
 
     def supports(self, step: Any) -> bool:
         """Can this backend run *step* (an ``ir.Step``: op, attrs, input views/dtypes)? The

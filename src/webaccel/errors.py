@@ -25,6 +25,11 @@ class DeviceLostError(WebAccelError):
     (see ``webaccel.restore``). The device itself is rebuilt on its next call."""
 
 
+class ClosedError(WebAccelError):
+    """A model (``SentenceEmbedder``, a pipeline) was used after ``close()`` released its
+    device weights and captured graphs; load it again to use it."""
+
+
 class MemoryLimitError(WebAccelError, MemoryError):
     """An allocation does not fit a device's memory limit (``webaccel.set_memory_limit``) even
     after evicting every resident weight not in use; the message names the device, the limit,

@@ -14,7 +14,7 @@ from webaccel.device import backend_names
 from webaccel_pages.benchmarks.chart import ratio_svg
 
 from . import doctor, embed, footprint, lab
-from .benchmarks import runner, store_runner, verify_runner
+from .benchmarks import runner, soak_runner, store_runner, verify_runner
 from .serve import make_server
 
 
@@ -49,7 +49,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2) if args.json else verify_runner.format_table(result))
         return 0 if verify_runner.complete(result) else 1
     if args.lane is None:
-        args.lane = "headless-shell" if args.target == "bert" else "chromium"
+        args.lane = "headless-shell" if args.target in ("bert", "soak") else "chromium"
+    if args.target == "soak":
+        soak_config = soak_runner.page_config(
+            encodes=args.encodes,
+            loads=args.loads,
+            device=args.device,
+            sample_every=args.sample_every,
+        )
+        result = soak_runner.run_soak(args.lane, soak_config, args.timeout)
+        print(json.dumps(result, indent=2) if args.json else soak_runner.format_table(result))
+        return 0 if soak_runner.complete(result) else 1
 
     if args.target == "store":
         result = store_runner.run_store(args.lane, None, args.timeout)
@@ -118,6 +128,16 @@ def _sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"sizes: comma-separated integers, not {text!r}") from None
 
 
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"a non-negative integer, not {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webaccel", description=__doc__)
     parser.add_argument("--version", action="version", version=f"webaccel {webaccel.__version__}")
@@ -178,16 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd = sub.add_parser("bench", help="benchmarks in a lane's browser (against TF.js)")
     bench_cmd.add_argument(
         "target",
-        choices=("ops", "bert", "store", "verify"),
+        choices=("ops", "bert", "store", "soak", "verify"),
         help="ops: matmul, conv2d, overhead per op; bert: all-MiniLM-L6-v2 vs onnxruntime-web; "
         "store: model store save/load MB/s vs raw IndexedDB, weight sharing; "
+        "soak: device memory, JS heap and storages before/after thousands of encodes and loads; "
         "verify: what webaccel.verify costs on all-MiniLM-L6-v2 (lane pyodide-0.27)",
     )
     bench_cmd.add_argument(
         "--lane",
         default=None,
         choices=lab.BROWSER_LANES,
-        help="default: chromium for ops, headless-shell (WebNN and WebGPU) for bert",
+        help="default: chromium for ops and store, headless-shell (WebNN and WebGPU) for bert "
+        "and soak",
     )
     bench_cmd.add_argument(
         "--cases",
@@ -200,7 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "--sizes", type=_sizes, default=None, help="matmul sizes, e.g. 256,512,1024 (the default)"
     )
-    bench_cmd.add_argument("--device", default=None, help="webaccel's device (default: webgpu)")
+    bench_cmd.add_argument(
+        "--device", default=None, help="webaccel's device (default: webgpu; soak: webnn)"
+    )
+    bench_cmd.add_argument("--encodes", type=_count, default=None, help="soak: encodes (2000)")
+    bench_cmd.add_argument(
+        "--loads", type=_count, default=None, help="soak: model loads/unloads (100)"
+    )
+    bench_cmd.add_argument(
+        "--sample-every",
+        type=_count,
+        default=None,
+        help="soak: a point of the curve every N encodes (100)",
+    )
     bench_cmd.add_argument(
         "--backend",
         choices=("webgpu", "webnn"),

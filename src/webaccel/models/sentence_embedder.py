@@ -21,6 +21,10 @@ more on the rebuilt device from the same tokens (``device.retry_after_loss_async
 weights come back from the store or the source they were loaded from (``webaccel.restore``).
 Concurrent callers (coroutines) may share one embedder: each call makes its own input tensors
 and reads its own results.
+
+``close()`` (or ``with``) releases the model's device memory at once instead of at garbage
+collection: its captured graphs and its hold on each weight (weights shared with another model
+stay for it). Calls after it raise ``ClosedError``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any, NamedTuple
 from .. import _compat
 from ..arguments import check_bool, check_device_name
 from ..device import Device, retry_after_loss, retry_after_loss_async
+from ..errors import ClosedError
 from ..shapes import check_int
 from ..store import Store
 from ..tensor import Tensor, from_buffer
@@ -93,6 +98,38 @@ class SentenceEmbedder:
         # how the dense weights were quantized: None (fp32), "load" (at load, round to
         # nearest) or the source's ahead-of-time int4 file's name
         self.quantized_by: str | None = None
+
+    # -- lifetime --------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self.model.closed
+
+    def close(self) -> None:
+        """Release the model's device memory now rather than at garbage collection: its
+        captured graphs and its hold on each weight (a weight another model shares stays for
+        that one; ``webaccel.weights``). Idempotent; ``with SentenceEmbedder.load(...) as
+        emb:`` closes on leaving the block. ``encode`` and ``features`` raise
+        ``webaccel.errors.ClosedError`` afterwards."""
+        self.model.close()
+
+    def __enter__(self) -> SentenceEmbedder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> SentenceEmbedder:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self, call: str) -> None:
+        if self.model.closed:
+            raise ClosedError(
+                f"SentenceEmbedder.{call}: this embedder was closed (close() released its "
+                f"weights and captured graphs on {self.device.name}); load it again to use it"
+            )
 
     @property
     def dim(self) -> int:
@@ -241,6 +278,7 @@ class SentenceEmbedder:
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
         """The embeddings (L2-normalized where the checkpoint normalizes), one list of
         ``dim`` floats per text, in input order."""
+        self._check_open("encode")
         batches = self._batches(texts, batch_size)  # checks texts and batch_size first
         result: list[Any] = [None] * len(texts)
         dev = self.device
@@ -257,6 +295,7 @@ class SentenceEmbedder:
 
     async def encode_async(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
         """``encode`` that awaits the device's read-back (no JSPI needed)."""
+        self._check_open("encode_async")
         batches = self._batches(texts, batch_size)  # checks texts and batch_size first
         result: list[Any] = [None] * len(texts)
         dev = self.device
@@ -286,6 +325,7 @@ class SentenceEmbedder:
         None: the checkpoint's) and *normalize* (None: the checkpoint's); with ``"none"``,
         its token vectors (one list of ``dim`` floats per token, ``[CLS]`` and ``[SEP]``
         included, no padding)."""
+        self._check_open("features")
         if normalize is not None:
             check_bool("features", "normalize", normalize)
         batches = self._batches(texts, batch_size)  # checks texts and batch_size first

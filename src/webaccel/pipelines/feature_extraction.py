@@ -16,6 +16,7 @@ from typing import Any
 from .. import _compat
 from ..arguments import check_bool
 from ..device import Device
+from ..errors import ClosedError
 from ..models.loader import resolve_model
 from ..models.pooling import check_pooling
 from ..models.sentence_embedder import MODEL_NAME, SentenceEmbedder
@@ -39,6 +40,27 @@ class FeatureExtractionPipeline:
     @property
     def device(self) -> Device:
         return self.embedder.device
+
+    @property
+    def closed(self) -> bool:
+        return self.embedder.closed
+
+    def close(self) -> None:
+        """``SentenceEmbedder.close``: the model's device weights and captured graphs
+        released now; idempotent; calls afterwards raise ``ClosedError``."""
+        self.embedder.close()
+
+    def __enter__(self) -> FeatureExtractionPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> FeatureExtractionPipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     async def load_async(
@@ -75,6 +97,11 @@ class FeatureExtractionPipeline:
         """Embeddings of *texts* (a str, or a list of str). *pooling*: ``"none"`` (token
         vectors), ``"mean"``, ``"cls"``, ``"max"`` or ``"mean_sqrt_len_tokens"``;
         *normalize*: L2-normalize each vector."""
+        if self.closed:
+            raise ClosedError(
+                f"{type(self).__name__}: this pipeline was closed (close() released its "
+                f"model's weights and captured graphs on {self.device.name}); load it again"
+            )
         check_pooling(pooling)  # before any work, for an empty list too
         check_bool("pipeline", "normalize", normalize)
         check_int("pipeline", "batch_size", batch_size, 1)

@@ -22,6 +22,7 @@ from typing import Any
 from ... import functional as F
 from ...capture import Captured, capture
 from ...device import Device
+from ...errors import ClosedError
 from ...tensor import Tensor
 from ..pooling import Pooling, check_pooling, l2_normalize, pool, pooled_width
 from .config import BertConfig
@@ -66,10 +67,40 @@ class BertModel:
         self._heads: dict[tuple[Pooling, bool], Captured] = {
             (self.pooling, self.normalize): self._encode
         }
+        self._device: Device = self.weights["embeddings.word_embeddings.weight"].device
+        self.closed = False
 
     @property
     def device(self) -> Device:
-        return self.weights["embeddings.word_embeddings.weight"].device
+        return self._device
+
+    def close(self) -> None:
+        """Release the model's device memory now: every captured graph (its replay plan, and
+        on WebNN its copy of the weights) and this model's hold on each weight. A weight
+        shared with another model (``webaccel.weights``) stays for that model: only the last
+        holder's release frees a storage. The device's pools of free buffers are emptied
+        too (``Device.trim``), so that the freed memory goes back to the browser rather than
+        waiting for reuse. Idempotent; ``encode`` / ``features`` raise ``ClosedError``
+        afterwards."""
+        if self.closed:
+            return
+        self.closed = True
+        for head in self._heads.values():
+            head.close()
+        self._heads.clear()
+        # dropping the dict's tensors releases their storages at once (refcounting: nothing
+        # else in the model refers to them once the traces' constants are gone)
+        self.weights.clear()
+        # the freed weights would wait in the device's pools (up to 256 MB) for a buffer of
+        # their size: an unloaded model gives its memory back to the browser instead
+        self._device.trim()
+
+    def _check_open(self, call: str) -> None:
+        if self.closed:
+            raise ClosedError(
+                f"BertModel.{call}: this model was closed (close() released its weights and "
+                f"captured graphs on {self._device.name}); load it again to use it"
+            )
 
     @property
     def output_dim(self) -> int:
@@ -159,6 +190,7 @@ class BertModel:
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
     ) -> Tensor:
         """``forward`` through ``webaccel.capture``: traced per (B, S) signature, replayed."""
+        self._check_open("encode")
         if token_type_ids is None:
             return self._encode(input_ids, attention_mask)
         return self._encode(input_ids, attention_mask, token_type_ids)
@@ -176,6 +208,7 @@ class BertModel:
             self.pooling if pooling is None else check_pooling(pooling),
             self.normalize if normalize is None else bool(normalize),
         )
+        self._check_open("features")
         head = self._heads.get(key)
         if head is None:
             head = capture(functools.partial(self._pooled, *key), max_traces=self.MAX_TRACES)
