@@ -23,6 +23,14 @@
       }
       return builder.constant({ dataType, shape }, new Uint8Array(data, byteOffset, byteLength));
     },
+    // builder.constant over a typed array of the data type's own kind, made here: a
+    // Float16Array handed back to Python is a proxy Pyodide cannot make ("Unknown typed array
+    // type"), so the view never crosses the FFI.
+    constant(builder, dataType, shape, u8, arrayName) {
+      const Typed = globalThis[arrayName] || (arrayName === "Float16Array" ? Uint16Array : null);
+      const data = Typed ? new Typed(u8.buffer, u8.byteOffset, u8.byteLength / Typed.BYTES_PER_ELEMENT) : u8;
+      return builder.constant({ dataType, shape }, data);
+    },
     // MLContext.writeTensor straight from a Python buffer (bytes, bytearray, memoryview).
     write(ctx, tensor, pyobj) {
       const pybuf = pyobj.getBuffer("u8");

@@ -872,3 +872,17 @@ def test_an_int32_operand_of_a_float16_op_is_rounded_to_float16_first():
     assert got.tolist() == [INF, 2.0, -INF, 2048.0]
     (picked,), _ = evaluate(wa.where(wa.tensor(np.array(1, np.int32)), a, b))
     assert picked.tolist() == [INF, 1.0, -INF, 2048.0]
+
+
+def test_a_scalar_half_power_is_sqrt_as_ops_defines_it():
+    """x ** 0.5 is NumPy's sqrt (sqrt(-inf) = NaN, sqrt(-0.0) = -0.0), float16 included (its
+    0.5 is cast on the way); a power of two arrays stays C's pow (pow(-inf, 0.5) = +inf)."""
+    for dtype in (np.float32, np.float16):
+        x = wa.tensor(np.array([-INF, -0.0, 4.0, -1.0, INF], dtype))
+        (got,), e = evaluate(x**0.5)
+        assert "sqrt" in ops_of(e) and "pow" not in ops_of(e)
+        assert_ieee_equal(got, np.sqrt(np.array([-INF, -0.0, 4.0, -1.0, INF])))
+        assert np.signbit(got[1])
+    x = wa.tensor(f32([-INF, -0.0, 4.0]))
+    (got,), e = evaluate(wa.pow(x, wa.tensor(f32([0.5, 0.5, 0.5]))))
+    assert "pow" in ops_of(e) and got.tolist() == [INF, 0.0, 2.0]

@@ -65,7 +65,9 @@ class NumPyBuilder:
             "mul": np.multiply,
             "max": np.fmax,  # the browser's max drops NaN (ieee.nan_binary puts it back)
             "min": np.fmin,
-            "pow": np.power,
+            # the browser's pow is C's (pow(-inf, 0.5) = +inf): arrays, not NumPy's scalar-
+            # exponent shortcut (x ** 0.5 as sqrt gives NaN there)
+            "pow": lambda a, b: np.power(*np.broadcast_arrays(a, b)),
             "lesser": np.less,
             "greater": np.greater,
             "equal": np.equal,
@@ -75,6 +77,7 @@ class NumPyBuilder:
         }
         unary = {
             "abs": np.abs,
+            "sqrt": np.sqrt,
             "isNaN": np.isnan,
             "relu": lambda x: np.where(x > 0, x, x * 0),  # relu(-0) is -0 here too
             "neg": lambda x: x.dtype.type(0) - x,  # and neg(+0) is +0

@@ -24,7 +24,7 @@ from typing import Any
 
 from .device import Device, backend_names, get_device
 from .dtypes import DType, as_dtype, float32, int32
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError, LimitError, ShapeError
 from .shapes import as_integer, check_shape, describe
 from .view import normalize_slice
 
@@ -222,12 +222,13 @@ def check_fits(op: str, shape: tuple[int, ...], dtype: DType, device: Device) ->
     cap = sys.maxsize if limit is None else limit
     nbytes = dtype.nbytes(math.prod(shape))
     if nbytes > cap:
+        source = f", {device.max_buffer_source}" if device.max_buffer_source else ""
         where = (
-            f"{device.name} holds at most {cap} bytes in one buffer (max_buffer_bytes)"
+            f"{device.name} holds at most {cap} bytes in one buffer (max_buffer_bytes{source})"
             if limit is not None
             else f"this host addresses at most {cap} bytes"
         )
-        raise ValueError(f"{op}: the output {shape} of {dtype.name} needs {nbytes} bytes; {where}")
+        raise LimitError(f"{op}: the output {shape} of {dtype.name} needs {nbytes} bytes; {where}")
 
 
 def fill_value(op: str, value: Any, dtype: DType) -> Any:

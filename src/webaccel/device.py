@@ -207,6 +207,7 @@ class Device:
     # maxTensorByteLength); None: no limit of the device's own. Ops check their outputs
     # against it when recorded (``arguments.check_fits``), before anything reaches the device.
     max_buffer_bytes: int | None = None
+    max_buffer_source: str | None = None  # where that limit comes from, for the error
     # Device loss (see the module docstring): a backend whose context the browser can take
     # away sets ``losable`` and implements ``lost_reason`` and ``_rebuild_async``.
     losable: ClassVar[bool] = False

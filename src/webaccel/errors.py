@@ -34,3 +34,10 @@ class MemoryLimitError(WebAccelError, MemoryError):
     """An allocation does not fit a device's memory limit (``webaccel.set_memory_limit``) even
     after evicting every resident weight not in use; the message names the device, the limit,
     the request and what holds the memory."""
+
+
+class LimitError(WebAccelError, ValueError):
+    """A tensor beyond what a device can hold in one buffer (``Device.max_buffer_bytes``:
+    WebGPU's binding and buffer limits, WebNN's ``maxTensorByteLength``) or a dimension a
+    WebNN context cannot express. Not a fallback case: no backend in a page holds it either,
+    so the call fails with this message, naming the op, shape, dtype and limit."""

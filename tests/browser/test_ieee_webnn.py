@@ -170,9 +170,11 @@ def test_malformed_calls_fail_clearly_on_webnn(selenium):
     # sizes beyond the context's limits: refused before anything is built, op/shape/dtype named
     limit = str(dev.limits.max_tensor_bytes)
     huge = error_of(lambda: (wa.zeros((2**29,), device="webnn") + 1).realize())
-    clear(huge, "full", "(536870912,)", "float32", "maxTensorByteLength", limit)
+    # refused at the call (arguments.check_fits), before any graph is built: the op the user
+    # called is named
+    clear(huge, "zeros", "(536870912,)", "float32", "maxTensorByteLength", limit)
     assert isinstance(huge, LimitError)
-    clear(error_of(lambda: wa.zeros((2**40,), device="webnn").realize()), "full", "1099511627776")
+    clear(error_of(lambda: wa.zeros((2**40,), device="webnn").realize()), "zeros", "1099511627776")
     clear(error_of(lambda: wa.zeros((-1, 2), device="webnn").realize()), "-1")
     clear(error_of(lambda: dev.storage(2**31, wa.float32)), "float32", limit)
     clear(error_of(lambda: wa.ones((2**16, 2**16), device="webnn").sum().realize()), limit)
@@ -220,3 +222,25 @@ def test_ieee_guards_off_give_this_browsers_plain_ops(selenium):
     assert math.copysign(1, (-zero).tolist()[0]) == 1.0
     big = wa.tensor(array.array("f", [1e20, 2e20, 3e20]), device=plain, shape=(1, 3))
     assert all(math.isnan(v) for v in wa.layer_norm(big, 3).tolist()[0])
+
+
+@run_in_pyodide(packages=["webaccel"])
+def test_float16_constants_and_a_half_power_on_webnn(selenium):
+    """float16 graph constants are made in JS (a Float16Array handed to Python is a proxy
+    Pyodide cannot make); x ** 0.5 is sqrt as ops.py defines it (NaN at -inf, -0.0 at -0.0)."""
+    import math
+
+    import webaccel as wa
+
+    vals = [-3.0, -65504.0, float("-inf"), -0.0, 4.0, float("inf")]
+    for dtype in ("float16", "float32"):
+        x = wa.tensor(vals, dtype, device="webnn")
+        got = (x**0.5).tolist()
+        assert all(math.isnan(v) for v in got[:3]), got
+        assert got[3] == 0.0 and math.copysign(1.0, got[3]) == -1.0, got
+        assert got[4:] == [2.0, float("inf")], got
+        arrays = wa.pow(x, wa.tensor([0.5] * 6, dtype, device="webnn")).tolist()
+        assert arrays[2] == float("inf") and arrays[3] == 0.0, arrays  # C's pow of two arrays
+    h = wa.tensor([float(i) for i in range(18)], "float16", device="webnn", shape=(1, 1, 6, 3))
+    y = (h.contiguous()[:, :, ::2, 1:] * 0.5 + 0.25).cast("float32")
+    assert y.tolist() == [[[[0.75, 1.25], [3.75, 4.25], [6.75, 7.25]]]]

@@ -72,6 +72,7 @@ class WebGPUDevice(Device):
         super().__init__()
         self.ctx = ctx if ctx is not None else GPUContext.create()
         self.max_buffer_bytes = min(self.ctx.limits.get(k, 128 << 20) for k in BUFFER_LIMITS)
+        self.max_buffer_source = "the device's " + " / ".join(BUFFER_LIMITS)
 
     @classmethod
     async def create_async(cls) -> WebGPUDevice:

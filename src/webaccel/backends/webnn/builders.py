@@ -111,6 +111,10 @@ def binary(low: Lowering, step: Step, srcs: list[Val]) -> Val:
         return _int_div(e, a, b)
     if dt == "int32" and step.op == "pow":
         return _int_pow(e, a, b)
+    if step.op == "pow" and e.scalar_value(b) == 0.5:
+        # ops.py: x ** 0.5 is sqrt(x), as NumPy computes a scalar 0.5 power (sqrt(-inf) is
+        # NaN and sqrt(-0.0) is -0.0, where WebNN's pow gives +inf and +0.0); the others agree
+        return ieee.UNARY["sqrt"](e, a) if low.ieee and a.dtype == "float32" else e.unary("sqrt", a)
     out = e.binary(BINARY_DIRECT[step.op], a, b)
     if low.ieee and dt == "float32" and step.op in ("maximum", "minimum"):
         out = ieee.nan_binary(e, a, b, out)

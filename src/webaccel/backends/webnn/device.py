@@ -103,12 +103,9 @@ class JSBuilder:
     def constant(self, dtype: str, shape: list[int], data: bytes) -> Any:
         u8 = self.js.Uint8Array.new(len(data))
         u8.assign(data)
-        name = as_dtype(dtype).js_array
-        if name == "Float16Array" and _compat.js_get(self.js, name) is None:
-            name = "Uint16Array"
-        if name != "Uint8Array":
-            u8 = getattr(self.js, name).new(u8.buffer)
-        return self.builder.constant(self._desc(dtype, shape), u8)
+        return glue().constant(
+            self.builder, dtype, _compat.to_js(shape), u8, as_dtype(dtype).js_array
+        )
 
     def call(self, op: str, args: list[Any], options: dict[str, Any] | None) -> Any:
         js_args = [_compat.to_js(a) if isinstance(a, list) else a for a in args]
@@ -148,6 +145,7 @@ class WebNNDevice(Device):
         raw = limits if limits is not None else read_limits(ctx)
         self.limits = Limits(raw)
         self.max_buffer_bytes = raw.get("maxTensorByteLength")  # checked by arguments.check_fits
+        self.max_buffer_source = "the context's opSupportLimits().maxTensorByteLength"
         self._pool: dict[tuple[str, int], list[Any]] = {}
         self.pooled_bytes = 0
         self.tensor_live = 0  # MLTensors handed out as storages

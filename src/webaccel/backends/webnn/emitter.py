@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ...dtypes import DType, as_dtype
-from ...errors import WebAccelError
+from ...errors import LimitError, WebAccelError
 from ...ops import broadcast_shapes
 
 Shape = tuple[int, ...]
@@ -37,13 +37,6 @@ COMPARE = ("equal", "notEqual", "greater", "greaterOrEqual", "lesser", "lesserOr
 
 class Unsupported(NotImplementedError):
     """A step (or a piece of its lowering) this WebNN context cannot run."""
-
-
-class LimitError(WebAccelError, ValueError):
-    """An operand beyond what this WebNN context can hold: a dimension that is no unsigned
-    long, or more bytes than ``opSupportLimits().maxTensorByteLength``. Not ``Unsupported``:
-    no backend in a page holds such a tensor either, so the call fails with this message
-    instead of falling back."""
 
 
 class BuildError(WebAccelError):
@@ -178,6 +171,9 @@ class Emitter:
         # the benchmark's transformer block)
         self.reshaped: dict[int, Val] = {}
         self.reshapes: dict[tuple[int, Shape], Val] = {}
+        # id of a scalar constant's Val -> (the Val, kept live; its value): a builder may pick
+        # an exact form for a known constant operand (``builders.binary``: x ** 0.5)
+        self.scalars: dict[int, tuple[Val, float]] = {}
 
     # -- sources -------------------------------------------------------------------------------
     def input(self, name: str, dtype: str, shape: Shape) -> Val:
@@ -223,7 +219,16 @@ class Emitter:
     def scalar(self, value: Any, dtype: str) -> Val:
         if dtype in ("int32", "int8", "uint8"):
             value = int(value)
-        return self.constant(dtype, (), [value])
+        val = self.constant(dtype, (), [value])
+        self.scalars[id(val)] = (val, value)
+        return val
+
+    def scalar_value(self, x: Val) -> Any:
+        """The value of *x* if it is a scalar constant this emitter made (seen through
+        reshapes), else None."""
+        x = self.reshaped.get(id(x), x)
+        held = self.scalars.get(id(x))
+        return held[1] if held is not None and held[0] is x else None
 
     # -- ops -----------------------------------------------------------------------------------
     def call(
@@ -294,7 +299,18 @@ class Emitter:
     def cast(self, x: Val, dtype: str) -> Val:
         if x.dtype == dtype:
             return x
-        return self.call("cast", dtype, x.shape, {"input": x}, [x, dtype])
+        out = self.call("cast", dtype, x.shape, {"input": x}, [x, dtype])
+        value = self.scalar_value(x)
+        if value is not None and dtype in ("float32", "float16") and x.dtype.startswith("float"):
+            try:
+                kept = (
+                    dtype == "float32" or struct.unpack("<e", struct.pack("<e", value))[0] == value
+                )
+            except (OverflowError, struct.error):  # beyond float16
+                kept = False
+            if kept:  # a constant that keeps its value through the cast
+                self.scalars[id(out)] = (out, value)
+        return out
 
     def reshape(self, x: Val, shape: Shape) -> Val:
         shape = tuple(shape)
