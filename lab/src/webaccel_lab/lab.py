@@ -42,9 +42,7 @@ CHROME_FLAGS = (
 )
 # performance.memory in exact bytes (Chrome otherwise rounds and delays it, for privacy): the
 # soak benchmark compares the JS heap before and after within 1%. Only where the soak runs (the
-# headless shell): with it, two full runs of Debian chromium's lane each had one crashed tab
-# (different tests, both passing alone); without it a full run had none. Not proven the cause,
-# but that lane does not need it.
+# headless shell): the other lanes do not read it.
 HEADLESS_SHELL_FLAGS = ("--enable-precise-memory-info",)
 
 
