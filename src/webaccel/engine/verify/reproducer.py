@@ -19,16 +19,25 @@ import base64
 import math
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ...dtypes import as_dtype
 from ...ir import Step
 from ...view import View
 from . import compare
-from .compare import StepValues
+from .compare import Mismatch, StepValues
 
-if TYPE_CHECKING:
-    from .report import Disagreement
+
+class Disagreement(Protocol):
+    """What ``reproducer_source`` reads of a ``report.Disagreement`` (a protocol here, so this
+    module does not import the report that imports it)."""
+
+    backend: str
+    op: str
+    kind: str
+    case: Case
+    mismatch: Mismatch
+
 
 SHOWN_VALUES = 16  # storages up to this many elements also appear as numbers in a comment
 
